@@ -1,0 +1,20 @@
+//! The actors of ai-service and the ports (traits) they talk to the world through.
+//!
+//! This crate knows nothing of HTTP, SQL or configuration files: `ai-service` (the root crate)
+//! implements the ports and wires the actors together in `startup.rs`. Keeping the seam here
+//! lets every state machine be tested as a pure function and every actor against a fake port.
+//!
+//! # Layout
+//! - [`trace`]: the trace id that ties a request to the actor messages and jobs it causes.
+//! - [`ports`]: traits the actors need from the outside (a dependency to connect and check, …).
+//! - [`supervise`]: restart-with-backoff supervision on top of actix (which does not catch
+//!   panics), readiness reporting, restart counting and ordered shutdown.
+//! - [`health`]: `DependencyMonitor`, the actor that connects a dependency with backoff and
+//!   keeps checking it, so readiness can turn red and green again without a restart.
+
+pub mod health;
+pub mod ports;
+pub mod supervise;
+pub mod trace;
+
+pub use trace::TraceId;

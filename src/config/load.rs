@@ -1,0 +1,141 @@
+//! Loading and validating [`Settings`]: file, then environment, then checks with key names.
+
+use super::Settings;
+use config::{Config, Environment, File, FileFormat};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// A configuration problem, always naming the key (`server.port`) or the variable.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("config file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("config key `{key}`: {reason}")]
+    Key { key: String, reason: String },
+    #[error("environment: {0}")]
+    Env(String),
+}
+
+/// Plain variable names honoured besides `APP__…`, with the key each one sets.
+const PLAIN_ENV: [(&str, &str); 4] = [
+    ("DATABASE_URL", "database.url"),
+    ("REDIS_URL", "redis.url"),
+    ("PORT", "server.port"),
+    ("HOST", "server.host"),
+];
+
+/// Loads settings from `file` (or `./config.toml` when present) and `env`.
+///
+/// `env` is passed in rather than read here so tests can load configurations side by side;
+/// `main` passes `std::env::vars()`.
+pub fn load(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Settings, ConfigError> {
+    let env: HashMap<String, String> = env.into_iter().collect();
+    let mut builder = Config::builder();
+    builder = match file {
+        Some(path) => {
+            if !path.is_file() {
+                return Err(ConfigError::File {
+                    path: path.display().to_string(),
+                    reason: "not found".to_owned(),
+                });
+            }
+            builder.add_source(File::from(path).format(FileFormat::Toml).required(true))
+        }
+        None => builder.add_source(File::new("config.toml", FileFormat::Toml).required(false)),
+    };
+
+    let app_env: HashMap<String, String> =
+        env.iter().filter(|(k, _)| k.starts_with("APP__")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    builder = builder.add_source(
+        Environment::with_prefix("APP")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .source(Some(app_env.clone())),
+    );
+
+    for (plain, key) in PLAIN_ENV {
+        let Some(value) = env.get(plain) else { continue };
+        let app_name = format!("APP__{}", key.replace('.', "__").to_uppercase());
+        // Two sources disagreeing is a mistake worth stopping for, not a precedence puzzle.
+        if app_env.get(&app_name).is_some_and(|other| other != value) {
+            return Err(ConfigError::Env(format!(
+                "{plain} and {app_name} are both set, to different values; set only one"
+            )));
+        }
+        builder = builder
+            .set_override(key, value.as_str())
+            .map_err(|e| ConfigError::Env(format!("{plain}: {e}")))?;
+    }
+
+    let config = builder.build().map_err(|e| file_error(file, e))?;
+    let settings: Settings = serde_path_to_error::deserialize(config).map_err(|e| {
+        let path = e.path().to_string();
+        let key = if path == "." || path.is_empty() { "(top level)".to_owned() } else { path };
+        ConfigError::Key { key, reason: e.into_inner().to_string() }
+    })?;
+    validate(&settings)?;
+    Ok(settings)
+}
+
+fn file_error(file: Option<&Path>, e: config::ConfigError) -> ConfigError {
+    ConfigError::File {
+        path: file.map_or_else(|| "config.toml".to_owned(), |p| p.display().to_string()),
+        reason: e.to_string(),
+    }
+}
+
+fn key(key: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Key { key: key.to_owned(), reason: reason.into() }
+}
+
+/// Rules serde cannot express. Each names its key and what would be accepted.
+fn validate(s: &Settings) -> Result<(), ConfigError> {
+    if s.server.host.parse::<std::net::IpAddr>().is_err() && s.server.host != "localhost" {
+        return Err(key("server.host", format!("`{}` is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)", s.server.host)));
+    }
+    let url = s.database.url.expose();
+    if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(key(
+            "database.url",
+            format!("`{}` is not supported; use sqlite://<path> or postgres://…", s.database.url.redacted()),
+        ));
+    }
+    if s.database.max_connections == 0 {
+        return Err(key("database.max_connections", "must be at least 1"));
+    }
+    if s.redis.enabled() {
+        let r = s.redis.url.expose();
+        if !(r.starts_with("redis://") || r.starts_with("rediss://")) {
+            return Err(key("redis.url", "must start with redis:// or rediss:// (or be empty to disable Redis)"));
+        }
+    }
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&s.telemetry.log_level) {
+        return Err(key("telemetry.log_level", format!("not a valid filter ({e}); e.g. `info` or `ai_service=debug,info`")));
+    }
+    for (name, initial, max) in [
+        ("database.retry_max_ms", s.database.retry_initial_ms, s.database.retry_max_ms),
+        ("redis.retry_max_ms", s.redis.retry_initial_ms, s.redis.retry_max_ms),
+        ("supervisor.restart_max_ms", s.supervisor.restart_initial_ms, s.supervisor.restart_max_ms),
+    ] {
+        if initial == 0 {
+            return Err(key(&name.replace("_max_", "_initial_"), "must be greater than 0"));
+        }
+        if max < initial {
+            return Err(key(name, format!("must be at least the initial delay ({initial})")));
+        }
+    }
+    for (name, v) in [
+        ("database.health_interval_secs", s.database.health_interval_secs),
+        ("redis.health_interval_secs", s.redis.health_interval_secs),
+        ("server.shutdown_timeout_secs", s.server.shutdown_timeout_secs),
+    ] {
+        if v == 0 {
+            return Err(key(name, "must be greater than 0"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! Typed configuration: `config.toml`, then environment (`APP__SECTION__KEY`, plus the plain
+//! `DATABASE_URL`, `REDIS_URL`, `PORT`, `HOST` that container users expect).
+//!
+//! Every section has defaults (the same values `config.toml` documents; a test keeps the two
+//! equal), unknown keys are rejected, and errors name the key and what is allowed.
+
+mod load;
+mod secret;
+mod settings;
+
+pub use load::{ConfigError, load};
+pub use secret::SecretUrl;
+pub use settings::*;

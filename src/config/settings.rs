@@ -1,0 +1,177 @@
+//! The configuration tree. Field docs here are the reference; `config.toml` repeats the
+//! defaults with comments for people who never read Rust.
+
+use super::SecretUrl;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub telemetry: TelemetrySettings,
+    pub supervisor: SupervisorSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Interface to bind. Loopback by default; the container sets `HOST=0.0.0.0`.
+    pub host: String,
+    /// TCP port; 0 picks a free one (tests).
+    pub port: u16,
+    /// HTTP worker threads; 0 = one per CPU core.
+    pub workers: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    pub shutdown_timeout_secs: u64,
+    /// Largest accepted JSON body, in bytes.
+    pub json_limit_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 3000,
+            workers: 0,
+            shutdown_timeout_secs: 30,
+            json_limit_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// `sqlite://data/ai-service.db` (embedded, created on first start) or `postgres://…`.
+    pub url: SecretUrl,
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection before the request fails with 503.
+    pub acquire_timeout_secs: u64,
+    /// First and largest delay between connection attempts while the database is missing.
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    /// How long boot waits for the first connection before serving HTTP as not-ready.
+    pub boot_wait_ms: u64,
+    /// Interval of the background readiness check.
+    pub health_interval_secs: u64,
+    /// Time a single readiness check may take before it counts as down.
+    pub health_timeout_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretUrl::new("sqlite://data/ai-service.db"),
+            max_connections: 8,
+            acquire_timeout_secs: 5,
+            retry_initial_ms: 250,
+            retry_max_ms: 30_000,
+            boot_wait_ms: 5_000,
+            health_interval_secs: 10,
+            health_timeout_ms: 2_000,
+        }
+    }
+}
+
+impl DatabaseSettings {
+    pub fn backend(&self) -> Backend {
+        if self.url.expose().starts_with("postgres") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSettings {
+    /// Empty = Redis is not used (one node needs none). `redis://[:password@]host:6379/0`.
+    pub url: SecretUrl,
+    pub retry_initial_ms: u64,
+    pub retry_max_ms: u64,
+    pub health_interval_secs: u64,
+    pub health_timeout_ms: u64,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: SecretUrl::new(""),
+            retry_initial_ms: 250,
+            retry_max_ms: 30_000,
+            health_interval_secs: 10,
+            health_timeout_ms: 2_000,
+        }
+    }
+}
+
+impl RedisSettings {
+    pub fn enabled(&self) -> bool {
+        !self.url.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetrySettings {
+    pub log_format: LogFormat,
+    /// An `EnvFilter` directive: `info`, `ai_service=debug,sqlx=warn`, … `RUST_LOG` wins if set.
+    pub log_level: String,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self { log_format: LogFormat::Pretty, log_level: "info,sqlx=warn".to_owned() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SupervisorSettings {
+    /// First and largest delay before restarting a failed actor.
+    pub restart_initial_ms: u64,
+    pub restart_max_ms: u64,
+    /// An actor that ran this long without failing restarts from the initial delay again.
+    pub stable_after_secs: u64,
+    /// Time one actor gets to stop during shutdown.
+    pub stop_timeout_secs: u64,
+}
+
+impl Default for SupervisorSettings {
+    fn default() -> Self {
+        Self {
+            restart_initial_ms: 100,
+            restart_max_ms: 30_000,
+            stable_after_secs: 60,
+            stop_timeout_secs: 10,
+        }
+    }
+}
+
+pub(crate) fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+pub(crate) fn secs(v: u64) -> Duration {
+    Duration::from_secs(v)
+}
