@@ -44,7 +44,11 @@ fn config() -> MonitorConfig {
 
 async fn status_becomes(readiness: &Readiness, want: Status) {
     for _ in 0..300 {
-        if readiness.get(ComponentKind::Dependency, "fake").map(|c| c.status) == Some(want) {
+        if readiness
+            .get(ComponentKind::Dependency, "fake")
+            .map(|c| c.status)
+            == Some(want)
+        {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -63,24 +67,47 @@ async fn retries_until_the_dependency_appears_then_follows_it_down_and_up() {
     });
 
     status_becomes(&readiness, Status::Down).await;
-    let check = monitor.send(CheckNow { trace_id: TraceId::new("t-1") }).await.expect("answers");
+    let check = monitor
+        .send(CheckNow {
+            trace_id: TraceId::new("t-1"),
+        })
+        .await
+        .expect("answers");
     assert_eq!(check.status, Status::Down);
-    assert!(check.detail.unwrap_or_default().contains("connection refused"));
+    assert!(
+        check
+            .detail
+            .unwrap_or_default()
+            .contains("connection refused")
+    );
     assert!(!readiness.report().ready);
 
     port.up.store(true, Ordering::SeqCst);
     status_becomes(&readiness, Status::Up).await;
-    assert!(port.connects.load(Ordering::SeqCst) >= 2, "it kept retrying");
+    assert!(
+        port.connects.load(Ordering::SeqCst) >= 2,
+        "it kept retrying"
+    );
     assert!(readiness.report().ready);
 
     // Later outage: an on-demand check sees it at once, without a restart.
     port.up.store(false, Ordering::SeqCst);
-    let down = monitor.send(CheckNow { trace_id: TraceId::new("t-2") }).await.expect("answers");
+    let down = monitor
+        .send(CheckNow {
+            trace_id: TraceId::new("t-2"),
+        })
+        .await
+        .expect("answers");
     assert_eq!(down.status, Status::Down);
     assert!(!readiness.report().ready);
 
     port.up.store(true, Ordering::SeqCst);
-    let up = monitor.send(CheckNow { trace_id: TraceId::new("t-3") }).await.expect("answers");
+    let up = monitor
+        .send(CheckNow {
+            trace_id: TraceId::new("t-3"),
+        })
+        .await
+        .expect("answers");
     assert_eq!(up.status, Status::Up);
     assert!(readiness.report().ready);
     sup.shutdown().await;

@@ -62,21 +62,29 @@ impl DependencyMonitor {
     }
 
     fn report(&self, status: Status, detail: Option<String>) -> Check {
-        self.readiness.set(ComponentKind::Dependency, self.name(), status, detail);
+        self.readiness
+            .set(ComponentKind::Dependency, self.name(), status, detail);
         self.current()
     }
 
     fn current(&self) -> Check {
         self.readiness
             .get(ComponentKind::Dependency, self.name())
-            .unwrap_or(Check { status: Status::Starting, detail: None, since_ms: 0 })
+            .unwrap_or(Check {
+                status: Status::Starting,
+                detail: None,
+                since_ms: 0,
+            })
     }
 
     fn connect(&mut self, ctx: &mut Context<Self>) {
         let port = Arc::clone(&self.port);
         let span = tracing::info_span!("dependency_connect", dependency = self.name());
         let fut = async move { port.connect().await }.instrument(span);
-        ctx.spawn(fut.into_actor(self).map(|res, act, ctx| act.on_connected(res, ctx)));
+        ctx.spawn(
+            fut.into_actor(self)
+                .map(|res, act, ctx| act.on_connected(res, ctx)),
+        );
     }
 
     fn on_connected(&mut self, res: Result<(), DependencyError>, ctx: &mut Context<Self>) {
@@ -85,7 +93,9 @@ impl DependencyMonitor {
                 tracing::info!(dependency = self.name(), "dependency connected");
                 self.phase = Phase::Connected;
                 self.report(Status::Up, None);
-                ctx.run_interval(self.config.check_interval, |act, ctx| act.check_in_background(ctx));
+                ctx.run_interval(self.config.check_interval, |act, ctx| {
+                    act.check_in_background(ctx)
+                });
             }
             (Err(e), Phase::Connecting { attempt }) => {
                 let delay = self.config.reconnect.delay(*attempt);
@@ -98,7 +108,10 @@ impl DependencyMonitor {
                     error = %e,
                     "dependency unreachable; retrying"
                 );
-                self.report(Status::Down, Some(format!("connecting (attempt {attempt}): {e}")));
+                self.report(
+                    Status::Down,
+                    Some(format!("connecting (attempt {attempt}): {e}")),
+                );
                 ctx.run_later(delay, |act, ctx| act.connect(ctx));
             }
             (Err(_), Phase::Connected) => {}
@@ -128,7 +141,10 @@ impl DependencyMonitor {
         async move {
             match tokio::time::timeout(timeout, port.check()).await {
                 Ok(res) => res,
-                Err(_) => Err(DependencyError(format!("no answer within {} ms", timeout.as_millis()))),
+                Err(_) => Err(DependencyError(format!(
+                    "no answer within {} ms",
+                    timeout.as_millis()
+                ))),
             }
         }
         .instrument(span)
@@ -174,6 +190,10 @@ impl Handler<CheckNow> for DependencyMonitor {
             // Still in the reconnect loop: its last outcome is the freshest truth we have.
             return Box::pin(actix::fut::ready(self.current()));
         }
-        Box::pin(self.checked(msg.trace_id).into_actor(self).map(|res, act, _| act.apply(res)))
+        Box::pin(
+            self.checked(msg.trace_id)
+                .into_actor(self)
+                .map(|res, act, _| act.apply(res)),
+        )
     }
 }

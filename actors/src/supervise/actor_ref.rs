@@ -28,7 +28,10 @@ pub struct ActorRef<A: Actor> {
 
 impl<A: Actor> Clone for ActorRef<A> {
     fn clone(&self) -> Self {
-        Self { name: self.name, slot: Arc::clone(&self.slot) }
+        Self {
+            name: self.name,
+            slot: Arc::clone(&self.slot),
+        }
     }
 }
 

@@ -11,7 +11,10 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(initial: Duration, max: Duration) -> Self {
-        Self { initial, max: max.max(initial) }
+        Self {
+            initial,
+            max: max.max(initial),
+        }
     }
 
     /// The ceiling for the `attempt`-th retry (0-based): `initial * 2^attempt`, capped at `max`.
@@ -49,7 +52,10 @@ mod tests {
         let b = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         for attempt in 0..10 {
             let d = b.delay(attempt);
-            assert!(d >= b.ceiling(attempt) / 2 && d <= b.ceiling(attempt), "{attempt}: {d:?}");
+            assert!(
+                d >= b.ceiling(attempt) / 2 && d <= b.ceiling(attempt),
+                "{attempt}: {d:?}"
+            );
         }
     }
 }

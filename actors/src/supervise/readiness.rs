@@ -62,7 +62,14 @@ impl Readiness {
             Some(old) if old.status == status => old.since_ms,
             _ => now_ms(),
         };
-        map.insert(key, Check { status, detail, since_ms });
+        map.insert(
+            key,
+            Check {
+                status,
+                detail,
+                since_ms,
+            },
+        );
     }
 
     pub fn get(&self, kind: ComponentKind, name: &str) -> Option<Check> {
@@ -98,7 +105,10 @@ mod tests {
     #[test]
     fn ready_only_when_everything_is_up() {
         let r = Readiness::default();
-        assert!(r.report().ready, "nothing registered yet is vacuously ready");
+        assert!(
+            r.report().ready,
+            "nothing registered yet is vacuously ready"
+        );
         r.set(ComponentKind::Dependency, "database", Status::Up, None);
         r.set(ComponentKind::Actor, "monitor", Status::Starting, None);
         let rep = r.report();
@@ -111,9 +121,19 @@ mod tests {
     #[test]
     fn since_is_kept_while_status_is_unchanged() {
         let r = Readiness::default();
-        r.set(ComponentKind::Dependency, "db", Status::Down, Some("a".into()));
+        r.set(
+            ComponentKind::Dependency,
+            "db",
+            Status::Down,
+            Some("a".into()),
+        );
         let first = r.get(ComponentKind::Dependency, "db").map(|c| c.since_ms);
-        r.set(ComponentKind::Dependency, "db", Status::Down, Some("b".into()));
+        r.set(
+            ComponentKind::Dependency,
+            "db",
+            Status::Down,
+            Some("b".into()),
+        );
         let again = r.get(ComponentKind::Dependency, "db");
         assert_eq!(again.as_ref().map(|c| c.since_ms), first);
         assert_eq!(again.and_then(|c| c.detail), Some("b".to_owned()));

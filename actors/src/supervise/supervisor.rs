@@ -3,7 +3,7 @@
 use super::actor_ref::{ActorRef, Slot};
 use super::{ACTOR_RESTARTS_TOTAL, Backoff, ComponentKind, Readiness, Status};
 use actix::fut::{ActorFutureExt, wrap_future};
-use actix::{ActorContext, Actor, AsyncContext, Context};
+use actix::{Actor, ActorContext, AsyncContext, Context};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
@@ -51,12 +51,17 @@ impl ChildContext {
     }
 
     pub fn ready(&self) {
-        self.readiness.set(ComponentKind::Actor, self.name, Status::Up, None);
+        self.readiness
+            .set(ComponentKind::Actor, self.name, Status::Up, None);
     }
 
     pub fn not_ready(&self, detail: impl Into<String>) {
-        self.readiness
-            .set(ComponentKind::Actor, self.name, Status::Down, Some(detail.into()));
+        self.readiness.set(
+            ComponentKind::Actor,
+            self.name,
+            Status::Down,
+            Some(detail.into()),
+        );
     }
 }
 
@@ -72,7 +77,11 @@ pub struct Supervisor {
 impl Supervisor {
     pub fn new(config: SupervisorConfig, readiness: Readiness) -> Self {
         super::describe_metrics();
-        Self { config, readiness, children: Vec::new() }
+        Self {
+            config,
+            readiness,
+            children: Vec::new(),
+        }
     }
 
     pub fn readiness(&self) -> &Readiness {
@@ -96,7 +105,8 @@ impl Supervisor {
         let (done_tx, done_rx) = oneshot::channel();
         // Register at 0 so the series exists before the first failure.
         metrics::counter!(ACTOR_RESTARTS_TOTAL, "actor" => name).increment(0);
-        self.readiness.set(ComponentKind::Actor, name, Status::Starting, None);
+        self.readiness
+            .set(ComponentKind::Actor, name, Status::Starting, None);
         let watcher = Watcher {
             name,
             config: self.config,
@@ -120,7 +130,10 @@ impl Supervisor {
         while let Some((name, stop, done)) = self.children.pop() {
             tracing::info!(actor = name, "stopping actor");
             let _ = stop.send(true);
-            if tokio::time::timeout(self.config.stop_timeout * 2, done).await.is_err() {
+            if tokio::time::timeout(self.config.stop_timeout * 2, done)
+                .await
+                .is_err()
+            {
                 tracing::warn!(actor = name, "actor watcher did not finish in time");
             }
         }
@@ -165,7 +178,8 @@ where
         };
         // Mark up before the actor's `started` runs, so an actor that reports its own
         // readiness there overrides this rather than being overridden by it.
-        self.readiness.set(ComponentKind::Actor, self.name, Status::Up, None);
+        self.readiness
+            .set(ComponentKind::Actor, self.name, Status::Up, None);
         let actor = factory(child);
         let addr = A::create(move |ctx| {
             // Dropped together with the actor's context, whether it stopped or panicked:
@@ -174,13 +188,18 @@ where
                 let _exit_guard = exit_tx;
                 std::future::pending::<()>().await;
             }));
-            ctx.spawn(wrap_future(halt_rx).map(|_, _act: &mut A, ctx: &mut Context<A>| {
-                ctx.stop();
-            }));
+            ctx.spawn(
+                wrap_future(halt_rx).map(|_, _act: &mut A, ctx: &mut Context<A>| {
+                    ctx.stop();
+                }),
+            );
             actor
         });
         self.set_slot(Some(addr));
-        Incarnation { exit: exit_rx, halt: halt_tx }
+        Incarnation {
+            exit: exit_rx,
+            halt: halt_tx,
+        }
     }
 
     async fn run<F>(mut self, mut factory: F, first: Incarnation)
@@ -191,7 +210,10 @@ where
         let mut incarnation: u32 = 0;
         let mut current = Some(first);
         loop {
-            let Incarnation { exit: mut exit_rx, halt: halt_tx } = match current.take() {
+            let Incarnation {
+                exit: mut exit_rx,
+                halt: halt_tx,
+            } = match current.take() {
                 Some(first) => first,
                 None => self.start(incarnation, &mut factory),
             };
@@ -213,7 +235,8 @@ where
             // The actor ended without being asked to: an error stop or a panic.
             self.set_slot(None);
             if *self.stop.borrow() {
-                self.readiness.set(ComponentKind::Actor, self.name, Status::Stopped, None);
+                self.readiness
+                    .set(ComponentKind::Actor, self.name, Status::Stopped, None);
                 return;
             }
             if started.elapsed() >= self.config.stable_after {
@@ -232,7 +255,10 @@ where
                 ComponentKind::Actor,
                 self.name,
                 Status::Down,
-                Some(format!("ended unexpectedly; restart #{attempt} in {} ms", delay.as_millis())),
+                Some(format!(
+                    "ended unexpectedly; restart #{attempt} in {} ms",
+                    delay.as_millis()
+                )),
             );
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
