@@ -1,1 +1,23 @@
+//! ai-service: personal finance and trading control plane in one process.
+//!
+//! Supervised actix actors (from the `actors` crate) do the work; an actix-web API in the
+//! same process exposes it, documented by a generated OpenAPI spec.
+//!
+//! Layout:
+//! - `cli.rs`, `startup.rs`: commands, and the one place everything is wired in order.
+//! - `config/`: the typed configuration tree and its loader.
+//! - `db/`: SQLite/Postgres pools, embedded migrations, the database port.
+//! - `adapters/`: other port implementations (Redis).
+//! - `api/`: routes, OpenAPI, problem-details plumbing.
+//! - `error.rs`: the stable error codes and problem details every route returns.
+//! - `metrics.rs`, `telemetry.rs`: Prometheus metrics, logs and request ids.
 
+pub mod adapters;
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod metrics;
+pub mod startup;
+pub mod telemetry;

@@ -47,8 +47,11 @@ pub fn load(
         None => builder.add_source(File::new("config.toml", FileFormat::Toml).required(false)),
     };
 
-    let app_env: HashMap<String, String> =
-        env.iter().filter(|(k, _)| k.starts_with("APP__")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let app_env: HashMap<String, String> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("APP__"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     builder = builder.add_source(
         Environment::with_prefix("APP")
             .prefix_separator("__")
@@ -58,7 +61,9 @@ pub fn load(
     );
 
     for (plain, key) in PLAIN_ENV {
-        let Some(value) = env.get(plain) else { continue };
+        let Some(value) = env.get(plain) else {
+            continue;
+        };
         let app_name = format!("APP__{}", key.replace('.', "__").to_uppercase());
         // Two sources disagreeing is a mistake worth stopping for, not a precedence puzzle.
         if app_env.get(&app_name).is_some_and(|other| other != value) {
@@ -74,8 +79,15 @@ pub fn load(
     let config = builder.build().map_err(|e| file_error(file, e))?;
     let settings: Settings = serde_path_to_error::deserialize(config).map_err(|e| {
         let path = e.path().to_string();
-        let key = if path == "." || path.is_empty() { "(top level)".to_owned() } else { path };
-        ConfigError::Key { key, reason: e.into_inner().to_string() }
+        let key = if path == "." || path.is_empty() {
+            "(top level)".to_owned()
+        } else {
+            path
+        };
+        ConfigError::Key {
+            key,
+            reason: e.into_inner().to_string(),
+        }
     })?;
     validate(&settings)?;
     Ok(settings)
@@ -89,19 +101,34 @@ fn file_error(file: Option<&Path>, e: config::ConfigError) -> ConfigError {
 }
 
 fn key(key: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Key { key: key.to_owned(), reason: reason.into() }
+    ConfigError::Key {
+        key: key.to_owned(),
+        reason: reason.into(),
+    }
 }
 
 /// Rules serde cannot express. Each names its key and what would be accepted.
 fn validate(s: &Settings) -> Result<(), ConfigError> {
     if s.server.host.parse::<std::net::IpAddr>().is_err() && s.server.host != "localhost" {
-        return Err(key("server.host", format!("`{}` is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)", s.server.host)));
+        return Err(key(
+            "server.host",
+            format!(
+                "`{}` is not an IP address (e.g. 127.0.0.1 or 0.0.0.0)",
+                s.server.host
+            ),
+        ));
     }
     let url = s.database.url.expose();
-    if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+    if !(url.starts_with("sqlite:")
+        || url.starts_with("postgres://")
+        || url.starts_with("postgresql://"))
+    {
         return Err(key(
             "database.url",
-            format!("`{}` is not supported; use sqlite://<path> or postgres://…", s.database.url.redacted()),
+            format!(
+                "`{}` is not supported; use sqlite://<path> or postgres://…",
+                s.database.url.redacted()
+            ),
         ));
     }
     if s.database.max_connections == 0 {
@@ -110,28 +137,58 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
     if s.redis.enabled() {
         let r = s.redis.url.expose();
         if !(r.starts_with("redis://") || r.starts_with("rediss://")) {
-            return Err(key("redis.url", "must start with redis:// or rediss:// (or be empty to disable Redis)"));
+            return Err(key(
+                "redis.url",
+                "must start with redis:// or rediss:// (or be empty to disable Redis)",
+            ));
         }
     }
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&s.telemetry.log_level) {
-        return Err(key("telemetry.log_level", format!("not a valid filter ({e}); e.g. `info` or `ai_service=debug,info`")));
+        return Err(key(
+            "telemetry.log_level",
+            format!("not a valid filter ({e}); e.g. `info` or `ai_service=debug,info`"),
+        ));
     }
     for (name, initial, max) in [
-        ("database.retry_max_ms", s.database.retry_initial_ms, s.database.retry_max_ms),
-        ("redis.retry_max_ms", s.redis.retry_initial_ms, s.redis.retry_max_ms),
-        ("supervisor.restart_max_ms", s.supervisor.restart_initial_ms, s.supervisor.restart_max_ms),
+        (
+            "database.retry_max_ms",
+            s.database.retry_initial_ms,
+            s.database.retry_max_ms,
+        ),
+        (
+            "redis.retry_max_ms",
+            s.redis.retry_initial_ms,
+            s.redis.retry_max_ms,
+        ),
+        (
+            "supervisor.restart_max_ms",
+            s.supervisor.restart_initial_ms,
+            s.supervisor.restart_max_ms,
+        ),
     ] {
         if initial == 0 {
-            return Err(key(&name.replace("_max_", "_initial_"), "must be greater than 0"));
+            return Err(key(
+                &name.replace("_max_", "_initial_"),
+                "must be greater than 0",
+            ));
         }
         if max < initial {
-            return Err(key(name, format!("must be at least the initial delay ({initial})")));
+            return Err(key(
+                name,
+                format!("must be at least the initial delay ({initial})"),
+            ));
         }
     }
     for (name, v) in [
-        ("database.health_interval_secs", s.database.health_interval_secs),
+        (
+            "database.health_interval_secs",
+            s.database.health_interval_secs,
+        ),
         ("redis.health_interval_secs", s.redis.health_interval_secs),
-        ("server.shutdown_timeout_secs", s.server.shutdown_timeout_secs),
+        (
+            "server.shutdown_timeout_secs",
+            s.server.shutdown_timeout_secs,
+        ),
     ] {
         if v == 0 {
             return Err(key(name, "must be greater than 0"));

@@ -80,7 +80,11 @@ mod tests {
     #[test]
     fn password_never_shows() {
         let u = SecretUrl::new("postgres://app:hunter2@db:5432/ai?sslmode=require");
-        for shown in [format!("{u}"), format!("{u:?}"), serde_json::json!(u).to_string()] {
+        for shown in [
+            format!("{u}"),
+            format!("{u:?}"),
+            serde_json::json!(u).to_string(),
+        ] {
             assert!(!shown.contains("hunter2"), "{shown}");
             assert!(shown.contains("app:***@db"), "{shown}");
         }
@@ -89,7 +93,13 @@ mod tests {
 
     #[test]
     fn plain_sqlite_paths_stay_readable() {
-        assert_eq!(SecretUrl::new("sqlite://data/a.db").redacted(), "sqlite://data/a.db");
-        assert_eq!(SecretUrl::new("redis://:pw@localhost:6379/0").redacted(), "redis://:***@localhost:6379/0");
+        assert_eq!(
+            SecretUrl::new("sqlite://data/a.db").redacted(),
+            "sqlite://data/a.db"
+        );
+        assert_eq!(
+            SecretUrl::new("redis://:pw@localhost:6379/0").redacted(),
+            "redis://:***@localhost:6379/0"
+        );
     }
 }

@@ -141,7 +141,10 @@ pub struct TelemetrySettings {
 
 impl Default for TelemetrySettings {
     fn default() -> Self {
-        Self { log_format: LogFormat::Pretty, log_level: "info,sqlx=warn".to_owned() }
+        Self {
+            log_format: LogFormat::Pretty,
+            log_level: "info,sqlx=warn".to_owned(),
+        }
     }
 }
 

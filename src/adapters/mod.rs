@@ -1,0 +1,3 @@
+//! Implementations of the `actors` crate's ports against real infrastructure.
+
+pub mod redis;

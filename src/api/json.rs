@@ -1,0 +1,151 @@
+//! `ApiJson<T>`: the JSON body extractor every endpoint uses.
+//!
+//! Unlike `web::Json`, its errors name the offending field (`legs[1].price`) via
+//! `serde_path_to_error` and come back as problem details: 400 `malformed_json` when the body
+//! is not JSON at all, 422 `validation_failed` when it is JSON of the wrong shape.
+
+use crate::error::{ApiError, FieldError};
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use futures::future::LocalBoxFuture;
+use serde::de::DeserializeOwned;
+
+#[derive(Debug, Clone)]
+pub struct ApiJson<T>(pub T);
+
+impl<T> ApiJson<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<mime::Mime>().ok())
+            .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
+        // The body limit comes from the app-wide `PayloadConfig`.
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType(
+                    "send the body as JSON with `Content-Type: application/json`".to_owned(),
+                ));
+            }
+            let bytes = body.await.map_err(|e| {
+                if e.as_response_error().status_code()
+                    == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+                {
+                    ApiError::PayloadTooLarge(
+                        "the body exceeds the configured JSON limit".to_owned(),
+                    )
+                } else {
+                    ApiError::BadRequest(format!("could not read the body: {e}"))
+                }
+            })?;
+            parse(&bytes).map(ApiJson)
+        })
+    }
+}
+
+/// Deserializes `bytes`, mapping failures to field-naming API errors.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let message = strip_position(&inner.to_string());
+                let field = field_name(&path, &message);
+                ApiError::Validation(vec![FieldError::new(field, message)])
+            }
+            _ => ApiError::MalformedJson {
+                detail: format!("the body is not valid JSON: {inner}"),
+                errors: Vec::new(),
+            },
+        }
+    })
+}
+
+/// serde_json appends " at line 1 column 17": useful for syntax errors, noise for fields.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// For "missing field `x`" and "unknown field `x`" serde reports the parent's path;
+/// the client wants the field itself.
+fn field_name(path: &str, message: &str) -> String {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|p| message.strip_prefix(p))
+        .and_then(|rest| rest.split('`').next());
+    match (path, named) {
+        (".", Some(name)) => name.to_owned(),
+        (parent, Some(name)) => format!("{parent}.{name}"),
+        (".", None) => "(body)".to_owned(),
+        (p, None) => p.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Leg {
+        price: u32,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Order {
+        name: String,
+        legs: Vec<Leg>,
+    }
+
+    fn field_of(body: &str) -> (String, String) {
+        match parse::<Order>(body.as_bytes()) {
+            Err(ApiError::Validation(errs)) => (errs[0].field.clone(), errs[0].message.clone()),
+            other => (format!("{other:?}"), String::new()),
+        }
+    }
+
+    #[test]
+    fn names_the_nested_field_with_the_wrong_type() {
+        let (field, msg) = field_of(r#"{"name":"a","legs":[{"price":1},{"price":"x"}]}"#);
+        assert_eq!(field, "legs[1].price");
+        assert!(msg.contains("invalid type"), "{msg}");
+    }
+
+    #[test]
+    fn names_missing_and_unknown_fields() {
+        assert_eq!(field_of(r#"{"legs":[]}"#).0, "name");
+        assert_eq!(
+            field_of(r#"{"name":"a","legs":[{"price":1,"qty":2}]}"#).0,
+            "legs[0].qty"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_are_malformed_json() {
+        assert!(matches!(
+            parse::<Order>(b"{\"name\":"),
+            Err(ApiError::MalformedJson { .. })
+        ));
+    }
+}

@@ -1,0 +1,63 @@
+//! The HTTP API: routes, their OpenAPI description, and the app factory.
+//!
+//! Layout:
+//! - `doc.rs`: the OpenAPI root (info, tags, security schemes, shared error responses).
+//! - `health.rs`: `/health/live`, `/health/ready`.
+//! - `meta.rs`: `/metrics`, `/` (redirect to the docs).
+//! - `json.rs`: the `ApiJson` body extractor with field-naming errors.
+//! - `problems.rs`: turning framework error responses into problem details.
+//!
+//! Every route is registered through [`routes`], which feeds both the server and
+//! [`openapi`], so the committed spec cannot forget a route.
+
+mod doc;
+pub mod health;
+pub mod json;
+pub mod meta;
+pub mod problems;
+
+use crate::db::DbHandle;
+use actix_web::App;
+use actors::health::DependencyMonitor;
+use actors::supervise::{ActorRef, Readiness};
+use std::time::Duration;
+use utoipa_actix_web::AppExt;
+
+pub use doc::ApiDoc;
+
+/// Shared by every worker (built once, outside the `HttpServer::new` closure).
+#[derive(Clone)]
+pub struct AppState {
+    pub readiness: Readiness,
+    /// Monitors asked for a fresh check on every readiness probe.
+    pub monitors: Vec<ActorRef<DependencyMonitor>>,
+    /// Upper bound for one readiness probe's fresh checks.
+    pub check_timeout: Duration,
+    pub db: DbHandle,
+}
+
+/// Registers every documented route.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(health::live)
+        .service(health::ready)
+        .service(meta::metrics)
+        .service(meta::root);
+}
+
+/// The complete OpenAPI document, generated from the code.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut spec) = App::new()
+        .into_utoipa_app()
+        .openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+        .configure(routes)
+        .split_for_parts();
+    doc::finish(&mut spec);
+    spec
+}
+
+/// The spec as committed under `openapi/openapi.json` (pretty, trailing newline).
+pub fn openapi_json() -> String {
+    let mut json = openapi().to_pretty_json().unwrap_or_default();
+    json.push('\n');
+    json
+}

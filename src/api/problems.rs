@@ -1,0 +1,73 @@
+//! Problem details for responses our handlers did not build: unknown routes, wrong methods,
+//! extractor failures. Installed as the app's default error handler and default service.
+
+use crate::error::{ApiError, ErrorCode, PROBLEM_CONTENT_TYPE, Problem, problem_for_status};
+use actix_web::ResponseError;
+use actix_web::body::MessageBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpRequest, web};
+
+/// Rewrites any 4xx/5xx that is not already a problem into one, keeping its headers
+/// (`Allow`, `Retry-After`, …). Bodies of 5xx are replaced by an opaque problem.
+pub fn problemize<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let already = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_CONTENT_TYPE.as_bytes()));
+    if already {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let (req, old) = res.into_parts();
+    if let Some(err) = old.error() {
+        // The framework's own message (e.g. a bad path segment) is useful in the log.
+        tracing::debug!(status = status.as_u16(), error = %err, "framework error response");
+    }
+    let mut new = problem_for_status(status).into_response();
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, new).map_into_right_body(),
+    ))
+}
+
+/// Default service: no route matched. Routes are method-guarded, so a known path with the
+/// wrong method also lands here; it gets 405, not 404.
+pub async fn not_found(req: HttpRequest) -> actix_web::HttpResponse {
+    if req.resource_map().has_resource(req.path()) {
+        return Problem::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::MethodNotAllowed,
+            format!("{} is not supported on {}", req.method(), req.path()),
+        )
+        .into_response();
+    }
+    ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())).error_response()
+}
+
+/// Query-string and path extractor failures name what was wrong.
+pub fn extractor_configs(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(
+        web::QueryConfig::default()
+            .error_handler(|err, _| ApiError::BadRequest(format!("query string: {err}")).into()),
+    )
+    .app_data(
+        web::PathConfig::default()
+            .error_handler(|err, _| ApiError::BadRequest(format!("path parameter: {err}")).into()),
+    )
+    .app_data(web::JsonConfig::default().error_handler(|err, _| {
+        ApiError::MalformedJson {
+            detail: format!("the body is not valid JSON: {err}"),
+            errors: Vec::new(),
+        }
+        .into()
+    }));
+}

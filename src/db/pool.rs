@@ -1,0 +1,128 @@
+//! [`Db`]: the connection pool for whichever backend `database.url` names.
+
+use crate::config::{Backend, DatabaseSettings, secs};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("invalid database.url: {0}")]
+    Url(String),
+    #[error("cannot create the database directory {path}: {source}")]
+    Directory {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("migrations failed: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("migration lock {path}: {source}")]
+    MigrationLock {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database query failed: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// A pool for one backend. Cloning is cheap (pools are reference counted).
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Db {
+    /// Connects (creating the SQLite file and its directory when missing).
+    #[tracing::instrument(skip_all, fields(backend = ?settings.backend()))]
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, DbError> {
+        let url = settings.url.expose();
+        let acquire = secs(settings.acquire_timeout_secs);
+        match settings.backend() {
+            Backend::Sqlite => {
+                let options = sqlite_options(url)?;
+                ensure_parent_dir(&options).await?;
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(acquire)
+                    .connect_with(options)
+                    .await
+                    .map_err(DbError::Connect)?;
+                Ok(Self::Sqlite(pool))
+            }
+            Backend::Postgres => {
+                let options = PgConnectOptions::from_str(url)
+                    .map_err(|e| DbError::Url(e.to_string()))?
+                    .application_name("ai-service");
+                let pool = PgPoolOptions::new()
+                    .max_connections(settings.max_connections)
+                    .acquire_timeout(acquire)
+                    .connect_with(options)
+                    .await
+                    .map_err(DbError::Connect)?;
+                Ok(Self::Postgres(pool))
+            }
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// One round trip.
+    #[tracing::instrument(skip_all)]
+    pub async fn ping(&self) -> Result<(), DbError> {
+        match self {
+            Self::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(drop)?,
+            Self::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(drop)?,
+        }
+        Ok(())
+    }
+
+    /// Waits for checked-out connections to come back, then closes all of them.
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(p) => p.close().await,
+            Self::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, DbError> {
+    Ok(SqliteConnectOptions::from_str(url)
+        .map_err(|e| DbError::Url(e.to_string()))?
+        .create_if_missing(true)
+        // WAL: readers never block the writer, which suits one process with many actors.
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        // Writers queue for the lock instead of failing at once with SQLITE_BUSY.
+        .busy_timeout(Duration::from_secs(5)))
+}
+
+async fn ensure_parent_dir(options: &SqliteConnectOptions) -> Result<(), DbError> {
+    let file = options.get_filename();
+    if file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:") {
+        return Ok(());
+    }
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|source| DbError::Directory {
+                    path: dir.to_path_buf(),
+                    source,
+                })
+        }
+        _ => Ok(()),
+    }
+}

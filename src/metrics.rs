@@ -1,0 +1,182 @@
+//! Prometheus metrics: the recorder, HELP texts, process metrics and the HTTP middleware.
+//!
+//! The recorder is process-global (the `metrics` facade allows one), so it is installed once
+//! and shared by every app built in the process, which is also what tests do.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::web;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+pub const HTTP_REQUESTS_TOTAL: &str = "http_requests_total";
+pub const HTTP_REQUEST_DURATION_SECONDS: &str = "http_request_duration_seconds";
+pub const BUILD_INFO: &str = "ai_service_build_info";
+
+/// Latency buckets in seconds: 1 ms … 10 s, dense where an API on a NAS lives.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+struct Metrics {
+    handle: PrometheusHandle,
+    process: Mutex<metrics_process::Collector>,
+}
+
+static METRICS: OnceLock<Option<Metrics>> = OnceLock::new();
+
+/// Installs the recorder (first call only) and describes every metric the service emits.
+/// Returns `false` when another recorder was installed first (then `/metrics` is empty).
+pub fn init() -> bool {
+    METRICS
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(HTTP_REQUEST_DURATION_SECONDS.to_owned()),
+                    &LATENCY_BUCKETS,
+                )
+                .ok()?;
+            let handle = builder.install_recorder().ok()?;
+            describe();
+            let process = metrics_process::Collector::default();
+            process.describe();
+            Some(Metrics {
+                handle,
+                process: Mutex::new(process),
+            })
+        })
+        .is_some()
+}
+
+fn describe() {
+    metrics::describe_counter!(
+        HTTP_REQUESTS_TOTAL,
+        "HTTP requests answered, by method, matched route pattern and status."
+    );
+    metrics::describe_histogram!(
+        HTTP_REQUEST_DURATION_SECONDS,
+        metrics::Unit::Seconds,
+        "Time from receiving an HTTP request to producing its response head."
+    );
+    metrics::describe_gauge!(
+        BUILD_INFO,
+        "Always 1; the labels carry the running version."
+    );
+    metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    actors::supervise::describe_metrics();
+}
+
+/// The exposition text, with process metrics sampled now.
+pub fn render() -> String {
+    match METRICS.get() {
+        Some(Some(m)) => {
+            m.process
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .collect();
+            m.handle.render()
+        }
+        _ => String::new(),
+    }
+}
+
+/// Drains histogram buffers periodically so memory stays flat between scrapes.
+pub fn spawn_upkeep() {
+    if let Some(Some(m)) = METRICS.get() {
+        let handle = m.handle.clone();
+        actix_web::rt::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                handle.run_upkeep();
+            }
+        });
+    }
+}
+
+/// Middleware: counts and times every request by its matched route *pattern*
+/// (`/api/v1/accounts/{id}`, never the raw path, so ids cannot explode the series count),
+/// and writes one access-log event. Runs inside the tracing root span.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
+    let start = Instant::now();
+    let method = normalize_method(req.method().as_str());
+    let trace = crate::telemetry::trace_id_of(&req);
+    let result = next.call(req).await;
+    let elapsed = start.elapsed();
+    let (status, route) = match &result {
+        Ok(res) => (res.status(), res.request().match_pattern()),
+        Err(e) => (e.as_response_error().status_code(), None),
+    };
+    let route = route.unwrap_or_else(|| "unmatched".to_owned());
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route.clone()),
+        ("status", status.as_u16().to_string()),
+    ];
+    metrics::counter!(HTTP_REQUESTS_TOTAL, &labels).increment(1);
+    metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, &labels[..2]).record(elapsed.as_secs_f64());
+    access_log(status, &route, elapsed);
+    let mut result = result;
+    if let (Ok(res), Some(trace)) = (&mut result, trace)
+        && let Ok(value) = actix_web::http::header::HeaderValue::from_str(trace.as_str())
+    {
+        res.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static(crate::telemetry::REQUEST_ID_HEADER),
+            value,
+        );
+    }
+    result
+}
+
+fn access_log(status: StatusCode, route: &str, elapsed: Duration) {
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    // Probes and scrapes arrive every few seconds; keep them out of the info log.
+    let quiet = route.starts_with("/health") || route == "/metrics";
+    if status.is_server_error() {
+        tracing::warn!(
+            status = status.as_u16(),
+            route,
+            elapsed_ms = ms,
+            "request finished"
+        );
+    } else if quiet {
+        tracing::debug!(
+            status = status.as_u16(),
+            route,
+            elapsed_ms = ms,
+            "request finished"
+        );
+    } else {
+        tracing::info!(
+            status = status.as_u16(),
+            route,
+            elapsed_ms = ms,
+            "request finished"
+        );
+    }
+}
+
+/// Unknown methods share one label value so a scanner cannot mint series.
+fn normalize_method(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// `/metrics` handler body, shared with the OpenAPI-annotated route.
+pub fn exposition() -> web::Bytes {
+    web::Bytes::from(render())
+}

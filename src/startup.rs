@@ -1,0 +1,248 @@
+//! Builds the application in a fixed order and runs it until a signal or a test asks it to
+//! stop: config → database (+ migrations) → Redis (only when configured) → domain actors →
+//! HTTP. Shutdown runs in reverse: HTTP drains, then actors stop newest-first, then pools close.
+
+use crate::adapters::redis::RedisDependency;
+use crate::api::{self, AppState};
+use crate::config::{Settings, ms, secs};
+use crate::db::{DbDependency, DbHandle};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+use actors::health::{DependencyMonitor, MonitorConfig};
+use actors::ports::Dependency;
+use actors::supervise::{ActorRef, Backoff, Readiness, Supervisor, SupervisorConfig};
+use anyhow::Context as _;
+use std::net::TcpListener;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tracing_actix_web::TracingLogger;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    supervisor: Supervisor,
+    readiness: Readiness,
+    db: DbHandle,
+    stop_rx: oneshot::Receiver<()>,
+    stop_tx: Option<oneshot::Sender<()>>,
+}
+
+/// Asks a running [`Application`] to shut down gracefully (tests; signals do the same).
+pub struct StopHandle(oneshot::Sender<()>);
+
+impl StopHandle {
+    pub fn stop(self) {
+        let _ = self.0.send(());
+    }
+}
+
+impl Application {
+    /// Starts everything and binds the listener. Must run inside an actix system.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        crate::metrics::init();
+        crate::metrics::spawn_upkeep();
+        let readiness = Readiness::default();
+        let sup = &settings.supervisor;
+        let mut supervisor = Supervisor::new(
+            SupervisorConfig {
+                restart: Backoff::new(ms(sup.restart_initial_ms), ms(sup.restart_max_ms)),
+                stable_after: secs(sup.stable_after_secs),
+                stop_timeout: secs(sup.stop_timeout_secs),
+            },
+            readiness.clone(),
+        );
+
+        // Database first: everything else stores its state there.
+        let db = DbHandle::default();
+        let dbs = &settings.database;
+        let db_monitor = spawn_monitor(
+            &mut supervisor,
+            "database-monitor",
+            Arc::new(DbDependency::new(dbs.clone(), db.clone())),
+            MonitorConfig {
+                reconnect: Backoff::new(ms(dbs.retry_initial_ms), ms(dbs.retry_max_ms)),
+                check_interval: secs(dbs.health_interval_secs),
+                check_timeout: ms(dbs.health_timeout_ms),
+            },
+        );
+        if db.wait(ms(dbs.boot_wait_ms)).await.is_none() {
+            tracing::warn!(
+                waited_ms = dbs.boot_wait_ms,
+                "database not reachable yet; serving as not-ready and retrying in the background"
+            );
+        }
+        let mut monitors = vec![db_monitor];
+
+        if settings.redis.enabled() {
+            let rs = &settings.redis;
+            monitors.push(spawn_monitor(
+                &mut supervisor,
+                "redis-monitor",
+                Arc::new(RedisDependency::new(rs.clone())),
+                MonitorConfig {
+                    reconnect: Backoff::new(ms(rs.retry_initial_ms), ms(rs.retry_max_ms)),
+                    check_interval: secs(rs.health_interval_secs),
+                    check_timeout: ms(rs.health_timeout_ms),
+                },
+            ));
+        }
+
+        // Domain actors (trading, bank sync, Telegram, categorizer) are spawned here, in
+        // dependency order, by the issues that add them.
+
+        let check_timeout = ms(dbs.health_timeout_ms.max(settings.redis.health_timeout_ms) + 250);
+        let state = web::Data::new(AppState {
+            readiness: readiness.clone(),
+            monitors,
+            check_timeout,
+            db: db.clone(),
+        });
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .with_context(|| {
+                format!(
+                    "cannot bind {}:{}",
+                    settings.server.host, settings.server.port
+                )
+            })?;
+        let port = listener
+            .local_addr()
+            .context("listener has no local address")?
+            .port();
+        let server = http_server(listener, &settings, state)?;
+        tracing::info!(
+            address = %format!("http://{}:{port}", settings.server.host),
+            docs = %format!("http://{}:{port}/docs/", settings.server.host),
+            backend = ?settings.database.backend(),
+            "ai-service listening"
+        );
+        let (stop_tx, stop_rx) = oneshot::channel();
+        Ok(Self {
+            port,
+            server,
+            supervisor,
+            readiness,
+            db,
+            stop_rx,
+            stop_tx: Some(stop_tx),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.clone()
+    }
+
+    pub fn db(&self) -> DbHandle {
+        self.db.clone()
+    }
+
+    /// A handle that makes [`run_until_stopped`](Self::run_until_stopped) shut down.
+    pub fn stop_handle(&mut self) -> Option<StopHandle> {
+        self.stop_tx.take().map(StopHandle)
+    }
+
+    /// Serves until SIGTERM/SIGINT (or the stop handle), then shuts down in reverse order.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Self {
+            server,
+            supervisor,
+            db,
+            stop_rx,
+            ..
+        } = self;
+        let handle: ServerHandle = server.handle();
+        let mut server = actix_web::rt::spawn(server);
+        let finished_early = tokio::select! {
+            res = &mut server => Some(res),
+            () = shutdown_signal() => None,
+            _ = stop_rx => None,
+        };
+        if let Some(res) = finished_early {
+            res.context("HTTP server task failed")?
+                .context("HTTP server failed")?;
+        }
+        tracing::info!("shutting down: draining HTTP");
+        handle.stop(true).await;
+        let _ = server.await;
+        tracing::info!("shutting down: stopping actors");
+        supervisor.shutdown().await;
+        tracing::info!("shutting down: closing the database");
+        db.close().await;
+        tracing::info!("shutdown complete");
+        Ok(())
+    }
+}
+
+fn spawn_monitor(
+    supervisor: &mut Supervisor,
+    name: &'static str,
+    port: Arc<dyn Dependency>,
+    config: MonitorConfig,
+) -> ActorRef<DependencyMonitor> {
+    supervisor.spawn(name, move |child| {
+        DependencyMonitor::new(Arc::clone(&port), config, &child)
+    })
+}
+
+fn http_server(
+    listener: TcpListener,
+    settings: &Settings,
+    state: web::Data<AppState>,
+) -> anyhow::Result<Server> {
+    // Built once: each worker gets a clone of the same document, not its own generation.
+    let spec = api::openapi();
+    let json_limit = settings.server.json_limit_bytes;
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::PayloadConfig::new(json_limit))
+            .configure(api::problems::extractor_configs)
+            .into_utoipa_app()
+            .configure(api::routes)
+            .into_app()
+            .route("/docs", web::get().to(api::meta::docs_redirect))
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
+            .default_service(web::to(api::problems::not_found))
+            .wrap(ErrorHandlers::new().default_handler(api::problems::problemize))
+            .wrap(from_fn(crate::metrics::observe))
+            .wrap(TracingLogger::default())
+    })
+    .listen(listener)
+    .context("cannot listen")?
+    .shutdown_timeout(settings.server.shutdown_timeout_secs)
+    // Signals are ours to handle: HTTP must drain *before* actors stop, in that order.
+    .disable_signals();
+    if settings.server.workers > 0 {
+        server = server.workers(settings.server.workers);
+    }
+    Ok(server.run())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the service");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
