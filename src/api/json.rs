@@ -83,14 +83,15 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// For "missing field `x`" and "unknown field `x`" serde reports the parent's path;
-/// the client wants the field itself.
+/// For "missing field `x`" serde reports the parent's path (for an unknown field the path
+/// already ends in it); the client wants the field itself.
 fn field_name(path: &str, message: &str) -> String {
     let named = ["missing field `", "unknown field `"]
         .iter()
         .find_map(|p| message.strip_prefix(p))
         .and_then(|rest| rest.split('`').next());
     match (path, named) {
+        (p, Some(name)) if p == name || p.ends_with(&format!(".{name}")) => p.to_owned(),
         (".", Some(name)) => name.to_owned(),
         (parent, Some(name)) => format!("{parent}.{name}"),
         (".", None) => "(body)".to_owned(),

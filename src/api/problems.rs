@@ -10,15 +10,17 @@ use actix_web::http::header;
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpRequest, web};
 
-/// Rewrites any 4xx/5xx that is not already a problem into one, keeping its headers
+/// Rewrites any 4xx/5xx that is not already a problem (or deliberate JSON) into one, keeping its headers
 /// (`Allow`, `Retry-After`, …). Bodies of 5xx are replaced by an opaque problem.
 pub fn problemize<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let already = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_CONTENT_TYPE.as_bytes()));
+    // Problems pass through, and so does JSON: only our handlers produce JSON, deliberately
+    // (the 503 readiness report is the one such body; it names what is down).
+    let already = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.starts_with(PROBLEM_CONTENT_TYPE.as_bytes()) || v.starts_with(b"application/json")
+    });
     if already {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }

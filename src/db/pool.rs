@@ -1,7 +1,8 @@
 //! [`Db`]: the connection pool for whichever backend `database.url` names.
 
 use crate::config::{Backend, DatabaseSettings, secs};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -60,12 +61,19 @@ impl Db {
                 let options = PgConnectOptions::from_str(url)
                     .map_err(|e| DbError::Url(e.to_string()))?
                     .application_name("ai-service");
+                // One direct connection first: it fails at once when the server is down,
+                // where the pool would keep retrying until its acquire timeout. The monitor
+                // owns retrying (with backoff and readiness reporting).
+                PgConnection::connect_with(&options)
+                    .await
+                    .map_err(DbError::Connect)?
+                    .close()
+                    .await
+                    .map_err(DbError::Connect)?;
                 let pool = PgPoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(acquire)
-                    .connect_with(options)
-                    .await
-                    .map_err(DbError::Connect)?;
+                    .connect_lazy_with(options);
                 Ok(Self::Postgres(pool))
             }
         }

@@ -1,0 +1,165 @@
+//! Every 4xx/5xx is a problem document.
+
+use crate::helpers::{Backend, TestApp};
+use actix_web::middleware::ErrorHandlers;
+use actix_web::{App, HttpResponse, test, web};
+use ai_service::api::json::ApiJson;
+use ai_service::api::problems::{extractor_configs, not_found, problemize};
+use serde_json::Value;
+
+const PROBLEM: &str = "application/problem+json";
+
+fn assert_problem(body: &Value, status: u16, code: &str) {
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(
+        body["type"],
+        format!("urn:ai-service:problem:{code}"),
+        "{body}"
+    );
+    assert!(
+        body["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+}
+
+#[actix_web::test]
+async fn unknown_routes_and_wrong_methods_are_problems() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+
+    let res = app.get("/no/such/route").await;
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["content-type"], PROBLEM);
+    assert!(res.headers().contains_key("x-request-id"));
+    assert_problem(&res.json().await.expect("json"), 404, "not_found");
+
+    let res = app
+        .client
+        .delete(format!("{}/health/live", app.address))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.headers()["content-type"], PROBLEM);
+    assert_problem(&res.json().await.expect("json"), 405, "method_not_allowed");
+
+    let res = app.get("/").await;
+    assert_eq!(res.status(), 307);
+    assert_eq!(res.headers()["location"], "/docs/");
+    app.stop().await;
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct Transfer {
+    amount: String,
+    legs: Vec<Leg>,
+}
+
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+struct Leg {
+    account: u32,
+}
+
+async fn echo(body: ApiJson<Transfer>) -> HttpResponse {
+    HttpResponse::Ok().json(body.into_inner())
+}
+
+async fn explode() -> actix_web::Result<HttpResponse> {
+    Err(actix_web::error::ErrorInternalServerError(
+        "db password hunter2 at 10.0.0.7",
+    ))
+}
+
+#[actix_web::test]
+async fn json_bodies_fail_with_problems_naming_the_field() {
+    let app = test::init_service(
+        App::new()
+            .app_data(web::PayloadConfig::new(256))
+            .configure(extractor_configs)
+            .route("/echo", web::post().to(echo))
+            .route("/explode", web::get().to(explode))
+            .default_service(web::to(not_found))
+            .wrap(ErrorHandlers::new().default_handler(problemize)),
+    )
+    .await;
+    let post = |body: &'static str, ct: &'static str| {
+        test::TestRequest::post()
+            .uri("/echo")
+            .insert_header(("content-type", ct))
+            .set_payload(body)
+            .to_request()
+    };
+
+    let ok = test::call_service(
+        &app,
+        post(
+            r#"{"amount":"1.00","legs":[{"account":1}]}"#,
+            "application/json",
+        ),
+    )
+    .await;
+    assert_eq!(ok.status(), 200);
+
+    let res = test::call_service(
+        &app,
+        post(r#"{"amount": "1.00", "legs": ["#, "application/json"),
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(
+        res.headers().get("content-type").map(|v| v.as_bytes()),
+        Some(PROBLEM.as_bytes())
+    );
+    assert_problem(&test::read_body_json(res).await, 400, "malformed_json");
+
+    let res = test::call_service(
+        &app,
+        post(
+            r#"{"amount":"1.00","legs":[{"account":"x"}]}"#,
+            "application/json",
+        ),
+    )
+    .await;
+    assert_eq!(res.status(), 422);
+    let body: Value = test::read_body_json(res).await;
+    assert_problem(&body, 422, "validation_failed");
+    assert_eq!(body["errors"][0]["field"], "legs[0].account", "{body}");
+
+    let res = test::call_service(&app, post(r#"{"legs":[]}"#, "application/json")).await;
+    let body: Value = test::read_body_json(res).await;
+    assert_eq!(body["errors"][0]["field"], "amount", "{body}");
+
+    let res = test::call_service(&app, post(r#"{"amount":"1"}"#, "text/plain")).await;
+    assert_eq!(res.status(), 415);
+    assert_problem(
+        &test::read_body_json(res).await,
+        415,
+        "unsupported_media_type",
+    );
+
+    let big: &'static str =
+        Box::leak(format!(r#"{{"amount":"{}","legs":[]}}"#, "9".repeat(1000)).into_boxed_str());
+    let res = test::call_service(&app, post(big, "application/json")).await;
+    assert_eq!(res.status(), 413);
+    assert_problem(&test::read_body_json(res).await, 413, "payload_too_large");
+
+    // A 500 from anywhere is opaque.
+    let res = test::call_service(&app, test::TestRequest::get().uri("/explode").to_request()).await;
+    assert_eq!(res.status(), 500);
+    assert_eq!(
+        res.headers().get("content-type").map(|v| v.as_bytes()),
+        Some(PROBLEM.as_bytes())
+    );
+    let body = String::from_utf8(test::read_body(res).await.to_vec()).expect("utf8");
+    assert!(
+        !body.contains("hunter2") && !body.contains("10.0.0.7"),
+        "{body}"
+    );
+    assert!(body.contains(r#""code":"internal""#), "{body}");
+}

@@ -1,0 +1,335 @@
+//! Spawning the app on port 0 with a fresh database, and the services it needs.
+
+use ai_service::config::{SecretUrl, Settings};
+use ai_service::startup::{Application, StopHandle};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `mod <scenario> { sqlite(), postgres() }` running `scenario(Backend)` on each.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($scenario:ident),+ $(,)?) => {$(
+        mod $scenario {
+            use $crate::helpers::Backend;
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$scenario(Backend::Sqlite).await;
+            }
+            #[actix_web::test]
+            async fn postgres() {
+                if $crate::helpers::postgres_available().await {
+                    super::$scenario(Backend::Postgres).await;
+                }
+            }
+        }
+    )+};
+}
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// True when Postgres answers. Outside CI a missing server skips (with a note); in CI it
+/// is a failure, so a broken CI machine cannot pass by skipping.
+pub async fn postgres_available() -> bool {
+    use sqlx::Connection;
+    match sqlx::PgConnection::connect(&pg_admin_url()).await {
+        Ok(c) => {
+            let _ = c.close().await;
+            true
+        }
+        Err(e) if ci() => panic!("CI=true but Postgres at TEST_DATABASE_URL is unreachable: {e}"),
+        Err(e) => {
+            eprintln!("SKIPPED (Postgres unreachable, set CI=true to fail instead): {e}");
+            false
+        }
+    }
+}
+
+pub async fn redis_available() -> bool {
+    let attempt = async {
+        let client = ::redis::Client::open(redis_url())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        ::redis::cmd("PING").query_async::<String>(&mut conn).await
+    };
+    match tokio::time::timeout(Duration::from_secs(3), attempt).await {
+        Ok(Ok(_)) => true,
+        other if ci() => panic!("CI=true but Redis at TEST_REDIS_URL is unreachable: {other:?}"),
+        other => {
+            eprintln!("SKIPPED (Redis unreachable, set CI=true to fail instead): {other:?}");
+            false
+        }
+    }
+}
+
+/// A database that exists for one test only.
+pub enum TestDb {
+    Sqlite { dir: tempfile::TempDir, url: String },
+    Postgres { name: String, url: String },
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = format!("sqlite://{}/data/test.db", dir.path().display());
+                Self::Sqlite { dir, url }
+            }
+            Backend::Postgres => {
+                use sqlx::{Connection, Executor};
+                let name = format!("test_{}", uuid::Uuid::now_v7().simple());
+                let mut admin = sqlx::PgConnection::connect(&pg_admin_url())
+                    .await
+                    .expect("postgres admin");
+                admin
+                    .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+                    .await
+                    .expect("create db");
+                let _ = admin.close().await;
+                let mut url = url::Url::parse(&pg_admin_url()).expect("TEST_DATABASE_URL");
+                url.set_path(&format!("/{name}"));
+                Self::Postgres {
+                    name,
+                    url: url.to_string(),
+                }
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Sqlite { url, .. } | Self::Postgres { url, .. } => url,
+        }
+    }
+
+    pub fn sqlite_dir(&self) -> Option<&std::path::Path> {
+        match self {
+            Self::Sqlite { dir, .. } => Some(dir.path()),
+            Self::Postgres { .. } => None,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Self::Postgres { name, .. } = self {
+            let name = name.clone();
+            // Drop runs outside async: a short-lived runtime on its own thread does the cleanup.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    use sqlx::{Connection, Executor};
+                    if let Ok(mut admin) = sqlx::PgConnection::connect(&pg_admin_url()).await {
+                        let _ = admin
+                            .execute(
+                                format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#)
+                                    .as_str(),
+                            )
+                            .await;
+                        let _ = admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// Settings for a test app: port 0, fast retries, the given database.
+pub fn test_settings(database_url: &str) -> Settings {
+    let mut s = Settings::default();
+    s.server.port = 0;
+    s.server.workers = 1;
+    s.server.shutdown_timeout_secs = 2;
+    s.database.url = SecretUrl::new(database_url);
+    s.database.retry_initial_ms = 50;
+    s.database.retry_max_ms = 200;
+    s.database.boot_wait_ms = 3_000;
+    s.database.acquire_timeout_secs = 2;
+    s.database.health_timeout_ms = 1_000;
+    s.database.max_connections = 4;
+    s.redis.retry_initial_ms = 50;
+    s.redis.retry_max_ms = 200;
+    s.redis.health_timeout_ms = 1_000;
+    s
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    stop: Option<StopHandle>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    /// Kept so the database outlives the app.
+    pub db: Option<TestDb>,
+}
+
+impl TestApp {
+    /// A fresh database on `backend` and an app on it.
+    pub async fn spawn(backend: Backend) -> Self {
+        let db = TestDb::new(backend).await;
+        let mut app = Self::with_settings(test_settings(db.url())).await;
+        app.db = Some(db);
+        app
+    }
+
+    pub async fn with_settings(settings: Settings) -> Self {
+        let mut app = Application::build(settings).await.expect("app builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let stop = app.stop_handle();
+        let task = actix_web::rt::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client");
+        Self {
+            address,
+            client,
+            stop,
+            task: Some(task),
+            db: None,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Polls `/health/ready` until it answers `status` (10 s at most); returns the body.
+    pub async fn wait_ready_status(&self, status: u16) -> serde_json::Value {
+        let mut last = None;
+        for _ in 0..200 {
+            let res = self.get("/health/ready").await;
+            let code = res.status().as_u16();
+            let body: serde_json::Value = res.json().await.expect("json");
+            if code == status {
+                return body;
+            }
+            last = Some((code, body));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("/health/ready never answered {status}; last: {last:?}");
+    }
+
+    /// Graceful shutdown, as on SIGTERM.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop.stop();
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("app task").expect("clean shutdown");
+        }
+    }
+}
+
+/// A TCP forwarder to stand in for a database that can vanish and come back.
+pub struct Proxy {
+    pub port: u16,
+    target: SocketAddr,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Proxy {
+    /// Reserves a port with nothing listening on it yet.
+    pub async fn reserve(target: SocketAddr) -> Self {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        drop(l);
+        Self {
+            port,
+            target,
+            tasks: Arc::default(),
+        }
+    }
+
+    pub async fn start(&self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .expect("proxy bind");
+        let target = self.target;
+        let tasks = Arc::clone(&self.tasks);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tasks
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(conn);
+            }
+        });
+        self.tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(accept);
+    }
+
+    /// Stops listening and cuts every open connection.
+    pub async fn kill(&self) {
+        let tasks: Vec<_> = self
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .drain(..)
+            .collect();
+        for t in tasks {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        for t in self
+            .tasks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            t.abort();
+        }
+    }
+}
+
+/// host:port of the Postgres behind `TEST_DATABASE_URL`.
+pub fn pg_socket() -> SocketAddr {
+    use std::net::ToSocketAddrs;
+    let url = url::Url::parse(&pg_admin_url()).expect("url");
+    let host = url.host_str().unwrap_or("127.0.0.1").to_owned();
+    let port = url.port().unwrap_or(5432);
+    (host.as_str(), port)
+        .to_socket_addrs()
+        .expect("resolve")
+        .next()
+        .expect("address")
+}

@@ -1,0 +1,17 @@
+//! The root crate's one integration test binary. Every test that touches storage runs on
+//! SQLite and on Postgres (a fresh database each), against the real services.
+//!
+//! Postgres comes from `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`),
+//! Redis from `TEST_REDIS_URL` (default `redis://127.0.0.1:6379`). Outside CI a missing service
+//! skips those tests with a note; with `CI=true` it fails them.
+
+mod helpers;
+
+mod cli;
+mod config;
+mod errors;
+mod health;
+mod metrics;
+mod migrations;
+mod openapi;
+mod redis;
