@@ -35,6 +35,23 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigCommand,
     },
+    /// Manage users (e.g. the first admin account).
+    User {
+        #[command(subcommand)]
+        action: UserCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from stdin (or prompted for on a terminal),
+    /// never from the command line, where other users could see it.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_parser = ["viewer", "trader", "admin"])]
+        role: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,6 +81,12 @@ pub fn run(cli: Cli) -> i32 {
         Command::Config {
             action: ConfigCommand::Check,
         } => report(config_check(&settings)),
+        Command::User {
+            action: UserCommand::Create { username, role },
+        } => {
+            crate::telemetry::init(&settings.telemetry);
+            report(actix_web::rt::System::new().block_on(create_user(settings, username, role)))
+        }
         Command::Migrate => {
             crate::telemetry::init(&settings.telemetry);
             report(actix_web::rt::System::new().block_on(migrate(settings)))
@@ -117,4 +140,43 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
         .context("listing applied migrations")?;
     db.close().await;
     write_stdout(&format!("migrations applied: {}\n", applied.len()))
+}
+
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal as _;
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").context("reading the password")?;
+        let again = rpassword::prompt_password("Repeat: ").context("reading the password")?;
+        anyhow::ensure!(first == again, "the passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+    }
+}
+
+async fn create_user(settings: Settings, username: String, role: String) -> anyhow::Result<()> {
+    use crate::api::admin::{validate_password, validate_username};
+    if let Some(e) = validate_username(&username) {
+        anyhow::bail!("--username: {}", e.message);
+    }
+    let password = read_password()?;
+    if let Some(e) = validate_password(&password, settings.auth.min_password_length) {
+        anyhow::bail!("password: {}", e.message);
+    }
+    let db = Db::connect(&settings.database)
+        .await
+        .context("connecting to the database")?;
+    db.migrate().await.context("applying migrations")?;
+    let hash = crate::auth::password::hash(secrecy::SecretString::from(password)).await?;
+    let row = crate::db::users::insert(&db, &username, &hash, &role).await;
+    db.close().await;
+    let row = row.with_context(|| format!("creating user `{username}` (is the name taken?)"))?;
+    write_stdout(&format!(
+        "created user {} ({}) with role {}\n",
+        row.username, row.id, row.role
+    ))
 }

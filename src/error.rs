@@ -180,6 +180,12 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("rate limited; retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("not found: {0}")]
     NotFound(String),
     #[error("conflict: {0}")]
@@ -205,6 +211,9 @@ impl ApiError {
             Self::BadRequest(_) => ErrorCode::BadRequest,
             Self::PayloadTooLarge(_) => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            Self::Unauthorized(_) => ErrorCode::Unauthorized,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
@@ -232,8 +241,15 @@ impl ApiError {
             | Self::PayloadTooLarge(d)
             | Self::UnsupportedMediaType(d)
             | Self::NotFound(d)
+            | Self::Unauthorized(d)
+            | Self::Forbidden(d)
             | Self::Conflict(d)
             | Self::Unavailable(d) => Problem::new(status, code, d.clone()),
+            Self::RateLimited { retry_after_secs } => Problem::new(
+                status,
+                code,
+                format!("too many requests; retry in {retry_after_secs} s"),
+            ),
             Self::Internal(_) => problem_for_status(status),
         }
     }
@@ -246,6 +262,9 @@ impl ResponseError for ApiError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -261,7 +280,31 @@ impl ResponseError for ApiError {
                 "request failed with an internal error"
             );
         }
-        self.problem().into_response()
+        let mut res = self.problem().into_response();
+        match self {
+            Self::RateLimited { retry_after_secs } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                    res.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+            }
+            Self::Unauthorized(_) => {
+                res.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        res
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        match e {
+            crate::db::DbError::Query(sqlx::Error::PoolTimedOut) => {
+                Self::Unavailable("the database is busy or unreachable; retry shortly".to_owned())
+            }
+            other => Self::Internal(anyhow::Error::new(other).context("database")),
+        }
     }
 }
 

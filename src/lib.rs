@@ -11,13 +11,21 @@
 //! - `api/`: routes, OpenAPI, problem-details plumbing.
 //! - `error.rs`: the stable error codes and problem details every route returns.
 //! - `metrics.rs`, `telemetry.rs`: Prometheus metrics, logs and request ids.
+//! - `auth/`: users, tokens, API keys, roles, rate limits, the guard middleware.
+//! - `audit.rs`: recording audit events through the `AuditWriter` actor.
+//! - `crypto.rs`: AEAD for integration secrets at rest.
+//! - `http.rs`: security headers, CORS, the request audit middleware.
 
 pub mod adapters;
 pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
+pub mod http;
 pub mod metrics;
 pub mod startup;
 pub mod telemetry;

@@ -4,17 +4,23 @@
 
 use crate::adapters::redis::RedisDependency;
 use crate::api::{self, AppState};
+use crate::audit::{Audit, DbAuditSink};
+use crate::auth::ratelimit::Limits;
+use crate::auth::service::AuthService;
 use crate::config::{Settings, ms, secs};
+use crate::crypto::Cipher;
 use crate::db::{DbDependency, DbHandle};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::middleware::{Condition, ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
+use actors::audit::AuditWriter;
 use actors::health::{DependencyMonitor, MonitorConfig};
 use actors::ports::Dependency;
 use actors::supervise::{ActorRef, Backoff, Readiness, Supervisor, SupervisorConfig};
 use anyhow::Context as _;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::oneshot;
 use tracing_actix_web::TracingLogger;
 use utoipa_actix_web::AppExt;
@@ -42,6 +48,8 @@ impl StopHandle {
 impl Application {
     /// Starts everything and binds the listener. Must run inside an actix system.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // Keys first: refusing to start must happen before anything listens.
+        let keys = crate::auth::keys::resolve(&settings)?;
         crate::metrics::init();
         crate::metrics::spawn_upkeep();
         let readiness = Readiness::default();
@@ -90,8 +98,27 @@ impl Application {
             ));
         }
 
+        let sink = Arc::new(DbAuditSink(db.clone()));
+        let audit_writer = supervisor.spawn("audit-writer", move |_| {
+            AuditWriter::new(
+                Arc::clone(&sink) as Arc<dyn actors::audit::AuditSink>,
+                Duration::from_millis(200),
+                10_000,
+            )
+        });
+
         // Domain actors (trading, bank sync, Telegram, categorizer) are spawned here, in
         // dependency order, by the issues that add them.
+
+        let limits = Arc::new(Limits::new(&settings.rate_limit));
+        let housekeeping = Arc::clone(&limits);
+        actix_web::rt::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                housekeeping.housekeep();
+            }
+        });
 
         let check_timeout = ms(dbs.health_timeout_ms.max(settings.redis.health_timeout_ms) + 250);
         let state = web::Data::new(AppState {
@@ -99,6 +126,11 @@ impl Application {
             monitors,
             check_timeout,
             db: db.clone(),
+            auth: Arc::new(AuthService::new(&keys.jwt, settings.auth.clone())),
+            limits,
+            audit: Audit::new(audit_writer),
+            cipher: Arc::new(Cipher::new(keys.master())),
+            security: settings.security.clone(),
         });
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
@@ -198,6 +230,7 @@ fn http_server(
     // Built once: each worker gets a clone of the same document, not its own generation.
     let spec = api::openapi();
     let json_limit = settings.server.json_limit_bytes;
+    let security = settings.security.clone();
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -210,6 +243,10 @@ fn http_server(
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
             .default_service(web::to(api::problems::not_found))
             .wrap(ErrorHandlers::new().default_handler(api::problems::problemize))
+            .wrap(from_fn(crate::auth::guard::guard))
+            .wrap(from_fn(crate::http::audit_requests))
+            .wrap(cors_layer(&security))
+            .wrap(crate::http::security_headers(&security))
             .wrap(from_fn(crate::metrics::observe))
             .wrap(TracingLogger::default())
     })
@@ -244,5 +281,13 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// CORS only when origins are configured (see `http::cors`).
+fn cors_layer(security: &crate::config::SecuritySettings) -> Condition<actix_cors::Cors> {
+    match crate::http::cors(security) {
+        Some(c) => Condition::new(true, c),
+        None => Condition::new(false, actix_cors::Cors::default()),
     }
 }

@@ -1,7 +1,9 @@
 //! The OpenAPI root document and the parts added after routes are collected.
 
+use crate::auth::policy::{Access, access_for};
 use crate::error::{ErrorCode, FieldError, PROBLEM_CONTENT_TYPE, Problem};
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
 
@@ -16,6 +18,9 @@ use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
     tags(
         (name = "health", description = "Liveness and readiness probes"),
         (name = "meta", description = "Metrics and service discovery"),
+        (name = "auth", description = "Login, token refresh, logout"),
+        (name = "admin", description = "Users, API keys, audit trail (role admin)"),
+        (name = "settings", description = "Integration settings and secrets (role admin)"),
     ),
     components(schemas(Problem, ErrorCode, FieldError))
 )]
@@ -51,27 +56,55 @@ pub(super) fn finish(spec: &mut OpenApi) {
                 .build(),
         )
         .build();
-    for item in spec.paths.paths.values_mut() {
-        for op in operations(item) {
+    for (path, item) in spec.paths.paths.iter_mut() {
+        for (method, op) in operations(item) {
             op.responses
                 .responses
                 .entry("default".to_owned())
                 .or_insert_with(|| problem.clone().into());
+            declare_access(method, path, op);
         }
     }
 }
 
-fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+/// Security and role note from the access table; an operation missing from the table gets
+/// neither, which the role-matrix test and the docs test catch.
+fn declare_access(method: &str, path: &str, op: &mut Operation) {
+    match access_for(method, path) {
+        Some(Access::Public) => {
+            op.security = Some(vec![SecurityRequirement::default()]);
+        }
+        Some(Access::Role(role)) => {
+            op.security = Some(vec![
+                SecurityRequirement::new("bearer_jwt", Vec::<String>::new()),
+                SecurityRequirement::new("api_key", Vec::<String>::new()),
+            ]);
+            let note = format!("**Requires role:** `{}` or higher.", role.as_str());
+            op.description = Some(match op.description.take() {
+                Some(d) if !d.is_empty() => format!("{d}\n\n{note}"),
+                _ => note,
+            });
+            op.extensions
+                .get_or_insert_with(Default::default)
+                .insert("x-required-role".to_owned(), role.as_str().into());
+        }
+        None => op.security = None,
+    }
+}
+
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = (&'static str, &mut Operation)> {
     [
-        item.get.as_mut(),
-        item.put.as_mut(),
-        item.post.as_mut(),
-        item.delete.as_mut(),
-        item.options.as_mut(),
-        item.head.as_mut(),
-        item.patch.as_mut(),
-        item.trace.as_mut(),
+        ("GET", item.get.as_mut()),
+        ("PUT", item.put.as_mut()),
+        ("POST", item.post.as_mut()),
+        ("DELETE", item.delete.as_mut()),
+        ("OPTIONS", item.options.as_mut()),
+        ("HEAD", item.head.as_mut()),
+        ("PATCH", item.patch.as_mut()),
+        ("TRACE", item.trace.as_mut()),
     ]
     .into_iter()
-    .flatten()
+    .filter_map(|(m, op)| op.map(|op| (m, op)))
 }

@@ -6,20 +6,33 @@
 //! - `meta.rs`: `/metrics`, `/` (redirect to the docs).
 //! - `json.rs`: the `ApiJson` body extractor with field-naming errors.
 //! - `problems.rs`: turning framework error responses into problem details.
+//! - `ctx.rs`: the per-request context extractor (trace id, caller, IP, state).
+//! - `auth.rs`, `admin.rs`, `audit.rs`, `settings.rs`: the `/v1` routes.
 //!
 //! Every route is registered through [`routes`], which feeds both the server and
 //! [`openapi`], so the committed spec cannot forget a route.
 
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod ctx;
 mod doc;
 pub mod health;
 pub mod json;
 pub mod meta;
 pub mod problems;
+pub mod settings;
 
+use crate::audit::Audit;
+use crate::auth::ratelimit::Limits;
+use crate::auth::service::AuthService;
+use crate::config::SecuritySettings;
+use crate::crypto::Cipher;
 use crate::db::DbHandle;
 use actix_web::App;
 use actors::health::DependencyMonitor;
 use actors::supervise::{ActorRef, Readiness};
+use std::sync::Arc;
 use std::time::Duration;
 use utoipa_actix_web::AppExt;
 
@@ -34,6 +47,11 @@ pub struct AppState {
     /// Upper bound for one readiness probe's fresh checks.
     pub check_timeout: Duration,
     pub db: DbHandle,
+    pub auth: Arc<AuthService>,
+    pub limits: Arc<Limits>,
+    pub audit: Audit,
+    pub cipher: Arc<Cipher>,
+    pub security: SecuritySettings,
 }
 
 /// Registers every documented route.
@@ -41,7 +59,22 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     cfg.service(health::live)
         .service(health::ready)
         .service(meta::metrics)
-        .service(meta::root);
+        .service(meta::root)
+        .service(auth::login)
+        .service(auth::refresh)
+        .service(auth::logout)
+        .service(auth::me)
+        .service(admin::list_users)
+        .service(admin::create_user)
+        .service(admin::update_user)
+        .service(admin::list_keys)
+        .service(admin::create_key)
+        .service(admin::revoke_key)
+        .service(audit::list_events)
+        .service(settings::list_settings)
+        .service(settings::get_setting)
+        .service(settings::put_setting)
+        .service(settings::delete_setting);
 }
 
 /// The complete OpenAPI document, generated from the code.

@@ -57,6 +57,8 @@ pub fn load(
             .prefix_separator("__")
             .separator("__")
             .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("security.cors_origins")
             .source(Some(app_env.clone())),
     );
 
@@ -178,6 +180,31 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
                 format!("must be at least the initial delay ({initial})"),
             ));
         }
+    }
+    for origin in &s.security.cors_origins {
+        if !(origin.starts_with("http://") || origin.starts_with("https://"))
+            || origin.ends_with('/')
+        {
+            return Err(key(
+                "security.cors_origins",
+                format!("`{origin}` is not an origin like https://nas.local:3000"),
+            ));
+        }
+    }
+    if s.auth.jwt_secret.is_set()
+        && s.auth.jwt_secret.expose().len() < 32
+        && !crate::auth::keys::is_placeholder(s.auth.jwt_secret.expose())
+    {
+        return Err(key(
+            "auth.jwt_secret",
+            "must be at least 32 characters (e.g. `openssl rand -base64 48`)",
+        ));
+    }
+    if s.auth.access_ttl_secs == 0 || s.auth.refresh_ttl_secs <= s.auth.access_ttl_secs {
+        return Err(key(
+            "auth.refresh_ttl_secs",
+            "access_ttl_secs must be > 0 and refresh_ttl_secs longer than it",
+        ));
     }
     for (name, v) in [
         (

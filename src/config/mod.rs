@@ -9,5 +9,5 @@ mod secret;
 mod settings;
 
 pub use load::{ConfigError, load};
-pub use secret::SecretUrl;
+pub use secret::{Secret, SecretUrl};
 pub use settings::*;

@@ -103,3 +103,54 @@ mod tests {
         );
     }
 }
+
+/// A secret config value (signing key, master key). Prints as `***` when set, `""` when not.
+#[derive(Clone, Default)]
+pub struct Secret(Option<SecretString>);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        let v: String = value.into();
+        if v.is_empty() {
+            Self(None)
+        } else {
+            Self(Some(SecretString::from(v)))
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.as_ref().map_or("", |s| s.expose_secret())
+    }
+
+    pub fn is_set(&self) -> bool {
+        !self.expose().trim().is_empty()
+    }
+
+    fn shown(&self) -> &'static str {
+        if self.is_set() { "***" } else { "" }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({})", self.shown())
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self::new)
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.shown())
+    }
+}

@@ -1,7 +1,7 @@
 //! The configuration tree. Field docs here are the reference; `config.toml` repeats the
 //! defaults with comments for people who never read Rust.
 
-use super::SecretUrl;
+use super::{Secret, SecretUrl};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -13,6 +13,9 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub telemetry: TelemetrySettings,
     pub supervisor: SupervisorSettings,
+    pub auth: AuthSettings,
+    pub security: SecuritySettings,
+    pub rate_limit: RateLimitSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -181,6 +184,83 @@ impl Default for SupervisorSettings {
             restart_max_ms: 30_000,
             stable_after_secs: 60,
             stop_timeout_secs: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// HMAC key signing access tokens (HS256), at least 32 characters. Required when bound
+    /// beyond loopback; on loopback an empty value means "generate one and keep it under data/".
+    pub jwt_secret: Secret,
+    /// Lifetime of an access token.
+    pub access_ttl_secs: u64,
+    /// Lifetime of a refresh token (each use rotates it).
+    pub refresh_ttl_secs: u64,
+    /// `iss` claim written and required.
+    pub issuer: String,
+    /// Shortest password accepted for new users.
+    pub min_password_length: usize,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: Secret::default(),
+            access_ttl_secs: 900,
+            refresh_ttl_secs: 30 * 24 * 3600,
+            issuer: "ai-service".to_owned(),
+            min_password_length: 12,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySettings {
+    /// 32 random bytes, base64, encrypting integration secrets at rest. Same rules as
+    /// `auth.jwt_secret` for loopback and beyond.
+    pub master_key: Secret,
+    /// Where generated loopback-only development keys are kept.
+    pub dev_keys_file: String,
+    /// Origins allowed to call the API from a browser (CORS). Empty = same origin only.
+    pub cors_origins: Vec<String>,
+    /// Send `Strict-Transport-Security` (only when served behind TLS).
+    pub hsts: bool,
+    /// Take the client IP from `X-Forwarded-For`/`Forwarded` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            master_key: Secret::default(),
+            dev_keys_file: "data/dev-keys.json".to_owned(),
+            cors_origins: Vec::new(),
+            hsts: false,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    /// Requests per minute from one client IP (all routes). 0 disables.
+    pub per_ip_per_minute: u32,
+    /// Requests per minute with one credential (user or API key). 0 disables.
+    pub per_credential_per_minute: u32,
+    /// Login attempts per minute from one client IP, against password guessing. 0 disables.
+    pub login_per_minute: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            per_ip_per_minute: 600,
+            per_credential_per_minute: 1200,
+            login_per_minute: 10,
         }
     }
 }

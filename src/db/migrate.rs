@@ -61,7 +61,7 @@ async fn sqlite_lock_path(pool: &sqlx::SqlitePool) -> Result<Option<PathBuf>, Db
 }
 
 /// Blocks (off the async threads) until this process holds the exclusive lock.
-async fn lock_file(path: PathBuf) -> Result<std::fs::File, DbError> {
+pub(super) async fn lock_file(path: PathBuf) -> Result<std::fs::File, DbError> {
     let for_error = path.clone();
     tokio::task::spawn_blocking(move || {
         let file = std::fs::OpenOptions::new()

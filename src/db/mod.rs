@@ -6,11 +6,30 @@
 //! - `migrate.rs`: embedded per-backend migrations, safe under concurrent boots.
 //! - `handle.rs`: [`DbHandle`], the slot that holds the pool once it exists.
 //! - `dependency.rs`: the `Dependency` port implementation the monitor actor drives.
+//! - `users.rs`, `tokens.rs`, `api_keys.rs`, `audit.rs`, `integrations.rs`: queries, each
+//!   written once for both backends through [`on_db!`](crate::on_db).
 
+/// Runs `$body` with `$pool` bound to whichever typed pool `$db` holds, so each query is
+/// written once and still decodes with the backend's native types.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+pub mod api_keys;
+pub mod audit;
 mod dependency;
 mod handle;
+pub mod integrations;
 mod migrate;
 mod pool;
+pub mod tokens;
+pub mod users;
 
 pub use dependency::DbDependency;
 pub use handle::DbHandle;

@@ -66,3 +66,68 @@ fn openapi_prints_the_committed_spec() {
         serde_json::to_value(ai_service::api::openapi()).expect("spec")
     );
 }
+
+#[actix_web::test]
+async fn user_create_reads_the_password_from_stdin() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/data/cli.db", dir.path().display());
+    let mut child = ai_service()
+        .args(["user", "create", "--username", "owner", "--role", "admin"])
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"a-long-enough-password\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created user owner"));
+
+    let db = ai_service::db::Db::connect(&crate::helpers::test_settings(&url).database)
+        .await
+        .expect("connect");
+    let user = ai_service::db::users::by_username(&db, "owner")
+        .await
+        .expect("query")
+        .expect("user exists");
+    assert_eq!(user.role, "admin");
+    assert!(!user.password_hash.contains("a-long-enough-password"));
+    let ok = ai_service::auth::password::verify(
+        secrecy::SecretString::from("a-long-enough-password".to_owned()),
+        Some(user.password_hash),
+    )
+    .await;
+    assert!(ok, "the stored hash verifies the password");
+    db.close().await;
+
+    // Too short a password is refused with a clear message.
+    let mut child = ai_service()
+        .args(["user", "create", "--username", "short", "--role", "viewer"])
+        .env("DATABASE_URL", &url)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"short\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
+}

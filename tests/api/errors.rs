@@ -85,7 +85,10 @@ async fn json_bodies_fail_with_problems_naming_the_field() {
             .route("/echo", web::post().to(echo))
             .route("/explode", web::get().to(explode))
             .default_service(web::to(not_found))
-            .wrap(ErrorHandlers::new().default_handler(problemize)),
+            .wrap(ErrorHandlers::new().default_handler(problemize))
+            .wrap(ai_service::http::security_headers(
+                &ai_service::config::SecuritySettings::default(),
+            )),
     )
     .await;
     let post = |body: &'static str, ct: &'static str| {

@@ -1,6 +1,6 @@
 //! Spawning the app on port 0 with a fresh database, and the services it needs.
 
-use ai_service::config::{SecretUrl, Settings};
+use ai_service::config::{Secret, SecretUrl, Settings};
 use ai_service::startup::{Application, StopHandle};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -173,8 +173,18 @@ pub fn test_settings(database_url: &str) -> Settings {
     s.redis.retry_initial_ms = 50;
     s.redis.retry_max_ms = 200;
     s.redis.health_timeout_ms = 1_000;
+    s.auth.jwt_secret = Secret::new(JWT_SECRET);
+    s.security.master_key = Secret::new(MASTER_KEY);
+    // Generous limits; the rate-limit test sets its own.
+    s.rate_limit.per_ip_per_minute = 100_000;
+    s.rate_limit.per_credential_per_minute = 100_000;
+    s.rate_limit.login_per_minute = 100_000;
     s
 }
+
+pub const JWT_SECRET: &str = "test-signing-key-0123456789-abcdefghijklmnop";
+/// base64 of 32 bytes.
+pub const MASTER_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
 pub struct TestApp {
     pub address: String,
@@ -211,6 +221,66 @@ impl TestApp {
             task: Some(task),
             db: None,
         }
+    }
+
+    /// Creates a user straight in the database; returns its password.
+    pub async fn create_user(&self, username: &str, role: &str) -> String {
+        let password = format!("pw-{username}-0123456789");
+        let url = self.db.as_ref().expect("test db").url().to_owned();
+        let db = ai_service::db::Db::connect(&test_settings(&url).database)
+            .await
+            .expect("connect");
+        let hash = ai_service::auth::password::hash(secrecy::SecretString::from(password.clone()))
+            .await
+            .expect("hash");
+        ai_service::db::users::insert(&db, username, &hash, role)
+            .await
+            .expect("insert user");
+        db.close().await;
+        password
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/v1/auth/login", self.address))
+            .json(&serde_json::json!({"username": username, "password": password}))
+            .send()
+            .await
+            .expect("login request")
+    }
+
+    /// A user with `role` and its access token.
+    pub async fn token_for(&self, role: &str) -> String {
+        let name = format!("{role}-user");
+        let pw = self.create_user(&name, role).await;
+        let res = self.login(&name, &pw).await;
+        assert_eq!(res.status(), 200);
+        let body: serde_json::Value = res.json().await.expect("json");
+        body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
+    }
+
+    /// `method` `path` with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("request")
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod auth;
 mod cli;
 mod config;
 mod errors;
@@ -15,3 +16,4 @@ mod metrics;
 mod migrations;
 mod openapi;
 mod redis;
+mod security;

@@ -1,0 +1,188 @@
+//! `/v1/auth`: login, refresh, logout, me.
+
+use super::ctx::Ctx;
+use super::json::ApiJson;
+use crate::auth::service::{AuthFailure, Session};
+use crate::auth::{Role, Subject};
+use crate::error::{ApiError, FieldError};
+use actix_web::{HttpResponse, get, post, web};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    #[schema(format = Password)]
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// OAuth2-style token response.
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    /// `user` or `api_key`.
+    pub kind: String,
+    pub id: String,
+    /// Username, or the API key's prefix.
+    pub name: String,
+    pub role: Role,
+}
+
+fn tokens(s: Session) -> TokenResponse {
+    TokenResponse {
+        access_token: s.access_token,
+        refresh_token: s.refresh_token.expose_secret().to_owned(),
+        token_type: "Bearer".to_owned(),
+        expires_in: s.expires_in,
+    }
+}
+
+/// Log in with username and password.
+#[utoipa::path(tag = "auth", request_body = LoginRequest, responses(
+    (status = 200, description = "Tokens", body = TokenResponse),
+    (status = 401, description = "Wrong username or password, or account disabled"),
+    (status = 429, description = "Too many attempts; see Retry-After"),
+))]
+#[post("/v1/auth/login")]
+#[tracing::instrument(skip_all, fields(trace_id = %ctx.trace_id))]
+pub async fn login(
+    ctx: Ctx,
+    body: ApiJson<LoginRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    let body = body.into_inner();
+    if body.username.trim().is_empty() {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "username",
+            "must not be empty",
+        )]));
+    }
+    let db = ctx.db()?;
+    let target = format!("user:{}", body.username);
+    match ctx
+        .state
+        .auth
+        .login(&db, &body.username, SecretString::from(body.password))
+        .await?
+    {
+        Ok(session) => {
+            ctx.audit(
+                format!("user:{}", session.user.username),
+                "auth.login",
+                target,
+                "success",
+                None,
+            );
+            Ok(web::Json(tokens(session)))
+        }
+        Err(why) => {
+            ctx.audit(
+                "anonymous".to_owned(),
+                "auth.login",
+                target,
+                "failure",
+                Some(why.to_string()),
+            );
+            Err(ApiError::Unauthorized(match why {
+                AuthFailure::Disabled => "account disabled".to_owned(),
+                _ => "invalid username or password".to_owned(),
+            }))
+        }
+    }
+}
+
+/// Exchange a refresh token for new tokens. The old refresh token is used up; presenting it
+/// again revokes every token of that login.
+#[utoipa::path(tag = "auth", request_body = RefreshRequest, responses(
+    (status = 200, description = "New tokens", body = TokenResponse),
+    (status = 401, description = "Refresh token invalid, expired, revoked or reused"),
+))]
+#[post("/v1/auth/refresh")]
+#[tracing::instrument(skip_all, fields(trace_id = %ctx.trace_id))]
+pub async fn refresh(
+    ctx: Ctx,
+    body: ApiJson<RefreshRequest>,
+) -> Result<web::Json<TokenResponse>, ApiError> {
+    let db = ctx.db()?;
+    match ctx.state.auth.refresh(&db, &body.0.refresh_token).await? {
+        Ok(session) => {
+            let who = format!("user:{}", session.user.username);
+            ctx.audit(who.clone(), "auth.refresh", who, "success", None);
+            Ok(web::Json(tokens(session)))
+        }
+        Err(why) => {
+            let action = if matches!(why, AuthFailure::Reuse) {
+                "auth.refresh_reuse"
+            } else {
+                "auth.refresh"
+            };
+            ctx.audit(
+                "anonymous".to_owned(),
+                action,
+                "refresh_token".to_owned(),
+                "failure",
+                Some(why.to_string()),
+            );
+            Err(ApiError::Unauthorized(why.to_string()))
+        }
+    }
+}
+
+/// Revoke the session the refresh token belongs to.
+#[utoipa::path(tag = "auth", request_body = RefreshRequest, responses((status = 204, description = "Logged out")))]
+#[post("/v1/auth/logout")]
+#[tracing::instrument(skip_all, fields(trace_id = %ctx.trace_id))]
+pub async fn logout(ctx: Ctx, body: ApiJson<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+    let principal = ctx.principal()?.clone();
+    let Some(user_id) = principal.user_id() else {
+        return Err(ApiError::BadRequest(
+            "API keys have no session; revoke the key instead".to_owned(),
+        ));
+    };
+    let db = ctx.db()?;
+    ctx.state
+        .auth
+        .logout(&db, user_id, &body.0.refresh_token)
+        .await?;
+    ctx.audit(
+        principal.label(),
+        "auth.logout",
+        principal.label(),
+        "success",
+        None,
+    );
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Who the presented credential belongs to.
+#[utoipa::path(tag = "auth", responses((status = 200, description = "The caller", body = Me)))]
+#[get("/v1/auth/me")]
+pub async fn me(ctx: Ctx) -> Result<web::Json<Me>, ApiError> {
+    let p = ctx.principal()?;
+    let (kind, id, name) = match &p.subject {
+        Subject::User { id, username } => ("user", id.clone(), username.clone()),
+        Subject::ApiKey { id, prefix } => ("api_key", id.clone(), prefix.clone()),
+    };
+    Ok(web::Json(Me {
+        kind: kind.to_owned(),
+        id,
+        name,
+        role: p.role,
+    }))
+}

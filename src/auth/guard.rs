@@ -1,0 +1,135 @@
+//! The guard middleware: rate limits, authentication and the access table, per request.
+//! It answers with problem responses itself (never `Err`), so outer middleware such as the
+//! security headers still apply to refusals.
+
+use super::policy::{Access, Decision, decide};
+use crate::api::AppState;
+use crate::error::{ApiError, ErrorCode, Problem};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, ResponseError, web};
+use std::time::Duration;
+
+/// The caller's IP as the service sees it (after `trust_forwarded_for`).
+#[derive(Debug, Clone)]
+pub struct ClientIp(pub String);
+
+pub const LOGIN_PATH: &str = "/v1/auth/login";
+
+fn client_ip(req: &ServiceRequest, trust_forwarded: bool) -> String {
+    let info = req.connection_info();
+    let ip = if trust_forwarded {
+        info.realip_remote_addr()
+    } else {
+        info.peer_addr()
+    };
+    let ip = ip.unwrap_or("unknown");
+    // Strip a port if present ("1.2.3.4:5678"), keep IPv6 literals intact.
+    ip.parse::<std::net::SocketAddr>()
+        .map(|s| s.ip().to_string())
+        .unwrap_or_else(|_| ip.to_owned())
+}
+
+fn retry_after(wait: Duration) -> ApiError {
+    ApiError::RateLimited {
+        retry_after_secs: wait.as_secs().max(1),
+    }
+}
+
+/// The credential presented, if any: `Authorization: Bearer …` or `X-Api-Key`.
+fn credential(req: &ServiceRequest) -> Option<String> {
+    let headers = req.headers();
+    if let Some(v) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(v.trim().to_owned());
+    }
+    let auth = headers
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = auth.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+pub async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    let ip = client_ip(&req, state.security.trust_forwarded_for);
+    req.extensions_mut().insert(ClientIp(ip.clone()));
+    let pattern = req.match_pattern();
+    match check(&req, &state, &ip, pattern.as_deref()).await {
+        Ok(()) => Ok(next.call(req).await?.map_into_left_body()),
+        Err(response) => Ok(req.into_response(response).map_into_right_body()),
+    }
+}
+
+async fn check(
+    req: &ServiceRequest,
+    state: &AppState,
+    ip: &str,
+    pattern: Option<&str>,
+) -> Result<(), actix_web::HttpResponse> {
+    let refuse = |e: ApiError| e.error_response();
+    state
+        .limits
+        .check_ip(ip)
+        .map_err(|w| refuse(retry_after(w)))?;
+    let access = match decide(req.method().as_str(), pattern) {
+        Decision::Allow(a) => a,
+        Decision::NoRoute => return Ok(()),
+        Decision::MethodNotAllowed => {
+            return Err(Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::MethodNotAllowed,
+                format!("{} is not supported on {}", req.method(), req.path()),
+            )
+            .into_response());
+        }
+        Decision::Undeclared => {
+            tracing::error!(route = ?pattern, method = %req.method(), "route has no access declaration; refusing");
+            return Err(refuse(ApiError::Forbidden(
+                "this operation has no access declaration".to_owned(),
+            )));
+        }
+    };
+    if pattern == Some(LOGIN_PATH) {
+        state
+            .limits
+            .check_login(ip)
+            .map_err(|w| refuse(retry_after(w)))?;
+    }
+    let Access::Role(needed) = access else {
+        return Ok(());
+    };
+    let Some(cred) = credential(req) else {
+        return Err(refuse(ApiError::Unauthorized(
+            "send `Authorization: Bearer <token>` or `X-Api-Key`".to_owned(),
+        )));
+    };
+    let db = state.db.get();
+    let principal = state
+        .auth
+        .authenticate(db.as_ref(), &cred)
+        .await
+        .map_err(refuse)?;
+    state
+        .limits
+        .check_credential(&principal.limit_key())
+        .map_err(|w| refuse(retry_after(w)))?;
+    if principal.role < needed {
+        return Err(refuse(ApiError::Forbidden(format!(
+            "requires role `{}`; this credential has `{}`",
+            needed.as_str(),
+            principal.role.as_str()
+        ))));
+    }
+    req.extensions_mut().insert(principal);
+    Ok(())
+}

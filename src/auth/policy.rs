@@ -1,0 +1,113 @@
+//! The access table: the one place that says which role each operation needs.
+//!
+//! The guard middleware enforces it and the OpenAPI document shows it (security requirement
+//! plus a "Requires role" note on every operation). A served route missing from this table is
+//! refused with 403 for everyone, and the role-matrix test fails on it.
+
+use super::Role;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// No credentials needed.
+    Public,
+    /// Any credential with at least this role.
+    Role(Role),
+}
+
+pub struct Rule {
+    pub method: &'static str,
+    /// The actix route pattern, exactly as registered.
+    pub path: &'static str,
+    pub access: Access,
+}
+
+const fn rule(method: &'static str, path: &'static str, access: Access) -> Rule {
+    Rule {
+        method,
+        path,
+        access,
+    }
+}
+
+use Access::Public;
+const VIEWER: Access = Access::Role(Role::Viewer);
+const ADMIN: Access = Access::Role(Role::Admin);
+
+pub const RULES: &[Rule] = &[
+    // Probes, metrics, docs: public by design (no secrets in them).
+    rule("GET", "/", Public),
+    rule("GET", "/health/live", Public),
+    rule("GET", "/health/ready", Public),
+    rule("GET", "/metrics", Public),
+    rule("GET", "/openapi.json", Public),
+    rule("GET", "/docs", Public),
+    rule("GET", "/docs/{_:.*}", Public),
+    // Auth.
+    rule("POST", "/v1/auth/login", Public),
+    rule("POST", "/v1/auth/refresh", Public),
+    rule("POST", "/v1/auth/logout", VIEWER),
+    rule("GET", "/v1/auth/me", VIEWER),
+    // Administration.
+    rule("GET", "/v1/users", ADMIN),
+    rule("POST", "/v1/users", ADMIN),
+    rule("PATCH", "/v1/users/{id}", ADMIN),
+    rule("GET", "/v1/api-keys", ADMIN),
+    rule("POST", "/v1/api-keys", ADMIN),
+    rule("DELETE", "/v1/api-keys/{id}", ADMIN),
+    rule("GET", "/v1/audit", ADMIN),
+    rule("GET", "/v1/settings/integrations", ADMIN),
+    rule(
+        "GET",
+        "/v1/settings/integrations/{environment}/{provider}",
+        ADMIN,
+    ),
+    rule(
+        "PUT",
+        "/v1/settings/integrations/{environment}/{provider}",
+        ADMIN,
+    ),
+    rule(
+        "DELETE",
+        "/v1/settings/integrations/{environment}/{provider}",
+        ADMIN,
+    ),
+];
+
+/// What a request needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow(Access),
+    /// The path is known, but not with this method.
+    MethodNotAllowed,
+    /// The route exists but nobody declared its access: refuse.
+    Undeclared,
+    /// No route: let the 404 handler answer.
+    NoRoute,
+}
+
+pub fn decide(method: &str, pattern: Option<&str>) -> Decision {
+    let Some(pattern) = pattern else {
+        return Decision::NoRoute;
+    };
+    let mut path_known = false;
+    for r in RULES {
+        if r.path == pattern {
+            path_known = true;
+            if r.method == method {
+                return Decision::Allow(r.access);
+            }
+        }
+    }
+    if path_known {
+        Decision::MethodNotAllowed
+    } else {
+        Decision::Undeclared
+    }
+}
+
+pub fn access_for(method: &str, path: &str) -> Option<Access> {
+    RULES
+        .iter()
+        .find(|r| r.path == path && r.method.eq_ignore_ascii_case(method))
+        .map(|r| r.access)
+}

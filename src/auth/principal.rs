@@ -1,0 +1,89 @@
+//! Who is calling, and with which role.
+
+use crate::error::ApiError;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures::future::{Ready, ready};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Roles are ordered: each includes the rights of the ones before it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Read everything a user may see.
+    Viewer,
+    /// Viewer + trading actions and imports.
+    Trader,
+    /// Everything, including users, API keys and settings.
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Trader, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Trader => "trader",
+            Self::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    User { id: String, username: String },
+    ApiKey { id: String, prefix: String },
+}
+
+/// The authenticated caller, put into request extensions by the guard middleware.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub subject: Subject,
+    pub role: Role,
+}
+
+impl Principal {
+    /// How the audit log names this caller: `user:alice`, `key:ais_k3x9…`.
+    pub fn label(&self) -> String {
+        match &self.subject {
+            Subject::User { username, .. } => format!("user:{username}"),
+            Subject::ApiKey { prefix, .. } => format!("key:{prefix}"),
+        }
+    }
+
+    /// Stable key for per-credential rate limiting.
+    pub fn limit_key(&self) -> String {
+        match &self.subject {
+            Subject::User { id, .. } => format!("u:{id}"),
+            Subject::ApiKey { id, .. } => format!("k:{id}"),
+        }
+    }
+
+    pub fn user_id(&self) -> Option<&str> {
+        match &self.subject {
+            Subject::User { id, .. } => Some(id),
+            Subject::ApiKey { .. } => None,
+        }
+    }
+}
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(
+            req.extensions()
+                .get::<Principal>()
+                .cloned()
+                .ok_or_else(|| ApiError::Unauthorized("authentication required".to_owned())),
+        )
+    }
+}

@@ -1,0 +1,142 @@
+//! Access tokens (JWT, HS256, short-lived) and opaque secrets (refresh tokens, API keys).
+//!
+//! Opaque secrets carry 256 random bits, so a fast hash (SHA-256) is the right thing to
+//! store: it cannot be brute-forced, and lookups by hash stay cheap.
+
+use super::Role;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// User id.
+    pub sub: String,
+    /// Username, for logs and `/v1/auth/me`.
+    pub name: String,
+    pub role: Role,
+    pub iss: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    issuer: String,
+    ttl_secs: i64,
+}
+
+impl JwtKeys {
+    pub fn new(secret: &SecretString, issuer: &str, ttl_secs: u64) -> Self {
+        let bytes = secret.expose_secret().as_bytes();
+        // Only HS256: a token claiming `none` or any other algorithm is rejected.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub", "iat"]);
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(bytes),
+            decoding: DecodingKey::from_secret(bytes),
+            validation,
+            issuer: issuer.to_owned(),
+            ttl_secs: i64::try_from(ttl_secs).unwrap_or(900),
+        }
+    }
+
+    pub fn ttl_secs(&self) -> i64 {
+        self.ttl_secs
+    }
+
+    /// Signs claims as given (tests use this for expired tokens).
+    pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &self.encoding,
+        )?)
+    }
+
+    pub fn issue(&self, user_id: &str, username: &str, role: Role) -> anyhow::Result<String> {
+        let now = chrono::Utc::now().timestamp();
+        self.sign(&Claims {
+            sub: user_id.to_owned(),
+            name: username.to_owned(),
+            role,
+            iss: self.issuer.clone(),
+            iat: now,
+            exp: now + self.ttl_secs,
+            jti: uuid::Uuid::now_v7().to_string(),
+        })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims)
+    }
+}
+
+/// Looks like a JWT (three base64url parts), as opposed to an API key.
+pub fn looks_like_jwt(token: &str) -> bool {
+    token.split('.').count() == 3 && token.starts_with("eyJ")
+}
+
+/// `<prefix><43 chars of base64url(32 random bytes)>`.
+pub fn random_secret(prefix: &str) -> SecretString {
+    SecretString::from(format!(
+        "{prefix}{}",
+        URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
+    ))
+}
+
+/// Hex SHA-256, what is stored for refresh tokens and API keys.
+pub fn digest(secret: &str) -> String {
+    let d = Sha256::digest(secret.as_bytes());
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Short random id for API key prefixes (8 lowercase alphanumerics).
+pub fn short_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyz23456789";
+    (0..8)
+        .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> JwtKeys {
+        JwtKeys::new(&SecretString::from("k".repeat(40)), "ai-service", 900)
+    }
+
+    #[test]
+    fn round_trip_and_tamper() {
+        let k = keys();
+        let t = k.issue("u1", "alice", Role::Admin).expect("sign");
+        assert!(looks_like_jwt(&t));
+        assert_eq!(k.verify(&t).expect("valid").role, Role::Admin);
+        let other = JwtKeys::new(&SecretString::from("x".repeat(40)), "ai-service", 900);
+        assert!(other.verify(&t).is_err(), "wrong key");
+    }
+
+    #[test]
+    fn alg_none_is_rejected() {
+        let k = keys();
+        let t = k.issue("u1", "alice", Role::Admin).expect("sign");
+        let payload = t.split('.').nth(1).expect("payload");
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        assert!(k.verify(&format!("{header}.{payload}.")).is_err());
+    }
+
+    #[test]
+    fn digests_are_stable_hex() {
+        assert_eq!(digest("abc").len(), 64);
+        assert_eq!(digest("abc"), digest("abc"));
+    }
+}

@@ -1,0 +1,134 @@
+//! `integration_settings` and `integration_secrets` (ciphertext only; see `crate::crypto`).
+
+use super::{Db, DbError};
+use chrono::{DateTime, Utc};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SettingRow {
+    pub environment: String,
+    pub provider: String,
+    pub mode: String,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SecretRow {
+    pub environment: String,
+    pub provider: String,
+    pub name: String,
+    pub ciphertext: Vec<u8>,
+    pub last4: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A secret to store: already encrypted.
+pub struct SecretWrite {
+    pub name: String,
+    pub ciphertext: Vec<u8>,
+    pub last4: String,
+}
+
+/// Upserts the setting, writes/deletes the named secrets, in one transaction.
+#[tracing::instrument(skip_all, fields(environment, provider))]
+pub async fn upsert(
+    db: &Db,
+    environment: &str,
+    provider: &str,
+    mode: &str,
+    by: &str,
+    put: &[SecretWrite],
+    delete: &[String],
+) -> Result<(), DbError> {
+    let now = Utc::now();
+    let upsert = "INSERT INTO integration_settings (environment, provider, mode, updated_at, updated_by) \
+                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (environment, provider) \
+                  DO UPDATE SET mode = excluded.mode, updated_at = excluded.updated_at, updated_by = excluded.updated_by";
+    let put_sql = "INSERT INTO integration_secrets (environment, provider, name, ciphertext, last4, updated_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (environment, provider, name) \
+                   DO UPDATE SET ciphertext = excluded.ciphertext, last4 = excluded.last4, updated_at = excluded.updated_at";
+    let del_sql =
+        "DELETE FROM integration_secrets WHERE environment = $1 AND provider = $2 AND name = $3";
+    on_db!(db, |p| {
+        let mut tx = p.begin().await?;
+        sqlx::query(upsert)
+            .bind(environment)
+            .bind(provider)
+            .bind(mode)
+            .bind(now)
+            .bind(by)
+            .execute(&mut *tx)
+            .await?;
+        for s in put {
+            sqlx::query(put_sql)
+                .bind(environment)
+                .bind(provider)
+                .bind(&s.name)
+                .bind(&s.ciphertext)
+                .bind(&s.last4)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for name in delete {
+            sqlx::query(del_sql)
+                .bind(environment)
+                .bind(provider)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    })?;
+    Ok(())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn list(db: &Db) -> Result<(Vec<SettingRow>, Vec<SecretRow>), DbError> {
+    let s = "SELECT environment, provider, mode, updated_at, updated_by FROM integration_settings ORDER BY environment, provider";
+    let k = "SELECT environment, provider, name, ciphertext, last4, updated_at FROM integration_secrets ORDER BY name";
+    let settings = on_db!(db, |p| sqlx::query_as::<_, SettingRow>(s)
+        .fetch_all(p)
+        .await)?;
+    let secrets = on_db!(db, |p| sqlx::query_as::<_, SecretRow>(k).fetch_all(p).await)?;
+    Ok((settings, secrets))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn get(
+    db: &Db,
+    environment: &str,
+    provider: &str,
+) -> Result<Option<(SettingRow, Vec<SecretRow>)>, DbError> {
+    let s = "SELECT environment, provider, mode, updated_at, updated_by FROM integration_settings \
+             WHERE environment = $1 AND provider = $2";
+    let k = "SELECT environment, provider, name, ciphertext, last4, updated_at FROM integration_secrets \
+             WHERE environment = $1 AND provider = $2 ORDER BY name";
+    let Some(setting) = on_db!(db, |p| sqlx::query_as::<_, SettingRow>(s)
+        .bind(environment)
+        .bind(provider)
+        .fetch_optional(p)
+        .await)?
+    else {
+        return Ok(None);
+    };
+    let secrets = on_db!(db, |p| sqlx::query_as::<_, SecretRow>(k)
+        .bind(environment)
+        .bind(provider)
+        .fetch_all(p)
+        .await)?;
+    Ok(Some((setting, secrets)))
+}
+
+/// `true` if something was deleted (secrets go with it, by cascade).
+#[tracing::instrument(skip_all)]
+pub async fn delete(db: &Db, environment: &str, provider: &str) -> Result<bool, DbError> {
+    let sql = "DELETE FROM integration_settings WHERE environment = $1 AND provider = $2";
+    let n = on_db!(db, |p| sqlx::query(sql)
+        .bind(environment)
+        .bind(provider)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}

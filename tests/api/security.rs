@@ -1,0 +1,323 @@
+//! Headers, rate limits, the audit trail, secrets at rest, refusing unsafe configs.
+
+use crate::helpers::{Backend, TestApp, TestDb, test_settings};
+use crate::on_both_backends;
+use ai_service::config::Secret;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+on_both_backends!(
+    audit_rows_carry_the_request_trace_id,
+    integration_secrets_never_appear_in_plaintext
+);
+
+fn assert_security_headers(res: &reqwest::Response, what: &str) {
+    let h = res.headers();
+    assert_eq!(
+        h.get("x-content-type-options").map(|v| v.as_bytes()),
+        Some(&b"nosniff"[..]),
+        "{what}"
+    );
+    assert_eq!(
+        h.get("x-frame-options").map(|v| v.as_bytes()),
+        Some(&b"DENY"[..]),
+        "{what}"
+    );
+    assert!(h.get("referrer-policy").is_some(), "{what}");
+    let csp = h
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+}
+
+#[actix_web::test]
+async fn security_headers_on_every_response() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut settings = test_settings(db.url());
+    settings.security.hsts = true;
+    let app = TestApp::with_settings(settings).await;
+    for (path, status) in [
+        ("/health/live", 200),
+        ("/no/such/route", 404),
+        ("/v1/users", 401),
+        ("/docs/", 200),
+    ] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), status, "{path}");
+        assert_security_headers(&res, path);
+        assert!(
+            res.headers().contains_key("strict-transport-security"),
+            "{path}: HSTS when configured"
+        );
+    }
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn rate_limits_answer_429_with_retry_after_then_recover() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut settings = test_settings(db.url());
+    settings.rate_limit.per_ip_per_minute = 120; // one more every 0.5 s
+    settings.rate_limit.login_per_minute = 3;
+    let app = TestApp::with_settings(settings).await;
+
+    let mut limited = None;
+    for _ in 0..200 {
+        let res = app.get("/health/live").await;
+        if res.status() == 429 {
+            limited = Some(res);
+            break;
+        }
+    }
+    let res = limited.expect("the per-IP limit kicks in");
+    assert!(
+        res.headers()["retry-after"]
+            .to_str()
+            .expect("ascii")
+            .parse::<u64>()
+            .expect("seconds")
+            >= 1
+    );
+    assert_security_headers(&res, "429");
+    assert_eq!(
+        res.json::<Value>().await.expect("json")["code"],
+        "rate_limited"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(app.get("/health/live").await.status(), 200, "recovers");
+
+    // Login has its own, stricter budget.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(600)).await; // stay under the per-IP limit
+        statuses.push(
+            app.login("nobody", "whatever-password")
+                .await
+                .status()
+                .as_u16(),
+        );
+    }
+    assert_eq!(statuses, vec![401, 401, 401, 429]);
+    app.stop().await;
+}
+
+async fn audit_rows_carry_the_request_trace_id(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.token_for("admin").await;
+    assert_eq!(
+        app.login("admin-user", "definitely-wrong-pw")
+            .await
+            .status(),
+        401
+    );
+    let res = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&admin),
+            Some(json!({"name": "ci", "role": "trader"})),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let trace = res.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    // A refused mutating request is audited too.
+    let denied = app.call("DELETE", "/v1/api-keys/x", None, None).await;
+    let denied_trace = denied.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+
+    let find = |trace: String| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            for _ in 0..100 {
+                let page: Value = app
+                    .call(
+                        "GET",
+                        &format!("/v1/audit?trace_id={trace}"),
+                        Some(&admin),
+                        None,
+                    )
+                    .await
+                    .json()
+                    .await
+                    .expect("json");
+                if let Some(item) = page["items"].as_array().and_then(|i| i.first()) {
+                    return item.clone();
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("no audit row for trace {trace}");
+        }
+    };
+    let row = find(trace.clone()).await;
+    assert_eq!(row["action"], "api_key.create");
+    assert_eq!(row["principal"], "user:admin-user");
+    assert_eq!(row["outcome"], "success");
+    assert_eq!(row["client_ip"], "127.0.0.1");
+    let row = find(denied_trace).await;
+    assert_eq!(row["outcome"], "denied");
+    assert_eq!(row["principal"], "anonymous");
+
+    let failures: Value = app
+        .call(
+            "GET",
+            "/v1/audit?action=auth.login&outcome=failure",
+            Some(&admin),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        failures["items"].as_array().map(Vec::len),
+        Some(1),
+        "{failures}"
+    );
+    let page: Value = app
+        .call("GET", "/v1/audit?limit=1", Some(&admin), None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(page["next_cursor"].is_string(), "paged: {page}");
+    assert_eq!(
+        app.call("GET", "/v1/audit?limit=0", Some(&admin), None)
+            .await
+            .status(),
+        422
+    );
+    app.stop().await;
+}
+
+async fn integration_secrets_never_appear_in_plaintext(backend: Backend) {
+    const SECRET: &str = "sk-live-VERYSECRET-abcdef-9876";
+    let app = TestApp::spawn(backend).await;
+    let admin = app.token_for("admin").await;
+    let res = app
+        .call(
+            "PUT",
+            "/v1/settings/integrations/default/openai",
+            Some(&admin),
+            Some(json!({"mode": "live", "secrets": {"api_key": SECRET}})),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let body = res.text().await.expect("text");
+    assert!(!body.contains(SECRET), "{body}");
+    let v: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(v["mode"], "live");
+    assert_eq!(v["secrets"]["api_key"]["set"], true);
+    assert_eq!(v["secrets"]["api_key"]["last4"], "9876");
+
+    for path in [
+        "/v1/settings/integrations",
+        "/v1/settings/integrations/default/openai",
+        "/v1/audit",
+    ] {
+        let text = app
+            .call("GET", path, Some(&admin), None)
+            .await
+            .text()
+            .await
+            .expect("text");
+        assert!(
+            !text.contains(SECRET) && !text.contains("VERYSECRET"),
+            "{path}: {text}"
+        );
+    }
+    let bad = app
+        .call(
+            "PUT",
+            "/v1/settings/integrations/Default!/x",
+            Some(&admin),
+            Some(json!({"mode": "paper"})),
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    assert_eq!(
+        bad.json::<Value>().await.expect("json")["errors"][0]["field"],
+        "mode"
+    );
+
+    tokio::time::sleep(Duration::from_millis(400)).await; // let the audit writer flush
+    match app.db.as_ref().expect("db") {
+        TestDb::Sqlite { dir, .. } => {
+            for entry in std::fs::read_dir(dir.path().join("data")).expect("data dir") {
+                let path = entry.expect("entry").path();
+                let bytes = std::fs::read(&path).expect("read");
+                assert!(
+                    !bytes.windows(10).any(|w| w == b"VERYSECRET"),
+                    "plaintext secret in {}",
+                    path.display()
+                );
+            }
+        }
+        TestDb::Postgres { url, .. } => {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+            let dump: Vec<String> = sqlx::query_scalar(
+                "SELECT row_to_json(t)::text FROM (SELECT * FROM integration_secrets) t \
+                 UNION ALL SELECT row_to_json(e)::text FROM event_log e \
+                 UNION ALL SELECT encode(ciphertext, 'escape') FROM integration_secrets",
+            )
+            .fetch_all(&mut c)
+            .await
+            .expect("dump");
+            assert!(!dump.is_empty());
+            assert!(dump.iter().all(|r| !r.contains("VERYSECRET")), "{dump:?}");
+        }
+    }
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn refuses_to_start_beyond_loopback_with_placeholder_keys() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut settings = test_settings(db.url());
+    settings.server.host = "0.0.0.0".to_owned();
+    settings.auth.jwt_secret = Secret::new("change-me-to-48-random-characters");
+    let err = ai_service::startup::Application::build(settings.clone())
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("auth.jwt_secret"), "{err}");
+
+    settings.auth.jwt_secret = Secret::new(crate::helpers::JWT_SECRET);
+    settings.security.master_key = Secret::new("");
+    let err = ai_service::startup::Application::build(settings)
+        .await
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("security.master_key"), "{err}");
+}
+
+#[actix_web::test]
+async fn loopback_dev_keys_are_generated_once_and_kept() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut settings = test_settings(db.url());
+    settings.auth.jwt_secret = Secret::new("");
+    settings.security.master_key = Secret::new("");
+    settings.security.dev_keys_file = dir.path().join("keys/dev-keys.json").display().to_string();
+    let first = ai_service::auth::keys::resolve(&settings).expect("generated");
+    let again = ai_service::auth::keys::resolve(&settings).expect("reloaded");
+    use secrecy::ExposeSecret;
+    assert_eq!(first.jwt.expose_secret(), again.jwt.expose_secret());
+    assert_eq!(first.master(), again.master());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("keys/dev-keys.json"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "only the owner can read the key file");
+    }
+}
