@@ -90,7 +90,7 @@ fn slug(field: &str, v: &str) -> Option<FieldError> {
     (!ok).then(|| FieldError::new(field, "1-40 characters: a-z, 0-9, `_`, `-`"))
 }
 
-/// Associated data binding a ciphertext to its slot.
+/// Associated data binding a ciphertext to its slot (same format as `integrations::secret`).
 pub fn aad(environment: &str, provider: &str, name: &str) -> Vec<u8> {
     format!("{environment}/{provider}/{name}").into_bytes()
 }

@@ -132,3 +132,23 @@ pub async fn delete(db: &Db, environment: &str, provider: &str) -> Result<bool, 
         .map(|r| r.rows_affected()))?;
     Ok(n > 0)
 }
+
+/// Decrypts one secret for in-process use (an actor about to call a provider). Never
+/// returned by the API.
+pub async fn secret(
+    db: &Db,
+    cipher: &crate::crypto::Cipher,
+    environment: &str,
+    provider: &str,
+    name: &str,
+) -> anyhow::Result<Option<secrecy::SecretString>> {
+    let Some((_, secrets)) = get(db, environment, provider).await? else {
+        return Ok(None);
+    };
+    let Some(row) = secrets.into_iter().find(|s| s.name == name) else {
+        return Ok(None);
+    };
+    let aad = format!("{environment}/{provider}/{name}");
+    let plain = cipher.decrypt(&row.ciphertext, aad.as_bytes())?;
+    Ok(Some(secrecy::SecretString::from(String::from_utf8(plain)?)))
+}

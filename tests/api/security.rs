@@ -246,6 +246,23 @@ async fn integration_secrets_never_appear_in_plaintext(backend: Backend) {
         "mode"
     );
 
+    // Inside the process, the secret decrypts for the actor that needs it.
+    let settings = test_settings(app.db.as_ref().expect("db").url());
+    let db = ai_service::db::Db::connect(&settings.database)
+        .await
+        .expect("connect");
+    let keys = ai_service::auth::keys::resolve(&settings).expect("keys");
+    let cipher = ai_service::crypto::Cipher::new(keys.master());
+    let plain = ai_service::db::integrations::secret(&db, &cipher, "default", "openai", "api_key")
+        .await
+        .expect("decrypt");
+    use secrecy::ExposeSecret;
+    assert_eq!(
+        plain.as_ref().map(|s| s.expose_secret().to_owned()),
+        Some(SECRET.to_owned())
+    );
+    db.close().await;
+
     tokio::time::sleep(Duration::from_millis(400)).await; // let the audit writer flush
     match app.db.as_ref().expect("db") {
         TestDb::Sqlite { dir, .. } => {
@@ -319,5 +336,130 @@ async fn loopback_dev_keys_are_generated_once_and_kept() {
             .permissions()
             .mode();
         assert_eq!(mode & 0o077, 0, "only the owner can read the key file");
+    }
+}
+
+#[actix_web::test]
+async fn cors_allows_only_configured_origins() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut settings = test_settings(db.url());
+    settings.security.cors_origins = vec!["https://nas.example".to_owned()];
+    let app = TestApp::with_settings(settings).await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/v1/auth/me", app.address),
+            )
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .header("Access-Control-Request-Headers", "authorization")
+            .send()
+    };
+    let ok = preflight("https://nas.example").await.expect("send");
+    assert_eq!(
+        ok.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.as_bytes()),
+        Some(&b"https://nas.example"[..])
+    );
+    let other = preflight("https://evil.example").await.expect("send");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    app.stop().await;
+}
+
+/// Runs the real binary at debug log level, stores a secret, and greps everything it logged.
+#[actix_web::test]
+async fn secrets_never_reach_the_logs() {
+    use std::io::Write as _;
+    const SECRET: &str = "sk-live-LOGLEAKCHECK-4242424242";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/data/log.db", dir.path().display());
+    let bin = env!("CARGO_BIN_EXE_ai-service");
+    let mut create = std::process::Command::new(bin)
+        .args([
+            "user",
+            "create",
+            "--username",
+            "root-admin",
+            "--role",
+            "admin",
+        ])
+        .env("DATABASE_URL", &url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    create
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"the-admin-password-1\n")
+        .expect("write");
+    assert!(create.wait().expect("wait").success());
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let log = dir.path().join("server.log");
+    let mut server = std::process::Command::new(bin)
+        .env("DATABASE_URL", &url)
+        .env("PORT", port.to_string())
+        .env("RUST_LOG", "debug")
+        .env("APP__AUTH__JWT_SECRET", crate::helpers::JWT_SECRET)
+        .env("APP__SECURITY__MASTER_KEY", crate::helpers::MASTER_KEY)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("spawn server");
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..100 {
+        if client
+            .get(format!("{base}/health/ready"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "server became ready");
+    let login: Value = client
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({"username": "root-admin", "password": "the-admin-password-1"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["access_token"].as_str().expect("token");
+    let res = client
+        .put(format!("{base}/v1/settings/integrations/default/binance"))
+        .bearer_auth(token)
+        .json(&json!({"mode": "sandbox", "secrets": {"api_secret": SECRET}}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(res.status(), 200);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let _ = server.wait();
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.contains("request finished"), "the log was captured");
+    for needle in [
+        "LOGLEAKCHECK",
+        "the-admin-password-1",
+        crate::helpers::JWT_SECRET,
+    ] {
+        assert!(!text.contains(needle), "`{needle}` leaked into the log");
     }
 }
