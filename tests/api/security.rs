@@ -8,7 +8,10 @@ use std::time::Duration;
 
 on_both_backends!(
     audit_rows_carry_the_request_trace_id,
-    integration_secrets_never_appear_in_plaintext
+    integration_secrets_never_appear_in_plaintext,
+    security_headers_on_every_response,
+    rate_limits_answer_429_with_retry_after_then_recover,
+    refuses_to_start_beyond_loopback_with_placeholder_keys,
 );
 
 fn assert_security_headers(res: &reqwest::Response, what: &str) {
@@ -31,9 +34,8 @@ fn assert_security_headers(res: &reqwest::Response, what: &str) {
     assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
 }
 
-#[actix_web::test]
-async fn security_headers_on_every_response() {
-    let db = TestDb::new(Backend::Sqlite).await;
+async fn security_headers_on_every_response(backend: Backend) {
+    let db = TestDb::new(backend).await;
     let mut settings = test_settings(db.url());
     settings.security.hsts = true;
     let app = TestApp::with_settings(settings).await;
@@ -54,9 +56,8 @@ async fn security_headers_on_every_response() {
     app.stop().await;
 }
 
-#[actix_web::test]
-async fn rate_limits_answer_429_with_retry_after_then_recover() {
-    let db = TestDb::new(Backend::Sqlite).await;
+async fn rate_limits_answer_429_with_retry_after_then_recover(backend: Backend) {
+    let db = TestDb::new(backend).await;
     let mut settings = test_settings(db.url());
     settings.rate_limit.per_ip_per_minute = 120; // one more every 0.5 s
     settings.rate_limit.login_per_minute = 3;
@@ -294,9 +295,8 @@ async fn integration_secrets_never_appear_in_plaintext(backend: Backend) {
     app.stop().await;
 }
 
-#[actix_web::test]
-async fn refuses_to_start_beyond_loopback_with_placeholder_keys() {
-    let db = TestDb::new(Backend::Sqlite).await;
+async fn refuses_to_start_beyond_loopback_with_placeholder_keys(backend: Backend) {
+    let db = TestDb::new(backend).await;
     let mut settings = test_settings(db.url());
     settings.server.host = "0.0.0.0".to_owned();
     settings.auth.jwt_secret = Secret::new("change-me-to-48-random-characters");
