@@ -26,6 +26,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod metrics;
 pub mod startup;
 pub mod telemetry;

@@ -22,6 +22,13 @@ impl Default for DbHandle {
 }
 
 impl DbHandle {
+    /// A handle that already holds a pool (tools and tests that connect up front).
+    pub fn connected(db: Db) -> Self {
+        Self {
+            tx: watch::Sender::new(Some(db)),
+        }
+    }
+
     /// The pool, if connected and migrated.
     pub fn get(&self) -> Option<Db> {
         self.tx.borrow().clone()

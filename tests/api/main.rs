@@ -12,6 +12,7 @@ mod cli;
 mod config;
 mod errors;
 mod health;
+mod jobs;
 mod metrics;
 mod migrations;
 mod openapi;

@@ -1,0 +1,379 @@
+//! `jobs` table as the queue backend. Claims use `FOR UPDATE SKIP LOCKED` on Postgres (many
+//! dispatchers, many processes); SQLite serialises writers, so a plain `UPDATE … RETURNING`
+//! is already exclusive there.
+
+use crate::db::{Db, DbError, DbHandle};
+use crate::on_db;
+use actors::TraceId;
+use actors::jobs::{BackoffPolicy, Claimed, JobSpec, JobStore, Outcome};
+use actors::ports::DependencyError;
+use async_trait::async_trait;
+use std::time::Duration;
+
+pub struct SqlJobStore {
+    db: DbHandle,
+}
+
+impl SqlJobStore {
+    pub fn new(db: DbHandle) -> Self {
+        Self { db }
+    }
+
+    fn db(&self) -> Result<Db, DependencyError> {
+        self.db
+            .get()
+            .ok_or_else(|| DependencyError("database not connected".to_owned()))
+    }
+}
+
+fn port(e: impl std::fmt::Display) -> DependencyError {
+    DependencyError(e.to_string())
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+pub fn backoff_to_text(b: BackoffPolicy) -> String {
+    match b {
+        BackoffPolicy::Fixed { delay_ms } => format!("fixed:{delay_ms}"),
+        BackoffPolicy::Exponential { base_ms, max_ms } => format!("exponential:{base_ms}:{max_ms}"),
+    }
+}
+
+pub fn backoff_from_text(s: &str) -> BackoffPolicy {
+    let parts: Vec<u64> = s
+        .split(':')
+        .skip(1)
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    match (s.split(':').next(), parts.as_slice()) {
+        (Some("fixed"), [d]) => BackoffPolicy::Fixed { delay_ms: *d },
+        (_, [b, m]) => BackoffPolicy::Exponential {
+            base_ms: *b,
+            max_ms: *m,
+        },
+        _ => BackoffPolicy::Exponential {
+            base_ms: 1_000,
+            max_ms: 300_000,
+        },
+    }
+}
+
+/// One row, as the API shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct JobRow {
+    pub id: String,
+    pub queue: String,
+    pub name: String,
+    pub payload: String,
+    pub state: String,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    pub backoff: String,
+    pub run_at: i64,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<i64>,
+    pub progress: i64,
+    pub progress_message: Option<String>,
+    pub result: Option<String>,
+    pub last_error: Option<String>,
+    pub trace_id: String,
+    pub idempotency_key: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+const COLUMNS: &str = "id, queue, name, payload, state, attempts, max_attempts, backoff, run_at, lease_owner, \
+    lease_expires_at, progress, progress_message, result, last_error, trace_id, idempotency_key, created_at, \
+    updated_at, finished_at";
+
+pub async fn get(db: &Db, id: &str) -> Result<Option<JobRow>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1");
+    Ok(on_db!(db, |p| sqlx::query_as::<_, JobRow>(&sql)
+        .bind(id)
+        .fetch_optional(p)
+        .await)?)
+}
+
+/// Newest first; `before` is a cursor (job id, UUIDv7).
+pub async fn list(
+    db: &Db,
+    queue: Option<&str>,
+    state: Option<&str>,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<JobRow>, DbError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM jobs WHERE ($1 IS NULL OR queue = $1) AND ($2 IS NULL OR state = $2) \
+         AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
+    );
+    Ok(on_db!(db, |p| sqlx::query_as::<_, JobRow>(&sql)
+        .bind(queue)
+        .bind(state)
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(p)
+        .await)?)
+}
+
+/// Puts a dead/failed/cancelled job back to waiting with a fresh attempt budget.
+pub async fn retry(db: &Db, id: &str) -> Result<bool, DbError> {
+    let sql = "UPDATE jobs SET state = 'waiting', attempts = 0, run_at = $2, updated_at = $2, finished_at = NULL \
+               WHERE id = $1 AND state IN ('dead', 'failed', 'cancelled')";
+    let n = on_db!(db, |p| sqlx::query(sql)
+        .bind(id)
+        .bind(now_ms())
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Cancels a job that has not started.
+pub async fn cancel(db: &Db, id: &str) -> Result<bool, DbError> {
+    let sql = "UPDATE jobs SET state = 'cancelled', updated_at = $2, finished_at = $2 \
+               WHERE id = $1 AND state IN ('waiting', 'delayed')";
+    let n = on_db!(db, |p| sqlx::query(sql)
+        .bind(id)
+        .bind(now_ms())
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
+}
+
+/// Retention: deletes finished jobs older than `max_age` (their idempotency window is kept
+/// separately, so deduplication does not depend on retention).
+pub async fn prune(db: &Db, max_age: Duration) -> Result<u64, DbError> {
+    let sql = "DELETE FROM jobs WHERE state IN ('completed', 'dead', 'failed', 'cancelled') AND finished_at < $1 \
+               AND (idempotency_expires_at IS NULL OR idempotency_expires_at < $2)";
+    let now = now_ms();
+    Ok(on_db!(db, |p| sqlx::query(sql)
+        .bind(now - ms(max_age))
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?)
+}
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    id: String,
+    queue: String,
+    name: String,
+    payload: String,
+    attempts: i64,
+    max_attempts: i64,
+    backoff: String,
+    trace_id: String,
+}
+
+#[async_trait]
+impl JobStore for SqlJobStore {
+    #[tracing::instrument(skip_all, fields(queue = %spec.queue, name = %spec.name, trace_id = %spec.trace_id))]
+    async fn enqueue(&self, spec: &JobSpec) -> Result<(String, bool), DependencyError> {
+        let db = self.db()?;
+        let now = now_ms();
+        let run_at = spec.run_at_ms.unwrap_or(now).max(now);
+        let state = if run_at > now { "delayed" } else { "waiting" };
+        let id = uuid::Uuid::now_v7().to_string();
+        let payload = spec.payload.to_string();
+        let idem_until = spec
+            .idempotency_key
+            .as_ref()
+            .map(|_| now + ms(spec.idempotency_window));
+        let find = "SELECT id FROM jobs WHERE queue = $1 AND idempotency_key = $2 AND idempotency_expires_at > $3";
+        let release =
+            "UPDATE jobs SET idempotency_key = NULL WHERE queue = $1 AND idempotency_key = $2";
+        let insert = "INSERT INTO jobs (id, queue, name, payload, state, attempts, max_attempts, backoff, run_at, \
+                      trace_id, idempotency_key, idempotency_expires_at, created_at, updated_at) \
+                      VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, $11, $12, $12)";
+        for _ in 0..3 {
+            let res: Result<(String, bool), sqlx::Error> = on_db!(&db, |p| async {
+                let mut tx = p.begin().await?;
+                if let Some(key) = &spec.idempotency_key {
+                    let existing: Option<String> = sqlx::query_scalar(find)
+                        .bind(&spec.queue)
+                        .bind(key)
+                        .bind(now)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some(existing) = existing {
+                        return Ok((existing, false));
+                    }
+                    // An expired key stays on its old row only as history: free it.
+                    sqlx::query(release)
+                        .bind(&spec.queue)
+                        .bind(key)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query(insert)
+                    .bind(&id)
+                    .bind(&spec.queue)
+                    .bind(&spec.name)
+                    .bind(&payload)
+                    .bind(state)
+                    .bind(i64::from(spec.max_attempts.max(1)))
+                    .bind(backoff_to_text(spec.backoff))
+                    .bind(run_at)
+                    .bind(spec.trace_id.as_str())
+                    .bind(&spec.idempotency_key)
+                    .bind(idem_until)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok((id.clone(), true))
+            }
+            .await);
+            match res {
+                Ok((id, created)) => {
+                    if created {
+                        metrics::counter!(actors::jobs::JOBS_ENQUEUED_TOTAL, "queue" => spec.queue.clone(), "name" => spec.name.clone())
+                            .increment(1);
+                    }
+                    return Ok((id, created));
+                }
+                // Two enqueues of one key raced: the loser finds the winner's row next time.
+                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
+                Err(e) => return Err(port(e)),
+            }
+        }
+        Err(DependencyError(
+            "enqueue kept conflicting on its idempotency key".to_owned(),
+        ))
+    }
+
+    async fn claim(
+        &self,
+        queue: &str,
+        owner: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Claimed>, DependencyError> {
+        let db = self.db()?;
+        let now = now_ms();
+        let lease_id = uuid::Uuid::now_v7().to_string();
+        let returning =
+            "RETURNING id, queue, name, payload, attempts, max_attempts, backoff, trace_id";
+        let pick = "SELECT id FROM jobs WHERE queue = $5 AND state IN ('waiting', 'delayed') AND run_at <= $4 \
+                    ORDER BY run_at, id LIMIT $6";
+        let update = "UPDATE jobs SET state = 'active', attempts = attempts + 1, lease_id = $1, lease_owner = $2, \
+                      lease_expires_at = $3, updated_at = $4 WHERE id IN";
+        let sql = match &db {
+            Db::Postgres(_) => format!("{update} ({pick} FOR UPDATE SKIP LOCKED) {returning}"),
+            Db::Sqlite(_) => format!("{update} ({pick}) {returning}"),
+        };
+        let rows: Vec<ClaimRow> = on_db!(&db, |p| sqlx::query_as::<_, ClaimRow>(&sql)
+            .bind(&lease_id)
+            .bind(owner)
+            .bind(now + ms(lease))
+            .bind(now)
+            .bind(queue)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await)
+        .map_err(port)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| Claimed {
+                payload: serde_json::from_str(&r.payload).unwrap_or(serde_json::Value::Null),
+                id: r.id,
+                queue: r.queue,
+                name: r.name,
+                attempt: u32::try_from(r.attempts).unwrap_or(u32::MAX),
+                max_attempts: u32::try_from(r.max_attempts).unwrap_or(1),
+                backoff: backoff_from_text(&r.backoff),
+                lease_id: lease_id.clone(),
+                trace_id: TraceId::new(r.trace_id),
+            })
+            .collect())
+    }
+
+    async fn finish(
+        &self,
+        job_id: &str,
+        lease_id: &str,
+        outcome: &Outcome,
+    ) -> Result<bool, DependencyError> {
+        let db = self.db()?;
+        let now = now_ms();
+        let fence = "WHERE id = $1 AND lease_id = $2 AND state = 'active'";
+        let n = match outcome {
+            Outcome::Completed { result } => {
+                let sql = format!(
+                    "UPDATE jobs SET state = 'completed', result = $3, progress = 100, lease_id = NULL, \
+                     finished_at = $4, updated_at = $4 {fence}"
+                );
+                on_db!(&db, |p| sqlx::query(&sql).bind(job_id).bind(lease_id).bind(result.to_string()).bind(now).execute(p).await.map(|r| r.rows_affected()))
+            }
+            Outcome::Retry { error, at_ms } => {
+                let sql = format!(
+                    "UPDATE jobs SET state = 'delayed', last_error = $3, run_at = $4, lease_id = NULL, updated_at = $5 {fence}"
+                );
+                on_db!(&db, |p| sqlx::query(&sql).bind(job_id).bind(lease_id).bind(error).bind(*at_ms).bind(now).execute(p).await.map(|r| r.rows_affected()))
+            }
+            Outcome::Dead { error } => {
+                let sql = format!(
+                    "UPDATE jobs SET state = 'dead', last_error = $3, lease_id = NULL, finished_at = $4, updated_at = $4 {fence}"
+                );
+                on_db!(&db, |p| sqlx::query(&sql).bind(job_id).bind(lease_id).bind(error).bind(now).execute(p).await.map(|r| r.rows_affected()))
+            }
+        }
+        .map_err(port)?;
+        Ok(n == 1)
+    }
+
+    async fn extend(
+        &self,
+        job_id: &str,
+        lease_id: &str,
+        lease: Duration,
+    ) -> Result<bool, DependencyError> {
+        let db = self.db()?;
+        let now = now_ms();
+        let sql = "UPDATE jobs SET lease_expires_at = $3, updated_at = $4 WHERE id = $1 AND lease_id = $2 AND state = 'active'";
+        let n = on_db!(&db, |p| sqlx::query(sql)
+            .bind(job_id)
+            .bind(lease_id)
+            .bind(now + ms(lease))
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(port)?;
+        Ok(n == 1)
+    }
+
+    async fn requeue_expired(&self) -> Result<u64, DependencyError> {
+        let db = self.db()?;
+        let sql = "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'waiting' END, \
+                   finished_at = CASE WHEN attempts >= max_attempts THEN $1 ELSE finished_at END, \
+                   lease_id = NULL, lease_owner = NULL, last_error = 'lease expired: the worker stopped answering', \
+                   updated_at = $1 WHERE state = 'active' AND lease_expires_at < $1";
+        on_db!(&db, |p| sqlx::query(sql)
+            .bind(now_ms())
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(port)
+    }
+
+    async fn waiting(&self, queue: &str) -> Result<u64, DependencyError> {
+        let db = self.db()?;
+        let sql = "SELECT COUNT(*) FROM jobs WHERE queue = $1 AND state IN ('waiting', 'delayed')";
+        let n: i64 = on_db!(&db, |p| sqlx::query_scalar(sql)
+            .bind(queue)
+            .fetch_one(p)
+            .await)
+        .map_err(port)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}

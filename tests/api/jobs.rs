@@ -1,0 +1,279 @@
+//! Durable jobs on both backends: retries, dead letters, delays, idempotency, lost workers,
+//! fencing.
+
+use crate::helpers::{Backend, TestDb, test_settings};
+use crate::on_both_backends;
+use actix::Actor;
+use actors::TraceId;
+use actors::jobs::{
+    BackoffPolicy, Claimed, Dispatcher, DispatcherConfig, JobError, JobHandler, JobSpec, JobStore,
+    Outcome, Wake,
+};
+use ai_service::db::{Db, DbHandle};
+use ai_service::jobs::SqlJobStore;
+use ai_service::jobs::store::{JobRow, get};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+on_both_backends!(
+    retries_with_backoff_then_success,
+    max_attempts_make_a_job_dead,
+    delayed_jobs_do_not_run_early,
+    idempotency_key_dedupes,
+    a_lost_worker_job_reruns_exactly_once,
+    a_stale_ack_is_fenced_off,
+);
+
+/// Fails the first `fail_times` runs, then succeeds; counts runs.
+struct Flaky {
+    fail_times: u32,
+    runs: Arc<AtomicU32>,
+}
+
+#[async_trait]
+impl JobHandler for Flaky {
+    async fn run(&self, job: &Claimed) -> Result<serde_json::Value, JobError> {
+        let n = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
+        if n <= self.fail_times {
+            return Err(JobError::Retryable(format!("failure #{n}")));
+        }
+        Ok(serde_json::json!({"echo": job.payload}))
+    }
+}
+
+struct Setup {
+    _test_db: TestDb,
+    db: Db,
+    store: Arc<SqlJobStore>,
+}
+
+async fn setup(backend: Backend) -> Setup {
+    let test_db = TestDb::new(backend).await;
+    let db = Db::connect(&test_settings(test_db.url()).database)
+        .await
+        .expect("connect");
+    db.migrate().await.expect("migrate");
+    let store = Arc::new(SqlJobStore::new(DbHandle::connected(db.clone())));
+    Setup {
+        _test_db: test_db,
+        db,
+        store,
+    }
+}
+
+fn dispatcher(
+    store: &Arc<SqlJobStore>,
+    handler: Flaky,
+    lease: Duration,
+) -> actix::Addr<Dispatcher> {
+    let mut handlers: HashMap<String, Arc<dyn JobHandler>> = HashMap::new();
+    handlers.insert("work".to_owned(), Arc::new(handler));
+    Dispatcher::new(
+        Arc::clone(store) as Arc<dyn JobStore>,
+        handlers,
+        DispatcherConfig {
+            queue: "test".to_owned(),
+            concurrency: 4,
+            lease,
+            poll_interval: Duration::from_millis(50),
+            owner: "test-process".to_owned(),
+        },
+    )
+    .start()
+}
+
+fn spec(max_attempts: u32) -> JobSpec {
+    let mut s = JobSpec::new(
+        "test",
+        "work",
+        serde_json::json!({"n": 1}),
+        TraceId::new("trace-jobs"),
+    );
+    s.max_attempts = max_attempts;
+    s.backoff = BackoffPolicy::Fixed { delay_ms: 50 };
+    s
+}
+
+async fn wait_state(db: &Db, id: &str, state: &str) -> JobRow {
+    for _ in 0..200 {
+        let row = get(db, id).await.expect("get").expect("job exists");
+        if row.state == state {
+            return row;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("job {id} never reached {state}: {:?}", get(db, id).await);
+}
+
+async fn retries_with_backoff_then_success(backend: Backend) {
+    let s = setup(backend).await;
+    let runs = Arc::new(AtomicU32::new(0));
+    let d = dispatcher(
+        &s.store,
+        Flaky {
+            fail_times: 2,
+            runs: Arc::clone(&runs),
+        },
+        Duration::from_secs(10),
+    );
+    let (id, created) = s.store.enqueue(&spec(5)).await.expect("enqueue");
+    assert!(created);
+    d.do_send(Wake);
+    let row = wait_state(&s.db, &id, "completed").await;
+    assert_eq!(row.attempts, 3);
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    assert_eq!(row.result.as_deref(), Some(r#"{"echo":{"n":1}}"#));
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("failure #2"),
+        "the last failure is kept"
+    );
+    assert_eq!(row.trace_id, "trace-jobs");
+    assert!(row.finished_at.is_some());
+}
+
+async fn max_attempts_make_a_job_dead(backend: Backend) {
+    let s = setup(backend).await;
+    let runs = Arc::new(AtomicU32::new(0));
+    let _d = dispatcher(
+        &s.store,
+        Flaky {
+            fail_times: 100,
+            runs: Arc::clone(&runs),
+        },
+        Duration::from_secs(10),
+    );
+    let (id, _) = s.store.enqueue(&spec(3)).await.expect("enqueue");
+    let row = wait_state(&s.db, &id, "dead").await;
+    assert_eq!(row.attempts, 3);
+    assert_eq!(runs.load(Ordering::SeqCst), 3);
+    assert_eq!(row.last_error.as_deref(), Some("failure #3"));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 3, "dead jobs do not run again");
+}
+
+async fn delayed_jobs_do_not_run_early(backend: Backend) {
+    let s = setup(backend).await;
+    let runs = Arc::new(AtomicU32::new(0));
+    let _d = dispatcher(
+        &s.store,
+        Flaky {
+            fail_times: 0,
+            runs: Arc::clone(&runs),
+        },
+        Duration::from_secs(10),
+    );
+    let mut job = spec(1);
+    let due = chrono::Utc::now().timestamp_millis() + 700;
+    job.run_at_ms = Some(due);
+    let (id, _) = s.store.enqueue(&job).await.expect("enqueue");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 0, "not before run_at");
+    assert_eq!(
+        get(&s.db, &id).await.expect("get").expect("row").state,
+        "delayed"
+    );
+    let row = wait_state(&s.db, &id, "completed").await;
+    assert!(row.updated_at >= due, "completed after it came due");
+}
+
+async fn idempotency_key_dedupes(backend: Backend) {
+    let s = setup(backend).await;
+    let mut job = spec(1);
+    job.idempotency_key = Some("sync:acc-1:202611".to_owned());
+    let (first, created) = s.store.enqueue(&job).await.expect("enqueue");
+    assert!(created);
+    let (second, created) = s.store.enqueue(&job).await.expect("enqueue again");
+    assert!(!created);
+    assert_eq!(first, second);
+    // Concurrent enqueues of one key still give one job.
+    let results = futures::future::join_all((0..5).map(|_| s.store.enqueue(&job))).await;
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|(id, c)| id == &first && !c))
+    );
+    // Another key, or the same key after its window, makes a new job.
+    job.idempotency_key = Some("sync:acc-1:202612".to_owned());
+    assert!(s.store.enqueue(&job).await.expect("enqueue").1);
+    let mut short = spec(1);
+    short.idempotency_key = Some("short".to_owned());
+    short.idempotency_window = Duration::from_millis(50);
+    let (a, _) = s.store.enqueue(&short).await.expect("enqueue");
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    let (b, created) = s.store.enqueue(&short).await.expect("enqueue");
+    assert!(created && a != b, "the window ended");
+}
+
+async fn a_lost_worker_job_reruns_exactly_once(backend: Backend) {
+    let s = setup(backend).await;
+    let (id, _) = s.store.enqueue(&spec(3)).await.expect("enqueue");
+    // A worker claims it and dies: no heartbeat, no ack.
+    let claimed = s
+        .store
+        .claim("test", "doomed-process", Duration::from_millis(100), 10)
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let runs = Arc::new(AtomicU32::new(0));
+    let _d = dispatcher(
+        &s.store,
+        Flaky {
+            fail_times: 0,
+            runs: Arc::clone(&runs),
+        },
+        Duration::from_secs(10),
+    );
+    let row = wait_state(&s.db, &id, "completed").await;
+    assert_eq!(row.attempts, 2, "the lost attempt counts");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "re-run exactly once");
+}
+
+async fn a_stale_ack_is_fenced_off(backend: Backend) {
+    let s = setup(backend).await;
+    let (id, _) = s.store.enqueue(&spec(3)).await.expect("enqueue");
+    let first = s
+        .store
+        .claim("test", "slow", Duration::from_millis(50), 1)
+        .await
+        .expect("claim")
+        .remove(0);
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_eq!(s.store.requeue_expired().await.expect("requeue"), 1);
+    let second = s
+        .store
+        .claim("test", "fast", Duration::from_secs(10), 1)
+        .await
+        .expect("claim")
+        .remove(0);
+    assert_eq!(second.attempt, 2);
+    let done = |r: &str| Outcome::Completed {
+        result: serde_json::json!(r),
+    };
+    assert!(
+        !s.store
+            .finish(&id, &first.lease_id, &done("stale"))
+            .await
+            .expect("finish"),
+        "stale lease rejected"
+    );
+    assert!(
+        !s.store
+            .extend(&id, &first.lease_id, Duration::from_secs(5))
+            .await
+            .expect("extend")
+    );
+    assert!(
+        s.store
+            .finish(&id, &second.lease_id, &done("fresh"))
+            .await
+            .expect("finish")
+    );
+    let row = get(&s.db, &id).await.expect("get").expect("row");
+    assert_eq!(row.result.as_deref(), Some(r#""fresh""#));
+}
