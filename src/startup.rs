@@ -10,14 +10,17 @@ use crate::auth::service::AuthService;
 use crate::config::{Settings, ms, secs};
 use crate::crypto::Cipher;
 use crate::db::{DbDependency, DbHandle};
+use crate::jobs::{JobQueue, SqlJobStore};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Condition, ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use actors::audit::AuditWriter;
 use actors::health::{DependencyMonitor, MonitorConfig};
+use actors::jobs::{Dispatcher, DispatcherConfig, JobStore};
 use actors::ports::Dependency;
 use actors::supervise::{ActorRef, Backoff, Readiness, Supervisor, SupervisorConfig};
 use anyhow::Context as _;
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,6 +110,48 @@ impl Application {
             )
         });
 
+        let job_store = Arc::new(SqlJobStore::new(db.clone()));
+        let mut dispatchers = HashMap::new();
+        for queue in &settings.jobs.queues {
+            // Leaked once per queue at boot: actor names are `&'static str`.
+            let name: &'static str = Box::leak(format!("jobs-{queue}").into_boxed_str());
+            let (store, config) = (
+                Arc::clone(&job_store),
+                DispatcherConfig {
+                    queue: queue.clone(),
+                    concurrency: settings.jobs.concurrency,
+                    lease: secs(settings.jobs.lease_secs),
+                    poll_interval: ms(settings.jobs.poll_interval_ms),
+                    owner: format!("{}:{}", hostname(), std::process::id()),
+                },
+            );
+            // Handlers are registered by the domain issues (bank sync, categorizer, trading).
+            let d = supervisor.spawn(name, move |_| {
+                Dispatcher::new(
+                    Arc::clone(&store) as Arc<dyn JobStore>,
+                    HashMap::new(),
+                    config.clone(),
+                )
+            });
+            dispatchers.insert(queue.clone(), d);
+        }
+        let jobs = JobQueue::new(Arc::clone(&job_store), dispatchers);
+        let retention = Duration::from_secs(settings.jobs.retention_days * 86_400);
+        let prune_db = db.clone();
+        actix_web::rt::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                if let Some(db) = prune_db.get() {
+                    match crate::jobs::store::prune(&db, retention).await {
+                        Ok(n) if n > 0 => tracing::info!(jobs = n, "pruned finished jobs"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "pruning jobs failed"),
+                    }
+                }
+            }
+        });
+
         // Domain actors (trading, bank sync, Telegram, categorizer) are spawned here, in
         // dependency order, by the issues that add them.
 
@@ -131,6 +176,7 @@ impl Application {
             audit: Audit::new(audit_writer),
             cipher: Arc::new(Cipher::new(keys.master())),
             security: settings.security.clone(),
+            jobs,
         });
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
@@ -290,4 +336,10 @@ fn cors_layer(security: &crate::config::SecuritySettings) -> Condition<actix_cor
         Some(c) => Condition::new(true, c),
         None => Condition::new(false, actix_cors::Cors::default()),
     }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".to_owned())
 }

@@ -20,6 +20,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
         (name = "meta", description = "Metrics and service discovery"),
         (name = "auth", description = "Login, token refresh, logout"),
         (name = "admin", description = "Users, API keys, audit trail (role admin)"),
+        (name = "jobs", description = "Durable jobs: inspect, retry, cancel"),
         (name = "settings", description = "Integration settings and secrets (role admin)"),
     ),
     components(schemas(Problem, ErrorCode, FieldError))

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod ctx;
 mod doc;
 pub mod health;
+pub mod jobs;
 pub mod json;
 pub mod meta;
 pub mod problems;
@@ -52,6 +53,7 @@ pub struct AppState {
     pub audit: Audit,
     pub cipher: Arc<Cipher>,
     pub security: SecuritySettings,
+    pub jobs: crate::jobs::JobQueue,
 }
 
 /// Registers every documented route.
@@ -74,7 +76,11 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
         .service(settings::list_settings)
         .service(settings::get_setting)
         .service(settings::put_setting)
-        .service(settings::delete_setting);
+        .service(settings::delete_setting)
+        .service(jobs::list_jobs)
+        .service(jobs::get_job)
+        .service(jobs::retry_job)
+        .service(jobs::cancel_job);
 }
 
 /// The complete OpenAPI document, generated from the code.

@@ -31,6 +31,7 @@ const fn rule(method: &'static str, path: &'static str, access: Access) -> Rule 
 
 use Access::Public;
 const VIEWER: Access = Access::Role(Role::Viewer);
+const TRADER: Access = Access::Role(Role::Trader);
 const ADMIN: Access = Access::Role(Role::Admin);
 
 pub const RULES: &[Rule] = &[
@@ -47,6 +48,11 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/v1/auth/refresh", Public),
     rule("POST", "/v1/auth/logout", VIEWER),
     rule("GET", "/v1/auth/me", VIEWER),
+    // Jobs.
+    rule("GET", "/v1/jobs", VIEWER),
+    rule("GET", "/v1/jobs/{id}", VIEWER),
+    rule("POST", "/v1/jobs/{id}/retry", TRADER),
+    rule("DELETE", "/v1/jobs/{id}", TRADER),
     // Administration.
     rule("GET", "/v1/users", ADMIN),
     rule("POST", "/v1/users", ADMIN),

@@ -59,6 +59,7 @@ pub fn load(
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("security.cors_origins")
+            .with_list_parse_key("jobs.queues")
             .source(Some(app_env.clone())),
     );
 
@@ -198,6 +199,23 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
         return Err(key(
             "auth.jwt_secret",
             "must be at least 32 characters (e.g. `openssl rand -base64 48`)",
+        ));
+    }
+    if s.jobs.concurrency == 0 || s.jobs.lease_secs < 3 || s.jobs.poll_interval_ms == 0 {
+        return Err(key(
+            "jobs",
+            "concurrency and poll_interval_ms must be > 0, lease_secs at least 3",
+        ));
+    }
+    if s.jobs.queues.iter().any(|q| {
+        q.is_empty()
+            || !q
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_' || c == '-')
+    }) {
+        return Err(key(
+            "jobs.queues",
+            "queue names are lowercase letters, `_` and `-`",
         ));
     }
     if s.auth.access_ttl_secs == 0 || s.auth.refresh_ttl_secs <= s.auth.access_ttl_secs {

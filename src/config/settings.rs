@@ -16,6 +16,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub security: SecuritySettings,
     pub rate_limit: RateLimitSettings,
+    pub jobs: JobsSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -261,6 +262,33 @@ impl Default for RateLimitSettings {
             per_ip_per_minute: 600,
             per_credential_per_minute: 1200,
             login_per_minute: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JobsSettings {
+    /// Queues this process dispatches (one dispatcher actor each).
+    pub queues: Vec<String>,
+    /// Jobs of one queue running at once in this process.
+    pub concurrency: u32,
+    /// A running job not heartbeated for this long is re-queued (its worker is presumed dead).
+    pub lease_secs: u64,
+    /// Fallback poll for due jobs (enqueues in this process wake the dispatcher at once).
+    pub poll_interval_ms: u64,
+    /// Finished jobs are deleted after this many days.
+    pub retention_days: u64,
+}
+
+impl Default for JobsSettings {
+    fn default() -> Self {
+        Self {
+            queues: vec!["financial".to_owned(), "trading".to_owned()],
+            concurrency: 4,
+            lease_secs: 60,
+            poll_interval_ms: 1000,
+            retention_days: 14,
         }
     }
 }

@@ -27,6 +27,13 @@ impl JobQueue {
         }
     }
 
+    /// Nudges a queue's dispatcher (after a retry through the API).
+    pub fn wake(&self, queue: &str) {
+        if let Some(d) = self.dispatchers.get(queue) {
+            let _ = d.try_tell(Wake);
+        }
+    }
+
     /// Writes the job, then wakes its queue's dispatcher (no polling delay on one node).
     pub async fn enqueue(&self, spec: &JobSpec) -> anyhow::Result<(String, bool)> {
         let (id, created) = self.store.enqueue(spec).await?;

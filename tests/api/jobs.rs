@@ -277,3 +277,82 @@ async fn a_stale_ack_is_fenced_off(backend: Backend) {
     let row = get(&s.db, &id).await.expect("get").expect("row");
     assert_eq!(row.result.as_deref(), Some(r#""fresh""#));
 }
+
+on_both_backends!(jobs_api_lists_cancels_and_retries);
+
+async fn jobs_api_lists_cancels_and_retries(backend: Backend) {
+    let app = crate::helpers::TestApp::spawn(backend).await;
+    let viewer = app.token_for("viewer").await;
+    let trader = app.token_for("trader").await;
+    let url = app.db.as_ref().expect("db").url().to_owned();
+    let db = Db::connect(&test_settings(&url).database)
+        .await
+        .expect("connect");
+    let store = SqlJobStore::new(DbHandle::connected(db.clone()));
+    // A queue no dispatcher serves, so the job stays where the test puts it.
+    let mut job = JobSpec::new(
+        "parked",
+        "sync",
+        serde_json::json!({"account": "a1"}),
+        TraceId::new("t-1"),
+    );
+    job.run_at_ms = Some(chrono::Utc::now().timestamp_millis() + 60_000);
+    let (id, _) = store.enqueue(&job).await.expect("enqueue");
+
+    let page: serde_json::Value = app
+        .call("GET", "/v1/jobs?queue=parked", Some(&viewer), None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(page["items"][0]["id"], id.as_str());
+    assert_eq!(page["items"][0]["state"], "delayed");
+    assert_eq!(page["items"][0]["payload"]["account"], "a1");
+    let bad = app
+        .call("GET", "/v1/jobs?state=exploded", Some(&viewer), None)
+        .await;
+    assert_eq!(bad.status(), 422);
+
+    assert_eq!(
+        app.call("DELETE", &format!("/v1/jobs/{id}"), Some(&viewer), None)
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.call("DELETE", &format!("/v1/jobs/{id}"), Some(&trader), None)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        app.call("DELETE", &format!("/v1/jobs/{id}"), Some(&trader), None)
+            .await
+            .status(),
+        409,
+        "already cancelled"
+    );
+    let retried = app
+        .call("POST", &format!("/v1/jobs/{id}/retry"), Some(&trader), None)
+        .await;
+    assert_eq!(retried.status(), 200);
+    assert_eq!(
+        retried.json::<serde_json::Value>().await.expect("json")["state"],
+        "waiting"
+    );
+    let one: serde_json::Value = app
+        .call("GET", &format!("/v1/jobs/{id}"), Some(&viewer), None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(one["trace_id"], "t-1");
+    assert_eq!(
+        app.call("GET", "/v1/jobs/nope", Some(&viewer), None)
+            .await
+            .status(),
+        404
+    );
+    db.close().await;
+    app.stop().await;
+}
