@@ -11,10 +11,12 @@
 //!   panics), readiness reporting, restart counting and ordered shutdown.
 //! - [`health`]: `DependencyMonitor`, the actor that connects a dependency with backoff and
 //!   keeps checking it, so readiness can turn red and green again without a restart.
+//! - [`events`]: the typed in-process event bus and the outbox relay feeding it.
 //! - [`jobs`]: the durable job port (`JobStore`), handlers, and the per-queue `Dispatcher`.
 //! - [`audit`]: `AuditWriter`, batching audit events to the `AuditSink` port off the request path.
 
 pub mod audit;
+pub mod events;
 pub mod health;
 pub mod jobs;
 pub mod ports;

@@ -11,6 +11,7 @@ mod auth;
 mod cli;
 mod config;
 mod errors;
+mod events;
 mod health;
 mod jobs;
 mod metrics;

@@ -1,0 +1,107 @@
+//! `OutboxRelay`: publishes committed outbox rows on the bus, then marks them published.
+//! A crash between commit and publish loses nothing: the row is still unpublished at the
+//! next start. Delivery is at least once; subscribers that act must tolerate a repeat.
+
+use super::EventBus;
+use crate::ports::DependencyError;
+use actix::fut::{ActorFutureExt, WrapFuture};
+use actix::{Actor, AsyncContext, Context, Handler, Message};
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+
+// ---- messages -------------------------------------------------------------------------
+
+/// Publish pending rows now (sent after a commit that staged events).
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct RelayNow;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub id: String,
+    pub event_type: String,
+    pub payload: serde_json::Value,
+}
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync + 'static {
+    /// Oldest unpublished rows first.
+    async fn pending(&self, limit: u32) -> Result<Vec<OutboxRow>, DependencyError>;
+    async fn mark_published(&self, ids: &[String]) -> Result<(), DependencyError>;
+}
+
+// ---- state ----------------------------------------------------------------------------
+
+pub struct OutboxRelay {
+    store: Arc<dyn OutboxStore>,
+    bus: EventBus,
+    interval: Duration,
+    busy: bool,
+    again: bool,
+}
+
+impl OutboxRelay {
+    pub fn new(store: Arc<dyn OutboxStore>, bus: EventBus, interval: Duration) -> Self {
+        Self {
+            store,
+            bus,
+            interval,
+            busy: false,
+            again: false,
+        }
+    }
+
+    fn relay(&mut self, ctx: &mut Context<Self>) {
+        if self.busy {
+            self.again = true;
+            return;
+        }
+        self.busy = true;
+        self.again = false;
+        let (store, bus) = (Arc::clone(&self.store), self.bus.clone());
+        let fut = async move {
+            let rows = store.pending(100).await?;
+            let full = rows.len() == 100;
+            let mut done = Vec::with_capacity(rows.len());
+            for row in rows {
+                if let Err(e) = bus.publish_json(&row.event_type, &row.payload) {
+                    // Undecodable rows would block nothing (we move on), but must be seen.
+                    tracing::error!(id = %row.id, event = %row.event_type, error = %e, "outbox row could not be published; skipped");
+                }
+                done.push(row.id);
+            }
+            store.mark_published(&done).await?;
+            Ok::<bool, DependencyError>(full)
+        };
+        ctx.spawn(fut.into_actor(self).map(|res, act, ctx| {
+            act.busy = false;
+            match res {
+                Ok(more) if more || act.again => act.relay(ctx),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "outbox relay failed; will retry"),
+            }
+        }));
+    }
+}
+
+// ---- actor ----------------------------------------------------------------------------
+
+impl Actor for OutboxRelay {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.relay(ctx);
+        ctx.run_interval(self.interval, |act, ctx| act.relay(ctx));
+    }
+}
+
+// ---- handlers -------------------------------------------------------------------------
+
+impl Handler<RelayNow> for OutboxRelay {
+    type Result = ();
+
+    fn handle(&mut self, _: RelayNow, ctx: &mut Self::Context) {
+        self.relay(ctx);
+    }
+}

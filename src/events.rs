@@ -1,0 +1,90 @@
+//! The outbox on the database: staging events inside a caller's transaction, and the
+//! [`OutboxStore`] port the relay actor reads.
+
+use crate::db::DbHandle;
+use crate::on_db;
+use actors::TraceId;
+use actors::events::{Event, OutboxRow, OutboxStore};
+use actors::ports::DependencyError;
+use async_trait::async_trait;
+
+pub const INSERT: &str = "INSERT INTO outbox (id, event_type, payload, trace_id, created_at) VALUES ($1, $2, $3, $4, $5)";
+
+/// An event ready to be written with [`stage_event!`](crate::stage_event).
+pub struct Staged {
+    pub id: String,
+    pub event_type: &'static str,
+    pub payload: String,
+    pub trace_id: String,
+    pub created_at: i64,
+}
+
+pub fn stage<E: Event>(event: &E, trace_id: &TraceId) -> anyhow::Result<Staged> {
+    Ok(Staged {
+        id: uuid::Uuid::now_v7().to_string(),
+        event_type: E::TYPE,
+        payload: serde_json::to_string(event)?,
+        trace_id: trace_id.as_str().to_owned(),
+        created_at: chrono::Utc::now().timestamp_millis(),
+    })
+}
+
+/// Writes a [`Staged`] event on `$tx` (a `&mut Transaction` of either backend), so it commits
+/// or rolls back together with the change that caused it.
+#[macro_export]
+macro_rules! stage_event {
+    ($tx:expr, $staged:expr) => {
+        sqlx::query($crate::events::INSERT)
+            .bind(&$staged.id)
+            .bind($staged.event_type)
+            .bind(&$staged.payload)
+            .bind(&$staged.trace_id)
+            .bind($staged.created_at)
+            .execute(&mut *$tx)
+    };
+}
+
+pub struct SqlOutbox(pub DbHandle);
+
+#[async_trait]
+impl OutboxStore for SqlOutbox {
+    async fn pending(&self, limit: u32) -> Result<Vec<OutboxRow>, DependencyError> {
+        let db = self
+            .0
+            .get()
+            .ok_or_else(|| DependencyError("database not connected".to_owned()))?;
+        let sql = "SELECT id, event_type, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1";
+        let rows: Vec<(String, String, String)> = on_db!(&db, |p| sqlx::query_as(sql)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await)
+        .map_err(|e| DependencyError(e.to_string()))?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, event_type, payload)| OutboxRow {
+                id,
+                event_type,
+                payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+            })
+            .collect())
+    }
+
+    async fn mark_published(&self, ids: &[String]) -> Result<(), DependencyError> {
+        let db = self
+            .0
+            .get()
+            .ok_or_else(|| DependencyError("database not connected".to_owned()))?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let sql = "UPDATE outbox SET published_at = $2 WHERE id = $1";
+        for id in ids {
+            on_db!(&db, |p| sqlx::query(sql)
+                .bind(id)
+                .bind(now)
+                .execute(p)
+                .await
+                .map(drop))
+            .map_err(|e| DependencyError(e.to_string()))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,150 @@
+//! The event bus, the outbox relay, and cron schedules firing once per tick.
+
+use crate::helpers::{Backend, TestDb, test_settings};
+use crate::on_both_backends;
+use actix::Actor;
+use actors::TraceId;
+use actors::events::{EventBus, OutboxRelay, TradeExecuted};
+use ai_service::db::{Db, DbHandle};
+use ai_service::events::{SqlOutbox, stage};
+use ai_service::jobs::{JobQueue, SqlJobStore};
+use ai_service::schedules::{ScheduleRow, ScheduleRunner, upsert};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+on_both_backends!(
+    an_outbox_event_survives_a_crash_before_publish,
+    a_schedule_fires_once_per_tick_with_two_processes
+);
+
+async fn connect(test_db: &TestDb) -> Db {
+    let db = Db::connect(&test_settings(test_db.url()).database)
+        .await
+        .expect("connect");
+    db.migrate().await.expect("migrate");
+    db
+}
+
+fn trade(n: u32) -> TradeExecuted {
+    TradeExecuted {
+        strategy_id: "s1".into(),
+        symbol: "BTC-EUR".into(),
+        side: "buy".into(),
+        quantity: format!("0.{n}"),
+        price: "50000.00".into(),
+        live: false,
+        trace_id: TraceId::new("t-trade"),
+    }
+}
+
+#[actix_web::test]
+async fn slow_subscribers_never_block_publishers() {
+    let bus = EventBus::new(4);
+    let mut slow = bus.subscribe::<TradeExecuted>();
+    for n in 0..10 {
+        bus.publish(trade(n));
+    }
+    // The slow one skipped what overflowed and goes on with what is left.
+    let first = slow.recv().await.expect("event");
+    assert_eq!(first.quantity, "0.6");
+}
+
+async fn an_outbox_event_survives_a_crash_before_publish(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let db = connect(&test_db).await;
+    // The change and its event commit together; then the process "dies" before publishing.
+    let staged = stage(&trade(7), &TraceId::new("t-trade")).expect("stage");
+    ai_service::on_db!(&db, |p| {
+        let mut tx = p.begin().await.expect("begin");
+        sqlx::query("INSERT INTO app_meta (key, value) VALUES ('last_trade', '7')")
+            .execute(&mut *tx)
+            .await
+            .expect("change");
+        ai_service::stage_event!(tx, staged).await.expect("stage");
+        tx.commit().await.expect("commit");
+    });
+    // A rolled-back change leaves no event behind.
+    let discarded = stage(&trade(8), &TraceId::new("t-rollback")).expect("stage");
+    ai_service::on_db!(&db, |p| {
+        let mut tx = p.begin().await.expect("begin");
+        ai_service::stage_event!(tx, discarded)
+            .await
+            .expect("stage");
+        tx.rollback().await.expect("rollback");
+    });
+
+    // Next start: a fresh bus and relay deliver it.
+    let bus = EventBus::new(16);
+    let mut sub = bus.subscribe::<TradeExecuted>();
+    let relay = OutboxRelay::new(
+        Arc::new(SqlOutbox(DbHandle::connected(db.clone()))),
+        bus.clone(),
+        Duration::from_millis(50),
+    )
+    .start();
+    let got = tokio::time::timeout(Duration::from_secs(5), sub.recv())
+        .await
+        .expect("delivered")
+        .expect("event");
+    assert_eq!(got, trade(7));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pending: i64 = ai_service::on_db!(&db, |p| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL"
+    )
+    .fetch_one(p)
+    .await
+    .expect("count"));
+    assert_eq!(pending, 0, "marked published");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), sub.recv())
+            .await
+            .is_err(),
+        "delivered once, rollback never"
+    );
+    drop(relay);
+}
+
+async fn a_schedule_fires_once_per_tick_with_two_processes(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let db = connect(&test_db).await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let row = ScheduleRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        name: "every-second".into(),
+        cron: "* * * * * *".into(),
+        queue: "sched".into(),
+        job_name: "noop".into(),
+        payload: "{}".into(),
+        enabled: true,
+        created_at: now,
+        updated_at: now,
+    };
+    upsert(&db, &row).await.expect("schedule");
+    // Two "processes": separate stores, queues and cron schedulers on one database.
+    let mut runners = Vec::new();
+    for _ in 0..2 {
+        let handle = DbHandle::connected(connect(&test_db).await);
+        let queue = JobQueue::new(Arc::new(SqlJobStore::new(handle.clone())), HashMap::new());
+        let runner = ScheduleRunner::new(handle, queue);
+        assert_eq!(runner.reload().await.expect("reload"), 1);
+        runners.push(runner);
+    }
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    for r in &runners {
+        r.shutdown().await;
+    }
+    let keys: Vec<String> = ai_service::on_db!(&db, |p| sqlx::query_scalar(
+        "SELECT idempotency_key FROM jobs WHERE queue = 'sched'"
+    )
+    .fetch_all(p)
+    .await
+    .expect("jobs"));
+    assert!(
+        (2..=4).contains(&keys.len()),
+        "one job per tick over ~3.5 s, got {}: {keys:?}",
+        keys.len()
+    );
+    let distinct: std::collections::HashSet<_> = keys.iter().collect();
+    assert_eq!(distinct.len(), keys.len());
+}
