@@ -10,11 +10,14 @@ use crate::auth::service::AuthService;
 use crate::config::{Settings, ms, secs};
 use crate::crypto::Cipher;
 use crate::db::{DbDependency, DbHandle};
+use crate::events::SqlOutbox;
 use crate::jobs::{JobQueue, SqlJobStore};
+use crate::schedules::ScheduleRunner;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{Condition, ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use actors::audit::AuditWriter;
+use actors::events::{EventBus, OutboxRelay};
 use actors::health::{DependencyMonitor, MonitorConfig};
 use actors::jobs::{Dispatcher, DispatcherConfig, JobStore};
 use actors::ports::Dependency;
@@ -35,6 +38,7 @@ pub struct Application {
     supervisor: Supervisor,
     readiness: Readiness,
     db: DbHandle,
+    schedules: Arc<ScheduleRunner>,
     stop_rx: oneshot::Receiver<()>,
     stop_tx: Option<oneshot::Sender<()>>,
 }
@@ -136,6 +140,24 @@ impl Application {
             dispatchers.insert(queue.clone(), d);
         }
         let jobs = JobQueue::new(Arc::clone(&job_store), dispatchers);
+        let schedules = ScheduleRunner::new(db.clone(), jobs.clone());
+        let keep_schedules = Arc::clone(&schedules);
+        match schedules.reload().await {
+            Ok(n) => tracing::info!(schedules = n, "cron schedules loaded"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cron schedules not loaded; they load on the next change")
+            }
+        }
+        let events = EventBus::new(1024);
+        let outbox = Arc::new(SqlOutbox(db.clone()));
+        let relay_bus = events.clone();
+        supervisor.spawn("outbox-relay", move |_| {
+            OutboxRelay::new(
+                Arc::clone(&outbox) as Arc<dyn actors::events::OutboxStore>,
+                relay_bus.clone(),
+                Duration::from_millis(500),
+            )
+        });
         let retention = Duration::from_secs(settings.jobs.retention_days * 86_400);
         let prune_db = db.clone();
         actix_web::rt::spawn(async move {
@@ -177,6 +199,8 @@ impl Application {
             cipher: Arc::new(Cipher::new(keys.master())),
             security: settings.security.clone(),
             jobs,
+            schedules,
+            events,
         });
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
@@ -203,6 +227,7 @@ impl Application {
             supervisor,
             readiness,
             db,
+            schedules: keep_schedules,
             stop_rx,
             stop_tx: Some(stop_tx),
         })
@@ -231,6 +256,7 @@ impl Application {
             server,
             supervisor,
             db,
+            schedules,
             stop_rx,
             ..
         } = self;
@@ -248,7 +274,8 @@ impl Application {
         tracing::info!("shutting down: draining HTTP");
         handle.stop(true).await;
         let _ = server.await;
-        tracing::info!("shutting down: stopping actors");
+        tracing::info!("shutting down: stopping schedules and actors");
+        schedules.shutdown().await;
         supervisor.shutdown().await;
         tracing::info!("shutting down: closing the database");
         db.close().await;

@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod json;
 pub mod meta;
 pub mod problems;
+pub mod schedules;
 pub mod settings;
 
 use crate::audit::Audit;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub cipher: Arc<Cipher>,
     pub security: SecuritySettings,
     pub jobs: crate::jobs::JobQueue,
+    pub schedules: Arc<crate::schedules::ScheduleRunner>,
+    pub events: actors::events::EventBus,
 }
 
 /// Registers every documented route.
@@ -80,7 +83,11 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
         .service(jobs::list_jobs)
         .service(jobs::get_job)
         .service(jobs::retry_job)
-        .service(jobs::cancel_job);
+        .service(jobs::cancel_job)
+        .service(schedules::list_schedules)
+        .service(schedules::create_schedule)
+        .service(schedules::update_schedule)
+        .service(schedules::delete_schedule);
 }
 
 /// The complete OpenAPI document, generated from the code.

@@ -53,6 +53,10 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/v1/jobs/{id}", VIEWER),
     rule("POST", "/v1/jobs/{id}/retry", TRADER),
     rule("DELETE", "/v1/jobs/{id}", TRADER),
+    rule("GET", "/v1/schedules", VIEWER),
+    rule("POST", "/v1/schedules", ADMIN),
+    rule("PUT", "/v1/schedules/{id}", ADMIN),
+    rule("DELETE", "/v1/schedules/{id}", ADMIN),
     // Administration.
     rule("GET", "/v1/users", ADMIN),
     rule("POST", "/v1/users", ADMIN),

@@ -148,3 +148,54 @@ async fn a_schedule_fires_once_per_tick_with_two_processes(backend: Backend) {
     let distinct: std::collections::HashSet<_> = keys.iter().collect();
     assert_eq!(distinct.len(), keys.len());
 }
+
+on_both_backends!(schedules_api_validates_and_persists);
+
+async fn schedules_api_validates_and_persists(backend: Backend) {
+    let app = crate::helpers::TestApp::spawn(backend).await;
+    let admin = app.token_for("admin").await;
+    let bad = app
+        .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "every night", "queue": "financial", "job_name": "sync"})))
+        .await;
+    assert_eq!(bad.status(), 422);
+    assert_eq!(
+        bad.json::<serde_json::Value>().await.expect("json")["errors"][0]["field"],
+        "cron"
+    );
+    let created = app
+        .call(
+            "POST",
+            "/v1/schedules",
+            Some(&admin),
+            Some(serde_json::json!({"name": "nightly", "cron": "0 30 2 * * *", "queue": "financial", "job_name": "sync", "payload": {"all": true}})),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let s: serde_json::Value = created.json().await.expect("json");
+    let list: serde_json::Value = app
+        .call("GET", "/v1/schedules", Some(&admin), None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list[0]["name"], "nightly");
+    assert_eq!(list[0]["payload"]["all"], true);
+    let dup = app
+        .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "0 0 3 * * *", "queue": "financial", "job_name": "sync"})))
+        .await;
+    assert_eq!(dup.status(), 409);
+    let id = s["id"].as_str().expect("id");
+    assert_eq!(
+        app.call("DELETE", &format!("/v1/schedules/{id}"), Some(&admin), None)
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(
+        app.call("DELETE", &format!("/v1/schedules/{id}"), Some(&admin), None)
+            .await
+            .status(),
+        404
+    );
+    app.stop().await;
+}
