@@ -39,6 +39,7 @@ pub struct Application {
     readiness: Readiness,
     db: DbHandle,
     schedules: Arc<ScheduleRunner>,
+    listener: crate::jobs::ListenHandle,
     stop_rx: oneshot::Receiver<()>,
     stop_tx: Option<oneshot::Sender<()>>,
 }
@@ -140,6 +141,7 @@ impl Application {
             dispatchers.insert(queue.clone(), d);
         }
         let jobs = JobQueue::new(Arc::clone(&job_store), dispatchers);
+        let job_listener = crate::jobs::listen(db.clone(), jobs.clone());
         let schedules = ScheduleRunner::new(db.clone(), jobs.clone());
         let keep_schedules = Arc::clone(&schedules);
         match schedules.reload().await {
@@ -228,6 +230,7 @@ impl Application {
             readiness,
             db,
             schedules: keep_schedules,
+            listener: job_listener,
             stop_rx,
             stop_tx: Some(stop_tx),
         })
@@ -257,6 +260,7 @@ impl Application {
             supervisor,
             db,
             schedules,
+            listener: job_listener,
             stop_rx,
             ..
         } = self;
@@ -276,6 +280,7 @@ impl Application {
         let _ = server.await;
         tracing::info!("shutting down: stopping schedules and actors");
         schedules.shutdown().await;
+        job_listener.stop().await;
         supervisor.shutdown().await;
         tracing::info!("shutting down: closing the database");
         db.close().await;

@@ -44,3 +44,58 @@ impl JobQueue {
         Ok((id, created))
     }
 }
+
+/// Stops the notification listener. It must be stopped while the runtime still runs: sqlx's
+/// listener returns its connection from `Drop` by spawning a task.
+pub struct ListenHandle {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: actix_web::rt::task::JoinHandle<()>,
+}
+
+impl ListenHandle {
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// On Postgres, wakes this process's dispatchers when any process enqueues (LISTEN/NOTIFY),
+/// so several processes sharing a database need no polling delay either. Reconnects on error.
+pub fn listen(db: crate::db::DbHandle, jobs: JobQueue) -> ListenHandle {
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = actix_web::rt::spawn(async move {
+        loop {
+            let Some(crate::db::Db::Postgres(pool)) = db.get() else {
+                if db.get().is_some() {
+                    return; // SQLite: one process, in-process wake-ups suffice.
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
+                    _ = &mut stopped => return,
+                }
+            };
+            tokio::select! {
+                res = listen_once(&pool, &jobs) => {
+                    if let Err(e) = res {
+                        tracing::warn!(error = %e, "job notifications interrupted; reconnecting");
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+                        _ = &mut stopped => return,
+                    }
+                }
+                _ = &mut stopped => return,
+            }
+        }
+    });
+    ListenHandle { stop, task }
+}
+
+async fn listen_once(pool: &sqlx::PgPool, jobs: &JobQueue) -> Result<(), sqlx::Error> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+    listener.listen(store::CHANNEL).await?;
+    loop {
+        let n = listener.recv().await?;
+        jobs.wake(n.payload());
+    }
+}

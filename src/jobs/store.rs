@@ -10,6 +10,10 @@ use actors::ports::DependencyError;
 use async_trait::async_trait;
 use std::time::Duration;
 
+/// Postgres channel announcing "queue X has a new job".
+pub const CHANNEL: &str = "ai_service_jobs";
+const NOTIFY: &str = "SELECT pg_notify('ai_service_jobs', $1)";
+
 pub struct SqlJobStore {
     db: DbHandle,
 }
@@ -194,6 +198,7 @@ impl JobStore for SqlJobStore {
         let insert = "INSERT INTO jobs (id, queue, name, payload, state, attempts, max_attempts, backoff, run_at, \
                       trace_id, idempotency_key, idempotency_expires_at, created_at, updated_at) \
                       VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, $11, $12, $12)";
+        let is_pg = matches!(db, Db::Postgres(_));
         for _ in 0..3 {
             let res: Result<(String, bool), sqlx::Error> = on_db!(&db, |p| async {
                 let mut tx = p.begin().await?;
@@ -229,6 +234,13 @@ impl JobStore for SqlJobStore {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
+                if is_pg {
+                    // Delivered at commit to every process LISTENing (see `jobs::listen`).
+                    sqlx::query(NOTIFY)
+                        .bind(&spec.queue)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 Ok((id.clone(), true))
             }

@@ -10,8 +10,8 @@ use actors::jobs::{
     Outcome, Wake,
 };
 use ai_service::db::{Db, DbHandle};
-use ai_service::jobs::SqlJobStore;
 use ai_service::jobs::store::{JobRow, get};
+use ai_service::jobs::{JobQueue, SqlJobStore};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -355,4 +355,60 @@ async fn jobs_api_lists_cancels_and_retries(backend: Backend) {
     );
     db.close().await;
     app.stop().await;
+}
+
+/// Process A enqueues; process B's dispatcher (polling only every 30 s) runs the job at once,
+/// woken by Postgres NOTIFY.
+#[actix_web::test]
+async fn postgres_notify_wakes_other_processes() {
+    if !crate::helpers::postgres_available().await {
+        return;
+    }
+    let s = setup(Backend::Postgres).await;
+    let runs = Arc::new(AtomicU32::new(0));
+    let mut handlers: HashMap<String, Arc<dyn JobHandler>> = HashMap::new();
+    handlers.insert(
+        "work".to_owned(),
+        Arc::new(Flaky {
+            fail_times: 0,
+            runs: Arc::clone(&runs),
+        }),
+    );
+    let b_store = Arc::new(SqlJobStore::new(DbHandle::connected(s.db.clone())));
+    let mut sup = actors::supervise::Supervisor::new(
+        Default::default(),
+        actors::supervise::Readiness::default(),
+    );
+    let store_for_b = Arc::clone(&b_store);
+    let b_dispatcher = sup.spawn("jobs-test-b", move |_| {
+        Dispatcher::new(
+            Arc::clone(&store_for_b) as Arc<dyn JobStore>,
+            handlers.clone(),
+            DispatcherConfig {
+                queue: "test".into(),
+                concurrency: 1,
+                lease: Duration::from_secs(10),
+                poll_interval: Duration::from_secs(30),
+                owner: "b".into(),
+            },
+        )
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await; // B's first claim found nothing
+    let b_queue = JobQueue::new(b_store, HashMap::from([("test".to_owned(), b_dispatcher)]));
+    let listener = ai_service::jobs::listen(DbHandle::connected(s.db.clone()), b_queue);
+    tokio::time::sleep(Duration::from_millis(300)).await; // LISTEN is established
+    let started = std::time::Instant::now();
+    let (id, _) = s
+        .store
+        .enqueue(&spec(1))
+        .await
+        .expect("enqueue from process A");
+    let row = wait_state(&s.db, &id, "completed").await;
+    assert_eq!(row.attempts, 1);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "woken, not polled"
+    );
+    listener.stop().await;
+    sup.shutdown().await;
 }
