@@ -5,7 +5,7 @@
 use actix::{Actor, Context, Handler, Message};
 use actors::TraceId;
 use actors::jobs::{
-    Claimed, Dispatcher, DispatcherConfig, JobError, JobHandler, JobSpec, JobStore,
+    Claimed, Dispatcher, DispatcherConfig, JobError, JobHandler, JobSpec, JobStore, Progress,
 };
 use ai_service::config::{SecretUrl, Settings};
 use ai_service::db::{Db, DbHandle};
@@ -47,7 +47,7 @@ struct Noop;
 
 #[async_trait]
 impl JobHandler for Noop {
-    async fn run(&self, _: &Claimed) -> Result<serde_json::Value, JobError> {
+    async fn run(&self, _: &Claimed, _: &Progress) -> Result<serde_json::Value, JobError> {
         Ok(serde_json::Value::Null)
     }
 }

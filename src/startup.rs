@@ -115,6 +115,7 @@ impl Application {
             )
         });
 
+        let events = EventBus::new(1024);
         let job_store = Arc::new(SqlJobStore::new(db.clone()));
         let mut dispatchers = HashMap::new();
         for queue in &settings.jobs.queues {
@@ -130,6 +131,7 @@ impl Application {
                     owner: format!("{}:{}", hostname(), std::process::id()),
                 },
             );
+            let bus = events.clone();
             // Handlers are registered by the domain issues (bank sync, categorizer, trading).
             let d = supervisor.spawn(name, move |_| {
                 Dispatcher::new(
@@ -137,6 +139,7 @@ impl Application {
                     HashMap::new(),
                     config.clone(),
                 )
+                .with_events(bus.clone())
             });
             dispatchers.insert(queue.clone(), d);
         }
@@ -150,7 +153,6 @@ impl Application {
                 tracing::warn!(error = %e, "cron schedules not loaded; they load on the next change")
             }
         }
-        let events = EventBus::new(1024);
         let outbox = Arc::new(SqlOutbox(db.clone()));
         let relay_bus = events.clone();
         supervisor.spawn("outbox-relay", move |_| {
@@ -161,13 +163,20 @@ impl Application {
             )
         });
         let retention = Duration::from_secs(settings.jobs.retention_days * 86_400);
+        let retention_max = settings.jobs.retention_max_jobs;
         let prune_db = db.clone();
         actix_web::rt::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(3600));
             loop {
                 tick.tick().await;
                 if let Some(db) = prune_db.get() {
-                    match crate::jobs::store::prune(&db, retention).await {
+                    let pruned = match crate::jobs::store::prune(&db, retention).await {
+                        Ok(n) => crate::jobs::store::prune_to_count(&db, retention_max)
+                            .await
+                            .map(|m| n + m),
+                        Err(e) => Err(e),
+                    };
+                    match pruned {
                         Ok(n) if n > 0 => tracing::info!(jobs = n, "pruned finished jobs"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "pruning jobs failed"),

@@ -279,6 +279,8 @@ pub struct JobsSettings {
     pub poll_interval_ms: u64,
     /// Finished jobs are deleted after this many days.
     pub retention_days: u64,
+    /// At most this many finished jobs are kept, newest first.
+    pub retention_max_jobs: u32,
 }
 
 impl Default for JobsSettings {
@@ -289,6 +291,7 @@ impl Default for JobsSettings {
             lease_secs: 60,
             poll_interval_ms: 1000,
             retention_days: 14,
+            retention_max_jobs: 100_000,
         }
     }
 }

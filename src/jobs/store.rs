@@ -166,6 +166,26 @@ pub async fn prune(db: &Db, max_age: Duration) -> Result<u64, DbError> {
         .map(|r| r.rows_affected()))?)
 }
 
+/// Retention by count: keeps the newest `keep` finished jobs (idempotency windows still apply).
+pub async fn prune_to_count(db: &Db, keep: u32) -> Result<u64, DbError> {
+    let finished = "state IN ('completed', 'dead', 'failed', 'cancelled') \
+                    AND (idempotency_expires_at IS NULL OR idempotency_expires_at < $2)";
+    let sql = match db {
+        Db::Sqlite(_) => format!(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE {finished} ORDER BY id DESC LIMIT -1 OFFSET $1)"
+        ),
+        Db::Postgres(_) => format!(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE {finished} ORDER BY id DESC OFFSET $1)"
+        ),
+    };
+    Ok(on_db!(db, |p| sqlx::query(&sql)
+        .bind(i64::from(keep))
+        .bind(now_ms())
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?)
+}
+
 #[derive(sqlx::FromRow)]
 struct ClaimRow {
     id: String,
@@ -357,6 +377,29 @@ impl JobStore for SqlJobStore {
             .bind(lease_id)
             .bind(now + ms(lease))
             .bind(now)
+            .execute(p)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(port)?;
+        Ok(n == 1)
+    }
+
+    async fn progress(
+        &self,
+        job_id: &str,
+        lease_id: &str,
+        percent: u8,
+        message: Option<&str>,
+    ) -> Result<bool, DependencyError> {
+        let db = self.db()?;
+        let sql = "UPDATE jobs SET progress = $3, progress_message = $4, updated_at = $5 \
+                   WHERE id = $1 AND lease_id = $2 AND state = 'active'";
+        let n = on_db!(&db, |p| sqlx::query(sql)
+            .bind(job_id)
+            .bind(lease_id)
+            .bind(i64::from(percent))
+            .bind(message)
+            .bind(now_ms())
             .execute(p)
             .await
             .map(|r| r.rows_affected()))

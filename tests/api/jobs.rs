@@ -7,7 +7,7 @@ use actix::Actor;
 use actors::TraceId;
 use actors::jobs::{
     BackoffPolicy, Claimed, Dispatcher, DispatcherConfig, JobError, JobHandler, JobSpec, JobStore,
-    Outcome, Wake,
+    Outcome, Progress, Wake,
 };
 use ai_service::db::{Db, DbHandle};
 use ai_service::jobs::store::{JobRow, get};
@@ -35,11 +35,12 @@ struct Flaky {
 
 #[async_trait]
 impl JobHandler for Flaky {
-    async fn run(&self, job: &Claimed) -> Result<serde_json::Value, JobError> {
+    async fn run(&self, job: &Claimed, progress: &Progress) -> Result<serde_json::Value, JobError> {
         let n = self.runs.fetch_add(1, Ordering::SeqCst) + 1;
         if n <= self.fail_times {
             return Err(JobError::Retryable(format!("failure #{n}")));
         }
+        progress.report(50, Some("halfway")).await;
         Ok(serde_json::json!({"echo": job.payload}))
     }
 }
@@ -69,9 +70,18 @@ fn dispatcher(
     handler: Flaky,
     lease: Duration,
 ) -> actix::Addr<Dispatcher> {
+    dispatcher_with(store, handler, lease, None)
+}
+
+fn dispatcher_with(
+    store: &Arc<SqlJobStore>,
+    handler: Flaky,
+    lease: Duration,
+    bus: Option<actors::events::EventBus>,
+) -> actix::Addr<Dispatcher> {
     let mut handlers: HashMap<String, Arc<dyn JobHandler>> = HashMap::new();
     handlers.insert("work".to_owned(), Arc::new(handler));
-    Dispatcher::new(
+    let d = Dispatcher::new(
         Arc::clone(store) as Arc<dyn JobStore>,
         handlers,
         DispatcherConfig {
@@ -81,8 +91,11 @@ fn dispatcher(
             poll_interval: Duration::from_millis(50),
             owner: "test-process".to_owned(),
         },
-    )
-    .start()
+    );
+    match bus {
+        Some(bus) => d.with_events(bus).start(),
+        None => d.start(),
+    }
 }
 
 fn spec(max_attempts: u32) -> JobSpec {
@@ -111,13 +124,16 @@ async fn wait_state(db: &Db, id: &str, state: &str) -> JobRow {
 async fn retries_with_backoff_then_success(backend: Backend) {
     let s = setup(backend).await;
     let runs = Arc::new(AtomicU32::new(0));
-    let d = dispatcher(
+    let bus = actors::events::EventBus::new(16);
+    let mut failures = bus.subscribe::<actors::events::JobFailed>();
+    let d = dispatcher_with(
         &s.store,
         Flaky {
             fail_times: 2,
             runs: Arc::clone(&runs),
         },
         Duration::from_secs(10),
+        Some(bus.clone()),
     );
     let (id, created) = s.store.enqueue(&spec(5)).await.expect("enqueue");
     assert!(created);
@@ -133,6 +149,83 @@ async fn retries_with_backoff_then_success(backend: Backend) {
     );
     assert_eq!(row.trace_id, "trace-jobs");
     assert!(row.finished_at.is_some());
+    assert_eq!(row.progress, 100);
+    assert_eq!(
+        row.progress_message.as_deref(),
+        Some("halfway"),
+        "reported by the handler"
+    );
+    for _ in 0..2 {
+        let e = tokio::time::timeout(Duration::from_secs(2), failures.recv())
+            .await
+            .expect("event")
+            .expect("bus");
+        assert_eq!(
+            (e.job_id.as_str(), e.dead, e.trace_id.as_str()),
+            (id.as_str(), false, "trace-jobs")
+        );
+    }
+}
+
+on_both_backends!(retention_prunes_by_age_and_count);
+
+async fn retention_prunes_by_age_and_count(backend: Backend) {
+    let s = setup(backend).await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let (id, _) = s.store.enqueue(&spec(1)).await.expect("enqueue");
+        let c = s
+            .store
+            .claim("test", "p", Duration::from_secs(10), 1)
+            .await
+            .expect("claim")
+            .remove(0);
+        assert!(
+            s.store
+                .finish(
+                    &id,
+                    &c.lease_id,
+                    &Outcome::Completed {
+                        result: serde_json::json!(null)
+                    }
+                )
+                .await
+                .expect("finish")
+        );
+        ids.push(id);
+    }
+    let (waiting, _) = s.store.enqueue(&spec(1)).await.expect("enqueue");
+    assert_eq!(
+        ai_service::jobs::store::prune(&s.db, Duration::from_secs(3600))
+            .await
+            .expect("prune"),
+        0,
+        "all recent"
+    );
+    assert_eq!(
+        ai_service::jobs::store::prune_to_count(&s.db, 2)
+            .await
+            .expect("prune"),
+        3
+    );
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(
+            get(&s.db, id).await.expect("get").is_some(),
+            i >= 3,
+            "only the 2 newest finished jobs stay"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        ai_service::jobs::store::prune(&s.db, Duration::from_millis(1))
+            .await
+            .expect("prune"),
+        2
+    );
+    assert!(
+        get(&s.db, &waiting).await.expect("get").is_some(),
+        "unfinished jobs are never pruned"
+    );
 }
 
 async fn max_attempts_make_a_job_dead(backend: Backend) {

@@ -1,6 +1,7 @@
 //! `Dispatcher`: one per queue. Claims due jobs, runs them, heartbeats, acks with fencing.
 
-use super::model::{Claimed, JobError, JobHandler, JobStore, Outcome};
+use super::model::{Claimed, JobError, JobHandler, JobStore, Outcome, Progress};
+use crate::events::{EventBus, JobFailed};
 use actix::fut::{ActorFutureExt, WrapFuture};
 use actix::{Actor, AsyncContext, Context, Handler, Message};
 use std::collections::HashMap;
@@ -34,6 +35,7 @@ pub struct Dispatcher {
     store: Arc<dyn JobStore>,
     handlers: Arc<HashMap<String, Arc<dyn JobHandler>>>,
     config: DispatcherConfig,
+    events: Option<EventBus>,
     active: u32,
     claiming: bool,
     /// A wake-up arrived while claiming: claim again right after.
@@ -50,10 +52,17 @@ impl Dispatcher {
             store,
             handlers: Arc::new(handlers),
             config,
+            events: None,
             active: 0,
             claiming: false,
             again: false,
         }
+    }
+
+    /// Publish `JobFailed` on the bus for every failed attempt.
+    pub fn with_events(mut self, bus: EventBus) -> Self {
+        self.events = Some(bus);
+        self
     }
 
     fn claim(&mut self, ctx: &mut Context<Self>) {
@@ -99,7 +108,7 @@ impl Dispatcher {
         let handler = self.handlers.get(&job.name).cloned();
         let lease = self.config.lease;
         let span = tracing::info_span!("job", id = %job.id, name = %job.name, attempt = job.attempt, trace_id = %job.trace_id);
-        let fut = run_job(store, handler, job, lease).instrument(span);
+        let fut = run_job(store, handler, job, lease, self.events.clone()).instrument(span);
         ctx.spawn(fut.into_actor(self).map(|(), act, ctx| {
             act.active = act.active.saturating_sub(1);
             act.claim(ctx);
@@ -114,14 +123,16 @@ async fn run_job(
     handler: Option<Arc<dyn JobHandler>>,
     job: Claimed,
     lease: Duration,
+    events: Option<EventBus>,
 ) {
     let started = Instant::now();
     let labels = [("queue", job.queue.clone()), ("name", job.name.clone())];
     let task = {
         let job = job.clone();
+        let progress = Progress::new(Arc::clone(&store), &job);
         actix::spawn(async move {
             match handler {
-                Some(h) => h.run(&job).await,
+                Some(h) => h.run(&job, &progress).await,
                 None => Err(JobError::Permanent(format!(
                     "no handler for job `{}`",
                     job.name
@@ -165,8 +176,24 @@ async fn run_job(
             }
         }
     };
+    let failed = match &outcome {
+        Outcome::Retry { error, .. } => Some((error.clone(), false)),
+        Outcome::Dead { error } => Some((error.clone(), true)),
+        Outcome::Completed { .. } => None,
+    };
     match store.finish(&job.id, &job.lease_id, &outcome).await {
-        Ok(true) => {}
+        Ok(true) => {
+            if let (Some((error, dead)), Some(bus)) = (failed, events) {
+                bus.publish(JobFailed {
+                    job_id: job.id.clone(),
+                    queue: job.queue.clone(),
+                    name: job.name.clone(),
+                    error,
+                    dead,
+                    trace_id: job.trace_id.clone(),
+                });
+            }
+        }
         Ok(false) => tracing::warn!("outcome rejected: the lease had expired and the job moved on"),
         Err(e) => {
             tracing::error!(error = %e, "could not record the job outcome; the lease will expire and it reruns")

@@ -10,7 +10,9 @@ mod dispatcher;
 mod model;
 
 pub use dispatcher::{Dispatcher, DispatcherConfig, Wake};
-pub use model::{BackoffPolicy, Claimed, JobError, JobHandler, JobSpec, JobStore, Outcome};
+pub use model::{
+    BackoffPolicy, Claimed, JobError, JobHandler, JobSpec, JobStore, Outcome, Progress,
+};
 
 pub const JOBS_ENQUEUED_TOTAL: &str = "jobs_enqueued_total";
 pub const JOBS_COMPLETED_TOTAL: &str = "jobs_completed_total";

@@ -142,14 +142,51 @@ pub trait JobStore: Send + Sync + 'static {
         lease_id: &str,
         lease: Duration,
     ) -> Result<bool, DependencyError>;
+    /// Records progress (0-100) of a running job; `false` = the lease is gone.
+    async fn progress(
+        &self,
+        job_id: &str,
+        lease_id: &str,
+        percent: u8,
+        message: Option<&str>,
+    ) -> Result<bool, DependencyError>;
     /// Returns jobs whose lease expired to the queue (or to `dead` without attempts left).
     async fn requeue_expired(&self) -> Result<u64, DependencyError>;
     /// Jobs waiting or delayed in `queue`.
     async fn waiting(&self, queue: &str) -> Result<u64, DependencyError>;
 }
 
+/// Lets a running handler report how far it got (shown by `GET /v1/jobs/{id}`).
+#[derive(Clone)]
+pub struct Progress {
+    store: std::sync::Arc<dyn JobStore>,
+    job_id: String,
+    lease_id: String,
+}
+
+impl Progress {
+    pub fn new(store: std::sync::Arc<dyn JobStore>, job: &Claimed) -> Self {
+        Self {
+            store,
+            job_id: job.id.clone(),
+            lease_id: job.lease_id.clone(),
+        }
+    }
+
+    /// Best effort: a failed progress write is logged, never fails the job.
+    pub async fn report(&self, percent: u8, message: Option<&str>) {
+        if let Err(e) = self
+            .store
+            .progress(&self.job_id, &self.lease_id, percent.min(100), message)
+            .await
+        {
+            tracing::warn!(error = %e, "job progress not recorded");
+        }
+    }
+}
+
 /// Runs jobs of one or more names.
 #[async_trait]
 pub trait JobHandler: Send + Sync + 'static {
-    async fn run(&self, job: &Claimed) -> Result<serde_json::Value, JobError>;
+    async fn run(&self, job: &Claimed, progress: &Progress) -> Result<serde_json::Value, JobError>;
 }
