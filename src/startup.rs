@@ -125,7 +125,13 @@ impl Application {
                 Arc::clone(&job_store),
                 DispatcherConfig {
                     queue: queue.clone(),
-                    concurrency: settings.jobs.concurrency,
+                    concurrency: settings
+                        .jobs
+                        .concurrency_by_queue
+                        .get(queue)
+                        .copied()
+                        .unwrap_or(settings.jobs.concurrency)
+                        .max(1),
                     lease: secs(settings.jobs.lease_secs),
                     poll_interval: ms(settings.jobs.poll_interval_ms),
                     owner: format!("{}:{}", hostname(), std::process::id()),

@@ -273,6 +273,8 @@ pub struct JobsSettings {
     pub queues: Vec<String>,
     /// Jobs of one queue running at once in this process.
     pub concurrency: u32,
+    /// Per-queue overrides of `concurrency`, e.g. `trading = 1`.
+    pub concurrency_by_queue: std::collections::BTreeMap<String, u32>,
     /// A running job not heartbeated for this long is re-queued (its worker is presumed dead).
     pub lease_secs: u64,
     /// Fallback poll for due jobs (enqueues in this process wake the dispatcher at once).
@@ -288,6 +290,7 @@ impl Default for JobsSettings {
         Self {
             queues: vec!["financial".to_owned(), "trading".to_owned()],
             concurrency: 4,
+            concurrency_by_queue: std::collections::BTreeMap::new(),
             lease_secs: 60,
             poll_interval_ms: 1000,
             retention_days: 14,

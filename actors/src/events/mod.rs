@@ -11,7 +11,7 @@ mod relay;
 mod types;
 
 pub use bus::{Event, EventBus, Subscription};
-pub use relay::{OutboxRelay, OutboxRow, OutboxStore, RelayNow};
+pub use relay::{EventSink, OutboxRelay, OutboxRow, OutboxStore, RelayNow};
 pub use types::{
     ArbitrageOpportunityFound, CategoryUpdated, JobFailed, TradeExecuted, TransactionSynced,
 };

@@ -24,6 +24,18 @@ pub struct OutboxRow {
     pub payload: serde_json::Value,
 }
 
+/// Where relayed events go. The in-process [`EventBus`] is one; a cross-node backend (Redis
+/// streams) is another implementation, added as its own module.
+pub trait EventSink: Send + Sync + 'static {
+    fn publish_json(&self, event_type: &str, payload: &serde_json::Value) -> Result<(), String>;
+}
+
+impl EventSink for EventBus {
+    fn publish_json(&self, event_type: &str, payload: &serde_json::Value) -> Result<(), String> {
+        EventBus::publish_json(self, event_type, payload)
+    }
+}
+
 #[async_trait]
 pub trait OutboxStore: Send + Sync + 'static {
     /// Oldest unpublished rows first.
@@ -35,17 +47,26 @@ pub trait OutboxStore: Send + Sync + 'static {
 
 pub struct OutboxRelay {
     store: Arc<dyn OutboxStore>,
-    bus: EventBus,
+    sinks: Vec<Arc<dyn EventSink>>,
     interval: Duration,
     busy: bool,
     again: bool,
 }
 
 impl OutboxRelay {
+    /// Relays to the in-process bus.
     pub fn new(store: Arc<dyn OutboxStore>, bus: EventBus, interval: Duration) -> Self {
+        Self::with_sinks(store, vec![Arc::new(bus)], interval)
+    }
+
+    pub fn with_sinks(
+        store: Arc<dyn OutboxStore>,
+        sinks: Vec<Arc<dyn EventSink>>,
+        interval: Duration,
+    ) -> Self {
         Self {
             store,
-            bus,
+            sinks,
             interval,
             busy: false,
             again: false,
@@ -59,15 +80,17 @@ impl OutboxRelay {
         }
         self.busy = true;
         self.again = false;
-        let (store, bus) = (Arc::clone(&self.store), self.bus.clone());
+        let (store, sinks) = (Arc::clone(&self.store), self.sinks.clone());
         let fut = async move {
             let rows = store.pending(100).await?;
             let full = rows.len() == 100;
             let mut done = Vec::with_capacity(rows.len());
             for row in rows {
-                if let Err(e) = bus.publish_json(&row.event_type, &row.payload) {
-                    // Undecodable rows would block nothing (we move on), but must be seen.
-                    tracing::error!(id = %row.id, event = %row.event_type, error = %e, "outbox row could not be published; skipped");
+                for sink in &sinks {
+                    if let Err(e) = sink.publish_json(&row.event_type, &row.payload) {
+                        // An undecodable row must not block the ones after it, but must be seen.
+                        tracing::error!(id = %row.id, event = %row.event_type, error = %e, "outbox row could not be published; skipped");
+                    }
                 }
                 done.push(row.id);
             }
