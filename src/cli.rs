@@ -93,7 +93,17 @@ pub fn run(cli: Cli) -> i32 {
         }
         Command::Serve | Command::Openapi => {
             crate::telemetry::init(&settings.telemetry);
-            report(actix_web::rt::System::new().block_on(serve(settings)))
+            let result = actix_web::rt::System::new().block_on(serve(settings));
+            // Missing or placeholder keys are a configuration error, like a bad key.
+            let config_error = result
+                .as_ref()
+                .err()
+                .is_some_and(|e| e.downcast_ref::<crate::auth::keys::KeyError>().is_some());
+            match report(result) {
+                0 => 0,
+                _ if config_error => EXIT_CONFIG,
+                code => code,
+            }
         }
     }
 }

@@ -53,6 +53,16 @@ fn a_bad_config_exits_2_naming_the_key() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("telemetry.log_format"));
+
+    // Bound beyond loopback without real keys: refused as a configuration error.
+    let out = ai_service()
+        .env("HOST", "0.0.0.0")
+        .env("PORT", "0")
+        .env("APP__AUTH__JWT_SECRET", "change-me-to-48-random-characters")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("auth.jwt_secret"));
 }
 
 #[test]
