@@ -71,11 +71,7 @@ pub async fn audit_requests(
     }
     if let Some(state) = r.app_data::<web::Data<AppState>>() {
         let ext = r.extensions();
-        let trace = ext
-            .get::<tracing_actix_web::RequestId>()
-            .map_or_else(actors::TraceId::system, |id| {
-                actors::TraceId::new(id.to_string())
-            });
+        let trace = crate::telemetry::trace_id_or_system(&ext);
         let status = res.status();
         let outcome = match status.as_u16() {
             401 | 403 | 429 => "denied",

@@ -7,7 +7,7 @@
 //! through every actor message, job and audit row it causes.
 
 use crate::config::{LogFormat, TelemetrySettings};
-use actix_web::dev::ServiceRequest;
+use actix_web::dev::{Extensions, ServiceRequest};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use actors::TraceId;
 use futures::future::{Ready, ready};
@@ -44,11 +44,20 @@ pub fn init(settings: &TelemetrySettings) {
     drop(result);
 }
 
-/// The request id of `req` (set by tracing-actix-web's middleware), as an actor trace id.
-pub fn trace_id_of(req: &ServiceRequest) -> Option<TraceId> {
-    req.extensions()
-        .get::<RequestId>()
+/// The request id tracing-actix-web put into a request's extensions, as an actor trace id.
+pub fn trace_id_in(ext: &Extensions) -> Option<TraceId> {
+    ext.get::<RequestId>()
         .map(|id| TraceId::new(id.to_string()))
+}
+
+/// Like [`trace_id_in`], falling back to [`TraceId::system`] outside a traced request.
+pub fn trace_id_or_system(ext: &Extensions) -> TraceId {
+    trace_id_in(ext).unwrap_or_else(TraceId::system)
+}
+
+/// The request id of `req`, as an actor trace id.
+pub fn trace_id_of(req: &ServiceRequest) -> Option<TraceId> {
+    trace_id_in(&req.extensions())
 }
 
 /// Extractor: the current request's trace id, to put into actor messages.
@@ -60,10 +69,6 @@ impl FromRequest for RequestTrace {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let id = req
-            .extensions()
-            .get::<RequestId>()
-            .map_or_else(TraceId::system, |id| TraceId::new(id.to_string()));
-        ready(Ok(Self(id)))
+        ready(Ok(Self(trace_id_or_system(&req.extensions()))))
     }
 }

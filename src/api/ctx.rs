@@ -29,9 +29,7 @@ impl FromRequest for Ctx {
             return ready(Err(ApiError::Internal(anyhow::anyhow!("AppState missing"))));
         };
         let ext = req.extensions();
-        let trace_id = ext
-            .get::<tracing_actix_web::RequestId>()
-            .map_or_else(TraceId::system, |id| TraceId::new(id.to_string()));
+        let trace_id = crate::telemetry::trace_id_or_system(&ext);
         let ctx = Self {
             trace_id,
             principal: ext.get::<Principal>().cloned(),

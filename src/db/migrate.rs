@@ -7,6 +7,7 @@
 
 use super::{Db, DbError};
 use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteConnectOptions;
 use std::path::PathBuf;
 
 static SQLITE: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -19,7 +20,7 @@ impl Db {
         match self {
             Self::Postgres(pool) => POSTGRES.run(pool).await.map_err(DbError::Migrate)?,
             Self::Sqlite(pool) => {
-                let _lock = match sqlite_lock_path(pool).await? {
+                let _lock = match sqlite_lock_path(&pool.connect_options()) {
                     Some(path) => Some(lock_file(path).await?),
                     None => None,
                 };
@@ -48,16 +49,15 @@ pub fn embedded_count(backend: crate::config::Backend) -> usize {
     }
 }
 
-/// `None` for in-memory databases (nothing else can share them).
-async fn sqlite_lock_path(pool: &sqlx::SqlitePool) -> Result<Option<PathBuf>, DbError> {
-    // `PRAGMA database_list` yields (seq, name, file); file is empty for in-memory databases.
-    let file: Option<String> =
-        sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
-            .fetch_optional(pool)
-            .await?;
-    Ok(file
-        .filter(|f| !f.is_empty())
-        .map(|f| PathBuf::from(format!("{f}.migrate.lock"))))
+/// `<db file>.migrate.lock`: the OS lock serialising pool creation and migrations of one
+/// SQLite file across processes. `None` for in-memory databases (nothing can share them).
+pub(super) fn sqlite_lock_path(options: &SqliteConnectOptions) -> Option<PathBuf> {
+    let file = options.get_filename();
+    let name = file.to_string_lossy();
+    if name.is_empty() || name.contains(":memory:") {
+        return None;
+    }
+    Some(PathBuf::from(format!("{name}.migrate.lock")))
 }
 
 /// Blocks (off the async threads) until this process holds the exclusive lock.

@@ -51,7 +51,7 @@ impl Db {
                 ensure_parent_dir(&options).await?;
                 // Switching a new file to WAL needs an exclusive lock that SQLite does not wait
                 // for; two processes creating the file at once would see "database is locked".
-                let _guard = match sqlite_lock_path_of(&options) {
+                let _guard = match super::migrate::sqlite_lock_path(&options) {
                     Some(path) => Some(super::migrate::lock_file(path).await?),
                     None => None,
                 };
@@ -139,14 +139,4 @@ async fn ensure_parent_dir(options: &SqliteConnectOptions) -> Result<(), DbError
         }
         _ => Ok(()),
     }
-}
-
-/// `<db file>.migrate.lock`, or `None` for in-memory databases.
-pub(super) fn sqlite_lock_path_of(options: &SqliteConnectOptions) -> Option<PathBuf> {
-    let file = options.get_filename();
-    let name = file.to_string_lossy();
-    if name.is_empty() || name.contains(":memory:") {
-        return None;
-    }
-    Some(PathBuf::from(format!("{name}.migrate.lock")))
 }

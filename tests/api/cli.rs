@@ -17,6 +17,32 @@ fn ai_service() -> Command {
     c
 }
 
+/// Runs `ai-service user create` against `database_url`, typing `password` on stdin.
+pub fn user_create(
+    database_url: &str,
+    username: &str,
+    role: &str,
+    password: &str,
+) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = ai_service()
+        .args(["user", "create", "--username", username, "--role", role])
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("wait")
+}
+
 #[test]
 fn config_check_validates_and_masks_secrets() {
     let out = ai_service()
@@ -79,25 +105,9 @@ fn openapi_prints_the_committed_spec() {
 
 #[actix_web::test]
 async fn user_create_reads_the_password_from_stdin() {
-    use std::io::Write as _;
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}/data/cli.db", dir.path().display());
-    let mut child = ai_service()
-        .args(["user", "create", "--username", "owner", "--role", "admin"])
-        .env("DATABASE_URL", &url)
-        .env("RUST_LOG", "warn")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"a-long-enough-password\n")
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
+    let out = user_create(&url, "owner", "admin", "a-long-enough-password");
     assert!(
         out.status.success(),
         "{}",
@@ -123,21 +133,7 @@ async fn user_create_reads_the_password_from_stdin() {
     db.close().await;
 
     // Too short a password is refused with a clear message.
-    let mut child = ai_service()
-        .args(["user", "create", "--username", "short", "--role", "viewer"])
-        .env("DATABASE_URL", &url)
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"short\n")
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
+    let out = user_create(&url, "short", "viewer", "short");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
 }

@@ -371,32 +371,16 @@ async fn cors_allows_only_configured_origins() {
 /// Runs the real binary at debug log level, stores a secret, and greps everything it logged.
 #[actix_web::test]
 async fn secrets_never_reach_the_logs() {
-    use std::io::Write as _;
     const SECRET: &str = "sk-live-LOGLEAKCHECK-4242424242";
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}/data/log.db", dir.path().display());
     let bin = env!("CARGO_BIN_EXE_ai-service");
-    let mut create = std::process::Command::new(bin)
-        .args([
-            "user",
-            "create",
-            "--username",
-            "root-admin",
-            "--role",
-            "admin",
-        ])
-        .env("DATABASE_URL", &url)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
-    create
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"the-admin-password-1\n")
-        .expect("write");
-    assert!(create.wait().expect("wait").success());
+    let created = crate::cli::user_create(&url, "root-admin", "admin", "the-admin-password-1");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
