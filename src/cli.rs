@@ -94,6 +94,10 @@ pub fn run(cli: Cli) -> i32 {
         Command::Serve | Command::Openapi => {
             crate::telemetry::init(&settings.telemetry);
             let result = actix_web::rt::System::new().block_on(serve(settings));
+            if let Err(e) = &result {
+                // The service's log (JSON in containers) gets the cause too, not only stderr.
+                tracing::error!(error = format!("{e:#}"), "fatal");
+            }
             // Missing or placeholder keys are a configuration error, like a bad key.
             let config_error = result
                 .as_ref()
@@ -112,7 +116,6 @@ fn report(result: anyhow::Result<()>) -> i32 {
     match result {
         Ok(()) => 0,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "fatal");
             eprintln!("ai-service: {e:#}");
             1
         }
@@ -184,7 +187,12 @@ async fn create_user(settings: Settings, username: String, role: String) -> anyh
     let hash = crate::auth::password::hash(secrecy::SecretString::from(password)).await?;
     let row = crate::db::users::insert(&db, &username, &hash, &role).await;
     db.close().await;
-    let row = row.with_context(|| format!("creating user `{username}` (is the name taken?)"))?;
+    let row = match row {
+        Err(crate::db::DbError::Query(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+            anyhow::bail!("a user named `{username}` already exists")
+        }
+        other => other.with_context(|| format!("creating user `{username}`"))?,
+    };
     write_stdout(&format!(
         "created user {} ({}) with role {}\n",
         row.username, row.id, row.role

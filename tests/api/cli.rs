@@ -133,6 +133,11 @@ async fn user_create_reads_the_password_from_stdin() {
     db.close().await;
 
     // Too short a password is refused with a clear message.
+    let again = user_create(&url, "owner", "viewer", "another-long-password");
+    assert!(!again.status.success());
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("already exists"), "{stderr}");
+
     let out = user_create(&url, "short", "viewer", "short");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
