@@ -15,6 +15,7 @@
 //! - `audit.rs`: recording audit events through the `AuditWriter` actor.
 //! - `crypto.rs`: AEAD for integration secrets at rest.
 //! - `http.rs`: security headers, CORS, the request audit middleware.
+//! - `trading/`: the trading runtime's SQL ports, venues and strategy queries.
 
 pub mod adapters;
 pub mod api;
@@ -32,3 +33,4 @@ pub mod metrics;
 pub mod schedules;
 pub mod startup;
 pub mod telemetry;
+pub mod trading;

@@ -19,7 +19,8 @@ use actix_web::{App, HttpServer, web};
 use actors::audit::AuditWriter;
 use actors::events::{EventBus, OutboxRelay};
 use actors::health::{DependencyMonitor, MonitorConfig};
-use actors::jobs::{Dispatcher, DispatcherConfig, JobStore};
+use actors::jobs::{Dispatcher, DispatcherConfig, JobHandler, JobStore};
+use actors::trading::runtime::TradingJobs;
 use actors::ports::Dependency;
 use actors::supervise::{ActorRef, Backoff, Readiness, Supervisor, SupervisorConfig};
 use anyhow::Context as _;
@@ -116,6 +117,27 @@ impl Application {
         });
 
         let events = EventBus::new(1024);
+        // Known by name before the outbox relay publishes rows of these types.
+        events.register::<actors::events::StrategyStateChanged>();
+        events.register::<actors::events::TradeExecuted>();
+        events.register::<actors::events::ArbitrageOpportunityFound>();
+        // The trading manager first: the `trading` queue's jobs are its commands.
+        let trading = crate::trading::start(
+            &mut supervisor,
+            &settings.trading,
+            &db,
+            events.clone(),
+            actors::trading::runtime::system_clock(),
+        );
+        let mut handlers_by_queue: HashMap<String, HashMap<String, Arc<dyn JobHandler>>> =
+            HashMap::new();
+        let trading_jobs: Arc<dyn JobHandler> = Arc::new(TradingJobs::new(trading.manager.clone()));
+        let trading_queue = handlers_by_queue
+            .entry(actors::trading::runtime::jobs::QUEUE.to_owned())
+            .or_default();
+        for name in actors::trading::runtime::jobs::JOB_NAMES {
+            trading_queue.insert(name.to_owned(), Arc::clone(&trading_jobs));
+        }
         let job_store = Arc::new(SqlJobStore::new(db.clone()));
         let mut dispatchers = HashMap::new();
         for queue in &settings.jobs.queues {
@@ -138,11 +160,11 @@ impl Application {
                 },
             );
             let bus = events.clone();
-            // Handlers are registered by the domain issues (bank sync, categorizer, trading).
+            let handlers = handlers_by_queue.remove(queue).unwrap_or_default();
             let d = supervisor.spawn(name, move |_| {
                 Dispatcher::new(
                     Arc::clone(&store) as Arc<dyn JobStore>,
-                    HashMap::new(),
+                    handlers.clone(),
                     config.clone(),
                 )
                 .with_events(bus.clone())
@@ -191,7 +213,7 @@ impl Application {
             }
         });
 
-        // Domain actors (trading, bank sync, Telegram, categorizer) are spawned here, in
+        // Further domain actors (bank sync, Telegram, categorizer) are spawned here, in
         // dependency order, by the issues that add them.
 
         let limits = Arc::new(Limits::new(&settings.rate_limit));
@@ -218,6 +240,7 @@ impl Application {
             jobs,
             schedules,
             events,
+            trading,
         });
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {

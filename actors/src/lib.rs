@@ -22,5 +22,6 @@ pub mod jobs;
 pub mod ports;
 pub mod supervise;
 pub mod trace;
+pub mod trading;
 
 pub use trace::TraceId;

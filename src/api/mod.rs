@@ -7,7 +7,8 @@
 //! - `json.rs`: the `ApiJson` body extractor with field-naming errors.
 //! - `problems.rs`: turning framework error responses into problem details.
 //! - `ctx.rs`: the per-request context extractor (trace id, caller, IP, state).
-//! - `auth.rs`, `admin.rs`, `audit.rs`, `settings.rs`: the `/v1` routes.
+//! - `auth.rs`, `admin.rs`, `audit.rs`, `settings.rs`, `jobs.rs`, `schedules.rs`: `/v1` routes.
+//! - `trading/`: `/v1/trading` (strategies, lifecycle commands, orders, connectors, PnL).
 //!
 //! Every route is registered through [`routes`], which feeds both the server and
 //! [`openapi`], so the committed spec cannot forget a route.
@@ -24,6 +25,7 @@ pub mod meta;
 pub mod problems;
 pub mod schedules;
 pub mod settings;
+pub mod trading;
 
 use crate::audit::Audit;
 use crate::auth::ratelimit::Limits;
@@ -57,6 +59,7 @@ pub struct AppState {
     pub jobs: crate::jobs::JobQueue,
     pub schedules: Arc<crate::schedules::ScheduleRunner>,
     pub events: actors::events::EventBus,
+    pub trading: crate::trading::Trading,
 }
 
 /// Registers every documented route.
@@ -87,7 +90,20 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
         .service(schedules::list_schedules)
         .service(schedules::create_schedule)
         .service(schedules::update_schedule)
-        .service(schedules::delete_schedule);
+        .service(schedules::delete_schedule)
+        .service(trading::strategies::list_strategies)
+        .service(trading::strategies::create_strategy)
+        .service(trading::strategies::get_strategy)
+        .service(trading::strategies::update_strategy)
+        .service(trading::strategies::delete_strategy)
+        .service(trading::reads::list_orders)
+        .service(trading::reads::list_connectors)
+        .service(trading::reads::connector_balances)
+        .service(trading::reads::pnl)
+        .service(trading::commands::deploy)
+        .service(trading::commands::stop)
+        .service(trading::commands::pause)
+        .service(trading::commands::resume);
 }
 
 /// The complete OpenAPI document, generated from the code.

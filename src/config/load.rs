@@ -60,6 +60,7 @@ pub fn load(
             .list_separator(",")
             .with_list_parse_key("security.cors_origins")
             .with_list_parse_key("jobs.queues")
+            .with_list_parse_key("trading.paper.venues")
             .source(Some(app_env.clone())),
     );
 
@@ -132,6 +133,44 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
                 "`{}` is not supported; use sqlite://<path> or postgres://…",
                 s.database.url.redacted()
             ),
+        ));
+    }
+    let t = &s.trading;
+    if t.max_consecutive_errors == 0 {
+        return Err(key("trading.max_consecutive_errors", "must be at least 1"));
+    }
+    if !(1..=500).contains(&t.book_depth) {
+        return Err(key("trading.book_depth", "must be between 1 and 500"));
+    }
+    let p = &t.paper;
+    let venue_ok = |v: &String| {
+        (1..=32).contains(&v.len())
+            && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if let Some(bad) = p.venues.iter().find(|v| !venue_ok(v)) {
+        return Err(key(
+            "trading.paper.venues",
+            format!("`{bad}`: 1-32 letters, digits, `-` or `_`"),
+        ));
+    }
+    for (field, fee) in [("maker_fee", p.maker_fee), ("taker_fee", p.taker_fee)] {
+        if fee.is_sign_negative() || fee >= rust_decimal::Decimal::ONE {
+            return Err(key(
+                &format!("trading.paper.{field}"),
+                "a fraction between 0 and 1, e.g. \"0.001\" for 0.1 %",
+            ));
+        }
+    }
+    if let Some((asset, _)) = p.initial_balances.iter().find(|(_, v)| v.is_sign_negative()) {
+        return Err(key(
+            &format!("trading.paper.initial_balances.{asset}"),
+            "must not be negative",
+        ));
+    }
+    if p.step_ms <= 0 || p.start_price <= rust_decimal::Decimal::ZERO || p.level_qty <= rust_decimal::Decimal::ZERO {
+        return Err(key(
+            "trading.paper",
+            "step_ms, start_price and level_qty must be positive",
         ));
     }
     if s.database.max_connections == 0 {

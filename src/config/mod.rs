@@ -7,7 +7,9 @@
 mod load;
 mod secret;
 mod settings;
+mod trading;
 
 pub use load::{ConfigError, load};
 pub use secret::{Secret, SecretUrl};
 pub use settings::*;
+pub use trading::{PaperSettings, TradingSettings};

@@ -17,6 +17,7 @@ pub struct Settings {
     pub security: SecuritySettings,
     pub rate_limit: RateLimitSettings,
     pub jobs: JobsSettings,
+    pub trading: super::TradingSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

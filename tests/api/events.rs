@@ -29,10 +29,14 @@ async fn connect(test_db: &TestDb) -> Db {
 fn trade(n: u32) -> TradeExecuted {
     TradeExecuted {
         strategy_id: "s1".into(),
+        venue: "paper".into(),
+        trade_id: format!("paper-{n}"),
+        client_order_id: format!("o-{n}"),
         symbol: "BTC-EUR".into(),
         side: "buy".into(),
         quantity: format!("0.{n}"),
         price: "50000.00".into(),
+        fee: "0.05".into(),
         live: false,
         trace_id: TraceId::new("t-trade"),
     }

@@ -13,7 +13,8 @@ mod types;
 pub use bus::{Event, EventBus, Subscription};
 pub use relay::{EventSink, OutboxRelay, OutboxRow, OutboxStore, RelayNow};
 pub use types::{
-    ArbitrageOpportunityFound, CategoryUpdated, JobFailed, TradeExecuted, TransactionSynced,
+    ArbitrageOpportunityFound, CategoryUpdated, JobFailed, StrategyStateChanged, TradeExecuted,
+    TransactionSynced,
 };
 
 pub const EVENTS_PUBLISHED_TOTAL: &str = "events_published_total";

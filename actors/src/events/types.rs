@@ -20,23 +20,48 @@ pub struct CategoryUpdated {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArbitrageOpportunityFound {
+    pub strategy_id: String,
     pub symbol: String,
     pub buy_venue: String,
     pub sell_venue: String,
-    /// Decimal string, e.g. "0.0042".
-    pub spread: String,
+    /// Decimal strings: the size checked, the VWAP on each side at that size, the profit
+    /// after taker fees on both legs, and that profit in basis points of the buy notional.
+    pub qty: String,
+    pub buy_vwap: String,
+    pub sell_vwap: String,
+    pub net_profit: String,
+    pub net_bps: String,
+    /// Whether the strategy traded it (it only reports when `execute` is off).
+    pub executed: bool,
     pub trace_id: TraceId,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TradeExecuted {
     pub strategy_id: String,
+    pub venue: String,
+    pub trade_id: String,
+    pub client_order_id: String,
     pub symbol: String,
     pub side: String,
     /// Decimal strings.
     pub quantity: String,
     pub price: String,
+    pub fee: String,
     pub live: bool,
+    pub trace_id: TraceId,
+}
+
+/// A strategy changed lifecycle state (deploy, stop, pause, resume, fault, restart).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StrategyStateChanged {
+    pub strategy_id: String,
+    pub name: String,
+    pub from: String,
+    pub to: String,
+    /// What caused it: `deploy`, `stop`, `pause`, `resume`, `fault` or `restart`.
+    pub cause: String,
+    pub reason: String,
     pub trace_id: TraceId,
 }
 
@@ -61,6 +86,9 @@ impl Event for ArbitrageOpportunityFound {
 }
 impl Event for TradeExecuted {
     const TYPE: &'static str = "TradeExecuted";
+}
+impl Event for StrategyStateChanged {
+    const TYPE: &'static str = "StrategyStateChanged";
 }
 impl Event for JobFailed {
     const TYPE: &'static str = "JobFailed";

@@ -1,0 +1,39 @@
+//! The `Connector` port: everything a strategy needs from a venue (paper or real).
+
+use super::types::{Fees, OrderBook, OrderReport, OrderRequest};
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectorError {
+    /// The venue could not be reached or answered garbage; worth retrying.
+    #[error("venue unavailable: {0}")]
+    Unavailable(String),
+    /// The venue refused the request (bad symbol, insufficient funds, …); retrying will not help.
+    #[error("rejected by venue: {0}")]
+    Rejected(String),
+    /// No such order at the venue.
+    #[error("unknown order {0}")]
+    UnknownOrder(String),
+}
+
+#[async_trait]
+pub trait Connector: Send + Sync + 'static {
+    /// Venue name, as used in strategy settings (`paper`, `paper-b`, …).
+    fn name(&self) -> &str;
+    /// Whether this connector moves real money.
+    fn is_live(&self) -> bool;
+    fn fees(&self) -> Fees;
+    /// The current book for `symbol`, `depth` levels per side at most.
+    async fn order_book(&self, symbol: &str, depth: usize) -> Result<OrderBook, ConnectorError>;
+    /// Free balance per asset.
+    async fn balances(&self) -> Result<BTreeMap<String, Decimal>, ConnectorError>;
+    /// Places an order. Idempotent per `client_order_id`: placing the same id twice returns the
+    /// first order's report and never creates a second order.
+    async fn place(&self, order: &OrderRequest) -> Result<OrderReport, ConnectorError>;
+    async fn cancel(&self, client_order_id: &str) -> Result<OrderReport, ConnectorError>;
+    /// `Ok(None)`: the venue never saw this order (it was recorded but not sent).
+    async fn order_status(&self, client_order_id: &str)
+    -> Result<Option<OrderReport>, ConnectorError>;
+}

@@ -1,0 +1,88 @@
+//! `POST /v1/trading/{deploy,stop,pause,resume}`: each enqueues a durable job that the
+//! trading manager performs. Idempotent per strategy, target state and state version: asking
+//! twice before the first is done returns the same job.
+
+use super::dto::{CommandAccepted, CommandInput};
+use crate::api::ctx::Ctx;
+use crate::api::json::ApiJson;
+use crate::error::ApiError;
+use actix_web::{HttpResponse, post};
+use actors::jobs::{BackoffPolicy, JobSpec};
+use actors::trading::fsm::{self, Command};
+use actors::trading::runtime::jobs::QUEUE;
+
+async fn enqueue(ctx: &Ctx, input: CommandInput, command: Command) -> Result<HttpResponse, ApiError> {
+    let row = super::strategies::load(ctx, &input.strategy_id).await?;
+    let state = row.state();
+    if state != command.target() {
+        // Refuse at once what the state machine would refuse later.
+        fsm::transition(state, command).map_err(|e| ApiError::Conflict(e.to_string()))?;
+    }
+    let mut spec = JobSpec::new(
+        QUEUE,
+        command.as_str(),
+        serde_json::json!({
+            "strategy_id": row.id,
+            "principal": ctx.who(),
+            "reason": input.reason.clone().unwrap_or_else(|| format!("{} requested by {}", command.as_str(), ctx.who())),
+        }),
+        ctx.trace_id.clone(),
+    );
+    spec.idempotency_key = Some(format!(
+        "strategy:{}:{}:v{}",
+        row.id,
+        command.target().as_str(),
+        row.state_version
+    ));
+    spec.max_attempts = 5;
+    spec.backoff = BackoffPolicy::Exponential {
+        base_ms: 500,
+        max_ms: 30_000,
+    };
+    let (job_id, created) = ctx.state.jobs.enqueue(&spec).await?;
+    ctx.audit(
+        ctx.who(),
+        &format!("strategy.{}.request", command.as_str()),
+        format!("strategy:{}", row.name),
+        "accepted",
+        Some(format!("job {job_id}")),
+    );
+    Ok(HttpResponse::Accepted().json(CommandAccepted {
+        job_id,
+        strategy_id: row.id,
+        command: command.as_str().to_owned(),
+        deduplicated: !created,
+    }))
+}
+
+/// Deploy a strategy (idle, stopped or faulted → live).
+#[utoipa::path(tag = "trading", request_body = CommandInput, responses((status = 202, description = "Job enqueued", body = CommandAccepted), (status = 404, description = "No such strategy", body = crate::error::Problem), (status = 409, description = "Not allowed from the current state", body = crate::error::Problem)))]
+#[post("/v1/trading/deploy")]
+#[tracing::instrument(skip_all)]
+pub async fn deploy(ctx: Ctx, body: ApiJson<CommandInput>) -> Result<HttpResponse, ApiError> {
+    enqueue(&ctx, body.into_inner(), Command::Deploy).await
+}
+
+/// Stop a strategy (cancels its open orders; positions stay).
+#[utoipa::path(tag = "trading", request_body = CommandInput, responses((status = 202, description = "Job enqueued", body = CommandAccepted), (status = 404, description = "No such strategy", body = crate::error::Problem), (status = 409, description = "Not allowed from the current state", body = crate::error::Problem)))]
+#[post("/v1/trading/stop")]
+#[tracing::instrument(skip_all)]
+pub async fn stop(ctx: Ctx, body: ApiJson<CommandInput>) -> Result<HttpResponse, ApiError> {
+    enqueue(&ctx, body.into_inner(), Command::Stop).await
+}
+
+/// Pause a live strategy (no new entries; it may still reduce positions).
+#[utoipa::path(tag = "trading", request_body = CommandInput, responses((status = 202, description = "Job enqueued", body = CommandAccepted), (status = 404, description = "No such strategy", body = crate::error::Problem), (status = 409, description = "Not allowed from the current state", body = crate::error::Problem)))]
+#[post("/v1/trading/pause")]
+#[tracing::instrument(skip_all)]
+pub async fn pause(ctx: Ctx, body: ApiJson<CommandInput>) -> Result<HttpResponse, ApiError> {
+    enqueue(&ctx, body.into_inner(), Command::Pause).await
+}
+
+/// Resume a paused strategy.
+#[utoipa::path(tag = "trading", request_body = CommandInput, responses((status = 202, description = "Job enqueued", body = CommandAccepted), (status = 404, description = "No such strategy", body = crate::error::Problem), (status = 409, description = "Not allowed from the current state", body = crate::error::Problem)))]
+#[post("/v1/trading/resume")]
+#[tracing::instrument(skip_all)]
+pub async fn resume(ctx: Ctx, body: ApiJson<CommandInput>) -> Result<HttpResponse, ApiError> {
+    enqueue(&ctx, body.into_inner(), Command::Resume).await
+}

@@ -1,0 +1,64 @@
+//! Trading on the database: the SQL implementations of the runtime's ports, the venues, and
+//! the strategy queries the API reads.
+//!
+//! Layout:
+//! - `store.rs`: `TradingStore` (strategies' state, transitions, orders, fills, positions).
+//! - `paper_store.rs`: `PaperStore` (the paper exchange's balances and orders).
+//! - `venues.rs`: the connectors strategies may name (paper venues, opened lazily).
+//! - `strategies.rs`: strategy CRUD and history queries for the API.
+
+pub mod paper_store;
+pub mod store;
+pub mod strategies;
+pub mod venues;
+
+use crate::config::TradingSettings;
+use crate::db::DbHandle;
+use actors::events::EventBus;
+use actors::supervise::{ActorRef, Supervisor};
+use actors::trading::runtime::{Clock, Deps, RuntimeConfig, TradingManager};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use venues::Venues;
+
+/// What the API needs of the running trading runtime.
+#[derive(Clone)]
+pub struct Trading {
+    pub manager: ActorRef<TradingManager>,
+    pub venues: Arc<Venues>,
+    pub min_tick_interval_ms: u64,
+}
+
+/// Starts the trading manager under `supervisor` (it recovers running strategies itself).
+pub fn start(
+    supervisor: &mut Supervisor,
+    settings: &TradingSettings,
+    db: &DbHandle,
+    events: EventBus,
+    clock: Clock,
+) -> Trading {
+    let venues = venues::paper_venues(settings, venues::sql_paper_store(db.clone()), &clock);
+    let deps = Arc::new(Deps {
+        store: Arc::new(store::SqlTradingStore(db.clone())),
+        venues: venues.clone(),
+        events,
+        config: RuntimeConfig {
+            book_depth: settings.book_depth,
+            max_consecutive_errors: settings.max_consecutive_errors,
+            resume_on_restart: settings.resume_on_restart,
+            venue_timeout: Duration::from_secs(10),
+            max_restarts: 3,
+            restart_window: Duration::from_secs(600),
+        },
+        clock,
+    });
+    let manager = supervisor.spawn("trading", move |child| {
+        TradingManager::new(Arc::clone(&deps), child)
+    });
+    Trading {
+        manager,
+        venues: Arc::new(venues),
+        min_tick_interval_ms: settings.min_tick_interval_ms,
+    }
+}

@@ -1,0 +1,534 @@
+//! [`TradingStore`] on SQLite/Postgres. Decimals are stored as strings; each write that
+//! carries an audit row or an event does so in the same transaction.
+
+use crate::db::{Db, DbHandle};
+use crate::events::stage;
+use crate::{on_db, stage_event};
+use actors::TraceId;
+use actors::events::{StrategyStateChanged, TradeExecuted};
+use actors::ports::DependencyError;
+use actors::trading::fsm::StrategyState;
+use actors::trading::order::OrderStatus;
+use actors::trading::pnl::Position;
+use actors::trading::risk::RiskLimits;
+use actors::trading::runtime::{
+    FillRecord, OrderRecord, PositionRecord, StrategySpec, StrategyStatus, TickRecord,
+    TradingStore, TransitionRecord,
+};
+use actors::trading::types::{Liquidity, OrderKind, Side};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+pub struct SqlTradingStore(pub DbHandle);
+
+fn dep(e: impl std::fmt::Display) -> DependencyError {
+    DependencyError(e.to_string())
+}
+
+pub(crate) fn dec(s: &str) -> Result<Decimal, DependencyError> {
+    Decimal::from_str(s).map_err(|e| dep(format!("stored decimal `{s}`: {e}")))
+}
+
+impl SqlTradingStore {
+    fn db(&self) -> Result<Db, DependencyError> {
+        self.0
+            .get()
+            .ok_or_else(|| DependencyError("database not connected".to_owned()))
+    }
+}
+
+/// `strategies` as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StrategyRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub params: String,
+    pub connector: String,
+    pub symbols: String,
+    pub mode: String,
+    pub tick_interval_ms: i64,
+    pub max_order_notional: String,
+    pub max_open_position: String,
+    pub max_orders_per_minute: i64,
+    pub daily_loss_limit: String,
+    pub state: String,
+    pub state_version: i64,
+    pub state_since: i64,
+    pub state_reason: Option<String>,
+    pub last_tick_at: Option<i64>,
+    pub ticks: i64,
+    pub slow_ticks: i64,
+    pub pnl_day: Option<i64>,
+    pub pnl_day_start: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub const STRATEGY_COLUMNS: &str = "id, name, kind, params, connector, symbols, mode, tick_interval_ms, \
+    max_order_notional, max_open_position, max_orders_per_minute, daily_loss_limit, state, state_version, \
+    state_since, state_reason, last_tick_at, ticks, slow_ticks, pnl_day, pnl_day_start, created_at, updated_at";
+
+impl StrategyRow {
+    pub fn state(&self) -> StrategyState {
+        StrategyState::parse(&self.state).unwrap_or(StrategyState::Faulted)
+    }
+
+    pub fn spec(&self) -> Result<StrategySpec, DependencyError> {
+        Ok(StrategySpec {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            params: serde_json::from_str(&self.params).map_err(dep)?,
+            connector: self.connector.clone(),
+            symbols: serde_json::from_str(&self.symbols).map_err(dep)?,
+            mode: self.mode.clone(),
+            tick_interval_ms: u64::try_from(self.tick_interval_ms).unwrap_or(1000),
+            limits: RiskLimits {
+                max_order_notional: dec(&self.max_order_notional)?,
+                max_open_position: dec(&self.max_open_position)?,
+                max_orders_per_minute: u32::try_from(self.max_orders_per_minute).unwrap_or(0),
+                daily_loss_limit: dec(&self.daily_loss_limit)?,
+            },
+        })
+    }
+
+    pub fn status(&self) -> Result<StrategyStatus, DependencyError> {
+        Ok(StrategyStatus {
+            state: self.state(),
+            version: self.state_version,
+            since_ms: self.state_since,
+            pnl_day: self.pnl_day,
+            pnl_day_start: self.pnl_day_start.as_deref().map(dec).transpose()?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderRow {
+    pub client_order_id: String,
+    pub strategy_id: String,
+    pub venue: String,
+    pub symbol: String,
+    pub side: String,
+    pub order_type: String,
+    pub limit_price: Option<String>,
+    pub qty: String,
+    pub filled_qty: String,
+    pub avg_fill_price: Option<String>,
+    pub fees: String,
+    pub status: String,
+    pub venue_order_id: Option<String>,
+    pub reason: Option<String>,
+    pub tag: String,
+    pub trace_id: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub const ORDER_COLUMNS: &str = "client_order_id, strategy_id, venue, symbol, side, order_type, limit_price, qty, \
+    filled_qty, avg_fill_price, fees, status, venue_order_id, reason, tag, trace_id, created_at, updated_at";
+
+impl OrderRow {
+    fn record(&self) -> Result<OrderRecord, DependencyError> {
+        let kind = match (self.order_type.as_str(), &self.limit_price) {
+            ("limit", Some(p)) => OrderKind::Limit { price: dec(p)? },
+            _ => OrderKind::Market,
+        };
+        Ok(OrderRecord {
+            client_order_id: self.client_order_id.clone(),
+            strategy_id: self.strategy_id.clone(),
+            venue: self.venue.clone(),
+            symbol: self.symbol.clone(),
+            side: Side::parse(&self.side).unwrap_or(Side::Buy),
+            kind,
+            qty: dec(&self.qty)?,
+            filled_qty: dec(&self.filled_qty)?,
+            avg_fill_price: self.avg_fill_price.as_deref().map(dec).transpose()?,
+            fees: dec(&self.fees)?,
+            status: OrderStatus::parse(&self.status)
+                .ok_or_else(|| dep(format!("stored order status `{}`", self.status)))?,
+            venue_order_id: self.venue_order_id.clone(),
+            reason: self.reason.clone(),
+            tag: self.tag.clone(),
+            trace_id: TraceId::new(self.trace_id.clone()),
+            created_ms: self.created_at,
+            updated_ms: self.updated_at,
+        })
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PositionRow {
+    pub strategy_id: String,
+    pub venue: String,
+    pub symbol: String,
+    pub qty: String,
+    pub avg_price: String,
+    pub realised: String,
+    pub fees_paid: String,
+    pub mark_price: Option<String>,
+    pub updated_at: i64,
+}
+
+impl PositionRow {
+    pub fn record(&self) -> Result<PositionRecord, DependencyError> {
+        Ok(PositionRecord {
+            venue: self.venue.clone(),
+            symbol: self.symbol.clone(),
+            position: Position {
+                qty: dec(&self.qty)?,
+                avg_price: dec(&self.avg_price)?,
+                realised: dec(&self.realised)?,
+                fees_paid: dec(&self.fees_paid)?,
+            },
+            mark: self.mark_price.as_deref().map(dec).transpose()?,
+        })
+    }
+}
+
+fn kind_parts(kind: OrderKind) -> (&'static str, Option<String>) {
+    match kind {
+        OrderKind::Market => ("market", None),
+        OrderKind::Limit { price } => ("limit", Some(price.to_string())),
+    }
+}
+
+fn liquidity(l: Liquidity) -> &'static str {
+    match l {
+        Liquidity::Maker => "maker",
+        Liquidity::Taker => "taker",
+    }
+}
+
+pub async fn strategy_row(db: &Db, id: &str) -> Result<Option<StrategyRow>, sqlx::Error> {
+    let sql = format!("SELECT {STRATEGY_COLUMNS} FROM strategies WHERE id = $1");
+    on_db!(db, |p| sqlx::query_as::<_, StrategyRow>(&sql)
+        .bind(id)
+        .fetch_optional(p)
+        .await)
+}
+
+pub async fn position_rows(db: &Db, strategy_id: &str) -> Result<Vec<PositionRow>, sqlx::Error> {
+    let sql = "SELECT strategy_id, venue, symbol, qty, avg_price, realised, fees_paid, mark_price, updated_at \
+               FROM positions WHERE strategy_id = $1 ORDER BY venue, symbol";
+    on_db!(db, |p| sqlx::query_as::<_, PositionRow>(sql)
+        .bind(strategy_id)
+        .fetch_all(p)
+        .await)
+}
+
+const UPSERT_POSITION: &str = "INSERT INTO positions (strategy_id, venue, symbol, qty, avg_price, realised, fees_paid, mark_price, updated_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (strategy_id, venue, symbol) DO UPDATE SET \
+    qty = excluded.qty, avg_price = excluded.avg_price, realised = excluded.realised, fees_paid = excluded.fees_paid, \
+    mark_price = COALESCE(excluded.mark_price, positions.mark_price), updated_at = excluded.updated_at";
+
+#[async_trait]
+impl TradingStore for SqlTradingStore {
+    #[tracing::instrument(skip_all, fields(strategy = strategy_id))]
+    async fn load(
+        &self,
+        strategy_id: &str,
+    ) -> Result<Option<(StrategySpec, StrategyStatus)>, DependencyError> {
+        let db = self.db()?;
+        let Some(row) = strategy_row(&db, strategy_id).await.map_err(dep)? else {
+            return Ok(None);
+        };
+        Ok(Some((row.spec()?, row.status()?)))
+    }
+
+    async fn running(&self) -> Result<Vec<(String, StrategyState)>, DependencyError> {
+        let db = self.db()?;
+        let rows: Vec<(String, String)> = on_db!(&db, |p| sqlx::query_as(
+            "SELECT id, state FROM strategies WHERE state IN ('live', 'paused') ORDER BY id"
+        )
+        .fetch_all(p)
+        .await)
+        .map_err(dep)?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, s)| StrategyState::parse(&s).map(|s| (id, s)))
+            .collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(strategy = %t.strategy_id, from = t.from.as_str(), to = t.to.as_str(), trace_id = %t.trace_id))]
+    async fn transition(&self, t: &TransitionRecord) -> Result<bool, DependencyError> {
+        let db = self.db()?;
+        let name: Option<(String,)> = on_db!(&db, |p| sqlx::query_as(
+            "SELECT name FROM strategies WHERE id = $1"
+        )
+        .bind(&t.strategy_id)
+        .fetch_optional(p)
+        .await)
+        .map_err(dep)?;
+        let Some((name,)) = name else {
+            return Ok(false);
+        };
+        let event = stage(
+            &StrategyStateChanged {
+                strategy_id: t.strategy_id.clone(),
+                name: name.clone(),
+                from: t.from.as_str().to_owned(),
+                to: t.to.as_str().to_owned(),
+                cause: t.cause.clone(),
+                reason: t.reason.clone(),
+                trace_id: t.trace_id.clone(),
+            },
+            &t.trace_id,
+        )
+        .map_err(dep)?;
+        let at = DateTime::<Utc>::from_timestamp_millis(t.at_ms).unwrap_or_else(Utc::now);
+        let detail = format!("{} → {} ({}): {}", t.from.as_str(), t.to.as_str(), t.cause, t.reason);
+        let applied = on_db!(&db, |p| async {
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(
+                "UPDATE strategies SET state = $1, state_version = state_version + 1, state_since = $2, \
+                 state_reason = $3, updated_at = $2 WHERE id = $4 AND state_version = $5 AND state = $6",
+            )
+            .bind(t.to.as_str())
+            .bind(t.at_ms)
+            .bind(&t.reason)
+            .bind(&t.strategy_id)
+            .bind(t.expected_version)
+            .bind(t.from.as_str())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                tx.rollback().await?;
+                Ok::<bool, sqlx::Error>(false)
+            } else {
+                sqlx::query(
+                    "INSERT INTO strategy_transitions (id, strategy_id, from_state, to_state, cause, reason, principal, trace_id, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(&t.strategy_id)
+                .bind(t.from.as_str())
+                .bind(t.to.as_str())
+                .bind(&t.cause)
+                .bind(&t.reason)
+                .bind(&t.principal)
+                .bind(t.trace_id.as_str())
+                .bind(t.at_ms)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO event_log (id, at, trace_id, principal, action, target, outcome, client_ip, detail) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'success', NULL, $7)",
+                )
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(at)
+                .bind(t.trace_id.as_str())
+                .bind(&t.principal)
+                .bind(format!("strategy.{}", t.cause))
+                .bind(format!("strategy:{name}"))
+                .bind(&detail)
+                .execute(&mut *tx)
+                .await?;
+                stage_event!(tx, event).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+        }
+        .await)
+        .map_err(dep)?;
+        Ok(applied)
+    }
+
+    #[tracing::instrument(skip_all, fields(order = %o.client_order_id, trace_id = %o.trace_id))]
+    async fn insert_order(&self, o: &OrderRecord) -> Result<(), DependencyError> {
+        let db = self.db()?;
+        let (order_type, limit) = kind_parts(o.kind);
+        let sql = format!(
+            "INSERT INTO orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        );
+        on_db!(&db, |p| sqlx::query(&sql)
+            .bind(&o.client_order_id)
+            .bind(&o.strategy_id)
+            .bind(&o.venue)
+            .bind(&o.symbol)
+            .bind(o.side.as_str())
+            .bind(order_type)
+            .bind(&limit)
+            .bind(o.qty.to_string())
+            .bind(o.filled_qty.to_string())
+            .bind(o.avg_fill_price.map(|d| d.to_string()))
+            .bind(o.fees.to_string())
+            .bind(o.status.as_str())
+            .bind(&o.venue_order_id)
+            .bind(&o.reason)
+            .bind(&o.tag)
+            .bind(o.trace_id.as_str())
+            .bind(o.created_ms)
+            .bind(o.updated_ms)
+            .execute(p)
+            .await
+            .map(drop))
+        .map_err(dep)
+    }
+
+    #[tracing::instrument(skip_all, fields(order = %o.client_order_id, status = o.status.as_str()))]
+    async fn update_order(&self, o: &OrderRecord) -> Result<(), DependencyError> {
+        let db = self.db()?;
+        let sql = "UPDATE orders SET filled_qty = $1, avg_fill_price = $2, fees = $3, status = $4, \
+                   venue_order_id = $5, reason = $6, updated_at = $7 WHERE client_order_id = $8";
+        on_db!(&db, |p| sqlx::query(sql)
+            .bind(o.filled_qty.to_string())
+            .bind(o.avg_fill_price.map(|d| d.normalize().to_string()))
+            .bind(o.fees.to_string())
+            .bind(o.status.as_str())
+            .bind(&o.venue_order_id)
+            .bind(&o.reason)
+            .bind(o.updated_ms)
+            .bind(&o.client_order_id)
+            .execute(p)
+            .await
+            .map(drop))
+        .map_err(dep)
+    }
+
+    #[tracing::instrument(skip_all, fields(trade_id = %f.trade_id, venue = %f.venue, trace_id = %f.trace_id))]
+    async fn record_fill(
+        &self,
+        f: &FillRecord,
+        pos: &PositionRecord,
+    ) -> Result<bool, DependencyError> {
+        let db = self.db()?;
+        let event = stage(
+            &TradeExecuted {
+                strategy_id: f.strategy_id.clone(),
+                venue: f.venue.clone(),
+                trade_id: f.trade_id.clone(),
+                client_order_id: f.client_order_id.clone(),
+                symbol: f.symbol.clone(),
+                side: f.side.as_str().to_owned(),
+                quantity: f.qty.to_string(),
+                price: f.price.to_string(),
+                fee: f.fee.to_string(),
+                live: f.live,
+                trace_id: f.trace_id.clone(),
+            },
+            &f.trace_id,
+        )
+        .map_err(dep)?;
+        let now = chrono::Utc::now().timestamp_millis();
+        on_db!(&db, |p| async {
+            let mut tx = p.begin().await?;
+            // The primary key (venue, trade_id) is the dedupe: a repeat inserts nothing.
+            let n = sqlx::query(
+                "INSERT INTO fills (venue, trade_id, client_order_id, strategy_id, symbol, side, qty, price, fee, liquidity, ts) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (venue, trade_id) DO NOTHING",
+            )
+            .bind(&f.venue)
+            .bind(&f.trade_id)
+            .bind(&f.client_order_id)
+            .bind(&f.strategy_id)
+            .bind(&f.symbol)
+            .bind(f.side.as_str())
+            .bind(f.qty.to_string())
+            .bind(f.price.to_string())
+            .bind(f.fee.to_string())
+            .bind(liquidity(f.liquidity))
+            .bind(f.ts_ms)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n == 0 {
+                tx.rollback().await?;
+                return Ok::<bool, sqlx::Error>(false);
+            }
+            sqlx::query(UPSERT_POSITION)
+                .bind(&f.strategy_id)
+                .bind(&pos.venue)
+                .bind(&pos.symbol)
+                .bind(pos.position.qty.to_string())
+                .bind(pos.position.avg_price.normalize().to_string())
+                .bind(pos.position.realised.to_string())
+                .bind(pos.position.fees_paid.to_string())
+                .bind(pos.mark.map(|m| m.to_string()))
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            stage_event!(tx, event).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+        .await)
+        .map_err(dep)
+    }
+
+    async fn open_orders(&self, strategy_id: &str) -> Result<Vec<OrderRecord>, DependencyError> {
+        let db = self.db()?;
+        let sql = format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE strategy_id = $1 AND status IN ('pending_submit', 'open', 'partially_filled') ORDER BY created_at"
+        );
+        let rows = on_db!(&db, |p| sqlx::query_as::<_, OrderRow>(&sql)
+            .bind(strategy_id)
+            .fetch_all(p)
+            .await)
+        .map_err(dep)?;
+        rows.iter().map(OrderRow::record).collect()
+    }
+
+    async fn positions(&self, strategy_id: &str) -> Result<Vec<PositionRecord>, DependencyError> {
+        let db = self.db()?;
+        position_rows(&db, strategy_id)
+            .await
+            .map_err(dep)?
+            .iter()
+            .map(PositionRow::record)
+            .collect()
+    }
+
+    async fn tick_done(&self, t: &TickRecord) -> Result<(), DependencyError> {
+        let db = self.db()?;
+        let slow = i64::try_from(t.slow_ticks).unwrap_or(i64::MAX);
+        on_db!(&db, |p| async {
+            let mut tx = p.begin().await?;
+            sqlx::query(
+                "UPDATE strategies SET last_tick_at = $1, ticks = ticks + 1, slow_ticks = slow_ticks + $2, \
+                 pnl_day = $3, pnl_day_start = $4 WHERE id = $5",
+            )
+            .bind(t.at_ms)
+            .bind(slow)
+            .bind(t.pnl_day)
+            .bind(t.pnl_day_start.to_string())
+            .bind(&t.strategy_id)
+            .execute(&mut *tx)
+            .await?;
+            for (venue, symbol, mark) in &t.marks {
+                sqlx::query(
+                    "UPDATE positions SET mark_price = $1 WHERE strategy_id = $2 AND venue = $3 AND symbol = $4",
+                )
+                .bind(mark.to_string())
+                .bind(&t.strategy_id)
+                .bind(venue)
+                .bind(symbol)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        }
+        .await)
+        .map_err(dep)
+    }
+}
+
+/// Order rows for the API.
+pub async fn order_rows(
+    db: &Db,
+    strategy_id: &str,
+    limit: i64,
+) -> Result<Vec<OrderRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {ORDER_COLUMNS} FROM orders WHERE strategy_id = $1 ORDER BY created_at DESC, client_order_id DESC LIMIT $2"
+    );
+    on_db!(db, |p| sqlx::query_as::<_, OrderRow>(&sql)
+        .bind(strategy_id)
+        .bind(limit)
+        .fetch_all(p)
+        .await)
+}
