@@ -145,7 +145,8 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
     let p = &t.paper;
     let venue_ok = |v: &String| {
         (1..=32).contains(&v.len())
-            && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     };
     if let Some(bad) = p.venues.iter().find(|v| !venue_ok(v)) {
         return Err(key(
@@ -161,13 +162,20 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             ));
         }
     }
-    if let Some((asset, _)) = p.initial_balances.iter().find(|(_, v)| v.is_sign_negative()) {
+    if let Some((asset, _)) = p
+        .initial_balances
+        .iter()
+        .find(|(_, v)| v.is_sign_negative())
+    {
         return Err(key(
             &format!("trading.paper.initial_balances.{asset}"),
             "must not be negative",
         ));
     }
-    if p.step_ms <= 0 || p.start_price <= rust_decimal::Decimal::ZERO || p.level_qty <= rust_decimal::Decimal::ZERO {
+    if p.step_ms <= 0
+        || p.start_price <= rust_decimal::Decimal::ZERO
+        || p.level_qty <= rust_decimal::Decimal::ZERO
+    {
         return Err(key(
             "trading.paper",
             "step_ms, start_price and level_qty must be positive",

@@ -27,6 +27,11 @@ fn dep(e: impl std::fmt::Display) -> DependencyError {
     DependencyError(e.to_string())
 }
 
+/// Stored form of a decimal: no trailing zeros, so `1.00` and `1` are the same text.
+pub(crate) fn text(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
 pub(crate) fn dec(s: &str) -> Result<Decimal, DependencyError> {
     Decimal::from_str(s).map_err(|e| dep(format!("stored decimal `{s}`: {e}")))
 }
@@ -192,7 +197,7 @@ impl PositionRow {
 fn kind_parts(kind: OrderKind) -> (&'static str, Option<String>) {
     match kind {
         OrderKind::Market => ("market", None),
-        OrderKind::Limit { price } => ("limit", Some(price.to_string())),
+        OrderKind::Limit { price } => ("limit", Some(text(price))),
     }
 }
 
@@ -280,7 +285,13 @@ impl TradingStore for SqlTradingStore {
         )
         .map_err(dep)?;
         let at = DateTime::<Utc>::from_timestamp_millis(t.at_ms).unwrap_or_else(Utc::now);
-        let detail = format!("{} → {} ({}): {}", t.from.as_str(), t.to.as_str(), t.cause, t.reason);
+        let detail = format!(
+            "{} → {} ({}): {}",
+            t.from.as_str(),
+            t.to.as_str(),
+            t.cause,
+            t.reason
+        );
         let applied = on_db!(&db, |p| async {
             let mut tx = p.begin().await?;
             let n = sqlx::query(
@@ -353,10 +364,10 @@ impl TradingStore for SqlTradingStore {
             .bind(o.side.as_str())
             .bind(order_type)
             .bind(&limit)
-            .bind(o.qty.to_string())
-            .bind(o.filled_qty.to_string())
-            .bind(o.avg_fill_price.map(|d| d.to_string()))
-            .bind(o.fees.to_string())
+            .bind(text(o.qty))
+            .bind(text(o.filled_qty))
+            .bind(o.avg_fill_price.map(text))
+            .bind(text(o.fees))
             .bind(o.status.as_str())
             .bind(&o.venue_order_id)
             .bind(&o.reason)
@@ -376,9 +387,9 @@ impl TradingStore for SqlTradingStore {
         let sql = "UPDATE orders SET filled_qty = $1, avg_fill_price = $2, fees = $3, status = $4, \
                    venue_order_id = $5, reason = $6, updated_at = $7 WHERE client_order_id = $8";
         on_db!(&db, |p| sqlx::query(sql)
-            .bind(o.filled_qty.to_string())
-            .bind(o.avg_fill_price.map(|d| d.normalize().to_string()))
-            .bind(o.fees.to_string())
+            .bind(text(o.filled_qty))
+            .bind(o.avg_fill_price.map(text))
+            .bind(text(o.fees))
             .bind(o.status.as_str())
             .bind(&o.venue_order_id)
             .bind(&o.reason)
@@ -405,9 +416,9 @@ impl TradingStore for SqlTradingStore {
                 client_order_id: f.client_order_id.clone(),
                 symbol: f.symbol.clone(),
                 side: f.side.as_str().to_owned(),
-                quantity: f.qty.to_string(),
-                price: f.price.to_string(),
-                fee: f.fee.to_string(),
+                quantity: text(f.qty),
+                price: text(f.price),
+                fee: text(f.fee),
                 live: f.live,
                 trace_id: f.trace_id.clone(),
             },
@@ -428,9 +439,9 @@ impl TradingStore for SqlTradingStore {
             .bind(&f.strategy_id)
             .bind(&f.symbol)
             .bind(f.side.as_str())
-            .bind(f.qty.to_string())
-            .bind(f.price.to_string())
-            .bind(f.fee.to_string())
+            .bind(text(f.qty))
+            .bind(text(f.price))
+            .bind(text(f.fee))
             .bind(liquidity(f.liquidity))
             .bind(f.ts_ms)
             .execute(&mut *tx)
@@ -444,11 +455,11 @@ impl TradingStore for SqlTradingStore {
                 .bind(&f.strategy_id)
                 .bind(&pos.venue)
                 .bind(&pos.symbol)
-                .bind(pos.position.qty.to_string())
-                .bind(pos.position.avg_price.normalize().to_string())
-                .bind(pos.position.realised.to_string())
-                .bind(pos.position.fees_paid.to_string())
-                .bind(pos.mark.map(|m| m.to_string()))
+                .bind(text(pos.position.qty))
+                .bind(text(pos.position.avg_price))
+                .bind(text(pos.position.realised))
+                .bind(text(pos.position.fees_paid))
+                .bind(pos.mark.map(text))
                 .bind(now)
                 .execute(&mut *tx)
                 .await?;
@@ -495,7 +506,7 @@ impl TradingStore for SqlTradingStore {
             .bind(t.at_ms)
             .bind(slow)
             .bind(t.pnl_day)
-            .bind(t.pnl_day_start.to_string())
+            .bind(text(t.pnl_day_start))
             .bind(&t.strategy_id)
             .execute(&mut *tx)
             .await?;
@@ -503,7 +514,7 @@ impl TradingStore for SqlTradingStore {
                 sqlx::query(
                     "UPDATE positions SET mark_price = $1 WHERE strategy_id = $2 AND venue = $3 AND symbol = $4",
                 )
-                .bind(mark.to_string())
+                .bind(text(*mark))
                 .bind(&t.strategy_id)
                 .bind(venue)
                 .bind(symbol)

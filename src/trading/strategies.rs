@@ -84,11 +84,12 @@ pub async fn update_config(db: &Db, row: &StrategyRow) -> Result<bool, DbError> 
 pub async fn delete(db: &Db, id: &str) -> Result<bool, DbError> {
     let n = on_db!(db, |p| {
         let mut tx = p.begin().await?;
-        let n = sqlx::query("DELETE FROM strategies WHERE id = $1 AND state NOT IN ('live', 'paused')")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let n =
+            sqlx::query("DELETE FROM strategies WHERE id = $1 AND state NOT IN ('live', 'paused')")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         sqlx::query("DELETE FROM positions WHERE strategy_id = $1 AND $2")
             .bind(id)
             .bind(n > 0)

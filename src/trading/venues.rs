@@ -4,7 +4,7 @@
 use crate::config::TradingSettings;
 use crate::db::DbHandle;
 use actors::trading::connector::{Connector, ConnectorError};
-use actors::trading::paper::{PaperConfig, PaperExchange, PriceFeed, PaperStore, RandomWalkFeed};
+use actors::trading::paper::{PaperConfig, PaperExchange, PaperStore, PriceFeed, RandomWalkFeed};
 use actors::trading::runtime::Clock;
 use actors::trading::types::{Fees, OrderBook, OrderReport, OrderRequest};
 use async_trait::async_trait;
@@ -93,7 +93,11 @@ impl Connector for PaperVenue {
 }
 
 /// Paper venues from `[trading.paper]`, each with its own random walk (seed + index).
-pub fn paper_venues(settings: &TradingSettings, store: Arc<dyn PaperStore>, clock: &Clock) -> Venues {
+pub fn paper_venues(
+    settings: &TradingSettings,
+    store: Arc<dyn PaperStore>,
+    clock: &Clock,
+) -> Venues {
     let p = &settings.paper;
     // Environment keys arrive lower-cased (`…__INITIAL_BALANCES__USDT` → `usdt`).
     let balances: BTreeMap<String, Decimal> = p

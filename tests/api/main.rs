@@ -19,3 +19,5 @@ mod migrations;
 mod openapi;
 mod redis;
 mod security;
+mod trading_api;
+mod trading_engine;

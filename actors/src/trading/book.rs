@@ -63,12 +63,24 @@ mod tests {
         OrderBook {
             symbol: "BTC-USDT".into(),
             bids: vec![
-                Level { price: dec!(99), qty: dec!(1) },
-                Level { price: dec!(98), qty: dec!(2) },
+                Level {
+                    price: dec!(99),
+                    qty: dec!(1),
+                },
+                Level {
+                    price: dec!(98),
+                    qty: dec!(2),
+                },
             ],
             asks: vec![
-                Level { price: dec!(101), qty: dec!(1) },
-                Level { price: dec!(102), qty: dec!(2) },
+                Level {
+                    price: dec!(101),
+                    qty: dec!(1),
+                },
+                Level {
+                    price: dec!(102),
+                    qty: dec!(2),
+                },
             ],
             ts_ms: 0,
         }

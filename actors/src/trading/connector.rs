@@ -34,6 +34,8 @@ pub trait Connector: Send + Sync + 'static {
     async fn place(&self, order: &OrderRequest) -> Result<OrderReport, ConnectorError>;
     async fn cancel(&self, client_order_id: &str) -> Result<OrderReport, ConnectorError>;
     /// `Ok(None)`: the venue never saw this order (it was recorded but not sent).
-    async fn order_status(&self, client_order_id: &str)
-    -> Result<Option<OrderReport>, ConnectorError>;
+    async fn order_status(
+        &self,
+        client_order_id: &str,
+    ) -> Result<Option<OrderReport>, ConnectorError>;
 }

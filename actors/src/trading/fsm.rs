@@ -107,7 +107,10 @@ pub struct IllegalTransition {
 
 /// The transition table. Anything not listed is illegal, including re-entering the current
 /// state (callers that want idempotency check `command.target() == from` first).
-pub fn transition(from: StrategyState, command: Command) -> Result<StrategyState, IllegalTransition> {
+pub fn transition(
+    from: StrategyState,
+    command: Command,
+) -> Result<StrategyState, IllegalTransition> {
     use Command as C;
     use StrategyState as S;
     let legal = matches!(

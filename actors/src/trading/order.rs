@@ -61,12 +61,21 @@ pub struct IllegalOrderTransition {
 
 /// Checks `from → to`. Staying in `partially_filled` is legal (another partial fill); any other
 /// self-transition is not, so a duplicate report is noticed rather than silently re-applied.
-pub fn order_transition(from: OrderStatus, to: OrderStatus) -> Result<OrderStatus, IllegalOrderTransition> {
+pub fn order_transition(
+    from: OrderStatus,
+    to: OrderStatus,
+) -> Result<OrderStatus, IllegalOrderTransition> {
     use OrderStatus::*;
     let legal = match from {
         // A venue may fill (or reject) before we ever saw the order open.
-        PendingSubmit => matches!(to, Open | PartiallyFilled | Filled | Cancelled | Rejected | Expired),
-        Open => matches!(to, PartiallyFilled | Filled | Cancelled | Expired | Rejected),
+        PendingSubmit => matches!(
+            to,
+            Open | PartiallyFilled | Filled | Cancelled | Rejected | Expired
+        ),
+        Open => matches!(
+            to,
+            PartiallyFilled | Filled | Cancelled | Expired | Rejected
+        ),
         PartiallyFilled => matches!(to, PartiallyFilled | Filled | Cancelled | Expired),
         Filled | Cancelled | Rejected | Expired => false,
     };
@@ -120,7 +129,11 @@ mod tests {
         for s in OrderStatus::ALL {
             assert_eq!(OrderStatus::parse(s.as_str()), Some(s));
             if s.is_terminal() {
-                assert!(OrderStatus::ALL.iter().all(|t| order_transition(s, *t).is_err()));
+                assert!(
+                    OrderStatus::ALL
+                        .iter()
+                        .all(|t| order_transition(s, *t).is_err())
+                );
             }
         }
         assert_eq!(OrderStatus::parse("done"), None);

@@ -11,7 +11,11 @@ use actors::jobs::{BackoffPolicy, JobSpec};
 use actors::trading::fsm::{self, Command};
 use actors::trading::runtime::jobs::QUEUE;
 
-async fn enqueue(ctx: &Ctx, input: CommandInput, command: Command) -> Result<HttpResponse, ApiError> {
+async fn enqueue(
+    ctx: &Ctx,
+    input: CommandInput,
+    command: Command,
+) -> Result<HttpResponse, ApiError> {
     let row = super::strategies::load(ctx, &input.strategy_id).await?;
     let state = row.state();
     if state != command.target() {

@@ -107,8 +107,13 @@ pub async fn pnl(ctx: Ctx) -> Result<web::Json<PnlReport>, ApiError> {
     for s in strategies::list(&db).await? {
         let (mut realised, mut unrealised) = (Decimal::ZERO, Decimal::ZERO);
         let mut currency = String::new();
-        for p in position_rows(&db, &s.id).await.map_err(crate::db::DbError::from)? {
-            let fee = venues.get(&p.venue).map_or(Decimal::ZERO, |v| v.fees().taker);
+        for p in position_rows(&db, &s.id)
+            .await
+            .map_err(crate::db::DbError::from)?
+        {
+            let fee = venues
+                .get(&p.venue)
+                .map_or(Decimal::ZERO, |v| v.fees().taker);
             let (_, r, u) = dto::position_dto(&p, fee);
             realised += r;
             unrealised += u;

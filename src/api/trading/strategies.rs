@@ -36,7 +36,10 @@ fn validate(ctx: &Ctx, i: &StrategyInput) -> Result<(), ApiError> {
         ));
     }
     if i.symbols.is_empty() || i.symbols.len() > 20 {
-        errors.push(FieldError::new("symbols", "1 to 20 symbols such as `BTC-USDT`"));
+        errors.push(FieldError::new(
+            "symbols",
+            "1 to 20 symbols such as `BTC-USDT`",
+        ));
     }
     for (n, s) in i.symbols.iter().enumerate() {
         if split_symbol(s).is_none() {
@@ -65,7 +68,11 @@ fn validate(ctx: &Ctx, i: &StrategyInput) -> Result<(), ApiError> {
         ));
     }
     let r = &i.risk;
-    dto::decimal("risk.max_order_notional", &r.max_order_notional, &mut errors);
+    dto::decimal(
+        "risk.max_order_notional",
+        &r.max_order_notional,
+        &mut errors,
+    );
     dto::decimal("risk.max_open_position", &r.max_open_position, &mut errors);
     dto::decimal("risk.daily_loss_limit", &r.daily_loss_limit, &mut errors);
     if !(1..=10_000).contains(&r.max_orders_per_minute) {
@@ -201,8 +208,13 @@ pub async fn get_strategy(
     let venues = &ctx.state.trading.venues;
     let (mut realised, mut unrealised) = (Decimal::ZERO, Decimal::ZERO);
     let mut positions = Vec::new();
-    for p in position_rows(&db, &row.id).await.map_err(crate::db::DbError::from)? {
-        let fee = venues.get(&p.venue).map_or(Decimal::ZERO, |v| v.fees().taker);
+    for p in position_rows(&db, &row.id)
+        .await
+        .map_err(crate::db::DbError::from)?
+    {
+        let fee = venues
+            .get(&p.venue)
+            .map_or(Decimal::ZERO, |v| v.fees().taker);
         let (dto, r, u) = dto::position_dto(&p, fee);
         realised += r;
         unrealised += u;
@@ -212,7 +224,12 @@ pub async fn get_strategy(
         .await
         .map_err(crate::db::DbError::from)?
         .iter()
-        .filter(|o| matches!(o.status.as_str(), "pending_submit" | "open" | "partially_filled"))
+        .filter(|o| {
+            matches!(
+                o.status.as_str(),
+                "pending_submit" | "open" | "partially_filled"
+            )
+        })
         .count();
     let transitions = strategies::transitions(&db, &row.id, 20)
         .await?

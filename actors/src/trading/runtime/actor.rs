@@ -132,7 +132,8 @@ impl Handler<SetState> for TradingFsmActor {
 
     fn handle(&mut self, msg: SetState, _: &mut Context<Self>) -> Self::Result {
         let engine = Arc::clone(&self.engine);
-        let span = tracing::info_span!("set_state", strategy = %self.strategy_id, state = msg.0.as_str());
+        let span =
+            tracing::info_span!("set_state", strategy = %self.strategy_id, state = msg.0.as_str());
         Box::pin(
             async move {
                 engine.lock().await.state = msg.0;

@@ -238,7 +238,10 @@ impl Engine {
         for (venue, symbol) in self.strategy.subscriptions() {
             let conn = self.venue(&venue)?;
             let book = self
-                .call(&venue, conn.order_book(&symbol, self.deps.config.book_depth))
+                .call(
+                    &venue,
+                    conn.order_book(&symbol, self.deps.config.book_depth),
+                )
                 .await?;
             if let Some(mid) = book.mid() {
                 self.marks.insert((venue.clone(), symbol.clone()), mid);
@@ -414,11 +417,7 @@ impl Engine {
         self.rate.record(now);
         self.seq += 1;
         let mut order = OrderRecord {
-            client_order_id: format!(
-                "ais-{now:x}-{:08x}-{}",
-                rand::random::<u32>(),
-                self.seq
-            ),
+            client_order_id: format!("ais-{now:x}-{:08x}-{}", rand::random::<u32>(), self.seq),
             strategy_id: self.spec.id.clone(),
             venue: intent.venue.clone(),
             symbol: intent.symbol.clone(),
@@ -514,7 +513,8 @@ impl Engine {
             if new {
                 let before = order.filled_qty;
                 let filled = before + f.qty;
-                let notional = order.avg_fill_price.unwrap_or(Decimal::ZERO) * before + f.price * f.qty;
+                let notional =
+                    order.avg_fill_price.unwrap_or(Decimal::ZERO) * before + f.price * f.qty;
                 order.avg_fill_price = Some(notional / filled);
                 order.filled_qty = filled;
                 order.fees += f.fee;
@@ -535,7 +535,9 @@ impl Engine {
                     order.reason.clone_from(&report.reason);
                     changed = true;
                 }
-                Err(e) => tracing::warn!(order = %order.client_order_id, error = %e, "venue reported an impossible status; kept ours"),
+                Err(e) => {
+                    tracing::warn!(order = %order.client_order_id, error = %e, "venue reported an impossible status; kept ours")
+                }
             }
         }
         if changed {

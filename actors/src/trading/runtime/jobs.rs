@@ -27,7 +27,12 @@ impl JobHandler for TradingJobs {
         let command = Command::parse(&job.name)
             .filter(|c| *c != Command::Fault)
             .ok_or_else(|| JobError::Permanent(format!("unknown trading job `{}`", job.name)))?;
-        let field = |name: &str| job.payload.get(name).and_then(|v| v.as_str()).map(str::to_owned);
+        let field = |name: &str| {
+            job.payload
+                .get(name)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
         let strategy_id = field("strategy_id")
             .ok_or_else(|| JobError::Permanent("payload lacks `strategy_id`".to_owned()))?;
         let apply = Apply {
@@ -38,12 +43,16 @@ impl JobHandler for TradingJobs {
             trace_id: job.trace_id.clone(),
         };
         match self.manager.send(apply).await {
-            Ok(Ok(outcome)) => serde_json::to_value(outcome).map_err(|e| JobError::Permanent(e.to_string())),
+            Ok(Ok(outcome)) => {
+                serde_json::to_value(outcome).map_err(|e| JobError::Permanent(e.to_string()))
+            }
             Ok(Err(e @ (TradingError::Unavailable(_) | TradingError::Conflict(_)))) => {
                 Err(JobError::Retryable(e.to_string()))
             }
             Ok(Err(e)) => Err(JobError::Permanent(e.to_string())),
-            Err(e) => Err(JobError::Retryable(format!("trading runtime unavailable: {e}"))),
+            Err(e) => Err(JobError::Retryable(format!(
+                "trading runtime unavailable: {e}"
+            ))),
         }
     }
 }

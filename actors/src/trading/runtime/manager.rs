@@ -161,7 +161,11 @@ impl TradingManager {
 
     /// An actor ended. If we did not ask it to (it is still registered), it crashed.
     fn child_exited(&mut self, id: &str, generation: u64, ctx: &mut Context<Self>) {
-        if self.children.get(id).is_none_or(|c| c.generation != generation) {
+        if self
+            .children
+            .get(id)
+            .is_none_or(|c| c.generation != generation)
+        {
             return;
         }
         self.children.remove(id);
@@ -174,18 +178,30 @@ impl TradingManager {
         }
         let n = u32::try_from(crashes.len()).unwrap_or(u32::MAX);
         if n >= self.deps.config.max_restarts {
-            tracing::error!(strategy = id, crashes = n, "strategy actor keeps crashing; faulting it");
+            tracing::error!(
+                strategy = id,
+                crashes = n,
+                "strategy actor keeps crashing; faulting it"
+            );
             ctx.notify(Apply {
                 strategy_id: id.to_owned(),
                 command: Command::Fault,
                 principal: "system".to_owned(),
-                reason: format!("the strategy crashed {n} times within {} s", window.as_secs()),
+                reason: format!(
+                    "the strategy crashed {n} times within {} s",
+                    window.as_secs()
+                ),
                 trace_id: TraceId::system(),
             });
             return;
         }
         let delay = Duration::from_millis(500u64 << n.min(6));
-        tracing::error!(strategy = id, crashes = n, delay_ms = delay.as_millis() as u64, "strategy actor crashed; restarting");
+        tracing::error!(
+            strategy = id,
+            crashes = n,
+            delay_ms = delay.as_millis() as u64,
+            "strategy actor crashed; restarting"
+        );
         let (deps, id) = (Arc::clone(&self.deps), id.to_owned());
         ctx.spawn(
             async move {
@@ -268,7 +284,8 @@ impl Actor for TradingManager {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let first_start = self.child_ctx.incarnation() == 0;
-        self.child_ctx.not_ready("recovering strategies");
+        // Not marked down while recovering: that waits on the database, whose own readiness
+        // entry already says so; commands meanwhile get a retryable "recovering" error.
         let deps = Arc::clone(&self.deps);
         ctx.spawn(
             async move {
@@ -332,17 +349,29 @@ impl Handler<Apply> for TradingManager {
                 // Idempotent repeat. A running state without an actor (lost somehow) is
                 // brought back rather than silently left dead.
                 let plan = if from.is_running() && child.is_none() {
-                    load_running(&deps, &spec.id).await?.map_or(Plan::Nothing, |e| Plan::Spawn(Box::new(e)))
+                    load_running(&deps, &spec.id)
+                        .await?
+                        .map_or(Plan::Nothing, |e| Plan::Spawn(Box::new(e)))
                 } else {
                     Plan::Nothing
                 };
-                return Ok((ApplyOutcome { from, to: from, changed: false }, plan));
+                return Ok((
+                    ApplyOutcome {
+                        from,
+                        to: from,
+                        changed: false,
+                    },
+                    plan,
+                ));
             }
             let to = fsm::transition(from, msg.command)?;
             let mut plan = Plan::Nothing;
             if msg.command == Command::Deploy {
                 if spec.mode == "live"
-                    && !deps.venues.get(&spec.connector).is_some_and(|v| v.is_live())
+                    && !deps
+                        .venues
+                        .get(&spec.connector)
+                        .is_some_and(|v| v.is_live())
                 {
                     return Err(TradingError::Invalid(format!(
                         "live mode needs a live connector; `{}` is a paper venue",
@@ -364,7 +393,9 @@ impl Handler<Apply> for TradingManager {
                 if let Some(child) = &child {
                     match child.send(Shutdown).await {
                         Ok(Ok(())) => {}
-                        Ok(Err(e)) => tracing::warn!(error = %e, "some orders could not be cancelled on stop"),
+                        Ok(Err(e)) => {
+                            tracing::warn!(error = %e, "some orders could not be cancelled on stop")
+                        }
                         Err(e) => tracing::warn!(error = %e, "strategy actor already gone"),
                     }
                 }
@@ -394,27 +425,41 @@ impl Handler<Apply> for TradingManager {
             {
                 let _ = child.send(SetState(to)).await;
             }
-            Ok((ApplyOutcome { from, to, changed: true }, plan))
+            Ok((
+                ApplyOutcome {
+                    from,
+                    to,
+                    changed: true,
+                },
+                plan,
+            ))
         };
-        AtomicResponse::new(Box::pin(fut.instrument(span).into_actor(self).map(move |res, act, ctx| {
-            let (outcome, plan) = res?;
-            match plan {
-                Plan::Nothing => {}
-                Plan::Spawn(engine) => {
-                    if let Some(old) = act.children.remove(&id) {
-                        old.addr.do_send(Shutdown);
+        AtomicResponse::new(Box::pin(fut.instrument(span).into_actor(self).map(
+            move |res, act, ctx| {
+                let (outcome, plan) = res?;
+                match plan {
+                    Plan::Nothing => {}
+                    Plan::Spawn(engine) => {
+                        if let Some(old) = act.children.remove(&id) {
+                            old.addr.do_send(Shutdown);
+                        }
+                        act.crashes.remove(&id);
+                        act.spawn_child(ctx, *engine);
                     }
-                    act.crashes.remove(&id);
-                    act.spawn_child(ctx, *engine);
+                    Plan::Remove => {
+                        act.children.remove(&id);
+                        act.update_gauge();
+                    }
                 }
-                Plan::Remove => {
-                    act.children.remove(&id);
-                    act.update_gauge();
-                }
-            }
-            tracing::info!(from = outcome.from.as_str(), to = outcome.to.as_str(), changed = outcome.changed, "strategy command applied");
-            Ok(outcome)
-        })))
+                tracing::info!(
+                    from = outcome.from.as_str(),
+                    to = outcome.to.as_str(),
+                    changed = outcome.changed,
+                    "strategy command applied"
+                );
+                Ok(outcome)
+            },
+        )))
     }
 }
 
@@ -422,7 +467,11 @@ impl Handler<EngineFailed> for TradingManager {
     type Result = ();
 
     fn handle(&mut self, msg: EngineFailed, ctx: &mut Context<Self>) {
-        if self.children.get(&msg.strategy_id).is_some_and(|c| c.generation == msg.generation) {
+        if self
+            .children
+            .get(&msg.strategy_id)
+            .is_some_and(|c| c.generation == msg.generation)
+        {
             tracing::error!(strategy = %msg.strategy_id, reason = %msg.reason, "strategy faulted");
             ctx.notify(Apply {
                 strategy_id: msg.strategy_id,

@@ -1,0 +1,295 @@
+//! The strategy engine against the real stores and a fake venue that checks the database:
+//! orders are recorded before a venue sees them, fills are deduplicated by trade id (in
+//! memory and by the database after a restart), unfinished orders are reconciled first, and
+//! the risk gate stops over-limit orders before they are recorded.
+
+use crate::helpers::{Backend, TestDb, test_settings};
+use crate::on_both_backends;
+use actors::TraceId;
+use actors::events::EventBus;
+use actors::trading::connector::{Connector, ConnectorError};
+use actors::trading::fsm::StrategyState;
+use actors::trading::order::OrderStatus;
+use actors::trading::runtime::{Deps, Engine, RuntimeConfig, TradingStore};
+use actors::trading::types::{
+    Fees, FillReport, Level, Liquidity, OrderBook, OrderReport, OrderRequest,
+};
+use ai_service::db::{Db, DbHandle};
+use ai_service::on_db;
+use ai_service::trading::store::{SqlTradingStore, StrategyRow};
+use async_trait::async_trait;
+use rust_decimal::{Decimal, dec};
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+on_both_backends!(
+    orders_are_recorded_before_the_venue_sees_them_and_fills_dedupe,
+    unsent_orders_are_reconciled_before_anything_new,
+    the_risk_gate_stops_an_over_limit_order_before_it_is_recorded
+);
+
+/// A venue that, when asked to place an order, first looks the order up in the database,
+/// and reports fills in two steps, repeating the first fill in its second report.
+struct CheckingVenue {
+    db: Db,
+    /// What the order row said when `place` was called.
+    seen_at_place: Mutex<Vec<Option<String>>>,
+    reports: Mutex<BTreeMap<String, OrderReport>>,
+}
+
+impl CheckingVenue {
+    fn fill(id: &str, trade: &str, qty: Decimal, price: Decimal) -> FillReport {
+        FillReport {
+            trade_id: trade.to_owned(),
+            client_order_id: id.to_owned(),
+            qty,
+            price,
+            fee: qty * price * dec!(0.001),
+            liquidity: Liquidity::Taker,
+            ts_ms: 1,
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for CheckingVenue {
+    fn name(&self) -> &str {
+        "fake"
+    }
+    fn is_live(&self) -> bool {
+        false
+    }
+    fn fees(&self) -> Fees {
+        Fees {
+            maker: dec!(0.001),
+            taker: dec!(0.001),
+        }
+    }
+    async fn order_book(&self, symbol: &str, _: usize) -> Result<OrderBook, ConnectorError> {
+        Ok(OrderBook {
+            symbol: symbol.to_owned(),
+            bids: vec![Level {
+                price: dec!(99),
+                qty: dec!(10),
+            }],
+            asks: vec![Level {
+                price: dec!(100),
+                qty: dec!(10),
+            }],
+            ts_ms: 1,
+        })
+    }
+    async fn balances(&self) -> Result<BTreeMap<String, Decimal>, ConnectorError> {
+        Ok(BTreeMap::new())
+    }
+    async fn place(&self, order: &OrderRequest) -> Result<OrderReport, ConnectorError> {
+        let status: Option<(String,)> = on_db!(&self.db, |p| sqlx::query_as(
+            "SELECT status FROM orders WHERE client_order_id = $1"
+        )
+        .bind(&order.client_order_id)
+        .fetch_optional(p)
+        .await)
+        .map_err(|e| ConnectorError::Unavailable(e.to_string()))?;
+        self.seen_at_place
+            .lock()
+            .expect("lock")
+            .push(status.map(|s| s.0));
+        let id = &order.client_order_id;
+        let half = order.qty / dec!(2);
+        let report = OrderReport {
+            client_order_id: id.clone(),
+            venue_order_id: format!("v-{id}"),
+            status: OrderStatus::PartiallyFilled,
+            filled_qty: half,
+            fills: vec![Self::fill(id, "t-1", half, dec!(100))],
+            reason: None,
+        };
+        // The next status report repeats t-1 and adds t-2.
+        let mut next = report.clone();
+        next.status = OrderStatus::Filled;
+        next.filled_qty = order.qty;
+        next.fills.push(Self::fill(id, "t-2", half, dec!(102)));
+        self.reports.lock().expect("lock").insert(id.clone(), next);
+        Ok(report)
+    }
+    async fn cancel(&self, id: &str) -> Result<OrderReport, ConnectorError> {
+        Err(ConnectorError::UnknownOrder(id.to_owned()))
+    }
+    async fn order_status(&self, id: &str) -> Result<Option<OrderReport>, ConnectorError> {
+        Ok(self.reports.lock().expect("lock").get(id).cloned())
+    }
+}
+
+struct Setup {
+    _test_db: TestDb,
+    db: Db,
+    venue: Arc<CheckingVenue>,
+    deps: Arc<Deps>,
+    store: Arc<SqlTradingStore>,
+}
+
+async fn setup(backend: Backend, max_order_notional: &str) -> Setup {
+    let test_db = TestDb::new(backend).await;
+    let db = Db::connect(&test_settings(test_db.url()).database)
+        .await
+        .expect("connect");
+    db.migrate().await.expect("migrate");
+    let params = serde_json::json!({"buy_below": "1000", "sell_above": "2000", "order_qty": "1", "max_position": "1"});
+    let row = StrategyRow {
+        id: "s-1".into(),
+        name: "checker".into(),
+        kind: "threshold".into(),
+        params: params.to_string(),
+        connector: "fake".into(),
+        symbols: r#"["BTC-USDT"]"#.into(),
+        mode: "paper".into(),
+        tick_interval_ms: 1000,
+        max_order_notional: max_order_notional.into(),
+        max_open_position: "10000".into(),
+        max_orders_per_minute: 10,
+        daily_loss_limit: "1000".into(),
+        state: "live".into(),
+        state_version: 1,
+        state_since: 0,
+        state_reason: None,
+        last_tick_at: None,
+        ticks: 0,
+        slow_ticks: 0,
+        pnl_day: None,
+        pnl_day_start: None,
+        created_at: 0,
+        updated_at: 0,
+    };
+    ai_service::trading::strategies::insert(&db, &row)
+        .await
+        .expect("insert");
+    let venue = Arc::new(CheckingVenue {
+        db: db.clone(),
+        seen_at_place: Mutex::default(),
+        reports: Mutex::default(),
+    });
+    let store = Arc::new(SqlTradingStore(DbHandle::connected(db.clone())));
+    let deps = Arc::new(Deps {
+        store: Arc::clone(&store) as Arc<dyn TradingStore>,
+        venues: BTreeMap::from([("fake".to_owned(), Arc::clone(&venue) as Arc<dyn Connector>)]),
+        events: EventBus::new(16),
+        config: RuntimeConfig::default(),
+        clock: Arc::new(|| 1_764_000_000_000),
+    });
+    Setup {
+        _test_db: test_db,
+        db,
+        venue,
+        deps,
+        store,
+    }
+}
+
+async fn engine(s: &Setup) -> Engine {
+    let (spec, _) = s.store.load("s-1").await.expect("load").expect("strategy");
+    Engine::load(
+        spec,
+        StrategyState::Live,
+        None,
+        Arc::clone(&s.deps),
+        TraceId::new("t-engine"),
+        Arc::new(AtomicU64::new(0)),
+    )
+    .await
+    .expect("engine")
+}
+
+async fn count(db: &Db, sql: &str) -> i64 {
+    let (n,): (i64,) = on_db!(db, |p| sqlx::query_as(sql).fetch_one(p).await).expect("count");
+    n
+}
+
+async fn orders_are_recorded_before_the_venue_sees_them_and_fills_dedupe(backend: Backend) {
+    let s = setup(backend, "1000").await;
+    let mut first = engine(&s).await;
+    let summary = first.tick().await.expect("tick");
+    assert_eq!(summary.orders.len(), 1);
+    assert_eq!(
+        *s.venue.seen_at_place.lock().expect("lock"),
+        [Some("pending_submit".to_owned())],
+        "the venue must find the order recorded as pending_submit"
+    );
+    assert_eq!(count(&s.db, "SELECT COUNT(*) FROM fills").await, 1);
+
+    // A restart: a fresh engine knows no trade ids; the venue repeats t-1 and adds t-2.
+    drop(first);
+    let mut second = engine(&s).await;
+    second.tick().await.expect("reconciling tick");
+    assert_eq!(
+        count(&s.db, "SELECT COUNT(*) FROM fills").await,
+        2,
+        "t-1 recorded once"
+    );
+    let positions = s.store.positions("s-1").await.expect("positions");
+    let p = &positions[0].position;
+    // 0.5 @ 100 + 0.5 @ 102, fees 0.05 + 0.051: the repeated t-1 moved nothing.
+    assert_eq!(p.qty, dec!(1));
+    assert_eq!(p.avg_price, dec!(101));
+    assert_eq!(p.fees_paid, dec!(0.101));
+    assert_eq!(p.realised, dec!(-0.101));
+    let (status, filled, avg): (String, String, Option<String>) =
+        on_db!(&s.db, |pool| sqlx::query_as(
+            "SELECT status, filled_qty, avg_fill_price FROM orders"
+        )
+        .fetch_one(pool)
+        .await)
+        .expect("order");
+    assert_eq!((status.as_str(), filled.as_str()), ("filled", "1"));
+    assert_eq!(avg.as_deref(), Some("101"));
+    // Full position: the strategy asks for nothing more.
+    assert!(second.tick().await.expect("tick").orders.is_empty());
+    assert_eq!(
+        count(
+            &s.db,
+            "SELECT COUNT(*) FROM outbox WHERE event_type = 'TradeExecuted'"
+        )
+        .await,
+        2
+    );
+}
+
+async fn unsent_orders_are_reconciled_before_anything_new(backend: Backend) {
+    let s = setup(backend, "1000").await;
+    // Recorded, then the process died before sending: the venue never heard of it.
+    on_db!(&s.db, |p| sqlx::query(
+        "INSERT INTO orders (client_order_id, strategy_id, venue, symbol, side, order_type, limit_price, qty, filled_qty, \
+         avg_fill_price, fees, status, venue_order_id, reason, tag, trace_id, created_at, updated_at) \
+         VALUES ('lost-1', 's-1', 'fake', 'BTC-USDT', 'buy', 'market', NULL, '1', '0', NULL, '0', 'pending_submit', NULL, NULL, 'x', 't', 1, 1)"
+    )
+    .execute(p)
+    .await
+    .map(drop))
+    .expect("insert");
+    let mut e = engine(&s).await;
+    assert_eq!(e.open_orders().count(), 1);
+    // The threshold strategy holds back while an order is unfinished, so this tick only
+    // reconciles; the next one may trade.
+    let summary = e.tick().await.expect("tick");
+    let (status, reason): (String, Option<String>) = on_db!(&s.db, |p| sqlx::query_as(
+        "SELECT status, reason FROM orders WHERE client_order_id = 'lost-1'"
+    )
+    .fetch_one(p)
+    .await)
+    .expect("order");
+    assert_eq!(status, "rejected");
+    assert_eq!(reason.as_deref(), Some("never reached the venue"));
+    assert_eq!(summary.orders.len(), 1, "trades once the book is clean");
+    assert_eq!(s.venue.seen_at_place.lock().expect("lock").len(), 1);
+}
+
+async fn the_risk_gate_stops_an_over_limit_order_before_it_is_recorded(backend: Backend) {
+    // 1 BTC at ~100 is a notional of 100; the limit is 50.
+    let s = setup(backend, "50").await;
+    let mut e = engine(&s).await;
+    let summary = e.tick().await.expect("tick");
+    assert!(summary.orders.is_empty());
+    assert_eq!(summary.rejected, ["max_order_notional"]);
+    assert_eq!(count(&s.db, "SELECT COUNT(*) FROM orders").await, 0);
+    assert!(s.venue.seen_at_place.lock().expect("lock").is_empty());
+}
