@@ -17,6 +17,7 @@
 
 pub mod audit;
 pub mod events;
+pub mod finance;
 pub mod health;
 pub mod jobs;
 pub mod ports;

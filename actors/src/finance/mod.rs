@@ -1,0 +1,15 @@
+//! Personal finance: statement parsers, transaction identity (dedupe keys), and
+//! categorization (rules, then a local learned model, with a seam for an LLM).
+//!
+//! # Layout
+//! - `types.rs`: statement lines, parse results and issues.
+//! - `parse/`: CSV (saved column-mapping profiles), OFX 1.x/2.x, CAMT.053, Norma 43.
+//! - `identity.rs`: description normalisation and stable dedupe keys (twins kept apart).
+//! - `categorize/`: rules (ordered, stop-processing), the naive Bayes model, the pipeline.
+
+pub mod categorize;
+pub mod identity;
+pub mod parse;
+pub mod types;
+
+pub use types::*;
