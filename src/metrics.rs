@@ -38,6 +38,13 @@ pub fn init() -> bool {
                     Matcher::Full(HTTP_REQUEST_DURATION_SECONDS.to_owned()),
                     &LATENCY_BUCKETS,
                 )
+                .ok()?
+                .set_buckets_for_metric(
+                    Matcher::Full(
+                        actors::trading::runtime::engine::TRADING_TICK_DURATION_SECONDS.to_owned(),
+                    ),
+                    &LATENCY_BUCKETS,
+                )
                 .ok()?;
             let handle = builder.install_recorder().ok()?;
             describe();

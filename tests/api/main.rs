@@ -21,3 +21,4 @@ mod redis;
 mod security;
 mod trading_api;
 mod trading_engine;
+mod trading_runtime;

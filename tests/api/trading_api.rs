@@ -153,6 +153,17 @@ async fn lifecycle_through_http_and_jobs(backend: Backend) {
         .expect("decimal");
     assert!(realised < rust_decimal::Decimal::ZERO, "{live:#}");
 
+    // The runtime's metrics are exposed.
+    let metrics = app.get("/metrics").await.text().await.expect("metrics");
+    for series in [
+        "strategies_live ",
+        "orders_sent_total{strategy=\"buyer\",side=\"buy\"}",
+        "pnl_estimated{strategy=\"buyer\"}",
+        "trading_tick_duration_seconds_bucket{strategy=\"buyer\"",
+    ] {
+        assert!(metrics.contains(series), "{series} missing");
+    }
+
     command(&app, &token, "pause", &id).await;
     wait_for(&app, &token, &id, "paused", |s| s["state"] == "paused").await;
     command(&app, &token, "resume", &id).await;

@@ -6,10 +6,11 @@
 use crate::helpers::{Backend, TestDb, test_settings};
 use crate::on_both_backends;
 use actors::TraceId;
-use actors::events::EventBus;
+use actors::events::{ArbitrageOpportunityFound, EventBus};
 use actors::trading::connector::{Connector, ConnectorError};
 use actors::trading::fsm::StrategyState;
 use actors::trading::order::OrderStatus;
+use actors::trading::paper::{MemoryPaperStore, PaperConfig, PaperExchange, StaticFeed};
 use actors::trading::runtime::{Deps, Engine, RuntimeConfig, TradingStore};
 use actors::trading::types::{
     Fees, FillReport, Level, Liquidity, OrderBook, OrderReport, OrderRequest,
@@ -26,7 +27,8 @@ use std::sync::{Arc, Mutex};
 on_both_backends!(
     orders_are_recorded_before_the_venue_sees_them_and_fills_dedupe,
     unsent_orders_are_reconciled_before_anything_new,
-    the_risk_gate_stops_an_over_limit_order_before_it_is_recorded
+    the_risk_gate_stops_an_over_limit_order_before_it_is_recorded,
+    arbitrage_trades_both_legs_and_unwinds_a_failed_one
 );
 
 /// A venue that, when asked to place an order, first looks the order up in the database,
@@ -292,4 +294,124 @@ async fn the_risk_gate_stops_an_over_limit_order_before_it_is_recorded(backend: 
     assert_eq!(summary.rejected, ["max_order_notional"]);
     assert_eq!(count(&s.db, "SELECT COUNT(*) FROM orders").await, 0);
     assert!(s.venue.seen_at_place.lock().expect("lock").is_empty());
+}
+
+fn book(symbol: &str, bid: Decimal, ask: Decimal) -> OrderBook {
+    OrderBook {
+        symbol: symbol.to_owned(),
+        bids: vec![Level {
+            price: bid,
+            qty: dec!(5),
+        }],
+        asks: vec![Level {
+            price: ask,
+            qty: dec!(5),
+        }],
+        ts_ms: 1,
+    }
+}
+
+async fn paper(name: &str, feed: Arc<StaticFeed>, btc: Decimal) -> Arc<dyn Connector> {
+    let config = PaperConfig {
+        name: name.to_owned(),
+        fees: Fees {
+            maker: dec!(0.001),
+            taker: dec!(0.001),
+        },
+        initial_balances: BTreeMap::from([
+            ("USDT".to_owned(), dec!(10000)),
+            ("BTC".to_owned(), btc),
+        ]),
+        depth: 10,
+    };
+    let exchange = PaperExchange::open(
+        config,
+        feed,
+        Arc::new(MemoryPaperStore::new()),
+        Arc::new(|| 1_764_000_000_000),
+    )
+    .await
+    .expect("paper venue");
+    Arc::new(exchange)
+}
+
+/// Venue `a` asks 100, venue `b` bids 102: after 0.1 % taker fees on both legs, buying 1 on
+/// `a` and selling it on `b` nets 2 − 0.1 − 0.102 = 1.798 (≈ 179.8 bps). `b_btc` decides
+/// whether `b` can deliver the sell leg.
+async fn arbitrage_case(
+    backend: Backend,
+    b_btc: Decimal,
+) -> (Setup, Vec<(String, String, String, String)>) {
+    let s = setup(backend, "1000").await;
+    let params = serde_json::json!({"other_connector": "b", "order_qty": "1", "min_profit_bps": "10", "execute": true});
+    on_db!(&s.db, |p| sqlx::query(
+        "UPDATE strategies SET kind = 'arbitrage', connector = 'a', params = $1 WHERE id = 's-1'"
+    )
+    .bind(params.to_string())
+    .execute(p)
+    .await
+    .map(drop))
+    .expect("make it an arbitrage strategy");
+    let (feed_a, feed_b) = (Arc::new(StaticFeed::new()), Arc::new(StaticFeed::new()));
+    feed_a.set(book("BTC-USDT", dec!(99.5), dec!(100)));
+    feed_b.set(book("BTC-USDT", dec!(102), dec!(102.5)));
+    let deps = Arc::new(Deps {
+        store: Arc::clone(&s.deps.store),
+        venues: BTreeMap::from([
+            ("a".to_owned(), paper("a", feed_a, dec!(0)).await),
+            ("b".to_owned(), paper("b", feed_b, b_btc).await),
+        ]),
+        events: EventBus::new(16),
+        config: RuntimeConfig::default(),
+        clock: Arc::clone(&s.deps.clock),
+    });
+    let mut found = deps.events.subscribe::<ArbitrageOpportunityFound>();
+    let s = Setup { deps, ..s };
+    let mut e = engine(&s).await;
+    e.tick().await.expect("tick");
+    let event = found.recv().await.expect("opportunity event");
+    assert_eq!(
+        (event.buy_venue.as_str(), event.sell_venue.as_str()),
+        ("a", "b")
+    );
+    assert_eq!(event.net_profit, "1.798");
+    assert!(event.executed);
+    let orders: Vec<(String, String, String, String)> = on_db!(&s.db, |p| sqlx::query_as(
+        "SELECT tag, venue, status, filled_qty FROM orders ORDER BY created_at, tag"
+    )
+    .fetch_all(p)
+    .await)
+    .expect("orders");
+    (s, orders)
+}
+
+async fn arbitrage_trades_both_legs_and_unwinds_a_failed_one(backend: Backend) {
+    // `b` holds the BTC to sell: both legs fill.
+    let (s, orders) = arbitrage_case(backend, dec!(1)).await;
+    let legs: Vec<(&str, &str, &str)> = orders
+        .iter()
+        .map(|(t, v, st, _)| (t.as_str(), v.as_str(), st.as_str()))
+        .collect();
+    assert!(legs.contains(&("arb:buy", "a", "filled")), "{legs:?}");
+    assert!(legs.contains(&("arb:sell", "b", "filled")), "{legs:?}");
+    assert_eq!(legs.len(), 2, "no unwind when both legs fill: {legs:?}");
+    drop(s);
+
+    // `b` has no BTC: the sell leg is rejected, so the bought BTC is sold back on `a`.
+    let (s, orders) = arbitrage_case(backend, dec!(0)).await;
+    let legs: Vec<(&str, &str, &str)> = orders
+        .iter()
+        .map(|(t, v, st, _)| (t.as_str(), v.as_str(), st.as_str()))
+        .collect();
+    assert!(legs.contains(&("arb:buy", "a", "filled")), "{legs:?}");
+    assert!(legs.contains(&("arb:sell", "b", "rejected")), "{legs:?}");
+    assert!(legs.contains(&("arb:unwind", "a", "filled")), "{legs:?}");
+    let positions = s.store.positions("s-1").await.expect("positions");
+    let a = positions
+        .iter()
+        .find(|p| p.venue == "a")
+        .expect("position on a");
+    // Bought 1 @ 100 (fee 0.1), sold 1 @ 99.5 (fee 0.0995): flat, −0.6995 realised.
+    assert_eq!(a.position.qty, dec!(0));
+    assert_eq!(a.position.realised, dec!(-0.6995));
 }

@@ -259,6 +259,16 @@ impl Engine {
             .iter()
             .map(|(k, p)| (k.clone(), p.qty))
             .collect();
+        // A market order still unsettled (the venue has not reported it final) would make
+        // the strategy ask for the same trade again: wait for it instead.
+        if self
+            .open
+            .values()
+            .any(|o| matches!(o.kind, OrderKind::Market))
+        {
+            self.finish_tick(now).await?;
+            return Ok(TickSummary::default());
+        }
         let decision = self.strategy.on_tick(&TickInput {
             now_ms: now,
             books: &books,

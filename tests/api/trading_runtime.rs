@@ -1,0 +1,216 @@
+//! The trading manager with the real store: a strategy whose venue keeps failing faults
+//! after `max_consecutive_errors` ticks; one whose actor keeps crashing (a panic) is restarted
+//! and then faults; a faulted strategy needs an explicit deploy to run again.
+
+use crate::helpers::{Backend, TestDb, test_settings};
+use crate::on_both_backends;
+use actors::TraceId;
+use actors::events::EventBus;
+use actors::supervise::{ActorRef, Readiness, Supervisor, SupervisorConfig};
+use actors::trading::connector::{Connector, ConnectorError};
+use actors::trading::fsm::Command;
+use actors::trading::runtime::{Apply, Deps, RuntimeConfig, TradingError, TradingManager};
+use actors::trading::types::{Fees, OrderBook, OrderReport, OrderRequest};
+use ai_service::db::{Db, DbHandle};
+use ai_service::on_db;
+use ai_service::trading::store::{SqlTradingStore, StrategyRow};
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+on_both_backends!(
+    a_failing_venue_faults_the_strategy,
+    a_crashing_strategy_is_restarted_then_faulted
+);
+
+/// A venue that is down (`panic = false`) or whose client code panics (`panic = true`).
+struct BrokenVenue {
+    panic: bool,
+}
+
+#[async_trait]
+impl Connector for BrokenVenue {
+    fn name(&self) -> &str {
+        "broken"
+    }
+    fn is_live(&self) -> bool {
+        false
+    }
+    fn fees(&self) -> Fees {
+        Fees {
+            maker: Decimal::ZERO,
+            taker: Decimal::ZERO,
+        }
+    }
+    async fn order_book(&self, _: &str, _: usize) -> Result<OrderBook, ConnectorError> {
+        assert!(!self.panic, "venue client bug");
+        Err(ConnectorError::Unavailable("connection refused".to_owned()))
+    }
+    async fn balances(&self) -> Result<BTreeMap<String, Decimal>, ConnectorError> {
+        Ok(BTreeMap::new())
+    }
+    async fn place(&self, o: &OrderRequest) -> Result<OrderReport, ConnectorError> {
+        Err(ConnectorError::UnknownOrder(o.client_order_id.clone()))
+    }
+    async fn cancel(&self, id: &str) -> Result<OrderReport, ConnectorError> {
+        Err(ConnectorError::UnknownOrder(id.to_owned()))
+    }
+    async fn order_status(&self, _: &str) -> Result<Option<OrderReport>, ConnectorError> {
+        Ok(None)
+    }
+}
+
+async fn start(
+    backend: Backend,
+    panic: bool,
+) -> (TestDb, Db, Supervisor, ActorRef<TradingManager>) {
+    let test_db = TestDb::new(backend).await;
+    let db = Db::connect(&test_settings(test_db.url()).database)
+        .await
+        .expect("connect");
+    db.migrate().await.expect("migrate");
+    let params = serde_json::json!({"buy_below": "1000", "sell_above": "2000", "order_qty": "1", "max_position": "1"});
+    let row = StrategyRow {
+        id: "s-1".into(),
+        name: "fragile".into(),
+        kind: "threshold".into(),
+        params: params.to_string(),
+        connector: "broken".into(),
+        symbols: r#"["BTC-USDT"]"#.into(),
+        mode: "paper".into(),
+        tick_interval_ms: 20,
+        max_order_notional: "1000".into(),
+        max_open_position: "1000".into(),
+        max_orders_per_minute: 10,
+        daily_loss_limit: "100".into(),
+        state: "idle".into(),
+        state_version: 0,
+        state_since: 0,
+        state_reason: None,
+        last_tick_at: None,
+        ticks: 0,
+        slow_ticks: 0,
+        pnl_day: None,
+        pnl_day_start: None,
+        created_at: 0,
+        updated_at: 0,
+    };
+    ai_service::trading::strategies::insert(&db, &row)
+        .await
+        .expect("insert");
+    let deps = Arc::new(Deps {
+        store: Arc::new(SqlTradingStore(DbHandle::connected(db.clone()))),
+        venues: BTreeMap::from([(
+            "broken".to_owned(),
+            Arc::new(BrokenVenue { panic }) as Arc<dyn Connector>,
+        )]),
+        events: EventBus::new(16),
+        config: RuntimeConfig {
+            max_consecutive_errors: 3,
+            max_restarts: 3,
+            ..RuntimeConfig::default()
+        },
+        clock: actors::trading::runtime::system_clock(),
+    });
+    let mut supervisor = Supervisor::new(SupervisorConfig::default(), Readiness::default());
+    let manager = supervisor.spawn("trading", move |child| {
+        TradingManager::new(Arc::clone(&deps), child)
+    });
+    (test_db, db, supervisor, manager)
+}
+
+async fn apply(manager: &ActorRef<TradingManager>, command: Command) {
+    for _ in 0..100 {
+        let res = manager
+            .send(Apply {
+                strategy_id: "s-1".into(),
+                command,
+                principal: "user:test".into(),
+                reason: "test".into(),
+                trace_id: TraceId::new("t-runtime"),
+            })
+            .await
+            .expect("manager answers");
+        match res {
+            Ok(_) => return,
+            Err(TradingError::Unavailable(_)) => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(e) => panic!("{command:?}: {e}"),
+        }
+    }
+    panic!("the manager never finished recovering");
+}
+
+async fn wait_state(db: &Db, want: &str) -> (String, Option<String>) {
+    let mut last = None;
+    for _ in 0..300 {
+        let row: (String, Option<String>) = on_db!(db, |p| sqlx::query_as(
+            "SELECT state, state_reason FROM strategies WHERE id = 's-1'"
+        )
+        .fetch_one(p)
+        .await)
+        .expect("strategy");
+        if row.0 == want {
+            return row;
+        }
+        last = Some(row);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("strategy never became {want}; last {last:?}");
+}
+
+async fn a_failing_venue_faults_the_strategy(backend: Backend) {
+    let (_t, db, supervisor, manager) = start(backend, false).await;
+    apply(&manager, Command::Deploy).await;
+    let (_, reason) = wait_state(&db, "faulted").await;
+    let reason = reason.expect("reason");
+    assert!(reason.starts_with("3 consecutive failed ticks"), "{reason}");
+    assert!(reason.contains("connection refused"), "{reason}");
+    // Faulted needs an explicit restart; resume is not one.
+    let err = manager
+        .send(Apply {
+            strategy_id: "s-1".into(),
+            command: Command::Resume,
+            principal: "user:test".into(),
+            reason: "test".into(),
+            trace_id: TraceId::new("t"),
+        })
+        .await
+        .expect("answer")
+        .expect_err("illegal");
+    assert_eq!(err.to_string(), "cannot resume a strategy that is faulted");
+    apply(&manager, Command::Deploy).await;
+    wait_state(&db, "live").await;
+    apply(&manager, Command::Stop).await;
+    wait_state(&db, "stopped").await;
+    let (n,): (i64,) =
+        on_db!(&db, |p| {
+            sqlx::query_as(
+        "SELECT COUNT(*) FROM strategy_transitions WHERE strategy_id = 's-1' AND cause = 'fault'"
+    )
+    .fetch_one(p)
+    .await
+        })
+        .expect("count");
+    assert!(n >= 1);
+    supervisor.shutdown().await;
+}
+
+async fn a_crashing_strategy_is_restarted_then_faulted(backend: Backend) {
+    let (_t, db, supervisor, manager) = start(backend, true).await;
+    apply(&manager, Command::Deploy).await;
+    let (_, reason) = wait_state(&db, "faulted").await;
+    assert_eq!(
+        reason.as_deref(),
+        Some("the strategy crashed 3 times within 600 s")
+    );
+    let running = manager
+        .send(actors::trading::runtime::Running)
+        .await
+        .expect("answer");
+    assert!(running.is_empty(), "{running:?}");
+    supervisor.shutdown().await;
+}
