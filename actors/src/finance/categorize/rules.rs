@@ -150,7 +150,9 @@ fn compile_condition(c: &Condition) -> Result<Compiled, String> {
         Condition::DescriptionContains { value } => {
             Compiled::DescriptionContains(value.to_lowercase())
         }
-        Condition::DescriptionRegex { pattern } => Compiled::DescriptionRegex(build_regex(pattern)?),
+        Condition::DescriptionRegex { pattern } => {
+            Compiled::DescriptionRegex(build_regex(pattern)?)
+        }
         Condition::CounterpartyContains { value } => {
             Compiled::CounterpartyContains(value.to_lowercase())
         }
@@ -278,7 +280,10 @@ impl RuleSet {
         let no_action =
             a.set_category.is_none() && a.set_counterparty.is_none() && a.set_notes.is_none();
         if no_action && !rule.stop_processing {
-            err("actions".into(), "set at least one action or stop_processing");
+            err(
+                "actions".into(),
+                "set at least one action or stop_processing",
+            );
         }
         errors
     }
@@ -291,9 +296,7 @@ impl RuleSet {
             .filter(|r| r.enabled && Self::check(r).is_empty())
             .filter_map(compile)
             .collect();
-        rules.sort_by(|a, b| {
-            (a.rule.position, &a.rule.id).cmp(&(b.rule.position, &b.rule.id))
-        });
+        rules.sort_by(|a, b| (a.rule.position, &a.rule.id).cmp(&(b.rule.position, &b.rule.id)));
         Self { rules }
     }
 
@@ -454,7 +457,9 @@ mod tests {
         let r = rule(
             "r",
             1,
-            vec![Condition::CounterpartyContains { value: "acme".into() }],
+            vec![Condition::CounterpartyContains {
+                value: "acme".into(),
+            }],
             "c",
         );
         let mut t = tx("x", dec!(-1));
