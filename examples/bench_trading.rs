@@ -87,17 +87,25 @@ async fn main() -> anyhow::Result<()> {
             postgres = args.next();
         }
     }
-    let n: usize = std::env::var("STRATEGIES").ok().and_then(|v| v.parse().ok()).unwrap_or(100);
-    let secs: u64 = std::env::var("SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    let n: usize = std::env::var("STRATEGIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let secs: u64 = std::env::var("SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
     let dir = tempfile::tempdir()?;
     let url = match &postgres {
         Some(admin) => {
             let name = format!("bench_trading_{}", std::process::id());
             let admin_db = Db::connect(&settings_for(admin).database).await?;
-            on_db!(&admin_db, |p| sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(p)
-                .await
-                .map(drop))?;
+            on_db!(&admin_db, |p| sqlx::query(&format!(
+                "CREATE DATABASE {name}"
+            ))
+            .execute(p)
+            .await
+            .map(drop))?;
             admin_db.close().await;
             let (base, _) = admin.rsplit_once('/').unwrap_or((admin.as_str(), ""));
             format!("{base}/{name}")
@@ -117,21 +125,42 @@ async fn main() -> anyhow::Result<()> {
     // Warm-up: the paper venues open, every strategy reconciles and starts ticking.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (t0, c0) = (Instant::now(), cpu_ticks()?);
-    let (ticks0,): (i64,) = on_db!(&db, |p| sqlx::query_as("SELECT COALESCE(SUM(ticks), 0) FROM strategies").fetch_one(p).await)?;
+    let (ticks0,): (i64,) = on_db!(&db, |p| sqlx::query_as(
+        "SELECT COALESCE(SUM(ticks), 0) FROM strategies"
+    )
+    .fetch_one(p)
+    .await)?;
     tokio::time::sleep(Duration::from_secs(secs)).await;
     let (c1, elapsed) = (cpu_ticks()?, t0.elapsed().as_secs_f64());
-    let (ticks1,): (i64,) = on_db!(&db, |p| sqlx::query_as("SELECT COALESCE(SUM(ticks), 0) FROM strategies").fetch_one(p).await)?;
-    let (orders,): (i64,) = on_db!(&db, |p| sqlx::query_as("SELECT COUNT(*) FROM orders").fetch_one(p).await)?;
+    let (ticks1,): (i64,) = on_db!(&db, |p| sqlx::query_as(
+        "SELECT COALESCE(SUM(ticks), 0) FROM strategies"
+    )
+    .fetch_one(p)
+    .await)?;
+    let (orders,): (i64,) = on_db!(&db, |p| sqlx::query_as("SELECT COUNT(*) FROM orders")
+        .fetch_one(p)
+        .await)?;
     #[allow(clippy::cast_precision_loss)]
     let cpu = (c1 - c0) as f64 / 100.0 / elapsed * 100.0;
     println!(
         "backend: {}",
-        if postgres.is_some() { "postgres" } else { "sqlite" }
+        if postgres.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
     );
     println!("strategies live: {n} (tick 1 s), measured over {elapsed:.1} s after 5 s warm-up");
-    println!("ticks: {} ({:.1}/s), orders so far: {orders}", ticks1 - ticks0, (ticks1 - ticks0) as f64 / elapsed);
+    println!(
+        "ticks: {} ({:.1}/s), orders so far: {orders}",
+        ticks1 - ticks0,
+        (ticks1 - ticks0) as f64 / elapsed
+    );
     println!("CPU: {cpu:.2} % of one core (target <= 5 %)");
-    println!("RSS: {:.1} MiB (before strategies started: {rss_before:.1} MiB)", rss_mib());
+    println!(
+        "RSS: {:.1} MiB (before strategies started: {rss_before:.1} MiB)",
+        rss_mib()
+    );
     server.abort();
     db.close().await;
     Ok(())

@@ -16,6 +16,7 @@
 //! - `crypto.rs`: AEAD for integration secrets at rest.
 //! - `http.rs`: security headers, CORS, the request audit middleware.
 //! - `trading/`: the trading runtime's SQL ports, venues and strategy queries.
+//! - `finance/`: accounts, transactions, imports, categorization and reports on the database.
 
 pub mod adapters;
 pub mod api;
@@ -27,6 +28,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod finance;
 pub mod http;
 pub mod jobs;
 pub mod metrics;

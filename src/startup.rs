@@ -138,6 +138,27 @@ impl Application {
         for name in actors::trading::runtime::jobs::JOB_NAMES {
             trading_queue.insert(name.to_owned(), Arc::clone(&trading_jobs));
         }
+        // Finance: the categorizer and bank sync; their jobs enqueue follow-ups through the
+        // queue, which exists only after the dispatchers (hence the cell).
+        let queue_cell = Arc::new(std::sync::OnceLock::new());
+        let cipher = Arc::new(Cipher::new(keys.master()));
+        let finance = crate::finance::start(
+            &mut supervisor,
+            &db,
+            Arc::clone(&cipher),
+            Arc::clone(&queue_cell),
+        );
+        let finance_jobs: Arc<dyn JobHandler> = Arc::new(finance.jobs.clone());
+        let finance_queue = handlers_by_queue
+            .entry(crate::finance::jobs::QUEUE.to_owned())
+            .or_default();
+        for name in [
+            crate::finance::jobs::IMPORT,
+            crate::finance::jobs::AUTO_CATEGORIZE,
+            crate::finance::jobs::SYNC_BANK,
+        ] {
+            finance_queue.insert(name.to_owned(), Arc::clone(&finance_jobs));
+        }
         let job_store = Arc::new(SqlJobStore::new(db.clone()));
         let mut dispatchers = HashMap::new();
         for queue in &settings.jobs.queues {
@@ -172,6 +193,7 @@ impl Application {
             dispatchers.insert(queue.clone(), d);
         }
         let jobs = JobQueue::new(Arc::clone(&job_store), dispatchers);
+        let _ = queue_cell.set(jobs.clone());
         let job_listener = crate::jobs::listen(db.clone(), jobs.clone());
         let schedules = ScheduleRunner::new(db.clone(), jobs.clone());
         let keep_schedules = Arc::clone(&schedules);
@@ -235,12 +257,13 @@ impl Application {
             auth: Arc::new(AuthService::new(&keys.jwt, settings.auth.clone())),
             limits,
             audit: Audit::new(audit_writer),
-            cipher: Arc::new(Cipher::new(keys.master())),
+            cipher,
             security: settings.security.clone(),
             jobs,
             schedules,
             events,
             trading,
+            finance,
         });
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {

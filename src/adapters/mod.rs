@@ -1,3 +1,4 @@
 //! Implementations of the `actors` crate's ports against real infrastructure.
 
 pub mod redis;
+pub mod simplefin;

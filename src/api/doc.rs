@@ -22,6 +22,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
         (name = "admin", description = "Users, API keys, audit trail (role admin)"),
         (name = "jobs", description = "Durable jobs: inspect, retry, cancel"),
         (name = "settings", description = "Integration settings and secrets (role admin)"),
+        (name = "financial", description = "Accounts, transactions, imports (CSV, OFX, CAMT.053, Norma 43), bank sync, categorization rules, reports"),
         (name = "trading", description = "Strategies, their lifecycle (deploy/stop/pause/resume as jobs), orders, connectors, PnL"),
     ),
     components(schemas(Problem, ErrorCode, FieldError))

@@ -9,6 +9,7 @@
 //! - `ctx.rs`: the per-request context extractor (trace id, caller, IP, state).
 //! - `auth.rs`, `admin.rs`, `audit.rs`, `settings.rs`, `jobs.rs`, `schedules.rs`: `/v1` routes.
 //! - `trading/`: `/v1/trading` (strategies, lifecycle commands, orders, connectors, PnL).
+//! - `financial/`: `/v1/financial` (accounts, transactions, imports, rules, reports).
 //!
 //! Every route is registered through [`routes`], which feeds both the server and
 //! [`openapi`], so the committed spec cannot forget a route.
@@ -18,6 +19,7 @@ pub mod audit;
 pub mod auth;
 pub mod ctx;
 mod doc;
+pub mod financial;
 pub mod health;
 pub mod jobs;
 pub mod json;
@@ -60,6 +62,7 @@ pub struct AppState {
     pub schedules: Arc<crate::schedules::ScheduleRunner>,
     pub events: actors::events::EventBus,
     pub trading: crate::trading::Trading,
+    pub finance: crate::finance::Finance,
 }
 
 /// Registers every documented route.
@@ -103,7 +106,40 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
         .service(trading::commands::deploy)
         .service(trading::commands::stop)
         .service(trading::commands::pause)
-        .service(trading::commands::resume);
+        .service(trading::commands::resume)
+        .service(financial::accounts::list_accounts)
+        .service(financial::accounts::create_account)
+        .service(financial::accounts::get_account)
+        .service(financial::accounts::update_account)
+        .service(financial::accounts::delete_account)
+        .service(financial::accounts::sync_account)
+        .service(financial::categories::list_categories)
+        .service(financial::categories::create_category)
+        .service(financial::categories::update_category)
+        .service(financial::categories::delete_category)
+        .service(financial::transactions::list_transactions)
+        .service(financial::transactions::create_transaction)
+        .service(financial::transactions::get_transaction)
+        .service(financial::transactions::patch_transaction)
+        .service(financial::transactions::delete_transaction)
+        .service(financial::imports::create_import)
+        .service(financial::imports::list_imports)
+        .service(financial::imports::get_import)
+        .service(financial::rules::list_rules)
+        .service(financial::rules::create_rule)
+        .service(financial::rules::update_rule)
+        .service(financial::rules::delete_rule)
+        .service(financial::rules::test_rule)
+        .service(financial::rules::list_profiles)
+        .service(financial::rules::create_profile)
+        .service(financial::rules::update_profile)
+        .service(financial::rules::delete_profile)
+        .service(financial::reports::spending)
+        .service(financial::reports::cashflow)
+        .service(financial::reports::balance)
+        .service(financial::reports::top_counterparties)
+        .service(financial::reports::backfill)
+        .service(financial::reports::stats);
 }
 
 /// The complete OpenAPI document, generated from the code.

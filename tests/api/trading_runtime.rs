@@ -186,15 +186,14 @@ async fn a_failing_venue_faults_the_strategy(backend: Backend) {
     wait_state(&db, "live").await;
     apply(&manager, Command::Stop).await;
     wait_state(&db, "stopped").await;
-    let (n,): (i64,) =
-        on_db!(&db, |p| {
-            sqlx::query_as(
+    let (n,): (i64,) = on_db!(&db, |p| {
+        sqlx::query_as(
         "SELECT COUNT(*) FROM strategy_transitions WHERE strategy_id = 's-1' AND cause = 'fault'"
     )
     .fetch_one(p)
     .await
-        })
-        .expect("count");
+    })
+    .expect("count");
     assert!(n >= 1);
     supervisor.shutdown().await;
 }

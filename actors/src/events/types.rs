@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransactionSynced {
     pub account_id: String,
+    /// The first 1000 new or updated transactions (`count` says how many there were).
     pub transaction_ids: Vec<String>,
+    pub count: u64,
     pub trace_id: TraceId,
 }
 
@@ -15,6 +17,8 @@ pub struct TransactionSynced {
 pub struct CategoryUpdated {
     pub transaction_id: String,
     pub category: String,
+    /// `user`, `rule`, `model` or `llm`.
+    pub categorized_by: String,
     pub trace_id: TraceId,
 }
 

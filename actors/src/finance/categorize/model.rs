@@ -126,6 +126,16 @@ impl NaiveBayes {
             }
         }
         decrement(&mut self.totals, category, removed);
+        // Its last example gone (features that did not match what was learned can leave
+        // strays): drop the category's remaining tokens so the vocabulary stays consistent.
+        if !self.docs.contains_key(category)
+            && let Some(counts) = self.tokens.remove(category)
+        {
+            for (token, n) in counts {
+                decrement(&mut self.vocab, &token, n);
+            }
+            self.totals.remove(category);
+        }
     }
 
     pub fn examples(&self) -> u64 {
@@ -316,6 +326,10 @@ mod tests {
         assert_eq!(m, base);
         m.unlearn(&fs, "other");
         m.unlearn(&fs, "nonexistent");
+        assert_eq!(m, base);
+        // Unlearning different features than were learned leaves no stray tokens behind.
+        m.learn(&fs, "other");
+        m.unlearn(&f("something", dec!(-5)), "other");
         assert_eq!(m, base);
     }
 

@@ -1,0 +1,221 @@
+//! `/v1/financial/imports`: upload a statement (multipart) → an `import` job; read outcomes.
+
+use super::dto::{Import, ImportAccepted, ImportForm};
+use crate::api::ctx::Ctx;
+use crate::error::{ApiError, FieldError};
+use crate::finance::imports::{self, ImportRow};
+use crate::finance::jobs::{IMPORT, QUEUE};
+use crate::finance::{accounts, profiles};
+use actix_multipart::Multipart;
+use actix_web::{HttpResponse, get, post, web};
+use actors::finance::parse::Format;
+use actors::jobs::JobSpec;
+use futures::TryStreamExt;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+/// Largest statement accepted (a decade of daily transactions fits easily).
+const MAX_FILE: usize = 50 * 1024 * 1024;
+
+#[derive(Default)]
+struct Form {
+    account_id: Option<String>,
+    format: Option<String>,
+    profile_id: Option<String>,
+    skip_bad_rows: Option<String>,
+    filename: Option<String>,
+    file: Option<Vec<u8>>,
+}
+
+async fn read_form(mut payload: Multipart) -> Result<Form, ApiError> {
+    let mut form = Form::default();
+    let bad = |e: actix_multipart::MultipartError| {
+        ApiError::BadRequest(format!("unreadable multipart body: {e}"))
+    };
+    while let Some(mut field) = payload.try_next().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        let limit = if name == "file" { MAX_FILE } else { 1024 };
+        let mut buf = Vec::new();
+        while let Some(chunk) = field.try_next().await.map_err(bad)? {
+            if buf.len() + chunk.len() > limit {
+                return Err(if name == "file" {
+                    ApiError::PayloadTooLarge(format!(
+                        "the file exceeds {} MiB",
+                        MAX_FILE / 1024 / 1024
+                    ))
+                } else {
+                    ApiError::Validation(vec![FieldError::new(name, "too long")])
+                });
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        let text = || String::from_utf8_lossy(&buf).trim().to_owned();
+        match name.as_str() {
+            "file" => {
+                form.filename = field
+                    .content_disposition()
+                    .and_then(|cd| cd.get_filename().map(str::to_owned));
+                form.file = Some(buf);
+            }
+            "account_id" => form.account_id = Some(text()),
+            "format" => form.format = Some(text()),
+            "profile_id" => form.profile_id = Some(text()).filter(|s| !s.is_empty()),
+            "skip_bad_rows" => form.skip_bad_rows = Some(text()),
+            other => {
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    other,
+                    "unknown field; expected account_id, format, profile_id, skip_bad_rows, file",
+                )]));
+            }
+        }
+    }
+    Ok(form)
+}
+
+/// Upload a statement to import (CSV with a saved profile, OFX/QFX 1.x or 2.x, CAMT.053,
+/// Norma 43). Answers 202 with the import and its job; a file with unreadable rows imports
+/// nothing unless `skip_bad_rows=true`. Re-importing the same or an overlapping file adds
+/// only what is new.
+#[utoipa::path(tag = "financial", request_body(content = ImportForm, content_type = "multipart/form-data"),
+    responses((status = 202, description = "Import queued", body = ImportAccepted), (status = 422, description = "Bad form field", body = crate::error::Problem), (status = 413, description = "File too large", body = crate::error::Problem)))]
+#[post("/v1/financial/imports")]
+#[tracing::instrument(skip_all)]
+pub async fn create_import(ctx: Ctx, payload: Multipart) -> Result<HttpResponse, ApiError> {
+    let form = read_form(payload).await?;
+    let db = ctx.db()?;
+    let mut errors = Vec::new();
+    let account = match &form.account_id {
+        None => {
+            errors.push(FieldError::new("account_id", "required"));
+            None
+        }
+        Some(id) => {
+            let a = accounts::get(&db, id).await?;
+            if a.is_none() {
+                errors.push(FieldError::new("account_id", "no such account"));
+            }
+            a
+        }
+    };
+    let format = form.format.clone().unwrap_or_else(|| "auto".to_owned());
+    if format != "auto" && Format::parse(&format).is_none() {
+        errors.push(FieldError::new(
+            "format",
+            "auto, csv, ofx, camt053 or norma43",
+        ));
+    }
+    if format == "csv" && form.profile_id.is_none() {
+        errors.push(FieldError::new(
+            "profile_id",
+            "CSV needs a saved profile (POST /v1/financial/csv-profiles)",
+        ));
+    }
+    if let Some(pid) = &form.profile_id
+        && profiles::get(&db, pid).await?.is_none()
+    {
+        errors.push(FieldError::new("profile_id", "no such CSV profile"));
+    }
+    let skip = match form.skip_bad_rows.as_deref() {
+        None | Some("false" | "0" | "") => false,
+        Some("true" | "1") => true,
+        Some(_) => {
+            errors.push(FieldError::new("skip_bad_rows", "true or false"));
+            false
+        }
+    };
+    match &form.file {
+        None => errors.push(FieldError::new("file", "required")),
+        Some(f) if f.is_empty() => errors.push(FieldError::new("file", "the file is empty")),
+        Some(_) => {}
+    }
+    super::dto::done(errors)?;
+    let (Some(account), Some(file)) = (account, form.file) else {
+        return Err(ApiError::BadRequest("incomplete form".to_owned()));
+    };
+    let format = if format == "auto" && form.profile_id.is_some() {
+        "csv".to_owned()
+    } else {
+        format
+    };
+    let row = ImportRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        account_id: account.id.clone(),
+        format,
+        filename: form.filename.unwrap_or_else(|| "upload".to_owned()),
+        profile_id: form.profile_id,
+        skip_bad_rows: skip,
+        status: "queued".to_owned(),
+        job_id: None,
+        rows_total: 0,
+        inserted: 0,
+        updated: 0,
+        duplicates: 0,
+        skipped: None,
+        error: None,
+        trace_id: ctx.trace_id.as_str().to_owned(),
+        created_at: chrono::Utc::now().timestamp_millis(),
+        finished_at: None,
+    };
+    imports::create(&db, &row, &file).await?;
+    let mut spec = JobSpec::new(
+        QUEUE,
+        IMPORT,
+        serde_json::json!({"import_id": row.id}),
+        ctx.trace_id.clone(),
+    );
+    spec.idempotency_key = Some(format!("import:{}", row.id));
+    let (job_id, _) = ctx.state.jobs.enqueue(&spec).await?;
+    imports::set_job(&db, &row.id, &job_id).await?;
+    ctx.audit(
+        ctx.who(),
+        "import.create",
+        format!("account:{}", account.name),
+        "accepted",
+        Some(format!(
+            "{} ({} bytes), job {job_id}",
+            row.filename,
+            file.len()
+        )),
+    );
+    Ok(HttpResponse::Accepted().json(ImportAccepted {
+        import_id: row.id,
+        job_id,
+    }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    pub account_id: Option<String>,
+    /// 1-500, default 50.
+    pub limit: Option<u32>,
+}
+
+/// Imports, newest first.
+#[utoipa::path(tag = "financial", params(ImportQuery), responses((status = 200, description = "Imports", body = [Import])))]
+#[get("/v1/financial/imports")]
+pub async fn list_imports(
+    ctx: Ctx,
+    q: web::Query<ImportQuery>,
+) -> Result<web::Json<Vec<Import>>, ApiError> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "limit",
+            "between 1 and 500",
+        )]));
+    }
+    let rows = imports::list(&ctx.db()?, q.account_id.as_deref(), i64::from(limit)).await?;
+    Ok(web::Json(rows.into_iter().map(Import::from).collect()))
+}
+
+/// One import: counts, skipped rows, or why it failed.
+#[utoipa::path(tag = "financial", params(("id" = String, Path)), responses((status = 200, description = "Import", body = Import), (status = 404, description = "No such import", body = crate::error::Problem)))]
+#[get("/v1/financial/imports/{id}")]
+pub async fn get_import(ctx: Ctx, id: web::Path<String>) -> Result<web::Json<Import>, ApiError> {
+    imports::get(&ctx.db()?, &id)
+        .await?
+        .map(|r| web::Json(r.into()))
+        .ok_or_else(|| ApiError::NotFound(format!("no import {id}")))
+}

@@ -1,0 +1,16 @@
+//! `/v1/financial`: accounts, categories, transactions, imports, CSV profiles, rules,
+//! categorization, reports.
+//!
+//! Layout:
+//! - `dto.rs`: bodies and field validation helpers (decimal strings, ISO dates).
+//! - `accounts.rs`, `categories.rs`, `transactions.rs`, `imports.rs`: the books.
+//! - `rules.rs`: categorization rules (with a dry run) and CSV profiles.
+//! - `reports.rs`: reports, categorization backfill and stats.
+
+pub mod accounts;
+pub mod categories;
+pub mod dto;
+pub mod imports;
+pub mod reports;
+pub mod rules;
+pub mod transactions;

@@ -1,0 +1,238 @@
+//! [`CategoryStore`] on SQLite/Postgres: rules, the persisted model, candidates and the
+//! writes of automatic categorization (never over a user's choice or lock).
+
+use super::sql::{Arg, Sql, from_e4};
+use crate::db::{Db, DbHandle};
+use crate::events::stage;
+use crate::{bind_args, on_db, stage_event};
+use actors::TraceId;
+use actors::events::CategoryUpdated;
+use actors::finance::categorize::{NaiveBayes, Rule, Tier};
+use actors::finance::categorizer::{Candidate, CategoryChange, CategoryStore, Example, Selection};
+use actors::ports::DependencyError;
+use async_trait::async_trait;
+
+pub struct SqlCategoryStore(pub DbHandle);
+
+fn dep(e: impl std::fmt::Display) -> DependencyError {
+    DependencyError(e.to_string())
+}
+
+impl SqlCategoryStore {
+    fn db(&self) -> Result<Db, DependencyError> {
+        self.0
+            .get()
+            .ok_or_else(|| DependencyError("database not connected".to_owned()))
+    }
+}
+
+pub fn tier_str(t: Tier) -> &'static str {
+    match t {
+        Tier::Rule => "rule",
+        Tier::Model => "model",
+        Tier::Llm => "llm",
+    }
+}
+
+/// Only transactions automation may touch: not user-categorized and not locked.
+fn selection_sql(sel: &Selection, sql: &mut Sql) {
+    sql.push(
+        " AND category_locked = FALSE AND (categorized_by IS NULL OR categorized_by <> 'user')",
+    );
+    match sel {
+        Selection::ImportBatch(b) => {
+            let p = sql.arg(Arg::Text(b.clone()));
+            sql.push(&format!(" AND import_batch = {p}"));
+        }
+        Selection::Ids(ids) => {
+            if ids.is_empty() {
+                sql.push(" AND 1 = 0");
+            } else {
+                let ps: Vec<String> = ids.iter().map(|i| sql.arg(Arg::Text(i.clone()))).collect();
+                sql.push(&format!(" AND id IN ({})", ps.join(", ")));
+            }
+        }
+        Selection::DateRange {
+            from,
+            to,
+            account_id,
+        } => {
+            let (a, b) = (
+                sql.arg(Arg::Text(from.clone())),
+                sql.arg(Arg::Text(to.clone())),
+            );
+            sql.push(&format!(" AND booked_date >= {a} AND booked_date <= {b}"));
+            if let Some(acc) = account_id {
+                let p = sql.arg(Arg::Text(acc.clone()));
+                sql.push(&format!(" AND account_id = {p}"));
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl CategoryStore for SqlCategoryStore {
+    async fn rules(&self) -> Result<Vec<Rule>, DependencyError> {
+        let db = self.db()?;
+        super::rules::list(&db)
+            .await
+            .map_err(dep)?
+            .into_iter()
+            .map(|r| r.rule().map_err(dep))
+            .collect()
+    }
+
+    async fn load_model(&self) -> Result<Option<NaiveBayes>, DependencyError> {
+        let db = self.db()?;
+        let body: Option<(String,)> = on_db!(&db, |p| sqlx::query_as(
+            "SELECT body FROM fin_model WHERE id = 'default'"
+        )
+        .fetch_optional(p)
+        .await)
+        .map_err(dep)?;
+        body.map(|(b,)| serde_json::from_str(&b).map_err(dep))
+            .transpose()
+    }
+
+    async fn save_model(&self, model: &NaiveBayes) -> Result<(), DependencyError> {
+        let db = self.db()?;
+        let body = serde_json::to_string(model).map_err(dep)?;
+        let now = chrono::Utc::now().timestamp_millis();
+        on_db!(&db, |p| sqlx::query(
+            "INSERT INTO fin_model (id, body, updated_at) VALUES ('default', $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at"
+        )
+        .bind(&body)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(drop))
+        .map_err(dep)
+    }
+
+    async fn examples(&self) -> Result<Vec<Example>, DependencyError> {
+        let db = self.db()?;
+        let rows: Vec<(String, Option<String>, i64, String)> = on_db!(&db, |p| sqlx::query_as(
+            "SELECT description, counterparty, amount_e4, category_id FROM fin_transactions \
+             WHERE categorized_by = 'user' AND category_id IS NOT NULL ORDER BY id"
+        )
+        .fetch_all(p)
+        .await)
+        .map_err(dep)?;
+        Ok(rows
+            .into_iter()
+            .map(|(description, counterparty, e4, category_id)| Example {
+                description,
+                counterparty,
+                amount: from_e4(e4),
+                category_id,
+            })
+            .collect())
+    }
+
+    async fn candidates(
+        &self,
+        selection: &Selection,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Candidate>, DependencyError> {
+        let db = self.db()?;
+        let mut sql = Sql::new(
+            "SELECT id, account_id, description, counterparty, amount_e4 FROM fin_transactions WHERE 1 = 1",
+        );
+        selection_sql(selection, &mut sql);
+        if let Some(a) = after {
+            let p = sql.arg(Arg::Text(a.to_owned()));
+            sql.push(&format!(" AND id > {p}"));
+        }
+        let p = sql.arg(Arg::Int(i64::from(limit)));
+        sql.push(&format!(" ORDER BY id LIMIT {p}"));
+        let rows: Vec<(String, String, String, Option<String>, i64)> =
+            on_db!(&db, |p| bind_args!(sqlx::query_as(&sql.text), sql)
+                .fetch_all(p)
+                .await)
+            .map_err(dep)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, account_id, description, counterparty, e4)| Candidate {
+                    id,
+                    account_id,
+                    description,
+                    counterparty,
+                    amount: from_e4(e4),
+                },
+            )
+            .collect())
+    }
+
+    async fn count(&self, selection: &Selection) -> Result<u64, DependencyError> {
+        let db = self.db()?;
+        let mut sql = Sql::new("SELECT COUNT(*) FROM fin_transactions WHERE 1 = 1");
+        selection_sql(selection, &mut sql);
+        let (n,): (i64,) = on_db!(&db, |p| bind_args!(sqlx::query_as(&sql.text), sql)
+            .fetch_one(p)
+            .await)
+        .map_err(dep)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    #[tracing::instrument(skip_all, fields(changes = changes.len(), trace_id = %trace_id))]
+    async fn apply(
+        &self,
+        changes: &[CategoryChange],
+        trace_id: &TraceId,
+    ) -> Result<u64, DependencyError> {
+        if changes.is_empty() {
+            return Ok(0);
+        }
+        let db = self.db()?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut staged = Vec::with_capacity(changes.len());
+        for c in changes {
+            staged.push(
+                stage(
+                    &CategoryUpdated {
+                        transaction_id: c.transaction_id.clone(),
+                        category: c.category_id.clone(),
+                        categorized_by: tier_str(c.tier).to_owned(),
+                        trace_id: trace_id.clone(),
+                    },
+                    trace_id,
+                )
+                .map_err(dep)?,
+            );
+        }
+        on_db!(&db, |p| async {
+            let mut tx = p.begin().await?;
+            let mut written = 0u64;
+            for (c, event) in changes.iter().zip(&staged) {
+                // The WHERE re-checks the lock: a user may have categorized it meanwhile.
+                let n = sqlx::query(
+                    "UPDATE fin_transactions SET category_id = $1, categorized_by = $2, auto_category_id = $1, \
+                     auto_tier = $2, rule_id = $3, counterparty = COALESCE($4, counterparty), \
+                     notes = COALESCE($5, notes), updated_at = $6 \
+                     WHERE id = $7 AND category_locked = FALSE AND (categorized_by IS NULL OR categorized_by <> 'user')",
+                )
+                .bind(&c.category_id)
+                .bind(tier_str(c.tier))
+                .bind(&c.rule_id)
+                .bind(&c.counterparty)
+                .bind(&c.notes)
+                .bind(now)
+                .bind(&c.transaction_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if n > 0 {
+                    stage_event!(tx, event).await?;
+                    written += n;
+                }
+            }
+            tx.commit().await?;
+            Ok::<u64, sqlx::Error>(written)
+        }
+        .await)
+        .map_err(dep)
+    }
+}

@@ -1,0 +1,380 @@
+//! The one way transactions enter the books, for file imports and bank syncs alike:
+//! dedupe keys, the per-account-and-month lock, pending → booked updates, and a single
+//! database transaction so a crash leaves nothing half-imported (a re-run then completes it
+//! exactly, because the keys are the same).
+
+use super::accounts::AccountRow;
+use super::sql::to_e4;
+use super::transactions::{COLUMNS, TxRow};
+use crate::db::{Db, DbError};
+use crate::events::stage;
+use crate::{on_db, stage_event};
+use actors::TraceId;
+use actors::events::TransactionSynced;
+use actors::finance::identity::{dedupe_keys, normalize_description};
+use actors::finance::{StatementLine, TxStatus};
+use chrono::{Datelike, NaiveDate};
+use std::collections::{BTreeSet, HashMap};
+
+/// How far apart a pending line and its booked version may be dated.
+const PENDING_MATCH_DAYS: i64 = 7;
+/// Rows per multi-row INSERT (well under SQLite's and Postgres' bind limits).
+const CHUNK: usize = 500;
+const LOCK_TTL_MS: i64 = 10 * 60 * 1000;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestOutcome {
+    pub inserted: u64,
+    /// Pending transactions now booked (matched by bank id, or by amount and description).
+    pub updated: u64,
+    /// Already known: nothing changed.
+    pub duplicates: u64,
+    pub inserted_ids: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// Another import or sync holds this account and month; retry shortly.
+    #[error("account {account} is being imported or synced for {month}; retry shortly")]
+    Busy { account: String, month: String },
+    #[error("{location}: amount {amount} has more than 4 decimal places")]
+    Precision { location: String, amount: String },
+    #[error("{location}: currency {found} differs from the account's {expected}")]
+    Currency {
+        location: String,
+        found: String,
+        expected: String,
+    },
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Fault injection for tests: the import "dies" after this many rows were written.
+    #[error("injected failure after {0} rows")]
+    Injected(usize),
+}
+
+impl From<sqlx::Error> for IngestError {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Db(DbError::Query(e))
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    pub import_batch: Option<String>,
+    /// Tests only: fail inside the database transaction after this many inserted rows.
+    pub fail_after_rows: Option<usize>,
+}
+
+fn month_key(account: &str, d: NaiveDate) -> String {
+    format!("sync:{account}:{:04}{:02}", d.year(), d.month())
+}
+
+/// Takes the `sync:<account>:<yyyymm>` locks for every month the lines touch.
+async fn lock(db: &Db, keys: &BTreeSet<String>, owner: &str) -> Result<(), IngestError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    for key in keys {
+        let taken = on_db!(db, |p| sqlx::query(
+            "INSERT INTO fin_locks (lock_key, owner, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (lock_key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at \
+             WHERE fin_locks.expires_at < $4"
+        )
+        .bind(key)
+        .bind(owner)
+        .bind(now + LOCK_TTL_MS)
+        .bind(now)
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))
+        .map_err(DbError::from)?;
+        if taken == 0 {
+            unlock(db, keys, owner).await;
+            let (account, month) = key
+                .trim_start_matches("sync:")
+                .rsplit_once(':')
+                .map_or((key.clone(), String::new()), |(a, m)| {
+                    (a.to_owned(), m.to_owned())
+                });
+            return Err(IngestError::Busy { account, month });
+        }
+    }
+    Ok(())
+}
+
+async fn unlock(db: &Db, keys: &BTreeSet<String>, owner: &str) {
+    for key in keys {
+        let res = on_db!(db, |p| sqlx::query(
+            "DELETE FROM fin_locks WHERE lock_key = $1 AND owner = $2"
+        )
+        .bind(key)
+        .bind(owner)
+        .execute(p)
+        .await
+        .map(drop));
+        if let Err(e) = res {
+            tracing::warn!(error = %e, lock = %key, "lock not released; it expires by itself");
+        }
+    }
+}
+
+/// What to do with one incoming line.
+enum Plan {
+    Insert(TxRow),
+    /// Book a pending transaction: (id, new key, line).
+    Book(String, String, StatementLine),
+    Duplicate,
+}
+
+#[tracing::instrument(skip_all, fields(account = %account.id, lines = lines.len(), trace_id = %trace_id))]
+pub async fn ingest(
+    db: &Db,
+    account: &AccountRow,
+    lines: &[StatementLine],
+    opts: &IngestOptions,
+    trace_id: &TraceId,
+) -> Result<IngestOutcome, IngestError> {
+    if lines.is_empty() {
+        return Ok(IngestOutcome::default());
+    }
+    let owner = uuid::Uuid::now_v7().to_string();
+    let months: BTreeSet<String> = lines
+        .iter()
+        .map(|l| month_key(&account.id, l.booked))
+        .collect();
+    lock(db, &months, &owner).await?;
+    let res = ingest_locked(db, account, lines, opts, trace_id).await;
+    unlock(db, &months, &owner).await;
+    res
+}
+
+async fn ingest_locked(
+    db: &Db,
+    account: &AccountRow,
+    lines: &[StatementLine],
+    opts: &IngestOptions,
+    trace_id: &TraceId,
+) -> Result<IngestOutcome, IngestError> {
+    let keys = dedupe_keys(&account.id, lines);
+    let (min, max) = lines
+        .iter()
+        .fold((lines[0].booked, lines[0].booked), |(a, b), l| {
+            (a.min(l.booked), b.max(l.booked))
+        });
+    let from = (min - chrono::Duration::days(PENDING_MATCH_DAYS)).to_string();
+    let to = (max + chrono::Duration::days(PENDING_MATCH_DAYS)).to_string();
+    // Known rows around these dates: by key, and pending ones for fuzzy booking. Keys with a
+    // bank id can move in time (pending → booked), so those are looked up without a date.
+    let sql = format!(
+        "SELECT {COLUMNS} FROM fin_transactions WHERE account_id = $1 AND ((booked_date >= $2 AND booked_date <= $3) \
+         OR dedupe_key LIKE 'ext:%')"
+    );
+    let known: Vec<TxRow> = on_db!(db, |p| sqlx::query_as::<_, TxRow>(&sql)
+        .bind(&account.id)
+        .bind(&from)
+        .bind(&to)
+        .fetch_all(p)
+        .await)
+    .map_err(DbError::from)?;
+    let mut by_key: HashMap<&str, &TxRow> =
+        known.iter().map(|t| (t.dedupe_key.as_str(), t)).collect();
+    let mut pending: Vec<&TxRow> = known.iter().filter(|t| t.status == "pending").collect();
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut plans = Vec::with_capacity(lines.len());
+    let mut seen_in_batch: BTreeSet<&str> = BTreeSet::new();
+    for (line, key) in lines.iter().zip(&keys) {
+        if let Some(cur) = line.currency.as_deref()
+            && !cur.eq_ignore_ascii_case(&account.currency)
+        {
+            return Err(IngestError::Currency {
+                location: line.source.clone(),
+                found: cur.to_owned(),
+                expected: account.currency.clone(),
+            });
+        }
+        let e4 = to_e4(line.amount).ok_or_else(|| IngestError::Precision {
+            location: line.source.clone(),
+            amount: line.amount.to_string(),
+        })?;
+        if !seen_in_batch.insert(key.as_str()) {
+            plans.push(Plan::Duplicate);
+            continue;
+        }
+        if let Some(existing) = by_key.remove(key.as_str()) {
+            if existing.status == "pending" && line.status == TxStatus::Booked {
+                pending.retain(|p| p.id != existing.id);
+                plans.push(Plan::Book(existing.id.clone(), key.clone(), line.clone()));
+            } else {
+                plans.push(Plan::Duplicate);
+            }
+            continue;
+        }
+        if line.status == TxStatus::Booked {
+            // A booked line without a matching key may be a pending one that got booked with
+            // a new date (and so a new hash): same amount and description, a few days apart.
+            let desc = normalize_description(&line.description);
+            if let Some(pos) = pending.iter().position(|p| {
+                p.amount_e4 == e4
+                    && normalize_description(&p.description) == desc
+                    && NaiveDate::parse_from_str(&p.booked_date, "%Y-%m-%d")
+                        .is_ok_and(|d| (d - line.booked).num_days().abs() <= PENDING_MATCH_DAYS)
+            }) {
+                let p = pending.remove(pos);
+                plans.push(Plan::Book(p.id.clone(), key.clone(), line.clone()));
+                continue;
+            }
+        }
+        plans.push(Plan::Insert(TxRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            account_id: account.id.clone(),
+            booked_date: line.booked.to_string(),
+            value_date: line.value_date.map(|d| d.to_string()),
+            amount: line.amount.normalize().to_string(),
+            amount_e4: e4,
+            currency: account.currency.clone(),
+            description: line.description.clone(),
+            counterparty: line.counterparty.clone(),
+            notes: None,
+            external_id: line.external_id.clone(),
+            dedupe_key: key.clone(),
+            import_batch: opts.import_batch.clone(),
+            status: line.status.as_str().to_owned(),
+            category_id: None,
+            categorized_by: None,
+            category_locked: false,
+            auto_category_id: None,
+            auto_tier: None,
+            rule_id: None,
+            created_at: now,
+            updated_at: now,
+        }));
+    }
+    write(db, account, plans, opts, trace_id, now).await
+}
+
+async fn write(
+    db: &Db,
+    account: &AccountRow,
+    plans: Vec<Plan>,
+    opts: &IngestOptions,
+    trace_id: &TraceId,
+    now: i64,
+) -> Result<IngestOutcome, IngestError> {
+    let mut out = IngestOutcome::default();
+    let mut inserts = Vec::new();
+    let mut books = Vec::new();
+    for plan in plans {
+        match plan {
+            Plan::Insert(row) => inserts.push(row),
+            Plan::Book(id, key, line) => books.push((id, key, line)),
+            Plan::Duplicate => out.duplicates += 1,
+        }
+    }
+    let mut changed: Vec<String> = Vec::new();
+    let mut written = 0usize;
+    on_db!(db, |p| {
+        async {
+        let mut tx = p.begin().await?;
+        for chunk in inserts.chunks(CHUNK) {
+            let mut sql = format!("INSERT INTO fin_transactions ({COLUMNS}) VALUES ");
+            for i in 0..chunk.len() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push('(');
+                for c in 0..22 {
+                    if c > 0 {
+                        sql.push(',');
+                    }
+                    sql.push_str(&format!("${}", i * 22 + c + 1));
+                }
+                sql.push(')');
+            }
+            // A concurrent writer of the same key (outside the lock) loses quietly.
+            sql.push_str(" ON CONFLICT (account_id, dedupe_key) DO NOTHING RETURNING id");
+            let mut q = sqlx::query_scalar::<_, String>(&sql);
+            for t in chunk {
+                q = q
+                    .bind(&t.id)
+                    .bind(&t.account_id)
+                    .bind(&t.booked_date)
+                    .bind(&t.value_date)
+                    .bind(&t.amount)
+                    .bind(t.amount_e4)
+                    .bind(&t.currency)
+                    .bind(&t.description)
+                    .bind(&t.counterparty)
+                    .bind(&t.notes)
+                    .bind(&t.external_id)
+                    .bind(&t.dedupe_key)
+                    .bind(&t.import_batch)
+                    .bind(&t.status)
+                    .bind(&t.category_id)
+                    .bind(&t.categorized_by)
+                    .bind(t.category_locked)
+                    .bind(&t.auto_category_id)
+                    .bind(&t.auto_tier)
+                    .bind(&t.rule_id)
+                    .bind(t.created_at)
+                    .bind(t.updated_at);
+            }
+            let ids = q.fetch_all(&mut *tx).await?;
+            written += chunk.len();
+            out.duplicates += (chunk.len() - ids.len()) as u64;
+            out.inserted += ids.len() as u64;
+            out.inserted_ids.extend(ids);
+            if let Some(n) = opts.fail_after_rows
+                && written >= n
+            {
+                // Dropping the transaction rolls everything back, as a killed process would.
+                return Err(IngestError::Injected(n));
+            }
+        }
+        for (id, key, line) in &books {
+            sqlx::query(
+                "UPDATE fin_transactions SET status = 'booked', booked_date = $1, value_date = COALESCE($2, value_date), \
+                 amount = $3, amount_e4 = $4, description = $5, counterparty = COALESCE($6, counterparty), \
+                 dedupe_key = $7, external_id = COALESCE($8, external_id), updated_at = $9 WHERE id = $10 AND status = 'pending'",
+            )
+            .bind(line.booked.to_string())
+            .bind(line.value_date.map(|d| d.to_string()))
+            .bind(line.amount.normalize().to_string())
+            .bind(to_e4(line.amount).unwrap_or_default())
+            .bind(&line.description)
+            .bind(&line.counterparty)
+            .bind(key)
+            .bind(&line.external_id)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            out.updated += 1;
+            changed.push(id.clone());
+        }
+        let count = out.inserted_ids.len() + changed.len();
+        if count > 0 {
+            // The event names at most the first 1000 ids; `count` says how many changed.
+            let ids = out
+                .inserted_ids
+                .iter()
+                .chain(&changed)
+                .take(1000)
+                .cloned()
+                .collect();
+            let event = stage(
+                &TransactionSynced {
+                    account_id: account.id.clone(),
+                    transaction_ids: ids,
+                    count: count as u64,
+                    trace_id: trace_id.clone(),
+                },
+                trace_id,
+            )
+            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+            stage_event!(tx, event).await?;
+        }
+        tx.commit().await?;
+        Ok::<(), IngestError>(())
+    }
+    .await
+    })?;
+    Ok(out)
+}

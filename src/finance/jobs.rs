@@ -1,0 +1,325 @@
+//! The `financial` queue's handlers: `import` (a stored upload → the books), `autoCategorize`
+//! (after each import/sync, and as a date-range backfill, with progress) and `syncBank`.
+
+use super::{accounts, imports, ingest, profiles};
+use crate::db::{Db, DbHandle};
+use crate::jobs::JobQueue;
+use actors::TraceId;
+use actors::finance::bank_sync::{BankSyncActor, SyncError, SyncNow};
+use actors::finance::categorizer::{CategorizeBatch, CategorizerActor, Selection};
+use actors::finance::parse::{self, CsvProfile, Format};
+use actors::finance::{ParseIssue, StatementLine};
+use actors::jobs::{Claimed, JobError, JobHandler, JobSpec, Progress};
+use actors::supervise::ActorRef;
+use async_trait::async_trait;
+use serde_json::{Value, json};
+use std::sync::{Arc, OnceLock};
+
+pub const QUEUE: &str = "financial";
+pub const IMPORT: &str = "import";
+pub const AUTO_CATEGORIZE: &str = "autoCategorize";
+pub const SYNC_BANK: &str = "syncBank";
+
+/// Shared by the handlers. `queue` is set once the job queue exists (it is built after the
+/// dispatchers that run these handlers).
+#[derive(Clone)]
+pub struct FinanceJobs {
+    pub db: DbHandle,
+    pub queue: Arc<OnceLock<JobQueue>>,
+    pub categorizer: ActorRef<CategorizerActor>,
+    pub bank_sync: ActorRef<BankSyncActor>,
+}
+
+fn retry(e: impl std::fmt::Display) -> JobError {
+    JobError::Retryable(e.to_string())
+}
+
+impl FinanceJobs {
+    fn db(&self) -> Result<Db, JobError> {
+        self.db
+            .get()
+            .ok_or_else(|| JobError::Retryable("database not connected".to_owned()))
+    }
+
+    /// Enqueues categorization of what a job just wrote (idempotent per key).
+    async fn follow_up(&self, payload: Value, key: String, trace_id: &TraceId) {
+        let Some(queue) = self.queue.get() else {
+            return;
+        };
+        let mut spec = JobSpec::new(QUEUE, AUTO_CATEGORIZE, payload, trace_id.clone());
+        spec.idempotency_key = Some(key);
+        if let Err(e) = queue.enqueue(&spec).await {
+            tracing::warn!(error = %e, "autoCategorize not enqueued; a backfill will catch up");
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(import = %import_id, trace_id = %job.trace_id))]
+    async fn import(
+        &self,
+        job: &Claimed,
+        import_id: &str,
+        progress: &Progress,
+    ) -> Result<Value, JobError> {
+        let db = self.db()?;
+        let row = imports::get(&db, import_id)
+            .await
+            .map_err(retry)?
+            .ok_or_else(|| JobError::Permanent(format!("no import {import_id}")))?;
+        if row.status == "completed" {
+            return Ok(json!({"import_id": row.id, "inserted": row.inserted, "already": true}));
+        }
+        let fail = |error: String, issues: &[ParseIssue]| {
+            let db = db.clone();
+            let id = row.id.clone();
+            let skipped =
+                (!issues.is_empty()).then(|| serde_json::to_string(issues).unwrap_or_default());
+            async move {
+                imports::finish(
+                    &db,
+                    &id,
+                    "failed",
+                    (0, 0, 0, 0),
+                    skipped,
+                    Some(error.clone()),
+                )
+                .await
+                .map_err(retry)?;
+                Err::<Value, JobError>(JobError::Permanent(error))
+            }
+        };
+        let account = accounts::get(&db, &row.account_id)
+            .await
+            .map_err(retry)?
+            .ok_or_else(|| JobError::Permanent("the account no longer exists".to_owned()))?;
+        let content = imports::content(&db, &row.id)
+            .await
+            .map_err(retry)?
+            .ok_or_else(|| JobError::Permanent("the uploaded file is gone".to_owned()))?;
+        let format = match Format::parse(&row.format) {
+            Some(f) => f,
+            None => match parse::detect(&content) {
+                Some(f) => f,
+                None => {
+                    return fail(
+                        "could not tell the file's format; name it (csv needs a profile)"
+                            .to_owned(),
+                        &[],
+                    )
+                    .await;
+                }
+            },
+        };
+        let profile: Option<CsvProfile> = match &row.profile_id {
+            Some(pid) => {
+                let p = profiles::get(&db, pid)
+                    .await
+                    .map_err(retry)?
+                    .ok_or_else(|| JobError::Permanent(format!("no CSV profile {pid}")))?;
+                Some(
+                    serde_json::from_str(&p.profile)
+                        .map_err(|e| JobError::Permanent(e.to_string()))?,
+                )
+            }
+            None => None,
+        };
+        progress.report(5, Some("parsing")).await;
+        let parsed = match parse::parse(format, &content, profile.as_ref()) {
+            Ok(p) => p,
+            Err(issue) => {
+                return fail(
+                    format!("not a readable {} file: {issue}", format.as_str()),
+                    &[issue],
+                )
+                .await;
+            }
+        };
+        if !parsed.bad.is_empty() && !row.skip_bad_rows {
+            let n = parsed.bad.len();
+            return fail(
+                format!(
+                    "{n} row{} could not be read ({}); nothing was imported. Fix the file, or import again with skip_bad_rows",
+                    if n == 1 { "" } else { "s" },
+                    parsed.bad[0]
+                ),
+                &parsed.bad,
+            )
+            .await;
+        }
+        progress
+            .report(
+                20,
+                Some(&format!(
+                    "{} rows read; writing",
+                    parsed.statement.lines.len()
+                )),
+            )
+            .await;
+        let lines: Vec<StatementLine> = parsed.statement.lines;
+        let out = ingest::ingest(
+            &db,
+            &account,
+            &lines,
+            &ingest::IngestOptions {
+                import_batch: Some(row.id.clone()),
+                fail_after_rows: None,
+            },
+            &job.trace_id,
+        )
+        .await;
+        let out = match out {
+            Ok(o) => o,
+            Err(
+                e @ (ingest::IngestError::Currency { .. } | ingest::IngestError::Precision { .. }),
+            ) => {
+                return fail(e.to_string(), &[]).await;
+            }
+            Err(e) => return Err(retry(e)),
+        };
+        let skipped = (!parsed.bad.is_empty())
+            .then(|| serde_json::to_string(&parsed.bad).unwrap_or_default());
+        let counts = (
+            lines.len() as i64,
+            out.inserted as i64,
+            out.updated as i64,
+            out.duplicates as i64,
+        );
+        imports::finish(&db, &row.id, "completed", counts, skipped, None)
+            .await
+            .map_err(retry)?;
+        if out.inserted > 0 || out.updated > 0 {
+            self.follow_up(
+                json!({"import_batch": row.id}),
+                format!("categorize:import:{}", row.id),
+                &job.trace_id,
+            )
+            .await;
+        }
+        Ok(json!({
+            "import_id": row.id, "rows": lines.len(), "inserted": out.inserted,
+            "updated": out.updated, "duplicates": out.duplicates, "skipped": parsed.bad.len(),
+        }))
+    }
+
+    async fn categorize(&self, job: &Claimed, progress: &Progress) -> Result<Value, JobError> {
+        let p = &job.payload;
+        let text = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_owned);
+        let selection = if let Some(b) = text("import_batch") {
+            Selection::ImportBatch(b)
+        } else if let Some(ids) = p.get("transaction_ids").and_then(Value::as_array) {
+            Selection::Ids(
+                ids.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect(),
+            )
+        } else if let (Some(from), Some(to)) = (text("from"), text("to")) {
+            Selection::DateRange {
+                from,
+                to,
+                account_id: text("account_id"),
+            }
+        } else {
+            return Err(JobError::Permanent(
+                "payload needs import_batch, transaction_ids, or from/to".to_owned(),
+            ));
+        };
+        let total = {
+            let db = self.db()?;
+            let store = super::category_store::SqlCategoryStore(crate::db::DbHandle::connected(db));
+            actors::finance::categorizer::CategoryStore::count(&store, &selection)
+                .await
+                .map_err(retry)?
+        };
+        let (mut seen, mut by_rule, mut by_model, mut abstained) = (0u64, 0u64, 0u64, 0u64);
+        let mut after = None;
+        loop {
+            let batch = self
+                .categorizer
+                .send(CategorizeBatch {
+                    selection: selection.clone(),
+                    after: after.clone(),
+                    trace_id: job.trace_id.clone(),
+                })
+                .await
+                .map_err(retry)?
+                .map_err(retry)?;
+            seen += batch.seen;
+            by_rule += batch.by_rule;
+            by_model += batch.by_model;
+            abstained += batch.abstained;
+            let pct = if total == 0 {
+                100
+            } else {
+                (seen * 100 / total).min(100)
+            };
+            progress
+                .report(
+                    u8::try_from(pct).unwrap_or(100),
+                    Some(&format!("{seen}/{total} considered")),
+                )
+                .await;
+            match batch.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        Ok(
+            json!({"considered": seen, "by_rule": by_rule, "by_model": by_model, "left_uncategorized": abstained}),
+        )
+    }
+
+    async fn sync(&self, job: &Claimed) -> Result<Value, JobError> {
+        let account_id = job
+            .payload
+            .get("account_id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| JobError::Permanent("payload lacks `account_id`".to_owned()))?
+            .to_owned();
+        let summary = self
+            .bank_sync
+            .send(SyncNow {
+                account_id: account_id.clone(),
+                trace_id: job.trace_id.clone(),
+            })
+            .await
+            .map_err(retry)?
+            .map_err(|e| match e {
+                SyncError::NotFound(m) | SyncError::Setup(m) => JobError::Permanent(m),
+                SyncError::Bank(actors::finance::bank::BankError::Auth(m)) => {
+                    JobError::Permanent(m)
+                }
+                other => JobError::Retryable(other.to_string()),
+            })?;
+        if summary.inserted + summary.updated > 0 {
+            let today = chrono::Utc::now().date_naive();
+            self.follow_up(
+                json!({"account_id": account_id, "from": (today - chrono::Duration::days(120)).to_string(), "to": today.to_string()}),
+                format!("categorize:sync:{}", job.id),
+                &job.trace_id,
+            )
+            .await;
+        }
+        serde_json::to_value(summary).map_err(|e| JobError::Permanent(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl JobHandler for FinanceJobs {
+    async fn run(&self, job: &Claimed, progress: &Progress) -> Result<Value, JobError> {
+        match job.name.as_str() {
+            IMPORT => {
+                let id = job
+                    .payload
+                    .get("import_id")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| JobError::Permanent("payload lacks `import_id`".to_owned()))?
+                    .to_owned();
+                self.import(job, &id, progress).await
+            }
+            AUTO_CATEGORIZE => self.categorize(job, progress).await,
+            SYNC_BANK => self.sync(job).await,
+            other => Err(JobError::Permanent(format!(
+                "unknown financial job `{other}`"
+            ))),
+        }
+    }
+}

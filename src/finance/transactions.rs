@@ -1,0 +1,262 @@
+//! `fin_transactions`: filtered, stably paginated listing, manual entry and edits.
+
+use super::sql::{Arg, Sql};
+use crate::db::{Db, DbError};
+use crate::{bind_args, on_db};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TxRow {
+    pub id: String,
+    pub account_id: String,
+    pub booked_date: String,
+    pub value_date: Option<String>,
+    pub amount: String,
+    pub amount_e4: i64,
+    pub currency: String,
+    pub description: String,
+    pub counterparty: Option<String>,
+    pub notes: Option<String>,
+    pub external_id: Option<String>,
+    pub dedupe_key: String,
+    pub import_batch: Option<String>,
+    pub status: String,
+    pub category_id: Option<String>,
+    pub categorized_by: Option<String>,
+    pub category_locked: bool,
+    pub auto_category_id: Option<String>,
+    pub auto_tier: Option<String>,
+    pub rule_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub const COLUMNS: &str = "id, account_id, booked_date, value_date, amount, amount_e4, currency, description, counterparty, notes, \
+    external_id, dedupe_key, import_batch, status, category_id, categorized_by, category_locked, auto_category_id, auto_tier, \
+    rule_id, created_at, updated_at";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    DateDesc,
+    DateAsc,
+    AmountDesc,
+    AmountAsc,
+}
+
+impl Sort {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "-date" | "date_desc" => Some(Self::DateDesc),
+            "date" | "date_asc" => Some(Self::DateAsc),
+            "-amount" | "amount_desc" => Some(Self::AmountDesc),
+            "amount" | "amount_asc" => Some(Self::AmountAsc),
+            _ => None,
+        }
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Self::DateDesc | Self::DateAsc => "booked_date",
+            Self::AmountDesc | Self::AmountAsc => "amount_e4",
+        }
+    }
+
+    fn descending(self) -> bool {
+        matches!(self, Self::DateDesc | Self::AmountDesc)
+    }
+}
+
+/// The page boundary: the sort key and id of the last row seen.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Cursor {
+    Date(String, String),
+    Amount(i64, String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub account_id: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub category_id: Option<String>,
+    pub uncategorized: bool,
+    pub text: Option<String>,
+    pub min_e4: Option<i64>,
+    pub max_e4: Option<i64>,
+    pub status: Option<String>,
+    pub import_batch: Option<String>,
+}
+
+impl Filter {
+    /// Appends ` AND …` conditions.
+    pub fn apply(&self, sql: &mut Sql) {
+        if let Some(a) = &self.account_id {
+            let p = sql.arg(Arg::Text(a.clone()));
+            sql.push(&format!(" AND account_id = {p}"));
+        }
+        if let Some(d) = &self.from {
+            let p = sql.arg(Arg::Text(d.clone()));
+            sql.push(&format!(" AND booked_date >= {p}"));
+        }
+        if let Some(d) = &self.to {
+            let p = sql.arg(Arg::Text(d.clone()));
+            sql.push(&format!(" AND booked_date <= {p}"));
+        }
+        if let Some(c) = &self.category_id {
+            let p = sql.arg(Arg::Text(c.clone()));
+            sql.push(&format!(" AND category_id = {p}"));
+        }
+        if self.uncategorized {
+            sql.push(" AND category_id IS NULL");
+        }
+        if let Some(t) = &self.text {
+            // Escaped so `%` and `_` in the search are literal.
+            let escaped = t
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let p = sql.arg(Arg::Text(format!("%{escaped}%")));
+            sql.push(&format!(
+                " AND (LOWER(description) LIKE {p} ESCAPE '\\' OR LOWER(COALESCE(counterparty, '')) LIKE {p} ESCAPE '\\' \
+                 OR LOWER(COALESCE(notes, '')) LIKE {p} ESCAPE '\\')"
+            ));
+        }
+        if let Some(v) = self.min_e4 {
+            let p = sql.arg(Arg::Int(v));
+            sql.push(&format!(" AND amount_e4 >= {p}"));
+        }
+        if let Some(v) = self.max_e4 {
+            let p = sql.arg(Arg::Int(v));
+            sql.push(&format!(" AND amount_e4 <= {p}"));
+        }
+        if let Some(s) = &self.status {
+            let p = sql.arg(Arg::Text(s.clone()));
+            sql.push(&format!(" AND status = {p}"));
+        }
+        if let Some(b) = &self.import_batch {
+            let p = sql.arg(Arg::Text(b.clone()));
+            sql.push(&format!(" AND import_batch = {p}"));
+        }
+    }
+}
+
+/// One page: up to `limit` rows after `cursor`, plus whether more follow. Keyset pagination
+/// on (sort key, id): stable while rows are added or edited elsewhere.
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    db: &Db,
+    filter: &Filter,
+    sort: Sort,
+    cursor: Option<&Cursor>,
+    limit: u32,
+) -> Result<(Vec<TxRow>, bool), DbError> {
+    let mut sql = Sql::new(format!(
+        "SELECT {COLUMNS} FROM fin_transactions WHERE 1 = 1"
+    ));
+    filter.apply(&mut sql);
+    let col = sort.column();
+    let op = if sort.descending() { "<" } else { ">" };
+    match cursor {
+        Some(Cursor::Date(d, id)) if col == "booked_date" => {
+            let (a, b) = (
+                sql.arg(Arg::Text(d.clone())),
+                sql.arg(Arg::Text(id.clone())),
+            );
+            sql.push(&format!(
+                " AND (booked_date {op} {a} OR (booked_date = {a} AND id {op} {b}))"
+            ));
+        }
+        Some(Cursor::Amount(v, id)) if col == "amount_e4" => {
+            let (a, b) = (sql.arg(Arg::Int(*v)), sql.arg(Arg::Text(id.clone())));
+            sql.push(&format!(
+                " AND (amount_e4 {op} {a} OR (amount_e4 = {a} AND id {op} {b}))"
+            ));
+        }
+        _ => {}
+    }
+    let dir = if sort.descending() { "DESC" } else { "ASC" };
+    let lim = sql.arg(Arg::Int(i64::from(limit) + 1));
+    sql.push(&format!(" ORDER BY {col} {dir}, id {dir} LIMIT {lim}"));
+    let mut rows = on_db!(db, |p| bind_args!(
+        sqlx::query_as::<_, TxRow>(&sql.text),
+        sql
+    )
+    .fetch_all(p)
+    .await)?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    Ok((rows, more))
+}
+
+pub fn cursor_after(sort: Sort, row: &TxRow) -> Cursor {
+    match sort {
+        Sort::DateDesc | Sort::DateAsc => Cursor::Date(row.booked_date.clone(), row.id.clone()),
+        Sort::AmountDesc | Sort::AmountAsc => Cursor::Amount(row.amount_e4, row.id.clone()),
+    }
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<Option<TxRow>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM fin_transactions WHERE id = $1");
+    Ok(on_db!(db, |p| sqlx::query_as::<_, TxRow>(&sql)
+        .bind(id)
+        .fetch_optional(p)
+        .await)?)
+}
+
+/// Insert (new id) or replace every editable field (same id).
+#[tracing::instrument(skip_all, fields(tx = %t.id))]
+pub async fn upsert(db: &Db, t: &TxRow) -> Result<(), DbError> {
+    let sql = format!(
+        "INSERT INTO fin_transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+         ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, booked_date = excluded.booked_date, \
+         value_date = excluded.value_date, amount = excluded.amount, amount_e4 = excluded.amount_e4, currency = excluded.currency, \
+         description = excluded.description, counterparty = excluded.counterparty, notes = excluded.notes, status = excluded.status, \
+         category_id = excluded.category_id, categorized_by = excluded.categorized_by, category_locked = excluded.category_locked, \
+         updated_at = excluded.updated_at"
+    );
+    on_db!(db, |p| crate::bind_tx_row!(sqlx::query(&sql), t)
+        .execute(p)
+        .await
+        .map(drop))?;
+    Ok(())
+}
+
+/// Binds a row's 22 columns in `COLUMNS` order.
+#[macro_export]
+macro_rules! bind_tx_row {
+    ($q:expr, $t:expr) => {
+        $q.bind(&$t.id)
+            .bind(&$t.account_id)
+            .bind(&$t.booked_date)
+            .bind(&$t.value_date)
+            .bind(&$t.amount)
+            .bind($t.amount_e4)
+            .bind(&$t.currency)
+            .bind(&$t.description)
+            .bind(&$t.counterparty)
+            .bind(&$t.notes)
+            .bind(&$t.external_id)
+            .bind(&$t.dedupe_key)
+            .bind(&$t.import_batch)
+            .bind(&$t.status)
+            .bind(&$t.category_id)
+            .bind(&$t.categorized_by)
+            .bind($t.category_locked)
+            .bind(&$t.auto_category_id)
+            .bind(&$t.auto_tier)
+            .bind(&$t.rule_id)
+            .bind($t.created_at)
+            .bind($t.updated_at)
+    };
+}
+
+pub async fn delete(db: &Db, id: &str) -> Result<bool, DbError> {
+    let n = on_db!(db, |p| sqlx::query(
+        "DELETE FROM fin_transactions WHERE id = $1"
+    )
+    .bind(id)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
