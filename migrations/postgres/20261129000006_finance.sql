@@ -37,6 +37,9 @@ CREATE TABLE fin_transactions (
     description     TEXT NOT NULL,
     counterparty    TEXT,
     notes           TEXT,
+    -- Lower-cased description, counterparty and notes (Unicode-aware, done by the app:
+    -- SQLite's LOWER() only folds ASCII) for case-insensitive text search.
+    search          TEXT NOT NULL,
     external_id     TEXT,
     -- `ext:<bank id>` or `h:<sha256(account, date, amount, description, occurrence)>`.
     dedupe_key      TEXT NOT NULL,

@@ -227,6 +227,20 @@ impl CategoryStore for SqlCategoryStore {
                 if n > 0 {
                     stage_event!(tx, event).await?;
                     written += n;
+                    if c.counterparty.is_some() || c.notes.is_some() {
+                        // The rule rewrote searchable text: refresh the search column.
+                        let (d, cp, notes): (String, Option<String>, Option<String>) = sqlx::query_as(
+                            "SELECT description, counterparty, notes FROM fin_transactions WHERE id = $1",
+                        )
+                        .bind(&c.transaction_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        sqlx::query("UPDATE fin_transactions SET search = $1 WHERE id = $2")
+                            .bind(super::transactions::search_text(&d, cp.as_deref(), notes.as_deref()))
+                            .bind(&c.transaction_id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                 }
             }
             tx.commit().await?;

@@ -5,7 +5,7 @@
 
 use super::accounts::AccountRow;
 use super::sql::to_e4;
-use super::transactions::{COLUMNS, TxRow};
+use super::transactions::{COLUMNS, TxRow, search_text};
 use crate::db::{Db, DbError};
 use crate::events::stage;
 use crate::{on_db, stage_event};
@@ -274,17 +274,17 @@ async fn write(
         async {
         let mut tx = p.begin().await?;
         for chunk in inserts.chunks(CHUNK) {
-            let mut sql = format!("INSERT INTO fin_transactions ({COLUMNS}) VALUES ");
+            let mut sql = format!("INSERT INTO fin_transactions ({COLUMNS}, search) VALUES ");
             for i in 0..chunk.len() {
                 if i > 0 {
                     sql.push(',');
                 }
                 sql.push('(');
-                for c in 0..22 {
+                for c in 0..23 {
                     if c > 0 {
                         sql.push(',');
                     }
-                    sql.push_str(&format!("${}", i * 22 + c + 1));
+                    sql.push_str(&format!("${}", i * 23 + c + 1));
                 }
                 sql.push(')');
             }
@@ -314,7 +314,8 @@ async fn write(
                     .bind(&t.auto_tier)
                     .bind(&t.rule_id)
                     .bind(t.created_at)
-                    .bind(t.updated_at);
+                    .bind(t.updated_at)
+                    .bind(search_text(&t.description, t.counterparty.as_deref(), None));
             }
             let ids = q.fetch_all(&mut *tx).await?;
             written += chunk.len();
@@ -332,7 +333,8 @@ async fn write(
             sqlx::query(
                 "UPDATE fin_transactions SET status = 'booked', booked_date = $1, value_date = COALESCE($2, value_date), \
                  amount = $3, amount_e4 = $4, description = $5, counterparty = COALESCE($6, counterparty), \
-                 dedupe_key = $7, external_id = COALESCE($8, external_id), updated_at = $9 WHERE id = $10 AND status = 'pending'",
+                 dedupe_key = $7, external_id = COALESCE($8, external_id), updated_at = $9, search = $11 \
+                 WHERE id = $10 AND status = 'pending'",
             )
             .bind(line.booked.to_string())
             .bind(line.value_date.map(|d| d.to_string()))
@@ -344,6 +346,7 @@ async fn write(
             .bind(&line.external_id)
             .bind(now)
             .bind(id)
+            .bind(search_text(&line.description, line.counterparty.as_deref(), None))
             .execute(&mut *tx)
             .await?;
             out.updated += 1;

@@ -116,10 +116,7 @@ impl Filter {
                 .replace('%', "\\%")
                 .replace('_', "\\_");
             let p = sql.arg(Arg::Text(format!("%{escaped}%")));
-            sql.push(&format!(
-                " AND (LOWER(description) LIKE {p} ESCAPE '\\' OR LOWER(COALESCE(counterparty, '')) LIKE {p} ESCAPE '\\' \
-                 OR LOWER(COALESCE(notes, '')) LIKE {p} ESCAPE '\\')"
-            ));
+            sql.push(&format!(" AND search LIKE {p} ESCAPE '\\'"));
         }
         if let Some(v) = self.min_e4 {
             let p = sql.arg(Arg::Int(v));
@@ -203,18 +200,34 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<TxRow>, DbError> {
         .await)?)
 }
 
+/// The `search` column: description, counterparty and notes, lower-cased (Unicode).
+pub fn search_text(description: &str, counterparty: Option<&str>, notes: Option<&str>) -> String {
+    let mut s = description.to_lowercase();
+    for part in [counterparty, notes].into_iter().flatten() {
+        s.push('\n');
+        s.push_str(&part.to_lowercase());
+    }
+    s
+}
+
 /// Insert (new id) or replace every editable field (same id).
 #[tracing::instrument(skip_all, fields(tx = %t.id))]
 pub async fn upsert(db: &Db, t: &TxRow) -> Result<(), DbError> {
     let sql = format!(
-        "INSERT INTO fin_transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) \
+        "INSERT INTO fin_transactions ({COLUMNS}, search) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
          ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, booked_date = excluded.booked_date, \
          value_date = excluded.value_date, amount = excluded.amount, amount_e4 = excluded.amount_e4, currency = excluded.currency, \
          description = excluded.description, counterparty = excluded.counterparty, notes = excluded.notes, status = excluded.status, \
          category_id = excluded.category_id, categorized_by = excluded.categorized_by, category_locked = excluded.category_locked, \
-         updated_at = excluded.updated_at"
+         updated_at = excluded.updated_at, search = excluded.search"
+    );
+    let search = search_text(
+        &t.description,
+        t.counterparty.as_deref(),
+        t.notes.as_deref(),
     );
     on_db!(db, |p| crate::bind_tx_row!(sqlx::query(&sql), t)
+        .bind(&search)
         .execute(p)
         .await
         .map(drop))?;

@@ -12,6 +12,7 @@ mod cli;
 mod config;
 mod errors;
 mod events;
+mod finance_api;
 mod health;
 mod jobs;
 mod metrics;

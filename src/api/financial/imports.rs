@@ -30,7 +30,7 @@ struct Form {
 async fn read_form(mut payload: Multipart) -> Result<Form, ApiError> {
     let mut form = Form::default();
     let bad = |e: actix_multipart::MultipartError| {
-        ApiError::BadRequest(format!("unreadable multipart body: {e}"))
+        ApiError::BadRequest(format!("unreadable multipart body: {e} ({e:?})"))
     };
     while let Some(mut field) = payload.try_next().await.map_err(bad)? {
         let name = field.name().unwrap_or_default().to_owned();
