@@ -79,7 +79,17 @@ fn strategy(i: usize) -> StrategyRow {
 }
 
 #[actix_web::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
+    // Exit at once on error: unwinding the runtime with the app's tasks still in it would
+    // hide the error behind their drop-time panics.
+    if let Err(e) = run().await {
+        eprintln!("bench_trading: {e:#}");
+        std::process::exit(1);
+    }
+    std::process::exit(0);
+}
+
+async fn run() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut postgres = None;
     while let Some(a) = args.next() {
@@ -119,21 +129,22 @@ async fn main() -> anyhow::Result<()> {
         ai_service::trading::strategies::insert(&db, &strategy(i)).await?;
     }
 
-    let app = Application::build(settings).await?;
+    let mut app = Application::build(settings).await?;
+    let stop = app.stop_handle();
     let rss_before = rss_mib();
     let server = actix_web::rt::spawn(app.run_until_stopped());
     // Warm-up: the paper venues open, every strategy reconciles and starts ticking.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (t0, c0) = (Instant::now(), cpu_ticks()?);
     let (ticks0,): (i64,) = on_db!(&db, |p| sqlx::query_as(
-        "SELECT COALESCE(SUM(ticks), 0) FROM strategies"
+        "SELECT CAST(COALESCE(SUM(ticks), 0) AS BIGINT) FROM strategies"
     )
     .fetch_one(p)
     .await)?;
     tokio::time::sleep(Duration::from_secs(secs)).await;
     let (c1, elapsed) = (cpu_ticks()?, t0.elapsed().as_secs_f64());
     let (ticks1,): (i64,) = on_db!(&db, |p| sqlx::query_as(
-        "SELECT COALESCE(SUM(ticks), 0) FROM strategies"
+        "SELECT CAST(COALESCE(SUM(ticks), 0) AS BIGINT) FROM strategies"
     )
     .fetch_one(p)
     .await)?;
@@ -161,8 +172,23 @@ async fn main() -> anyhow::Result<()> {
         "RSS: {:.1} MiB (before strategies started: {rss_before:.1} MiB)",
         rss_mib()
     );
-    server.abort();
+    if let Some(stop) = stop {
+        stop.stop();
+    }
+    server.await??;
     db.close().await;
+    if let Some(admin) = &postgres {
+        // The throwaway database goes with the run.
+        let name = format!("bench_trading_{}", std::process::id());
+        let admin_db = Db::connect(&settings_for(admin).database).await?;
+        on_db!(&admin_db, |p| sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {name}"
+        ))
+        .execute(p)
+        .await
+        .map(drop))?;
+        admin_db.close().await;
+    }
     Ok(())
 }
 
