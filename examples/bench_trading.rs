@@ -38,7 +38,7 @@ fn rss_mib() -> f64 {
 
 fn strategy(i: usize) -> StrategyRow {
     // Half grid, half threshold, around the paper feed's start price (100), so they trade.
-    let (kind, params) = if i % 2 == 0 {
+    let (kind, params) = if i.is_multiple_of(2) {
         (
             "grid",
             serde_json::json!({"lower": "95", "upper": "105", "levels": 20, "order_qty": "0.01"}),

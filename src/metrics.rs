@@ -45,6 +45,13 @@ pub fn init() -> bool {
                     ),
                     &LATENCY_BUCKETS,
                 )
+                .ok()?
+                .set_buckets_for_metric(
+                    Matcher::Full(
+                        actors::finance::categorizer::CATEGORIZATION_LATENCY_MS.to_owned(),
+                    ),
+                    &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+                )
                 .ok()?;
             let handle = builder.install_recorder().ok()?;
             describe();

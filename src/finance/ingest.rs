@@ -118,7 +118,7 @@ async fn unlock(db: &Db, keys: &BTreeSet<String>, owner: &str) {
 
 /// What to do with one incoming line.
 enum Plan {
-    Insert(TxRow),
+    Insert(Box<TxRow>),
     /// Book a pending transaction: (id, new key, line).
     Book(String, String, StatementLine),
     Duplicate,
@@ -222,7 +222,7 @@ async fn ingest_locked(
                 continue;
             }
         }
-        plans.push(Plan::Insert(TxRow {
+        plans.push(Plan::Insert(Box::new(TxRow {
             id: uuid::Uuid::now_v7().to_string(),
             account_id: account.id.clone(),
             booked_date: line.booked.to_string(),
@@ -245,7 +245,7 @@ async fn ingest_locked(
             rule_id: None,
             created_at: now,
             updated_at: now,
-        }));
+        })));
     }
     write(db, account, plans, opts, trace_id, now).await
 }
@@ -263,7 +263,7 @@ async fn write(
     let mut books = Vec::new();
     for plan in plans {
         match plan {
-            Plan::Insert(row) => inserts.push(row),
+            Plan::Insert(row) => inserts.push(*row),
             Plan::Book(id, key, line) => books.push((id, key, line)),
             Plan::Duplicate => out.duplicates += 1,
         }

@@ -246,11 +246,7 @@ impl FinanceJobs {
             by_rule += batch.by_rule;
             by_model += batch.by_model;
             abstained += batch.abstained;
-            let pct = if total == 0 {
-                100
-            } else {
-                (seen * 100 / total).min(100)
-            };
+            let pct = (seen * 100).checked_div(total).unwrap_or(100).min(100);
             progress
                 .report(
                     u8::try_from(pct).unwrap_or(100),

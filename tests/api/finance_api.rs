@@ -300,7 +300,9 @@ async fn every_format_imports_once_and_twins_stay_two(backend: Backend) {
         latin["id"].as_str().expect("id"),
     );
 
-    let cases: [(&str, &str, Vec<(&str, &str)>, i64); 8] = [
+    // (account, file, form fields, rows inserted)
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, i64);
+    let cases: [Case<'_>; 8] = [
         (
             &eur,
             "checking.csv",

@@ -13,6 +13,7 @@ mod config;
 mod errors;
 mod events;
 mod finance_api;
+mod finance_ingest;
 mod health;
 mod jobs;
 mod metrics;

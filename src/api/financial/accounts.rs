@@ -210,12 +210,10 @@ pub async fn sync_account(ctx: Ctx, id: web::Path<String>) -> Result<HttpRespons
         serde_json::json!({"account_id": a.id}),
         ctx.trace_id.clone(),
     );
-    // One sync per account at a time: a second request while one is queued returns it.
-    spec.idempotency_key = Some(format!(
-        "sync:{}:{}",
-        a.id,
-        chrono::Utc::now().timestamp() / 60
-    ));
+    // A double click within two seconds returns the first job; later requests sync again
+    // (syncs are idempotent anyway: nothing already known is added twice).
+    spec.idempotency_key = Some(format!("sync:{}", a.id));
+    spec.idempotency_window = std::time::Duration::from_secs(2);
     let (job_id, created) = ctx.state.jobs.enqueue(&spec).await?;
     ctx.audit(
         ctx.who(),

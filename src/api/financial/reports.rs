@@ -296,13 +296,14 @@ pub async fn backfill(ctx: Ctx, body: ApiJson<BackfillInput>) -> Result<HttpResp
         serde_json::json!({"from": i.from, "to": i.to, "account_id": i.account_id}),
         ctx.trace_id.clone(),
     );
+    // The same backfill asked twice within a few seconds (a double click) is one job.
     spec.idempotency_key = Some(format!(
-        "backfill:{}:{}:{}:{}",
+        "backfill:{}:{}:{}",
         i.from,
         i.to,
         i.account_id.as_deref().unwrap_or("*"),
-        chrono::Utc::now().timestamp() / 60
     ));
+    spec.idempotency_window = std::time::Duration::from_secs(5);
     let (job_id, created) = ctx.state.jobs.enqueue(&spec).await?;
     ctx.audit(
         ctx.who(),
