@@ -116,6 +116,18 @@ async fn unlock(db: &Db, keys: &BTreeSet<String>, owner: &str) {
     }
 }
 
+/// What ingest needs to know of an existing transaction (a narrow read: re-imports of large
+/// files read every row of their date range).
+#[derive(sqlx::FromRow)]
+struct Known {
+    id: String,
+    dedupe_key: String,
+    status: String,
+    amount_e4: i64,
+    description: String,
+    booked_date: String,
+}
+
 /// What to do with one incoming line.
 enum Plan {
     Insert(Box<TxRow>),
@@ -163,20 +175,18 @@ async fn ingest_locked(
     let to = (max + chrono::Duration::days(PENDING_MATCH_DAYS)).to_string();
     // Known rows around these dates: by key, and pending ones for fuzzy booking. Keys with a
     // bank id can move in time (pending → booked), so those are looked up without a date.
-    let sql = format!(
-        "SELECT {COLUMNS} FROM fin_transactions WHERE account_id = $1 AND ((booked_date >= $2 AND booked_date <= $3) \
-         OR dedupe_key LIKE 'ext:%')"
-    );
-    let known: Vec<TxRow> = on_db!(db, |p| sqlx::query_as::<_, TxRow>(&sql)
+    let sql = "SELECT id, dedupe_key, status, amount_e4, description, booked_date FROM fin_transactions \
+               WHERE account_id = $1 AND ((booked_date >= $2 AND booked_date <= $3) OR dedupe_key LIKE 'ext:%')";
+    let known: Vec<Known> = on_db!(db, |p| sqlx::query_as::<_, Known>(sql)
         .bind(&account.id)
         .bind(&from)
         .bind(&to)
         .fetch_all(p)
         .await)
     .map_err(DbError::from)?;
-    let mut by_key: HashMap<&str, &TxRow> =
+    let mut by_key: HashMap<&str, &Known> =
         known.iter().map(|t| (t.dedupe_key.as_str(), t)).collect();
-    let mut pending: Vec<&TxRow> = known.iter().filter(|t| t.status == "pending").collect();
+    let mut pending: Vec<&Known> = known.iter().filter(|t| t.status == "pending").collect();
     let now = chrono::Utc::now().timestamp_millis();
     let mut plans = Vec::with_capacity(lines.len());
     let mut seen_in_batch: BTreeSet<&str> = BTreeSet::new();
