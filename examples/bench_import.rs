@@ -6,7 +6,9 @@
 #![allow(clippy::print_stdout)]
 
 use actors::TraceId;
-use actors::finance::categorize::{Categorizer, Condition, NaiveBayes, Rule, RuleActions, RuleSet, TxView};
+use actors::finance::categorize::{
+    Categorizer, Condition, NaiveBayes, Rule, RuleActions, RuleSet, TxView,
+};
 use actors::finance::parse::{self, CsvProfile, Format};
 use ai_service::config::{SecretUrl, Settings};
 use ai_service::db::Db;
@@ -38,13 +40,18 @@ const MERCHANTS: &[(&str, &str, i64)] = &[
     ("NOMINA ACME SOLUTIONS SL", "salary", -240_000),
     ("BIZUM DE JUAN PEREZ", "transfers", -2_500),
 ];
-const CITIES: &[&str] = &["MADRID", "VALENCIA", "SEVILLA", "BILBAO", "ZARAGOZA", "MALAGA"];
+const CITIES: &[&str] = &[
+    "MADRID", "VALENCIA", "SEVILLA", "BILBAO", "ZARAGOZA", "MALAGA",
+];
 
 /// A deterministic PRNG (no dependency, same file every run).
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
 }
@@ -57,18 +64,27 @@ fn generate(rows: usize) -> (String, Vec<(String, &'static str)>) {
     let mut labelled = Vec::new();
     let mut prev = String::new();
     for n in 0..rows {
-        if n > 0 && rng.next() % 50 == 0 {
+        if n > 0 && rng.next().is_multiple_of(50) {
             csv.push_str(&prev);
             continue;
         }
         let (name, cat, base) = MERCHANTS[(rng.next() % MERCHANTS.len() as u64) as usize];
         let day = n * 730 / rows;
-        let date = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("date") + chrono::Duration::days(day as i64);
+        let date = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).expect("date")
+            + chrono::Duration::days(day as i64);
         let jitter = (rng.next() % 400) as i64 - 200;
         let cents = -(base + jitter * base.signum().abs() * base.abs() / 1000);
-        let desc = format!("{name} {} {:04}", CITIES[(rng.next() % CITIES.len() as u64) as usize], rng.next() % 10_000);
+        let desc = format!(
+            "{name} {} {:04}",
+            CITIES[(rng.next() % CITIES.len() as u64) as usize],
+            rng.next() % 10_000
+        );
         let line = format!("{date},{desc},{}.{:02}\n", cents / 100, (cents % 100).abs());
-        let line = if cents < 0 && cents > -100 { line.replacen(",0.", ",-0.", 1) } else { line };
+        let line = if cents < 0 && cents > -100 {
+            line.replacen(",0.", ",-0.", 1)
+        } else {
+            line
+        };
         csv.push_str(&line);
         if labelled.len() < 2_000 {
             labelled.push((desc, cat));
@@ -108,10 +124,18 @@ async fn run_backend(label: &str, url: &str, csv: &[u8], rows: usize) -> anyhow:
     }))?;
     for pass in ["first import", "re-import"] {
         let started = Instant::now();
-        let parsed = parse::parse(Format::Csv, csv, Some(&profile)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let parsed =
+            parse::parse(Format::Csv, csv, Some(&profile)).map_err(|e| anyhow::anyhow!("{e}"))?;
         anyhow::ensure!(parsed.bad.is_empty(), "bad rows: {:?}", &parsed.bad[..1]);
         let parse_s = started.elapsed().as_secs_f64();
-        let out = ingest(&db, &account, &parsed.statement.lines, &IngestOptions::default(), &TraceId::new("bench")).await?;
+        let out = ingest(
+            &db,
+            &account,
+            &parsed.statement.lines,
+            &IngestOptions::default(),
+            &TraceId::new("bench"),
+        )
+        .await?;
         let total = started.elapsed().as_secs_f64();
         #[allow(clippy::cast_precision_loss)]
         let rate = rows as f64 / total;
@@ -163,7 +187,11 @@ fn categorization_p99(lines: &[(String, &'static str)], rows: &str) -> anyhow::R
     let mut decided = 0usize;
     for l in rows.lines().skip(1) {
         let mut parts = l.splitn(3, ',');
-        let (_, desc, amount) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or("0"));
+        let (_, desc, amount) = (
+            parts.next(),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or("0"),
+        );
         let amount: rust_decimal::Decimal = amount.parse().unwrap_or_default();
         let started = Instant::now();
         let d = c.decide(&TxView {
@@ -177,7 +205,11 @@ fn categorization_p99(lines: &[(String, &'static str)], rows: &str) -> anyhow::R
     }
     lat.sort();
     let p = |q: f64| {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
         let i = ((lat.len() as f64 * q) as usize).min(lat.len().saturating_sub(1));
         lat[i].as_secs_f64() * 1000.0
     };
@@ -207,20 +239,39 @@ async fn run() -> anyhow::Result<()> {
             postgres = args.next();
         }
     }
-    let rows: usize = std::env::var("ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let rows: usize = std::env::var("ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let (csv, labelled) = generate(rows);
     let mut summary = String::new();
     let _ = write!(summary, "{} bytes of CSV", csv.len());
     println!("{rows} rows generated ({summary})");
     let dir = tempfile::tempdir()?;
-    run_backend("sqlite", &format!("sqlite://{}/bench.db", dir.path().display()), csv.as_bytes(), rows).await?;
+    run_backend(
+        "sqlite",
+        &format!("sqlite://{}/bench.db", dir.path().display()),
+        csv.as_bytes(),
+        rows,
+    )
+    .await?;
     if let Some(admin) = &postgres {
         let name = format!("bench_import_{}", std::process::id());
         let admin_db = Db::connect(&settings(admin).database).await?;
-        on_db!(&admin_db, |p| sqlx::query(&format!("CREATE DATABASE {name}")).execute(p).await.map(drop))?;
+        on_db!(&admin_db, |p| sqlx::query(&format!(
+            "CREATE DATABASE {name}"
+        ))
+        .execute(p)
+        .await
+        .map(drop))?;
         let (base, _) = admin.rsplit_once('/').unwrap_or((admin.as_str(), ""));
         let res = run_backend("postgres", &format!("{base}/{name}"), csv.as_bytes(), rows).await;
-        on_db!(&admin_db, |p| sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(p).await.map(drop))?;
+        on_db!(&admin_db, |p| sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {name}"
+        ))
+        .execute(p)
+        .await
+        .map(drop))?;
         admin_db.close().await;
         res?;
     }

@@ -5,7 +5,7 @@
 
 use super::accounts::AccountRow;
 use super::sql::to_e4;
-use super::transactions::{COLUMNS, TxRow, search_text};
+use super::transactions::{TxRow, search_text};
 use crate::db::{Db, DbError};
 use crate::events::stage;
 use crate::{on_db, stage_event};
@@ -18,8 +18,6 @@ use std::collections::{BTreeSet, HashMap};
 
 /// How far apart a pending line and its booked version may be dated.
 const PENDING_MATCH_DAYS: i64 = 7;
-/// Rows per multi-row INSERT (well under SQLite's and Postgres' bind limits).
-const CHUNK: usize = 500;
 const LOCK_TTL_MS: i64 = 10 * 60 * 1000;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -112,6 +110,124 @@ async fn unlock(db: &Db, keys: &BTreeSet<String>, owner: &str) {
         .map(drop));
         if let Err(e) = res {
             tracing::warn!(error = %e, lock = %key, "lock not released; it expires by itself");
+        }
+    }
+}
+
+/// The columns of `fin_transactions` an insert writes, with their Postgres types.
+const INSERT_COLUMNS: [(&str, &str); 23] = [
+    ("id", "text"),
+    ("account_id", "text"),
+    ("booked_date", "text"),
+    ("value_date", "text"),
+    ("amount", "text"),
+    ("amount_e4", "bigint"),
+    ("currency", "text"),
+    ("description", "text"),
+    ("counterparty", "text"),
+    ("notes", "text"),
+    ("external_id", "text"),
+    ("dedupe_key", "text"),
+    ("import_batch", "text"),
+    ("status", "text"),
+    ("category_id", "text"),
+    ("categorized_by", "text"),
+    ("category_locked", "boolean"),
+    ("auto_category_id", "text"),
+    ("auto_tier", "text"),
+    ("rule_id", "text"),
+    ("created_at", "bigint"),
+    ("updated_at", "bigint"),
+    ("search", "text"),
+];
+
+/// `INSERT … SELECT` from a JSON array of rows (`json_each` on SQLite, `json_to_recordset`
+/// on Postgres). A key taken meanwhile by a writer outside the month lock loses quietly.
+fn json_insert_sql(db: &Db) -> &'static str {
+    static SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let names: Vec<&str> = INSERT_COLUMNS.iter().map(|(n, _)| *n).collect();
+    match db {
+        Db::Sqlite(_) => SQLITE.get_or_init(|| {
+            let select: Vec<String> = names.iter().map(|n| format!("j.value ->> '{n}'")).collect();
+            // `WHERE 1`: SQLite needs it to parse ON CONFLICT after a SELECT.
+            format!(
+                "INSERT INTO fin_transactions ({}) SELECT {} FROM json_each($1) AS j WHERE 1 \
+                 ON CONFLICT (account_id, dedupe_key) DO NOTHING",
+                names.join(", "),
+                select.join(", ")
+            )
+        }),
+        Db::Postgres(_) => POSTGRES.get_or_init(|| {
+            let typed: Vec<String> = INSERT_COLUMNS.iter().map(|(n, t)| format!("{n} {t}")).collect();
+            format!(
+                "INSERT INTO fin_transactions ({0}) SELECT {0} FROM json_to_recordset($1::json) AS x({1}) \
+                 ON CONFLICT (account_id, dedupe_key) DO NOTHING",
+                names.join(", "),
+                typed.join(", ")
+            )
+        }),
+    }
+}
+
+/// One row of that JSON array.
+#[derive(serde::Serialize)]
+struct JsonRow<'a> {
+    id: &'a str,
+    account_id: &'a str,
+    booked_date: &'a str,
+    value_date: Option<&'a str>,
+    amount: &'a str,
+    amount_e4: i64,
+    currency: &'a str,
+    description: &'a str,
+    counterparty: Option<&'a str>,
+    notes: Option<&'a str>,
+    external_id: Option<&'a str>,
+    dedupe_key: &'a str,
+    import_batch: Option<&'a str>,
+    status: &'a str,
+    category_id: Option<&'a str>,
+    categorized_by: Option<&'a str>,
+    category_locked: bool,
+    auto_category_id: Option<&'a str>,
+    auto_tier: Option<&'a str>,
+    rule_id: Option<&'a str>,
+    created_at: i64,
+    updated_at: i64,
+    search: String,
+}
+
+impl<'a> From<&'a TxRow> for JsonRow<'a> {
+    fn from(t: &'a TxRow) -> Self {
+        Self {
+            id: &t.id,
+            account_id: &t.account_id,
+            booked_date: &t.booked_date,
+            value_date: t.value_date.as_deref(),
+            amount: &t.amount,
+            amount_e4: t.amount_e4,
+            currency: &t.currency,
+            description: &t.description,
+            counterparty: t.counterparty.as_deref(),
+            notes: t.notes.as_deref(),
+            external_id: t.external_id.as_deref(),
+            dedupe_key: &t.dedupe_key,
+            import_batch: t.import_batch.as_deref(),
+            status: &t.status,
+            category_id: t.category_id.as_deref(),
+            categorized_by: t.categorized_by.as_deref(),
+            category_locked: t.category_locked,
+            auto_category_id: t.auto_category_id.as_deref(),
+            auto_tier: t.auto_tier.as_deref(),
+            rule_id: t.rule_id.as_deref(),
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            search: search_text(
+                &t.description,
+                t.counterparty.as_deref(),
+                t.notes.as_deref(),
+            ),
         }
     }
 }
@@ -280,54 +396,33 @@ async fn write(
     }
     let mut changed: Vec<String> = Vec::new();
     let mut written = 0usize;
+    let chunk_size = 1000;
+    let insert_sql = json_insert_sql(db);
     on_db!(db, |p| {
         async {
         let mut tx = p.begin().await?;
-        for chunk in inserts.chunks(CHUNK) {
-            let mut sql = format!("INSERT INTO fin_transactions ({COLUMNS}, search) VALUES ");
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push(',');
+        for chunk in inserts.chunks(chunk_size) {
+            // One statement per chunk, its rows as one JSON parameter that the database
+            // unpacks itself: far fewer binds than a VALUES list, on both backends.
+            let rows: Vec<JsonRow<'_>> = chunk.iter().map(JsonRow::from).collect();
+            let json = serde_json::to_string(&rows).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+            let q = sqlx::query(insert_sql).bind(json);
+            let n = q.execute(&mut *tx).await?.rows_affected() as usize;
+            // Known keys were filtered out and the month lock is held, so every row goes in;
+            // only a writer outside the lock could take one first. Then ask which did.
+            let ids: Vec<String> = if n == chunk.len() {
+                chunk.iter().map(|t| t.id.clone()).collect()
+            } else {
+                let mut ids = Vec::with_capacity(n);
+                for t in chunk {
+                    let here: Option<(String,)> = sqlx::query_as("SELECT id FROM fin_transactions WHERE id = $1")
+                        .bind(&t.id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    ids.extend(here.map(|h| h.0));
                 }
-                sql.push('(');
-                for c in 0..23 {
-                    if c > 0 {
-                        sql.push(',');
-                    }
-                    sql.push_str(&format!("${}", i * 23 + c + 1));
-                }
-                sql.push(')');
-            }
-            // A concurrent writer of the same key (outside the lock) loses quietly.
-            sql.push_str(" ON CONFLICT (account_id, dedupe_key) DO NOTHING RETURNING id");
-            let mut q = sqlx::query_scalar::<_, String>(&sql);
-            for t in chunk {
-                q = q
-                    .bind(&t.id)
-                    .bind(&t.account_id)
-                    .bind(&t.booked_date)
-                    .bind(&t.value_date)
-                    .bind(&t.amount)
-                    .bind(t.amount_e4)
-                    .bind(&t.currency)
-                    .bind(&t.description)
-                    .bind(&t.counterparty)
-                    .bind(&t.notes)
-                    .bind(&t.external_id)
-                    .bind(&t.dedupe_key)
-                    .bind(&t.import_batch)
-                    .bind(&t.status)
-                    .bind(&t.category_id)
-                    .bind(&t.categorized_by)
-                    .bind(t.category_locked)
-                    .bind(&t.auto_category_id)
-                    .bind(&t.auto_tier)
-                    .bind(&t.rule_id)
-                    .bind(t.created_at)
-                    .bind(t.updated_at)
-                    .bind(search_text(&t.description, t.counterparty.as_deref(), None));
-            }
-            let ids = q.fetch_all(&mut *tx).await?;
+                ids
+            };
             written += chunk.len();
             out.duplicates += (chunk.len() - ids.len()) as u64;
             out.inserted += ids.len() as u64;
