@@ -144,6 +144,7 @@ impl Application {
         let cipher = Arc::new(Cipher::new(keys.master()));
         let finance = crate::finance::start(
             &mut supervisor,
+            &settings.finance,
             &db,
             Arc::clone(&cipher),
             Arc::clone(&queue_cell),

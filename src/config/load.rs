@@ -135,6 +135,9 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             ),
         ));
     }
+    if !(0.0..=1.0).contains(&s.finance.model_threshold) {
+        return Err(key("finance.model_threshold", "a probability between 0 and 1, e.g. 0.6"));
+    }
     let t = &s.trading;
     if t.max_consecutive_errors == 0 {
         return Err(key("trading.max_consecutive_errors", "must be at least 1"));

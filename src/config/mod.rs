@@ -4,6 +4,7 @@
 //! Every section has defaults (the same values `config.toml` documents; a test keeps the two
 //! equal), unknown keys are rejected, and errors name the key and what is allowed.
 
+mod finance;
 mod load;
 mod secret;
 mod settings;
@@ -11,5 +12,6 @@ mod trading;
 
 pub use load::{ConfigError, load};
 pub use secret::{Secret, SecretUrl};
+pub use finance::FinanceSettings;
 pub use settings::*;
 pub use trading::{PaperSettings, TradingSettings};

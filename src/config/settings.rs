@@ -18,6 +18,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub jobs: JobsSettings,
     pub trading: super::TradingSettings,
+    pub finance: super::FinanceSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -40,15 +40,21 @@ pub struct Finance {
 
 pub fn start(
     supervisor: &mut Supervisor,
+    settings: &crate::config::FinanceSettings,
     db: &DbHandle,
     cipher: Arc<Cipher>,
     queue: Arc<OnceLock<crate::jobs::JobQueue>>,
 ) -> Finance {
     let store = Arc::new(category_store::SqlCategoryStore(db.clone()));
+    let config = CategorizerConfig {
+        threshold: settings.model_threshold,
+        min_examples: settings.model_min_examples,
+        ..CategorizerConfig::default()
+    };
     let categorizer = supervisor.spawn("categorizer", move |_| {
         CategorizerActor::new(
             Arc::clone(&store) as Arc<dyn actors::finance::categorizer::CategoryStore>,
-            CategorizerConfig::default(),
+            config,
         )
     });
     let ledger = Arc::new(sync_ledger::SqlSyncLedger {
