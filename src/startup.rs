@@ -157,6 +157,7 @@ impl Application {
             crate::finance::jobs::IMPORT,
             crate::finance::jobs::AUTO_CATEGORIZE,
             crate::finance::jobs::SYNC_BANK,
+            crate::finance::jobs::SYNC_ALL,
         ] {
             finance_queue.insert(name.to_owned(), Arc::clone(&finance_jobs));
         }

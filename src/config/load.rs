@@ -136,7 +136,10 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
         ));
     }
     if !(0.0..=1.0).contains(&s.finance.model_threshold) {
-        return Err(key("finance.model_threshold", "a probability between 0 and 1, e.g. 0.6"));
+        return Err(key(
+            "finance.model_threshold",
+            "a probability between 0 and 1, e.g. 0.6",
+        ));
     }
     let t = &s.trading;
     if t.max_consecutive_errors == 0 {

@@ -10,8 +10,8 @@ mod secret;
 mod settings;
 mod trading;
 
+pub use finance::FinanceSettings;
 pub use load::{ConfigError, load};
 pub use secret::{Secret, SecretUrl};
-pub use finance::FinanceSettings;
 pub use settings::*;
 pub use trading::{PaperSettings, TradingSettings};

@@ -19,6 +19,8 @@ pub const QUEUE: &str = "financial";
 pub const IMPORT: &str = "import";
 pub const AUTO_CATEGORIZE: &str = "autoCategorize";
 pub const SYNC_BANK: &str = "syncBank";
+/// Enqueues `syncBank` for every linked, unarchived account (the job a cron schedule runs).
+pub const SYNC_ALL: &str = "syncAll";
 
 /// Shared by the handlers. `queue` is set once the job queue exists (it is built after the
 /// dispatchers that run these handlers).
@@ -263,6 +265,31 @@ impl FinanceJobs {
         )
     }
 
+    async fn sync_all(&self, job: &Claimed) -> Result<Value, JobError> {
+        let db = self.db()?;
+        let queue = self
+            .queue
+            .get()
+            .ok_or_else(|| JobError::Retryable("the job queue is starting".to_owned()))?;
+        let mut enqueued = Vec::new();
+        for a in accounts::list(&db, false).await.map_err(retry)? {
+            if a.external_ref.as_deref().is_none_or(str::is_empty) {
+                continue;
+            }
+            let mut spec = JobSpec::new(
+                QUEUE,
+                SYNC_BANK,
+                json!({"account_id": a.id}),
+                job.trace_id.clone(),
+            );
+            spec.idempotency_key = Some(format!("sync:{}", a.id));
+            spec.idempotency_window = std::time::Duration::from_secs(2);
+            let (id, _) = queue.enqueue(&spec).await.map_err(retry)?;
+            enqueued.push(id);
+        }
+        Ok(json!({"enqueued": enqueued}))
+    }
+
     async fn sync(&self, job: &Claimed) -> Result<Value, JobError> {
         let account_id = job
             .payload
@@ -313,6 +340,7 @@ impl JobHandler for FinanceJobs {
             }
             AUTO_CATEGORIZE => self.categorize(job, progress).await,
             SYNC_BANK => self.sync(job).await,
+            SYNC_ALL => self.sync_all(job).await,
             other => Err(JobError::Permanent(format!(
                 "unknown financial job `{other}`"
             ))),

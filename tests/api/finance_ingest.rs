@@ -377,6 +377,39 @@ async fn simplefin_sync_against_a_fake_bridge(backend: Backend) {
         "metric missing"
     );
 
+    // A cron schedule running `syncAll` syncs every linked account.
+    let res = app
+        .call("POST", "/v1/schedules", Some(&admin), Some(json!({"name": "bank", "cron": "* * * * * *", "queue": "financial", "job_name": "syncAll"})))
+        .await;
+    assert_eq!(res.status().as_u16(), 201);
+    let schedule: Value = res.json().await.expect("json");
+    let mut synced = false;
+    for _ in 0..100 {
+        let jobs = get(&app, &admin, "/v1/jobs?queue=financial&limit=100").await;
+        synced = jobs["items"].as_array().expect("items").iter().any(|j| {
+            j["name"] == "syncBank"
+                && j["state"] == "completed"
+                && j["payload"]["account_id"] == acc.as_str()
+                && j["id"] != first
+                && j["id"] != job["id"]
+        });
+        if synced {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        synced,
+        "the schedule's syncAll ran a syncBank for the account"
+    );
+    app.call(
+        "DELETE",
+        &format!("/v1/schedules/{}", schedule["id"].as_str().expect("id")),
+        Some(&admin),
+        None,
+    )
+    .await;
+
     // Revoked credentials: the job dies with a message a human can act on.
     put(format!("http://user:wrong@127.0.0.1:{port}/simplefin")).await;
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
