@@ -57,7 +57,6 @@ CREATE TABLE fin_transactions (
     UNIQUE (account_id, dedupe_key)
 );
 CREATE INDEX fin_tx_account_date ON fin_transactions (account_id, booked_date, id);
-CREATE INDEX fin_tx_date ON fin_transactions (booked_date, id);
 -- Partial: new imports (uncategorized) do not pay for this index at insert time.
 CREATE INDEX fin_tx_category ON fin_transactions (category_id) WHERE category_id IS NOT NULL;
 
