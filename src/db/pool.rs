@@ -119,8 +119,6 @@ fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, DbError> {
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        // 16 MiB page cache per connection (default 2 MiB): big imports touch several indexes.
-        .pragma("cache_size", "-16384")
         // Writers queue for the lock instead of failing at once with SQLITE_BUSY.
         .busy_timeout(Duration::from_secs(5)))
 }
