@@ -369,7 +369,11 @@ fn http_server(
     state: web::Data<AppState>,
 ) -> anyhow::Result<Server> {
     // Built once: each worker gets a clone of the same document, not its own generation.
-    let spec = api::openapi();
+    // Serialized once and shared by every worker (an `OpenApi` clone per worker cost ~1 MB
+    // each); Swagger UI fetches it from `/openapi.json`.
+    let spec = web::Data::new(api::meta::SpecJson(
+        api::openapi().to_json().context("serializing the OpenAPI document")?,
+    ));
     let json_limit = settings.server.json_limit_bytes;
     let security = settings.security.clone();
     let mut server = HttpServer::new(move || {
@@ -381,7 +385,12 @@ fn http_server(
             .configure(api::routes)
             .into_app()
             .route("/docs", web::get().to(api::meta::docs_redirect))
-            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", spec.clone()))
+            .app_data(spec.clone())
+            .route("/openapi.json", web::get().to(api::meta::openapi_json))
+            .service(
+                SwaggerUi::new("/docs/{_:.*}")
+                    .config(utoipa_swagger_ui::Config::from("/openapi.json")),
+            )
             .default_service(web::to(api::problems::not_found))
             .wrap(ErrorHandlers::new().default_handler(api::problems::problemize))
             .wrap(from_fn(crate::auth::guard::guard))

@@ -29,6 +29,16 @@ pub async fn root() -> HttpResponse {
 }
 
 /// `/docs` without the slash: Swagger UI lives under `/docs/`.
+/// The OpenAPI document as JSON, serialized once at startup.
+pub struct SpecJson(pub String);
+
+/// `GET /openapi.json`: the spec Swagger UI renders.
+pub async fn openapi_json(spec: actix_web::web::Data<SpecJson>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(spec.0.clone())
+}
+
 pub async fn docs_redirect() -> HttpResponse {
     HttpResponse::PermanentRedirect()
         .insert_header((header::LOCATION, "/docs/"))
