@@ -372,7 +372,9 @@ fn http_server(
     // Serialized once and shared by every worker (an `OpenApi` clone per worker cost ~1 MB
     // each); Swagger UI fetches it from `/openapi.json`.
     let spec = web::Data::new(api::meta::SpecJson(
-        api::openapi().to_json().context("serializing the OpenAPI document")?,
+        api::openapi()
+            .to_json()
+            .context("serializing the OpenAPI document")?,
     ));
     let json_limit = settings.server.json_limit_bytes;
     let security = settings.security.clone();

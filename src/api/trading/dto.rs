@@ -307,9 +307,13 @@ pub(super) fn position_dto(r: &PositionRow, exit_fee: Decimal) -> (PositionDto, 
             venue: r.venue.clone(),
             symbol: r.symbol.clone(),
             qty: r.qty.clone(),
-            avg_price: r.avg_price.clone(),
+            // Stored at full precision; shown to 8 decimal places.
+            avg_price: r.avg_price.parse::<Decimal>().map_or_else(
+                |_| r.avg_price.clone(),
+                |d| d.round_dp(8).normalize().to_string(),
+            ),
             mark_price: r.mark_price.clone(),
-            realised: realised.normalize().to_string(),
+            realised: realised.round_dp(8).normalize().to_string(),
             unrealised: unrealised.round_dp(8).normalize().to_string(),
             fees_paid: r.fees_paid.clone(),
         },
@@ -320,7 +324,7 @@ pub(super) fn position_dto(r: &PositionRow, exit_fee: Decimal) -> (PositionDto, 
 
 pub(super) fn pnl(realised: Decimal, unrealised: Decimal) -> Pnl {
     Pnl {
-        realised: realised.normalize().to_string(),
+        realised: realised.round_dp(8).normalize().to_string(),
         unrealised: unrealised.round_dp(8).normalize().to_string(),
         total: (realised + unrealised).round_dp(8).normalize().to_string(),
     }
