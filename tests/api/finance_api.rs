@@ -196,6 +196,16 @@ async fn accounts_categories_transactions_and_pagination(backend: Backend) {
     // Balance: 100 − (1 + … + 25) = −225.
     let a = get(&app, &token, &format!("/v1/financial/accounts/{acc}")).await;
     assert_eq!(a["balance"], "-225");
+    let all = get(&app, &token, "/v1/financial/accounts").await;
+    assert_eq!(all.as_array().map(Vec::len), Some(1));
+    assert_eq!(all[0]["balance"], "-225");
+    let imports = get(
+        &app,
+        &token,
+        &format!("/v1/financial/imports?account_id={acc}"),
+    )
+    .await;
+    assert_eq!(imports.as_array().map(Vec::len), Some(0));
 
     // Stable pagination: pages of 10 by amount ascending cover everything exactly once.
     let mut seen = Vec::new();
