@@ -18,10 +18,7 @@ pub struct DbAuditSink(pub DbHandle);
 #[async_trait]
 impl AuditSink for DbAuditSink {
     async fn write(&self, batch: &[AuditEvent]) -> Result<(), DependencyError> {
-        let db = self
-            .0
-            .get()
-            .ok_or_else(|| DependencyError("database not connected".to_owned()))?;
+        let db = self.0.port()?;
         audit::insert_batch(&db, batch)
             .await
             .map_err(|e| DependencyError(e.to_string()))

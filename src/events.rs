@@ -49,10 +49,7 @@ pub struct SqlOutbox(pub DbHandle);
 #[async_trait]
 impl OutboxStore for SqlOutbox {
     async fn pending(&self, limit: u32) -> Result<Vec<OutboxRow>, DependencyError> {
-        let db = self
-            .0
-            .get()
-            .ok_or_else(|| DependencyError("database not connected".to_owned()))?;
+        let db = self.0.port()?;
         let sql = "SELECT id, event_type, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1";
         let rows: Vec<(String, String, String)> = on_db!(&db, |p| sqlx::query_as(sql)
             .bind(i64::from(limit))
@@ -70,10 +67,7 @@ impl OutboxStore for SqlOutbox {
     }
 
     async fn mark_published(&self, ids: &[String]) -> Result<(), DependencyError> {
-        let db = self
-            .0
-            .get()
-            .ok_or_else(|| DependencyError("database not connected".to_owned()))?;
+        let db = self.0.port()?;
         let now = chrono::Utc::now().timestamp_millis();
         let sql = "UPDATE outbox SET published_at = $2 WHERE id = $1";
         for id in ids {

@@ -38,6 +38,13 @@ impl DbHandle {
         self.tx.send_replace(Some(db));
     }
 
+    /// The pool, for a port implementation: a `DependencyError` (retry later) while the
+    /// database is not connected.
+    pub fn port(&self) -> Result<Db, actors::ports::DependencyError> {
+        self.get()
+            .ok_or_else(|| actors::ports::DependencyError("database not connected".to_owned()))
+    }
+
     /// Waits up to `timeout` for the pool. `None` if it did not appear in time.
     pub async fn wait(&self, timeout: Duration) -> Option<Db> {
         let mut rx = self.tx.subscribe();

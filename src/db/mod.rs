@@ -32,6 +32,12 @@ pub mod tokens;
 pub mod users;
 
 pub use dependency::DbDependency;
+
+/// Any storage error as the ports' `DependencyError` (its message only: no credentials are
+/// in sqlx's error texts).
+pub fn port_error(e: impl std::fmt::Display) -> actors::ports::DependencyError {
+    actors::ports::DependencyError(e.to_string())
+}
 pub use handle::DbHandle;
 pub use migrate::embedded_count;
 pub use pool::{Db, DbError};

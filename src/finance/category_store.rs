@@ -14,15 +14,11 @@ use async_trait::async_trait;
 
 pub struct SqlCategoryStore(pub DbHandle);
 
-fn dep(e: impl std::fmt::Display) -> DependencyError {
-    DependencyError(e.to_string())
-}
+use crate::db::port_error as dep;
 
 impl SqlCategoryStore {
     fn db(&self) -> Result<Db, DependencyError> {
-        self.0
-            .get()
-            .ok_or_else(|| DependencyError("database not connected".to_owned()))
+        self.0.port()
     }
 }
 

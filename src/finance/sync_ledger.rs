@@ -21,9 +21,7 @@ pub struct SqlSyncLedger {
 
 impl SqlSyncLedger {
     fn db(&self) -> Result<Db, DependencyError> {
-        self.db
-            .get()
-            .ok_or_else(|| DependencyError("database not connected".to_owned()))
+        self.db.port()
     }
 }
 

@@ -24,15 +24,11 @@ impl SqlJobStore {
     }
 
     fn db(&self) -> Result<Db, DependencyError> {
-        self.db
-            .get()
-            .ok_or_else(|| DependencyError("database not connected".to_owned()))
+        self.db.port()
     }
 }
 
-fn port(e: impl std::fmt::Display) -> DependencyError {
-    DependencyError(e.to_string())
-}
+use crate::db::port_error as port;
 
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

@@ -12,15 +12,11 @@ use std::collections::BTreeMap;
 
 pub struct SqlPaperStore(pub DbHandle);
 
-fn dep(e: impl std::fmt::Display) -> DependencyError {
-    DependencyError(e.to_string())
-}
+use crate::db::port_error as dep;
 
 impl SqlPaperStore {
     fn db(&self) -> Result<Db, DependencyError> {
-        self.0
-            .get()
-            .ok_or_else(|| DependencyError("database not connected".to_owned()))
+        self.0.port()
     }
 }
 

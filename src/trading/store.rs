@@ -23,9 +23,7 @@ use std::str::FromStr;
 
 pub struct SqlTradingStore(pub DbHandle);
 
-fn dep(e: impl std::fmt::Display) -> DependencyError {
-    DependencyError(e.to_string())
-}
+use crate::db::port_error as dep;
 
 /// Stored form of a decimal: no trailing zeros, so `1.00` and `1` are the same text.
 pub(crate) fn text(d: Decimal) -> String {
@@ -38,9 +36,7 @@ pub(crate) fn dec(s: &str) -> Result<Decimal, DependencyError> {
 
 impl SqlTradingStore {
     fn db(&self) -> Result<Db, DependencyError> {
-        self.0
-            .get()
-            .ok_or_else(|| DependencyError("database not connected".to_owned()))
+        self.0.port()
     }
 }
 
