@@ -524,6 +524,19 @@ impl TradingStore for SqlTradingStore {
     }
 }
 
+/// How many of a strategy's orders are not final yet.
+pub async fn open_order_count(db: &Db, strategy_id: &str) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = on_db!(db, |p| {
+        sqlx::query_as(
+        "SELECT COUNT(*) FROM orders WHERE strategy_id = $1 AND status IN ('pending_submit', 'open', 'partially_filled')"
+    )
+    .bind(strategy_id)
+    .fetch_one(p)
+    .await
+    })?;
+    Ok(n)
+}
+
 /// Order rows for the API.
 pub async fn order_rows(
     db: &Db,

@@ -4,7 +4,7 @@ use super::dto::{self, StrategyDetail, StrategyInput};
 use crate::api::ctx::Ctx;
 use crate::api::json::ApiJson;
 use crate::error::{ApiError, FieldError};
-use crate::trading::store::{StrategyRow, order_rows, position_rows};
+use crate::trading::store::{StrategyRow, open_order_count, position_rows};
 use crate::trading::strategies;
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use actors::trading::strategy;
@@ -220,17 +220,9 @@ pub async fn get_strategy(
         unrealised += u;
         positions.push(dto);
     }
-    let open_orders = order_rows(&db, &row.id, 10_000)
+    let open_orders = open_order_count(&db, &row.id)
         .await
-        .map_err(crate::db::DbError::from)?
-        .iter()
-        .filter(|o| {
-            matches!(
-                o.status.as_str(),
-                "pending_submit" | "open" | "partially_filled"
-            )
-        })
-        .count();
+        .map_err(crate::db::DbError::from)?;
     let transitions = strategies::transitions(&db, &row.id, 20)
         .await?
         .into_iter()
@@ -240,7 +232,7 @@ pub async fn get_strategy(
         strategy: dto::Strategy::from(&row),
         positions,
         pnl: dto::pnl(realised, unrealised),
-        open_orders: i64::try_from(open_orders).unwrap_or(i64::MAX),
+        open_orders,
         transitions,
     }))
 }

@@ -86,6 +86,8 @@ pub struct Engine {
     slow_ticks: Arc<AtomicU64>,
     seq: u64,
     live: bool,
+    /// Fee rates per venue: fixed per connector, so read once rather than every tick.
+    fees: BTreeMap<String, Fees>,
 }
 
 /// What one tick did (for tests and logs).
@@ -136,7 +138,13 @@ impl Engine {
             .map(|o| (o.client_order_id.clone(), o))
             .collect();
         let live = spec.mode == "live";
+        let fees = deps
+            .venues
+            .iter()
+            .map(|(n, c)| (n.clone(), c.fees()))
+            .collect();
         Ok(Self {
+            fees,
             strategy,
             state,
             positions,
@@ -248,12 +256,6 @@ impl Engine {
             }
             books.insert((venue, symbol), book);
         }
-        let fees: BTreeMap<String, Fees> = self
-            .deps
-            .venues
-            .iter()
-            .map(|(n, c)| (n.clone(), c.fees()))
-            .collect();
         let positions: BTreeMap<Key, Decimal> = self
             .positions
             .iter()
@@ -273,7 +275,7 @@ impl Engine {
             now_ms: now,
             books: &books,
             positions: &positions,
-            fees: &fees,
+            fees: &self.fees,
             open_orders: self.open.len(),
         });
         let execute = !decision.intents.is_empty();
