@@ -298,15 +298,41 @@ async fn ingest_locked(
     let to = (max + chrono::Duration::days(PENDING_MATCH_DAYS)).to_string();
     // Known rows around these dates: by key, and pending ones for fuzzy booking. Keys with a
     // bank id can move in time (pending → booked), so those are looked up without a date.
-    let sql = "SELECT id, dedupe_key, status, amount_e4, description, booked_date FROM fin_transactions \
-               WHERE account_id = $1 AND ((booked_date >= $2 AND booked_date <= $3) OR dedupe_key LIKE 'ext:%')";
-    let known: Vec<Known> = on_db!(db, |p| sqlx::query_as::<_, Known>(sql)
+    const KNOWN: &str =
+        "SELECT id, dedupe_key, status, amount_e4, description, booked_date FROM fin_transactions";
+    let sql = format!("{KNOWN} WHERE account_id = $1 AND booked_date >= $2 AND booked_date <= $3");
+    let mut known: Vec<Known> = on_db!(db, |p| sqlx::query_as::<_, Known>(&sql)
         .bind(&account.id)
         .bind(&from)
         .bind(&to)
         .fetch_all(p)
         .await)
     .map_err(DbError::from)?;
+    // A bank id can move in time (pending → booked weeks later): look those keys up by value
+    // rather than by date, and only the ones this batch carries.
+    let in_window: HashSet<&str> = known.iter().map(|t| t.dedupe_key.as_str()).collect();
+    let outside: Vec<&String> = keys
+        .iter()
+        .filter(|k| k.starts_with("ext:") && !in_window.contains(k.as_str()))
+        .collect();
+    let mut moved = Vec::new();
+    for chunk in outside.chunks(200) {
+        let marks: Vec<String> = (2..chunk.len() + 2).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "{KNOWN} WHERE account_id = $1 AND dedupe_key IN ({})",
+            marks.join(", ")
+        );
+        let rows: Vec<Known> = on_db!(db, |p| {
+            let mut q = sqlx::query_as::<_, Known>(&sql).bind(&account.id);
+            for k in chunk {
+                q = q.bind(k.as_str());
+            }
+            q.fetch_all(p).await
+        })
+        .map_err(DbError::from)?;
+        moved.extend(rows);
+    }
+    known.extend(moved);
     let mut by_key: HashMap<&str, &Known> =
         known.iter().map(|t| (t.dedupe_key.as_str(), t)).collect();
     let mut pending: Vec<&Known> = known.iter().filter(|t| t.status == "pending").collect();
