@@ -110,6 +110,27 @@ async fn pending_lines_get_booked_not_duplicated(backend: Backend) {
         rows(&db).await,
         [("2026-03-02".into(), "-21.5".into(), "booked".into())]
     );
+    // Even when the bank books it weeks later, outside any date window.
+    run(
+        &db,
+        &a,
+        &[line("2026-05-01", "-9.00", "GYM", Some("B-9"), Pending)],
+    )
+    .await;
+    let out = run(
+        &db,
+        &a,
+        &[line("2026-05-28", "-9.00", "GYM", Some("B-9"), Booked)],
+    )
+    .await;
+    assert_eq!((out.inserted, out.updated), (0, 1));
+    on_db!(&db, |p| sqlx::query(
+        "DELETE FROM fin_transactions WHERE external_id = 'B-9'"
+    )
+    .execute(p)
+    .await
+    .map(drop))
+    .expect("cleanup");
     // Without one: same amount and description a few days later books the pending line…
     run(
         &db,
