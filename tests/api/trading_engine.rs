@@ -131,27 +131,30 @@ struct Setup {
     store: Arc<SqlTradingStore>,
 }
 
-async fn setup(backend: Backend, max_order_notional: &str) -> Setup {
-    let test_db = TestDb::new(backend).await;
-    let db = Db::connect(&test_settings(test_db.url()).database)
-        .await
-        .expect("connect");
-    db.migrate().await.expect("migrate");
+/// Strategy `s-1`: a threshold strategy on `connector` that buys 1 BTC-USDT whenever the ask is
+/// under 1000, up to a position of 1, stored in `state`.
+pub fn threshold_row(
+    name: &str,
+    connector: &str,
+    state: &str,
+    tick_interval_ms: i64,
+    max_order_notional: &str,
+) -> StrategyRow {
     let params = serde_json::json!({"buy_below": "1000", "sell_above": "2000", "order_qty": "1", "max_position": "1"});
-    let row = StrategyRow {
+    StrategyRow {
         id: "s-1".into(),
-        name: "checker".into(),
+        name: name.into(),
         kind: "threshold".into(),
         params: params.to_string(),
-        connector: "fake".into(),
+        connector: connector.into(),
         symbols: r#"["BTC-USDT"]"#.into(),
         mode: "paper".into(),
-        tick_interval_ms: 1000,
+        tick_interval_ms,
         max_order_notional: max_order_notional.into(),
         max_open_position: "10000".into(),
         max_orders_per_minute: 10,
         daily_loss_limit: "1000".into(),
-        state: "live".into(),
+        state: state.into(),
         state_version: 1,
         state_since: 0,
         state_reason: None,
@@ -162,7 +165,16 @@ async fn setup(backend: Backend, max_order_notional: &str) -> Setup {
         pnl_day_start: None,
         created_at: 0,
         updated_at: 0,
-    };
+    }
+}
+
+async fn setup(backend: Backend, max_order_notional: &str) -> Setup {
+    let test_db = TestDb::new(backend).await;
+    let db = Db::connect(&test_settings(test_db.url()).database)
+        .await
+        .expect("connect");
+    db.migrate().await.expect("migrate");
+    let row = threshold_row("checker", "fake", "live", 1000, max_order_notional);
     ai_service::trading::strategies::insert(&db, &row)
         .await
         .expect("insert");

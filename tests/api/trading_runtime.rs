@@ -13,7 +13,7 @@ use actors::trading::runtime::{Apply, Deps, RuntimeConfig, TradingError, Trading
 use actors::trading::types::{Fees, OrderBook, OrderReport, OrderRequest};
 use ai_service::db::{Db, DbHandle};
 use ai_service::on_db;
-use ai_service::trading::store::{SqlTradingStore, StrategyRow};
+use ai_service::trading::store::SqlTradingStore;
 use async_trait::async_trait;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -71,32 +71,7 @@ async fn start(
         .await
         .expect("connect");
     db.migrate().await.expect("migrate");
-    let params = serde_json::json!({"buy_below": "1000", "sell_above": "2000", "order_qty": "1", "max_position": "1"});
-    let row = StrategyRow {
-        id: "s-1".into(),
-        name: "fragile".into(),
-        kind: "threshold".into(),
-        params: params.to_string(),
-        connector: "broken".into(),
-        symbols: r#"["BTC-USDT"]"#.into(),
-        mode: "paper".into(),
-        tick_interval_ms: 20,
-        max_order_notional: "1000".into(),
-        max_open_position: "1000".into(),
-        max_orders_per_minute: 10,
-        daily_loss_limit: "100".into(),
-        state: "idle".into(),
-        state_version: 0,
-        state_since: 0,
-        state_reason: None,
-        last_tick_at: None,
-        ticks: 0,
-        slow_ticks: 0,
-        pnl_day: None,
-        pnl_day_start: None,
-        created_at: 0,
-        updated_at: 0,
-    };
+    let row = crate::trading_engine::threshold_row("fragile", "broken", "idle", 20, "1000");
     ai_service::trading::strategies::insert(&db, &row)
         .await
         .expect("insert");
