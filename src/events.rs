@@ -50,9 +50,11 @@ pub struct SqlOutbox(pub DbHandle);
 impl OutboxStore for SqlOutbox {
     async fn pending(&self, limit: u32) -> Result<Vec<OutboxRow>, DependencyError> {
         let db = self.0.port()?;
-        let sql = "SELECT id, event_type, payload FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1";
+        let sql = "SELECT id, event_type, payload FROM outbox WHERE published_at IS NULL \
+                   AND (retry_at IS NULL OR retry_at <= $2) ORDER BY id LIMIT $1";
         let rows: Vec<(String, String, String)> = on_db!(&db, |p| sqlx::query_as(sql)
             .bind(i64::from(limit))
+            .bind(chrono::Utc::now().timestamp_millis())
             .fetch_all(p)
             .await)
         .map_err(|e| DependencyError(e.to_string()))?;
@@ -64,6 +66,27 @@ impl OutboxStore for SqlOutbox {
                 payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
             })
             .collect())
+    }
+
+    async fn mark_failed(
+        &self,
+        id: &str,
+        error: &str,
+        retry_after: std::time::Duration,
+    ) -> Result<(), DependencyError> {
+        let db = self.0.port()?;
+        let at = chrono::Utc::now().timestamp_millis()
+            + i64::try_from(retry_after.as_millis()).unwrap_or(i64::MAX / 4);
+        on_db!(&db, |p| sqlx::query(
+            "UPDATE outbox SET last_error = $2, retry_at = $3 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(error)
+        .bind(at)
+        .execute(p)
+        .await
+        .map(drop))
+        .map_err(|e| DependencyError(e.to_string()))
     }
 
     async fn mark_published(&self, ids: &[String]) -> Result<(), DependencyError> {

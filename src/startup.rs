@@ -117,10 +117,8 @@ impl Application {
         });
 
         let events = EventBus::new(1024);
-        // Known by name before the outbox relay publishes rows of these types.
-        events.register::<actors::events::StrategyStateChanged>();
-        events.register::<actors::events::TradeExecuted>();
-        events.register::<actors::events::ArbitrageOpportunityFound>();
+        // Every type known by name before the outbox relay publishes rows of it.
+        actors::events::register_all(&events);
         // The trading manager first: the `trading` queue's jobs are its commands.
         let trading = crate::trading::start(
             &mut supervisor,
@@ -161,7 +159,8 @@ impl Application {
         ] {
             finance_queue.insert(name.to_owned(), Arc::clone(&finance_jobs));
         }
-        let job_store = Arc::new(SqlJobStore::new(db.clone()));
+        let job_store = Arc::new(SqlJobStore::new(db.clone()).with_host(hostname()));
+        let owner = crate::jobs::owner::this_process(&hostname());
         let mut dispatchers = HashMap::new();
         for queue in &settings.jobs.queues {
             // Leaked once per queue at boot: actor names are `&'static str`.
@@ -179,7 +178,7 @@ impl Application {
                         .max(1),
                     lease: secs(settings.jobs.lease_secs),
                     poll_interval: ms(settings.jobs.poll_interval_ms),
-                    owner: format!("{}:{}", hostname(), std::process::id()),
+                    owner: owner.clone(),
                 },
             );
             let bus = events.clone();

@@ -1,5 +1,6 @@
 //! `event_log`: the audit trail. Append-only; read by `GET /v1/audit`.
 
+use super::BeginWrite;
 use super::{Db, DbError};
 use actors::audit::AuditEvent;
 use chrono::{DateTime, Utc};
@@ -36,7 +37,7 @@ pub async fn insert_batch(db: &Db, batch: &[AuditEvent]) -> Result<(), DbError> 
     let sql = "INSERT INTO event_log (id, at, trace_id, principal, action, target, outcome, client_ip, detail) \
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
     on_db!(db, |p| {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_write().await?;
         for e in batch {
             let at = DateTime::<Utc>::from_timestamp_millis(e.at_ms).unwrap_or_else(Utc::now);
             sqlx::query(sql)

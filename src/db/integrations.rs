@@ -1,5 +1,6 @@
 //! `integration_settings` and `integration_secrets` (ciphertext only; see `crate::crypto`).
 
+use super::BeginWrite;
 use super::{Db, DbError};
 use chrono::{DateTime, Utc};
 
@@ -50,7 +51,7 @@ pub async fn upsert(
     let del_sql =
         "DELETE FROM integration_secrets WHERE environment = $1 AND provider = $2 AND name = $3";
     on_db!(db, |p| {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_write().await?;
         sqlx::query(upsert)
             .bind(environment)
             .bind(provider)

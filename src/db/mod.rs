@@ -4,6 +4,7 @@
 //! Layout:
 //! - `pool.rs`: [`Db`], connecting (SQLite file + WAL, or Postgres) and pinging.
 //! - `migrate.rs`: embedded per-backend migrations, safe under concurrent boots.
+//! - `tx.rs`: [`Tx`], write transactions (`BEGIN IMMEDIATE` on SQLite) and `on_tx!`.
 //! - `handle.rs`: [`DbHandle`], the slot that holds the pool once it exists.
 //! - `dependency.rs`: the `Dependency` port implementation the monitor actor drives.
 //! - `users.rs`, `tokens.rs`, `api_keys.rs`, `audit.rs`, `integrations.rs`: queries, each
@@ -29,6 +30,7 @@ pub mod integrations;
 mod migrate;
 mod pool;
 pub mod tokens;
+mod tx;
 pub mod users;
 
 pub use dependency::DbDependency;
@@ -41,3 +43,4 @@ pub fn port_error(e: impl std::fmt::Display) -> actors::ports::DependencyError {
 pub use handle::DbHandle;
 pub use migrate::embedded_count;
 pub use pool::{Db, DbError};
+pub use tx::{BeginWrite, Tx};

@@ -1,5 +1,6 @@
 //! `fin_categories`: a two-level tree (parent/child), each income, expense or transfer.
 
+use crate::db::BeginWrite;
 use crate::db::{Db, DbError};
 use crate::on_db;
 
@@ -54,7 +55,7 @@ pub async fn upsert(db: &Db, c: &CategoryRow) -> Result<(), DbError> {
 pub async fn delete(db: &Db, id: &str) -> Result<bool, DbError> {
     let n = on_db!(db, |p| {
         async {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_write().await?;
         let children: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fin_categories WHERE parent_id = $1")
             .bind(id)
             .fetch_one(&mut *tx)

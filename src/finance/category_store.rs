@@ -2,6 +2,7 @@
 //! writes of automatic categorization (never over a user's choice or lock).
 
 use super::sql::{Arg, Sql, from_e4};
+use crate::db::BeginWrite;
 use crate::db::{Db, DbHandle};
 use crate::events::stage;
 use crate::{bind_args, on_db, stage_event};
@@ -200,7 +201,7 @@ impl CategoryStore for SqlCategoryStore {
             );
         }
         on_db!(&db, |p| async {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let mut written = 0u64;
             for (c, event) in changes.iter().zip(&staged) {
                 // The WHERE re-checks the lock: a user may have categorized it meanwhile.

@@ -1,7 +1,7 @@
 //! `fin_imports`: an uploaded statement and what became of it.
 
-use crate::db::{Db, DbError};
-use crate::on_db;
+use crate::db::{Db, DbError, Tx};
+use crate::{on_db, on_tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ImportRow {
@@ -11,7 +11,8 @@ pub struct ImportRow {
     pub filename: String,
     pub profile_id: Option<String>,
     pub skip_bad_rows: bool,
-    /// `queued`, `completed` or `failed`.
+    /// `queued`, `running`, `retrying` (an attempt failed; `error` says why), `completed` or
+    /// `failed`.
     pub status: String,
     pub job_id: Option<String>,
     pub rows_total: i64,
@@ -29,10 +30,21 @@ pub struct ImportRow {
 const COLUMNS: &str = "id, account_id, format, filename, profile_id, skip_bad_rows, status, job_id, rows_total, inserted, \
     updated, duplicates, skipped, error, trace_id, created_at, finished_at";
 
-pub async fn create(db: &Db, r: &ImportRow, content: &[u8]) -> Result<(), DbError> {
-    on_db!(db, |p| {
-        sqlx::query(
-        "INSERT INTO fin_imports (id, account_id, format, filename, profile_id, skip_bad_rows, status, content, trace_id, created_at) \
+/// How much of an upload one `fin_import_chunks` row holds, and so about what an upload or
+/// a job reading it back holds in memory at once besides the parsed statement.
+pub const CHUNK: usize = 1024 * 1024;
+
+/// Writes the import row and its file (read from `file` in [`CHUNK`]s, so a large upload
+/// never sits in memory whole) inside the caller's transaction.
+#[tracing::instrument(skip_all, fields(import = %r.id))]
+pub async fn create_in(
+    tx: &mut Tx,
+    r: &ImportRow,
+    file: &mut (impl tokio::io::AsyncRead + Unpin),
+) -> Result<u64, ImportWriteError> {
+    use tokio::io::AsyncReadExt;
+    on_tx!(tx, |c| sqlx::query(
+        "INSERT INTO fin_imports (id, account_id, format, filename, profile_id, skip_bad_rows, status, job_id, trace_id, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     )
     .bind(&r.id)
@@ -42,25 +54,74 @@ pub async fn create(db: &Db, r: &ImportRow, content: &[u8]) -> Result<(), DbErro
     .bind(&r.profile_id)
     .bind(r.skip_bad_rows)
     .bind(&r.status)
-    .bind(content)
+    .bind(&r.job_id)
     .bind(&r.trace_id)
     .bind(r.created_at)
+    .execute(c)
+    .await
+    .map(drop))
+    .map_err(DbError::from)?;
+    let mut buf = vec![0u8; CHUNK];
+    let (mut seq, mut total) = (0i64, 0u64);
+    loop {
+        // Fill the buffer (a read may return less than asked) so chunks are full-sized.
+        let mut filled = 0;
+        while filled < CHUNK {
+            let n = file.read(&mut buf[filled..]).await?;
+            if n == 0 {
+                break;
+            }
+            filled += n;
+        }
+        if filled == 0 {
+            break;
+        }
+        on_tx!(tx, |c| sqlx::query(
+            "INSERT INTO fin_import_chunks (import_id, seq, data) VALUES ($1, $2, $3)"
+        )
+        .bind(&r.id)
+        .bind(seq)
+        .bind(&buf[..filled])
+        .execute(c)
+        .await
+        .map(drop))
+        .map_err(DbError::from)?;
+        seq += 1;
+        total += filled as u64;
+        if filled < CHUNK {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportWriteError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("reading the uploaded file back: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The import's state while its job works on it: `running`, or `retrying` with the error of
+/// the attempt that failed (the job will try again).
+pub async fn set_status(
+    db: &Db,
+    id: &str,
+    status: &str,
+    error: Option<&str>,
+) -> Result<(), DbError> {
+    on_db!(db, |p| {
+        sqlx::query(
+        "UPDATE fin_imports SET status = $1, error = $2 WHERE id = $3 AND status NOT IN ('completed', 'failed')"
+    )
+    .bind(status)
+    .bind(error)
+    .bind(id)
     .execute(p)
     .await
     .map(drop)
     })?;
-    Ok(())
-}
-
-pub async fn set_job(db: &Db, id: &str, job_id: &str) -> Result<(), DbError> {
-    on_db!(db, |p| sqlx::query(
-        "UPDATE fin_imports SET job_id = $1 WHERE id = $2"
-    )
-    .bind(job_id)
-    .bind(id)
-    .execute(p)
-    .await
-    .map(drop))?;
     Ok(())
 }
 
@@ -87,7 +148,21 @@ pub async fn list(
         .await)?)
 }
 
+/// The uploaded file: its chunks in order (rows from before chunking keep it in `content`).
 pub async fn content(db: &Db, id: &str) -> Result<Option<Vec<u8>>, DbError> {
+    let chunks: Vec<(Vec<u8>,)> = on_db!(db, |p| sqlx::query_as(
+        "SELECT data FROM fin_import_chunks WHERE import_id = $1 ORDER BY seq"
+    )
+    .bind(id)
+    .fetch_all(p)
+    .await)?;
+    if !chunks.is_empty() {
+        let mut out = Vec::with_capacity(chunks.iter().map(|c| c.0.len()).sum());
+        for (c,) in chunks {
+            out.extend_from_slice(&c);
+        }
+        return Ok(Some(out));
+    }
     let row: Option<(Option<Vec<u8>>,)> = on_db!(db, |p| sqlx::query_as(
         "SELECT content FROM fin_imports WHERE id = $1"
     )
@@ -97,8 +172,7 @@ pub async fn content(db: &Db, id: &str) -> Result<Option<Vec<u8>>, DbError> {
     Ok(row.and_then(|(c,)| c))
 }
 
-/// Records the outcome. A completed import drops its file (the rows are in the books).
-#[allow(clippy::too_many_arguments)]
+/// Records the outcome in its own transaction.
 pub async fn finish(
     db: &Db,
     id: &str,
@@ -107,8 +181,25 @@ pub async fn finish(
     skipped: Option<String>,
     error: Option<String>,
 ) -> Result<(), DbError> {
+    let mut tx = db.begin_write().await?;
+    finish_in(&mut tx, id, status, counts, skipped, error).await?;
+    tx.commit().await
+}
+
+/// Records the outcome inside the caller's transaction (the one that wrote the rows, so a
+/// crash cannot leave rows in the books and the import still `queued`). A completed import
+/// drops its file (the rows are in the books).
+#[tracing::instrument(skip_all, fields(import = %id, status = %status))]
+pub async fn finish_in(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    counts: (i64, i64, i64, i64),
+    skipped: Option<String>,
+    error: Option<String>,
+) -> Result<(), DbError> {
     let now = chrono::Utc::now().timestamp_millis();
-    on_db!(db, |p| {
+    on_tx!(tx, |c| {
         sqlx::query(
         "UPDATE fin_imports SET status = $1, rows_total = $2, inserted = $3, updated = $4, duplicates = $5, \
          skipped = $6, error = $7, finished_at = $8, content = CASE WHEN $1 = 'completed' THEN NULL ELSE content END \
@@ -123,9 +214,15 @@ pub async fn finish(
     .bind(&error)
     .bind(now)
     .bind(id)
-    .execute(p)
-    .await
-    .map(drop)
+    .execute(&mut *c)
+    .await?;
+        if status == "completed" {
+            sqlx::query("DELETE FROM fin_import_chunks WHERE import_id = $1")
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+        }
+        Ok::<(), sqlx::Error>(())
     })?;
     Ok(())
 }

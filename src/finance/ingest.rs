@@ -6,9 +6,9 @@
 use super::accounts::AccountRow;
 use super::sql::to_e4;
 use super::transactions::{TxRow, search_text};
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, Tx};
 use crate::events::stage;
-use crate::{on_db, stage_event};
+use crate::{on_tx, stage_event};
 use actors::TraceId;
 use actors::events::TransactionSynced;
 use actors::finance::identity::{dedupe_keys, normalize_description};
@@ -18,7 +18,6 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// How far apart a pending line and its booked version may be dated.
 const PENDING_MATCH_DAYS: i64 = 7;
-const LOCK_TTL_MS: i64 = 10 * 60 * 1000;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IngestOutcome {
@@ -32,9 +31,6 @@ pub struct IngestOutcome {
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
-    /// Another import or sync holds this account and month; retry shortly.
-    #[error("account {account} is being imported or synced for {month}; retry shortly")]
-    Busy { account: String, month: String },
     #[error("{location}: amount {amount} has more than 4 decimal places")]
     Precision { location: String, amount: String },
     #[error("{location}: currency {found} differs from the account's {expected}")]
@@ -67,51 +63,27 @@ fn month_key(account: &str, d: NaiveDate) -> String {
     format!("sync:{account}:{:04}{:02}", d.year(), d.month())
 }
 
-/// Takes the `sync:<account>:<yyyymm>` locks for every month the lines touch.
-async fn lock(db: &Db, keys: &BTreeSet<String>, owner: &str) -> Result<(), IngestError> {
-    let now = chrono::Utc::now().timestamp_millis();
+/// Serialises ingests of one account and month inside the transaction itself, so the lock
+/// dies with it: a killed process (its connection gone) or a rollback frees it at once, and
+/// the retried job takes it without waiting out a TTL. SQLite needs nothing here: the
+/// transaction began `IMMEDIATE`, so it already is the only writer. On Postgres a
+/// transaction-scoped advisory lock per month, taken in key order (no deadlock between two
+/// ingests); waiting for one is waiting, not a failed attempt. `lock_timeout` bounds the wait
+/// for an ingest that hangs.
+async fn lock_months(tx: &mut Tx, keys: &BTreeSet<String>) -> Result<(), IngestError> {
+    let Tx::Postgres(t) = tx else {
+        return Ok(());
+    };
+    sqlx::query("SET LOCAL lock_timeout = '120s'")
+        .execute(&mut **t)
+        .await?;
     for key in keys {
-        let taken = on_db!(db, |p| sqlx::query(
-            "INSERT INTO fin_locks (lock_key, owner, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (lock_key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at \
-             WHERE fin_locks.expires_at < $4"
-        )
-        .bind(key)
-        .bind(owner)
-        .bind(now + LOCK_TTL_MS)
-        .bind(now)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))
-        .map_err(DbError::from)?;
-        if taken == 0 {
-            unlock(db, keys, owner).await;
-            let (account, month) = key
-                .trim_start_matches("sync:")
-                .rsplit_once(':')
-                .map_or((key.clone(), String::new()), |(a, m)| {
-                    (a.to_owned(), m.to_owned())
-                });
-            return Err(IngestError::Busy { account, month });
-        }
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(key)
+            .execute(&mut **t)
+            .await?;
     }
     Ok(())
-}
-
-async fn unlock(db: &Db, keys: &BTreeSet<String>, owner: &str) {
-    for key in keys {
-        let res = on_db!(db, |p| sqlx::query(
-            "DELETE FROM fin_locks WHERE lock_key = $1 AND owner = $2"
-        )
-        .bind(key)
-        .bind(owner)
-        .execute(p)
-        .await
-        .map(drop));
-        if let Err(e) = res {
-            tracing::warn!(error = %e, lock = %key, "lock not released; it expires by itself");
-        }
-    }
 }
 
 /// The columns of `fin_transactions` an insert writes, with their Postgres types.
@@ -143,13 +115,13 @@ const INSERT_COLUMNS: [(&str, &str); 23] = [
 
 /// Postgres: `INSERT … SELECT` from a JSON array of rows (`json_to_recordset`). A key taken
 /// meanwhile by a writer outside the month lock loses quietly.
-fn json_insert_sql(db: &Db) -> &'static str {
+fn json_insert_sql(postgres: bool) -> &'static str {
     static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     let names: Vec<&str> = INSERT_COLUMNS.iter().map(|(n, _)| *n).collect();
-    match db {
+    match postgres {
         // SQLite takes VALUES lists (see `write`); this is never used for it.
-        Db::Sqlite(_) => "",
-        Db::Postgres(_) => POSTGRES.get_or_init(|| {
+        false => "",
+        true => POSTGRES.get_or_init(|| {
             let typed: Vec<String> = INSERT_COLUMNS.iter().map(|(n, t)| format!("{n} {t}")).collect();
             format!(
                 "INSERT INTO fin_transactions ({0}) SELECT {0} FROM json_to_recordset($1::json) AS x({1}) \
@@ -259,9 +231,25 @@ enum Plan {
     Duplicate,
 }
 
-#[tracing::instrument(skip_all, fields(account = %account.id, lines = lines.len(), trace_id = %trace_id))]
+/// Ingests `lines` in a transaction of its own.
 pub async fn ingest(
     db: &Db,
+    account: &AccountRow,
+    lines: &[StatementLine],
+    opts: &IngestOptions,
+    trace_id: &TraceId,
+) -> Result<IngestOutcome, IngestError> {
+    let mut tx = db.begin_write().await?;
+    let out = ingest_in(&mut tx, account, lines, opts, trace_id).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Ingests `lines` inside the caller's write transaction, which may add its own rows (the
+/// import's outcome, the categorization job) before it commits: all of it lands or none.
+#[tracing::instrument(skip_all, fields(account = %account.id, lines = lines.len(), trace_id = %trace_id))]
+pub async fn ingest_in(
+    tx: &mut Tx,
     account: &AccountRow,
     lines: &[StatementLine],
     opts: &IngestOptions,
@@ -270,24 +258,11 @@ pub async fn ingest(
     if lines.is_empty() {
         return Ok(IngestOutcome::default());
     }
-    let owner = uuid::Uuid::now_v7().to_string();
     let months: BTreeSet<String> = lines
         .iter()
         .map(|l| month_key(&account.id, l.booked))
         .collect();
-    lock(db, &months, &owner).await?;
-    let res = ingest_locked(db, account, lines, opts, trace_id).await;
-    unlock(db, &months, &owner).await;
-    res
-}
-
-async fn ingest_locked(
-    db: &Db,
-    account: &AccountRow,
-    lines: &[StatementLine],
-    opts: &IngestOptions,
-    trace_id: &TraceId,
-) -> Result<IngestOutcome, IngestError> {
+    lock_months(tx, &months).await?;
     let keys = dedupe_keys(&account.id, lines);
     let (min, max) = lines
         .iter()
@@ -301,11 +276,11 @@ async fn ingest_locked(
     const KNOWN: &str =
         "SELECT id, dedupe_key, status, amount_e4, description, booked_date FROM fin_transactions";
     let sql = format!("{KNOWN} WHERE account_id = $1 AND booked_date >= $2 AND booked_date <= $3");
-    let mut known: Vec<Known> = on_db!(db, |p| sqlx::query_as::<_, Known>(&sql)
+    let mut known: Vec<Known> = on_tx!(tx, |c| sqlx::query_as::<_, Known>(&sql)
         .bind(&account.id)
         .bind(&from)
         .bind(&to)
-        .fetch_all(p)
+        .fetch_all(c)
         .await)
     .map_err(DbError::from)?;
     // A bank id can move in time (pending → booked weeks later): look those keys up by value
@@ -322,12 +297,12 @@ async fn ingest_locked(
             "{KNOWN} WHERE account_id = $1 AND dedupe_key IN ({})",
             marks.join(", ")
         );
-        let rows: Vec<Known> = on_db!(db, |p| {
+        let rows: Vec<Known> = on_tx!(tx, |c| {
             let mut q = sqlx::query_as::<_, Known>(&sql).bind(&account.id);
             for k in chunk {
                 q = q.bind(k.as_str());
             }
-            q.fetch_all(p).await
+            q.fetch_all(c).await
         })
         .map_err(DbError::from)?;
         moved.extend(rows);
@@ -406,11 +381,11 @@ async fn ingest_locked(
             updated_at: now,
         })));
     }
-    write(db, account, plans, opts, trace_id, now).await
+    write(tx, account, plans, opts, trace_id, now).await
 }
 
 async fn write(
-    db: &Db,
+    tx: &mut Tx,
     account: &AccountRow,
     plans: Vec<Plan>,
     opts: &IngestOptions,
@@ -432,12 +407,11 @@ async fn write(
     // Postgres: one `INSERT … SELECT FROM json_to_recordset` per 1000 rows. SQLite: its JSON
     // functions cost more than they save (perf: a quarter of the time in JSON text
     // conversion), so VALUES lists of 200 rows with anonymous parameters.
-    let values = matches!(db, Db::Sqlite(_));
+    let values = !tx.is_postgres();
     let chunk_size = if values { 200 } else { 1000 };
-    let insert_sql = json_insert_sql(db);
-    on_db!(db, |p| {
+    let insert_sql = json_insert_sql(!values);
+    on_tx!(tx, |tx| {
         async {
-        let mut tx = p.begin().await?;
         if values {
             // A bigger page cache for this connection while it writes many rows into several
             // indexes (measured: ~15 % faster at 100k rows). It stays with this pooled
@@ -553,7 +527,6 @@ async fn write(
             .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
             stage_event!(tx, event).await?;
         }
-        tx.commit().await?;
         Ok::<(), IngestError>(())
     }
     .await

@@ -4,6 +4,7 @@
 use super::{accounts, imports, ingest, profiles};
 use crate::db::{Db, DbHandle};
 use crate::jobs::JobQueue;
+use crate::jobs::store::enqueue_in;
 use actors::TraceId;
 use actors::finance::bank_sync::{BankSyncActor, SyncError, SyncNow};
 use actors::finance::categorizer::{CategorizeBatch, CategorizerActor, Selection};
@@ -36,6 +37,14 @@ fn retry(e: impl std::fmt::Display) -> JobError {
     JobError::Retryable(e.to_string())
 }
 
+/// The `autoCategorize` job for what an import or sync just wrote. It is enqueued in the
+/// same transaction as those rows, so it cannot be dropped.
+pub fn categorize_spec(payload: Value, key: Option<String>, trace_id: &TraceId) -> JobSpec {
+    let mut spec = JobSpec::new(QUEUE, AUTO_CATEGORIZE, payload, trace_id.clone());
+    spec.idempotency_key = key;
+    spec
+}
+
 impl FinanceJobs {
     fn db(&self) -> Result<Db, JobError> {
         self.db
@@ -43,18 +52,15 @@ impl FinanceJobs {
             .ok_or_else(|| JobError::Retryable("database not connected".to_owned()))
     }
 
-    /// Enqueues categorization of what a job just wrote (idempotent per key).
-    async fn follow_up(&self, payload: Value, key: String, trace_id: &TraceId) {
-        let Some(queue) = self.queue.get() else {
-            return;
-        };
-        let mut spec = JobSpec::new(QUEUE, AUTO_CATEGORIZE, payload, trace_id.clone());
-        spec.idempotency_key = Some(key);
-        if let Err(e) = queue.enqueue(&spec).await {
-            tracing::warn!(error = %e, "autoCategorize not enqueued; a backfill will catch up");
+    /// Nudges this queue's dispatcher after a commit that enqueued (it polls otherwise).
+    fn wake(&self) {
+        if let Some(queue) = self.queue.get() {
+            queue.wake(QUEUE);
         }
     }
 
+    /// Runs one attempt and makes the import's status say how it went: `retrying` with the
+    /// error while attempts remain, `failed` once the last one failed.
     #[tracing::instrument(skip_all, fields(import = %import_id, trace_id = %job.trace_id))]
     async fn import(
         &self,
@@ -63,6 +69,33 @@ impl FinanceJobs {
         progress: &Progress,
     ) -> Result<Value, JobError> {
         let db = self.db()?;
+        let res = self.import_attempt(&db, job, import_id, progress).await;
+        if let Err(JobError::Retryable(e)) = &res {
+            let written = if job.attempt >= job.max_attempts {
+                let why = format!("gave up after {} attempts: {e}", job.attempt);
+                imports::finish(&db, import_id, "failed", (0, 0, 0, 0), None, Some(why)).await
+            } else {
+                let why = format!(
+                    "attempt {} of {} failed: {e}; retrying",
+                    job.attempt, job.max_attempts
+                );
+                imports::set_status(&db, import_id, "retrying", Some(&why)).await
+            };
+            if let Err(w) = written {
+                tracing::warn!(error = %w, "import status not recorded");
+            }
+        }
+        res
+    }
+
+    async fn import_attempt(
+        &self,
+        db: &Db,
+        job: &Claimed,
+        import_id: &str,
+        progress: &Progress,
+    ) -> Result<Value, JobError> {
+        let db = db.clone();
         let row = imports::get(&db, import_id)
             .await
             .map_err(retry)?
@@ -70,6 +103,9 @@ impl FinanceJobs {
         if row.status == "completed" {
             return Ok(json!({"import_id": row.id, "inserted": row.inserted, "already": true}));
         }
+        imports::set_status(&db, &row.id, "running", None)
+            .await
+            .map_err(retry)?;
         let fail = |error: String, issues: &[ParseIssue]| {
             let db = db.clone();
             let id = row.id.clone();
@@ -157,22 +193,19 @@ impl FinanceJobs {
             )
             .await;
         let lines: Vec<StatementLine> = parsed.statement.lines;
-        let out = ingest::ingest(
-            &db,
-            &account,
-            &lines,
-            &ingest::IngestOptions {
-                import_batch: Some(row.id.clone()),
-                fail_after_rows: None,
-            },
-            &job.trace_id,
-        )
-        .await;
-        let out = match out {
+        // The rows, the import's outcome and its categorization job commit together: a crash
+        // leaves none of them (the retry redoes all), never rows without their outcome or job.
+        let mut tx = db.begin_write().await.map_err(retry)?;
+        let opts = ingest::IngestOptions {
+            import_batch: Some(row.id.clone()),
+            fail_after_rows: None,
+        };
+        let out = match ingest::ingest_in(&mut tx, &account, &lines, &opts, &job.trace_id).await {
             Ok(o) => o,
             Err(
                 e @ (ingest::IngestError::Currency { .. } | ingest::IngestError::Precision { .. }),
             ) => {
+                drop(tx); // roll back before `fail` writes (SQLite has one writer)
                 return fail(e.to_string(), &[]).await;
             }
             Err(e) => return Err(retry(e)),
@@ -185,16 +218,22 @@ impl FinanceJobs {
             out.updated as i64,
             out.duplicates as i64,
         );
-        imports::finish(&db, &row.id, "completed", counts, skipped, None)
+        imports::finish_in(&mut tx, &row.id, "completed", counts, skipped, None)
             .await
             .map_err(retry)?;
-        if out.inserted > 0 || out.updated > 0 {
-            self.follow_up(
+        let follow_up = (out.inserted > 0 || out.updated > 0).then(|| {
+            categorize_spec(
                 json!({"import_batch": row.id}),
-                format!("categorize:import:{}", row.id),
+                Some(format!("categorize:import:{}", row.id)),
                 &job.trace_id,
             )
-            .await;
+        });
+        if let Some(spec) = &follow_up {
+            enqueue_in(&mut tx, spec).await.map_err(retry)?;
+        }
+        tx.commit().await.map_err(retry)?;
+        if follow_up.is_some() {
+            self.wake();
         }
         Ok(json!({
             "import_id": row.id, "rows": lines.len(), "inserted": out.inserted,
@@ -313,13 +352,8 @@ impl FinanceJobs {
                 other => JobError::Retryable(other.to_string()),
             })?;
         if summary.inserted + summary.updated > 0 {
-            let today = chrono::Utc::now().date_naive();
-            self.follow_up(
-                json!({"account_id": account_id, "from": (today - chrono::Duration::days(120)).to_string(), "to": today.to_string()}),
-                format!("categorize:sync:{}", job.id),
-                &job.trace_id,
-            )
-            .await;
+            // The ledger enqueued `autoCategorize` with the rows (see `SqlSyncLedger::ingest`).
+            self.wake();
         }
         serde_json::to_value(summary).map_err(|e| JobError::Permanent(e.to_string()))
     }

@@ -85,8 +85,11 @@ impl SyncLedger for SqlSyncLedger {
                     .to_owned(),
             ));
         }
-        let out = ingest::ingest(
-            &db,
+        let retry = |e: crate::db::DbError| SyncError::Retry(e.to_string());
+        // The rows and their categorization job commit together, so the job is never lost.
+        let mut tx = db.begin_write().await.map_err(retry)?;
+        let out = ingest::ingest_in(
+            &mut tx,
             &account,
             lines,
             &ingest::IngestOptions::default(),
@@ -99,6 +102,21 @@ impl SyncLedger for SqlSyncLedger {
             }
             other => SyncError::Retry(other.to_string()),
         })?;
+        if out.inserted + out.updated > 0 {
+            let (from, to) = lines
+                .iter()
+                .fold((lines[0].booked, lines[0].booked), |(a, b), l| {
+                    (a.min(l.booked), b.max(l.booked))
+                });
+            let payload = serde_json::json!({
+                "account_id": account_id, "from": from.to_string(), "to": to.to_string()
+            });
+            let spec = super::jobs::categorize_spec(payload, None, trace_id);
+            crate::jobs::store::enqueue_in(&mut tx, &spec)
+                .await
+                .map_err(retry)?;
+        }
+        tx.commit().await.map_err(retry)?;
         accounts::touch_synced(&db, account_id, chrono::Utc::now().timestamp_millis())
             .await
             .map_err(|e| SyncError::Retry(e.to_string()))?;

@@ -1,6 +1,7 @@
 //! Durable jobs on the database: the SQL [`JobStore`](actors::jobs::JobStore) and the
 //! [`JobQueue`] facade that enqueues and wakes the queue's dispatcher at once.
 
+pub mod owner;
 pub mod store;
 
 use actors::jobs::{Dispatcher, JobSpec, JobStore, Wake};

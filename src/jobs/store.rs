@@ -2,8 +2,8 @@
 //! dispatchers, many processes); SQLite serialises writers, so a plain `UPDATE … RETURNING`
 //! is already exclusive there.
 
-use crate::db::{Db, DbError, DbHandle};
-use crate::on_db;
+use crate::db::{Db, DbError, DbHandle, Tx};
+use crate::{on_db, on_tx};
 use actors::TraceId;
 use actors::jobs::{BackoffPolicy, Claimed, JobSpec, JobStore, Outcome};
 use actors::ports::DependencyError;
@@ -16,11 +16,45 @@ const NOTIFY: &str = "SELECT pg_notify('ai_service_jobs', $1)";
 
 pub struct SqlJobStore {
     db: DbHandle,
+    /// This host's name: leases of dead processes on it are expired at once (see `owner`).
+    host: Option<String>,
 }
 
 impl SqlJobStore {
     pub fn new(db: DbHandle) -> Self {
-        Self { db }
+        Self { db, host: None }
+    }
+
+    /// Expire leases of dead processes on `host` without waiting out the lease.
+    pub fn with_host(mut self, host: String) -> Self {
+        self.host = Some(host);
+        self
+    }
+
+    /// Marks as expired the leases held by processes on this host that are gone.
+    async fn expire_dead_local_leases(&self, db: &Db, host: &str) -> Result<(), DbError> {
+        let held: Vec<(String, String)> = on_db!(db, |p| sqlx::query_as(
+            "SELECT id, lease_owner FROM jobs WHERE state = 'active' AND lease_owner LIKE $1"
+        )
+        .bind(format!("{host}:%"))
+        .fetch_all(p)
+        .await)?;
+        for (id, owner) in held {
+            if super::owner::is_dead_local(&owner, host) {
+                tracing::warn!(job = %id, owner = %owner, "lease of a process that is gone: re-queued now");
+                on_db!(db, |p| {
+                    sqlx::query(
+                    "UPDATE jobs SET lease_expires_at = 0 WHERE id = $1 AND state = 'active' AND lease_owner = $2"
+                )
+                .bind(&id)
+                .bind(&owner)
+                .execute(p)
+                .await
+                .map(drop)
+                })?;
+            }
+        }
+        Ok(())
     }
 
     fn db(&self) -> Result<Db, DependencyError> {
@@ -194,89 +228,101 @@ struct ClaimRow {
     trace_id: String,
 }
 
+/// Writes a job inside the caller's transaction, so it commits or rolls back together with
+/// the rows it belongs to (an import and its job, an ingest and its categorization). The
+/// caller wakes the queue after commit ([`JobQueue::wake`](super::JobQueue::wake)).
+/// `Ok((id, false))` when an enqueue with the same idempotency key is still in its window.
+#[tracing::instrument(skip_all, fields(queue = %spec.queue, name = %spec.name, trace_id = %spec.trace_id))]
+pub async fn enqueue_in(tx: &mut Tx, spec: &JobSpec) -> Result<(String, bool), DbError> {
+    let now = now_ms();
+    let run_at = spec.run_at_ms.unwrap_or(now).max(now);
+    let state = if run_at > now { "delayed" } else { "waiting" };
+    let id = uuid::Uuid::now_v7().to_string();
+    let payload = spec.payload.to_string();
+    let idem_until = spec
+        .idempotency_key
+        .as_ref()
+        .map(|_| now + ms(spec.idempotency_window));
+    let find = "SELECT id FROM jobs WHERE queue = $1 AND idempotency_key = $2 AND idempotency_expires_at > $3";
+    let release =
+        "UPDATE jobs SET idempotency_key = NULL WHERE queue = $1 AND idempotency_key = $2";
+    // ON CONFLICT: a concurrent enqueue of the same key (Postgres waits for it to commit)
+    // leaves this one a no-op instead of aborting the caller's whole transaction.
+    let insert = "INSERT INTO jobs (id, queue, name, payload, state, attempts, max_attempts, backoff, run_at, \
+                  trace_id, idempotency_key, idempotency_expires_at, created_at, updated_at) \
+                  VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, $11, $12, $12) \
+                  ON CONFLICT (queue, idempotency_key) DO NOTHING";
+    let is_pg = tx.is_postgres();
+    let res: Result<(String, bool), sqlx::Error> = on_tx!(tx, |c| async {
+        if let Some(key) = &spec.idempotency_key {
+            let existing: Option<String> = sqlx::query_scalar(find)
+                .bind(&spec.queue)
+                .bind(key)
+                .bind(now)
+                .fetch_optional(&mut *c)
+                .await?;
+            if let Some(existing) = existing {
+                return Ok((existing, false));
+            }
+            // An expired key stays on its old row only as history: free it.
+            sqlx::query(release)
+                .bind(&spec.queue)
+                .bind(key)
+                .execute(&mut *c)
+                .await?;
+        }
+        let n = sqlx::query(insert)
+            .bind(&id)
+            .bind(&spec.queue)
+            .bind(&spec.name)
+            .bind(&payload)
+            .bind(state)
+            .bind(i64::from(spec.max_attempts.max(1)))
+            .bind(backoff_to_text(spec.backoff))
+            .bind(run_at)
+            .bind(spec.trace_id.as_str())
+            .bind(&spec.idempotency_key)
+            .bind(idem_until)
+            .bind(now)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            // Lost the race for the key: the winner's job is the one.
+            let winner: String = sqlx::query_scalar(find)
+                .bind(&spec.queue)
+                .bind(spec.idempotency_key.as_deref().unwrap_or_default())
+                .bind(now)
+                .fetch_one(&mut *c)
+                .await?;
+            return Ok((winner, false));
+        }
+        if is_pg {
+            // Delivered at commit to every process LISTENing (see `jobs::listen`).
+            sqlx::query(NOTIFY)
+                .bind(&spec.queue)
+                .execute(&mut *c)
+                .await?;
+        }
+        Ok((id.clone(), true))
+    }
+    .await);
+    let (id, created) = res?;
+    if created {
+        metrics::counter!(actors::jobs::JOBS_ENQUEUED_TOTAL, "queue" => spec.queue.clone(), "name" => spec.name.clone())
+            .increment(1);
+    }
+    Ok((id, created))
+}
+
 #[async_trait]
 impl JobStore for SqlJobStore {
-    #[tracing::instrument(skip_all, fields(queue = %spec.queue, name = %spec.name, trace_id = %spec.trace_id))]
     async fn enqueue(&self, spec: &JobSpec) -> Result<(String, bool), DependencyError> {
         let db = self.db()?;
-        let now = now_ms();
-        let run_at = spec.run_at_ms.unwrap_or(now).max(now);
-        let state = if run_at > now { "delayed" } else { "waiting" };
-        let id = uuid::Uuid::now_v7().to_string();
-        let payload = spec.payload.to_string();
-        let idem_until = spec
-            .idempotency_key
-            .as_ref()
-            .map(|_| now + ms(spec.idempotency_window));
-        let find = "SELECT id FROM jobs WHERE queue = $1 AND idempotency_key = $2 AND idempotency_expires_at > $3";
-        let release =
-            "UPDATE jobs SET idempotency_key = NULL WHERE queue = $1 AND idempotency_key = $2";
-        let insert = "INSERT INTO jobs (id, queue, name, payload, state, attempts, max_attempts, backoff, run_at, \
-                      trace_id, idempotency_key, idempotency_expires_at, created_at, updated_at) \
-                      VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, $11, $12, $12)";
-        let is_pg = matches!(db, Db::Postgres(_));
-        for _ in 0..3 {
-            let res: Result<(String, bool), sqlx::Error> = on_db!(&db, |p| async {
-                let mut tx = p.begin().await?;
-                if let Some(key) = &spec.idempotency_key {
-                    let existing: Option<String> = sqlx::query_scalar(find)
-                        .bind(&spec.queue)
-                        .bind(key)
-                        .bind(now)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if let Some(existing) = existing {
-                        return Ok((existing, false));
-                    }
-                    // An expired key stays on its old row only as history: free it.
-                    sqlx::query(release)
-                        .bind(&spec.queue)
-                        .bind(key)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                sqlx::query(insert)
-                    .bind(&id)
-                    .bind(&spec.queue)
-                    .bind(&spec.name)
-                    .bind(&payload)
-                    .bind(state)
-                    .bind(i64::from(spec.max_attempts.max(1)))
-                    .bind(backoff_to_text(spec.backoff))
-                    .bind(run_at)
-                    .bind(spec.trace_id.as_str())
-                    .bind(&spec.idempotency_key)
-                    .bind(idem_until)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                if is_pg {
-                    // Delivered at commit to every process LISTENing (see `jobs::listen`).
-                    sqlx::query(NOTIFY)
-                        .bind(&spec.queue)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                Ok((id.clone(), true))
-            }
-            .await);
-            match res {
-                Ok((id, created)) => {
-                    if created {
-                        metrics::counter!(actors::jobs::JOBS_ENQUEUED_TOTAL, "queue" => spec.queue.clone(), "name" => spec.name.clone())
-                            .increment(1);
-                    }
-                    return Ok((id, created));
-                }
-                // Two enqueues of one key raced: the loser finds the winner's row next time.
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => continue,
-                Err(e) => return Err(port(e)),
-            }
-        }
-        Err(DependencyError(
-            "enqueue kept conflicting on its idempotency key".to_owned(),
-        ))
+        let mut tx = db.begin_write().await.map_err(port)?;
+        let out = enqueue_in(&mut tx, spec).await.map_err(port)?;
+        tx.commit().await.map_err(port)?;
+        Ok(out)
     }
 
     async fn claim(
@@ -337,7 +383,7 @@ impl JobStore for SqlJobStore {
         let n = match outcome {
             Outcome::Completed { result } => {
                 let sql = format!(
-                    "UPDATE jobs SET state = 'completed', result = $3, progress = 100, lease_id = NULL, \
+                    "UPDATE jobs SET state = 'completed', result = $3, progress = 100, lease_id = NULL, last_error = NULL, \
                      finished_at = $4, updated_at = $4 {fence}"
                 );
                 on_db!(&db, |p| sqlx::query(&sql).bind(job_id).bind(lease_id).bind(result.to_string()).bind(now).execute(p).await.map(|r| r.rows_affected()))
@@ -405,6 +451,11 @@ impl JobStore for SqlJobStore {
 
     async fn requeue_expired(&self) -> Result<u64, DependencyError> {
         let db = self.db()?;
+        if let Some(host) = &self.host {
+            self.expire_dead_local_leases(&db, host)
+                .await
+                .map_err(port)?;
+        }
         let sql = "UPDATE jobs SET state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'waiting' END, \
                    finished_at = CASE WHEN attempts >= max_attempts THEN $1 ELSE finished_at END, \
                    lease_id = NULL, lease_owner = NULL, last_error = 'lease expired: the worker stopped answering', \

@@ -2,6 +2,7 @@
 //! restarts, and its trade sequence never repeats an id.
 
 use super::store::dec;
+use crate::db::BeginWrite;
 use crate::db::{Db, DbHandle};
 use crate::on_db;
 use actors::ports::DependencyError;
@@ -98,7 +99,7 @@ impl PaperStore for SqlPaperStore {
             .transpose()?;
         let now = chrono::Utc::now().timestamp_millis();
         on_db!(&db, |p| async {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             sqlx::query(
                 "INSERT INTO paper_venues (venue, last_trade_seq) VALUES ($1, $2) \
                  ON CONFLICT (venue) DO UPDATE SET last_trade_seq = excluded.last_trade_seq",

@@ -1,6 +1,7 @@
 //! [`TradingStore`] on SQLite/Postgres. Decimals are stored as strings; each write that
 //! carries an audit row or an event does so in the same transaction.
 
+use crate::db::BeginWrite;
 use crate::db::{Db, DbHandle};
 use crate::events::stage;
 use crate::{on_db, stage_event};
@@ -289,7 +290,7 @@ impl TradingStore for SqlTradingStore {
             t.reason
         );
         let applied = on_db!(&db, |p| async {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             let n = sqlx::query(
                 "UPDATE strategies SET state = $1, state_version = state_version + 1, state_since = $2, \
                  state_reason = $3, updated_at = $2 WHERE id = $4 AND state_version = $5 AND state = $6",
@@ -423,7 +424,7 @@ impl TradingStore for SqlTradingStore {
         .map_err(dep)?;
         let now = chrono::Utc::now().timestamp_millis();
         on_db!(&db, |p| async {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             // The primary key (venue, trade_id) is the dedupe: a repeat inserts nothing.
             let n = sqlx::query(
                 "INSERT INTO fills (venue, trade_id, client_order_id, strategy_id, symbol, side, qty, price, fee, liquidity, ts) \
@@ -494,7 +495,7 @@ impl TradingStore for SqlTradingStore {
         let db = self.db()?;
         let slow = i64::try_from(t.slow_ticks).unwrap_or(i64::MAX);
         on_db!(&db, |p| async {
-            let mut tx = p.begin().await?;
+            let mut tx = p.begin_write().await?;
             sqlx::query(
                 "UPDATE strategies SET last_tick_at = $1, ticks = ticks + 1, slow_ticks = slow_ticks + $2, \
                  pnl_day = $3, pnl_day_start = $4 WHERE id = $5",

@@ -1,6 +1,7 @@
 //! Strategy rows for the API: create, replace, delete, list, and their history.
 
 use super::store::{STRATEGY_COLUMNS, StrategyRow};
+use crate::db::BeginWrite;
 use crate::db::{Db, DbError};
 use crate::on_db;
 
@@ -83,7 +84,7 @@ pub async fn update_config(db: &Db, row: &StrategyRow) -> Result<bool, DbError> 
 /// transitions stay: they are the trading record.
 pub async fn delete(db: &Db, id: &str) -> Result<bool, DbError> {
     let n = on_db!(db, |p| {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_write().await?;
         let n =
             sqlx::query("DELETE FROM strategies WHERE id = $1 AND state NOT IN ('live', 'paused')")
                 .bind(id)

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 on_both_backends!(
     an_outbox_event_survives_a_crash_before_publish,
+    every_outbox_type_is_published_and_unknown_ones_stay_pending,
     a_schedule_fires_once_per_tick_with_two_processes
 );
 
@@ -202,4 +203,86 @@ async fn schedules_api_validates_and_persists(backend: Backend) {
         404
     );
     app.stop().await;
+}
+
+/// Every event type the code can write to the outbox has a publisher on the bus that startup
+/// builds (TransactionSynced and CategoryUpdated had none: each was logged, marked published
+/// and lost). A row of a type nobody knows stays pending with its error, counted, and does not
+/// hold back the rows after it.
+async fn every_outbox_type_is_published_and_unknown_ones_stay_pending(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let db = connect(&test_db).await;
+    let bus = EventBus::new(16);
+    actors::events::register_all(&bus);
+    for name in actors::events::ALL_EVENT_TYPES {
+        assert!(bus.knows(name), "{name} has no publisher");
+    }
+    let mut synced = bus.subscribe::<actors::events::TransactionSynced>();
+    let event = actors::events::TransactionSynced {
+        account_id: "a1".into(),
+        transaction_ids: vec!["t1".into()],
+        count: 1,
+        trace_id: TraceId::new("t-sync"),
+    };
+    let rows = [
+        ("00-unknown", "NoSuchEvent", "{}".to_owned()),
+        (
+            "01-synced",
+            "TransactionSynced",
+            serde_json::to_string(&event).expect("json"),
+        ),
+    ];
+    for (id, kind, payload) in &rows {
+        ai_service::on_db!(&db, |p| sqlx::query(ai_service::events::INSERT)
+            .bind(*id)
+            .bind(*kind)
+            .bind(payload)
+            .bind("t")
+            .bind(0_i64)
+            .execute(p)
+            .await
+            .map(drop)
+            .expect("insert"));
+    }
+    let relay = OutboxRelay::new(
+        Arc::new(SqlOutbox(DbHandle::connected(db.clone()))),
+        bus.clone(),
+        Duration::from_millis(50),
+    )
+    .start();
+    let got = tokio::time::timeout(Duration::from_secs(5), synced.recv())
+        .await
+        .expect("the row after the unknown one is delivered")
+        .expect("event");
+    assert_eq!(got, event);
+    let mut state = Vec::new();
+    for _ in 0..100 {
+        state = ai_service::on_db!(&db, |p| sqlx::query_as::<
+            _,
+            (String, Option<i64>, Option<String>),
+        >(
+            "SELECT id, published_at, last_error FROM outbox ORDER BY id"
+        )
+        .fetch_all(p)
+        .await
+        .expect("rows"));
+        if state
+            .iter()
+            .all(|(_, published, error)| published.is_some() || error.is_some())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, published, error) = &state[0];
+    assert!(
+        published.is_none(),
+        "an unknown type is never marked published"
+    );
+    assert!(
+        error.as_deref().is_some_and(|e| e.contains("NoSuchEvent")),
+        "its error is kept: {error:?}"
+    );
+    assert!(state[1].1.is_some(), "the known one is published");
+    drop(relay);
 }

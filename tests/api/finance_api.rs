@@ -99,7 +99,7 @@ fn fixture_or_bytes(file: &str) -> Vec<u8> {
 pub async fn wait_import(app: &TestApp, token: &str, id: &str) -> Value {
     for _ in 0..200 {
         let i = get(app, token, &format!("/v1/financial/imports/{id}")).await;
-        if i["status"] != "queued" {
+        if i["status"] == "completed" || i["status"] == "failed" {
             return i;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

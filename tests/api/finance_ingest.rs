@@ -10,7 +10,7 @@ use actors::TraceId;
 use actors::finance::{StatementLine, TxStatus};
 use ai_service::db::Db;
 use ai_service::finance::accounts::{self, AccountRow};
-use ai_service::finance::ingest::{IngestError, IngestOptions, ingest};
+use ai_service::finance::ingest::{IngestError, IngestOptions, ingest, ingest_in};
 use ai_service::on_db;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -196,34 +196,66 @@ async fn a_killed_import_leaves_nothing_and_reruns_exactly(backend: Backend) {
         rows(&db).await.is_empty(),
         "nothing of the dead import remains"
     );
-    let (locks,): (i64,) = on_db!(&db, |p| sqlx::query_as("SELECT COUNT(*) FROM fin_locks")
-        .fetch_one(p)
-        .await)
-    .expect("locks");
-    assert_eq!(locks, 0, "its locks are released");
     let out = run(&db, &a, &lines).await;
     assert_eq!(out.inserted, 1200);
     let out = run(&db, &a, &lines).await;
     assert_eq!((out.inserted, out.duplicates), (0, 1200));
 
-    // While another import holds the month, a second one waits (retryable), changing nothing.
-    on_db!(&db, |p| sqlx::query("INSERT INTO fin_locks (lock_key, owner, expires_at) VALUES ('sync:acc-1:202602', 'other', $1)")
-        .bind(i64::MAX)
-        .execute(p)
-        .await
-        .map(drop))
-    .expect("lock");
-    let err = ingest(
-        &db,
+    // While another ingest holds the month (its transaction is open), a second one waits for
+    // it instead of failing, and lands once the first commits.
+    let mut first = db.begin_write().await.expect("begin");
+    let feb = |d: &str| vec![line(d, "-1", "x", None, TxStatus::Booked)];
+    ingest_in(
+        &mut first,
         &a,
-        &[line("2026-02-03", "-1", "x", None, TxStatus::Booked)],
+        &feb("2026-02-03"),
         &IngestOptions::default(),
         &TraceId::new("t"),
     )
     .await
-    .expect_err("busy");
-    assert!(matches!(err, IngestError::Busy { .. }), "{err}");
-    assert_eq!(rows(&db).await.len(), 1200);
+    .expect("first holds February");
+    let second = {
+        let (db, a) = (db.clone(), a.clone());
+        actix_web::rt::spawn(async move {
+            ingest(
+                &db,
+                &a,
+                &feb("2026-02-04"),
+                &IngestOptions::default(),
+                &TraceId::new("t"),
+            )
+            .await
+        })
+    };
+    // It cannot finish while the first holds the month (this only checks it has not yet).
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !second.is_finished(),
+        "the second ingest waits for the lock"
+    );
+    first.commit().await.expect("commit");
+    let out = second
+        .await
+        .expect("task")
+        .expect("the second ingest succeeds after the wait");
+    assert_eq!(out.inserted, 1);
+    assert_eq!(rows(&db).await.len(), 1202);
+
+    // A transaction that dies (a killed process, a rollback) takes its lock with it.
+    let mut dead = db.begin_write().await.expect("begin");
+    ingest_in(
+        &mut dead,
+        &a,
+        &feb("2026-02-05"),
+        &IngestOptions::default(),
+        &TraceId::new("t"),
+    )
+    .await
+    .expect("ingest");
+    drop(dead);
+    let out = run(&db, &a, &feb("2026-02-06")).await;
+    assert_eq!(out.inserted, 1);
+    assert_eq!(rows(&db).await.len(), 1203, "the rolled-back row is gone");
 }
 
 async fn overlapping_files_add_only_new_days(backend: Backend) {

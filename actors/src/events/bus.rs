@@ -78,6 +78,15 @@ impl EventBus {
         self.sender::<E>().send(event).unwrap_or(0)
     }
 
+    /// Whether `type_name` has a publisher (was registered or used).
+    pub fn knows(&self, type_name: &str) -> bool {
+        self.inner
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_name
+            .contains_key(type_name)
+    }
+
     /// Publishes an event given by type name and JSON (outbox rows).
     pub fn publish_json(&self, type_name: &str, payload: &serde_json::Value) -> Result<(), String> {
         let publisher = self

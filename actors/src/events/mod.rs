@@ -13,12 +13,13 @@ mod types;
 pub use bus::{Event, EventBus, Subscription};
 pub use relay::{EventSink, OutboxRelay, OutboxRow, OutboxStore, RelayNow};
 pub use types::{
-    ArbitrageOpportunityFound, CategoryUpdated, JobFailed, StrategyStateChanged, TradeExecuted,
-    TransactionSynced,
+    ALL_EVENT_TYPES, ArbitrageOpportunityFound, CategoryUpdated, JobFailed, StrategyStateChanged,
+    TradeExecuted, TransactionSynced, register_all,
 };
 
 pub const EVENTS_PUBLISHED_TOTAL: &str = "events_published_total";
 pub const EVENTS_LAGGED_TOTAL: &str = "events_lagged_total";
+pub const OUTBOX_UNPUBLISHABLE_TOTAL: &str = "outbox_unpublishable_total";
 
 pub fn describe_metrics() {
     metrics::describe_counter!(
@@ -28,5 +29,9 @@ pub fn describe_metrics() {
     metrics::describe_counter!(
         EVENTS_LAGGED_TOTAL,
         "Events a slow subscriber missed because its buffer overflowed, by type."
+    );
+    metrics::describe_counter!(
+        OUTBOX_UNPUBLISHABLE_TOTAL,
+        "Outbox rows no sink could publish (unknown type, undecodable payload), by type. They stay pending and are retried later."
     );
 }

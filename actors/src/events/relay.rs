@@ -41,7 +41,18 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// Oldest unpublished rows first.
     async fn pending(&self, limit: u32) -> Result<Vec<OutboxRow>, DependencyError>;
     async fn mark_published(&self, ids: &[String]) -> Result<(), DependencyError>;
+    /// Keeps a row pending with the reason it could not be published; `pending` skips it
+    /// until `retry_after` has passed (a newer version may know its type by then).
+    async fn mark_failed(
+        &self,
+        id: &str,
+        error: &str,
+        retry_after: Duration,
+    ) -> Result<(), DependencyError>;
 }
+
+/// How long an unpublishable outbox row waits before it is tried again.
+pub const UNPUBLISHABLE_RETRY: Duration = Duration::from_secs(600);
 
 // ---- state ----------------------------------------------------------------------------
 
@@ -86,13 +97,22 @@ impl OutboxRelay {
             let full = rows.len() == 100;
             let mut done = Vec::with_capacity(rows.len());
             for row in rows {
+                let mut failed = None;
                 for sink in &sinks {
                     if let Err(e) = sink.publish_json(&row.event_type, &row.payload) {
-                        // An undecodable row must not block the ones after it, but must be seen.
-                        tracing::error!(id = %row.id, event = %row.event_type, error = %e, "outbox row could not be published; skipped");
+                        failed = Some(e);
                     }
                 }
-                done.push(row.id);
+                match failed {
+                    None => done.push(row.id),
+                    Some(e) => {
+                        // An unknown or undecodable row must not block the ones after it, nor
+                        // be marked published (that lost it): it stays pending, counted.
+                        metrics::counter!(super::OUTBOX_UNPUBLISHABLE_TOTAL, "type" => row.event_type.clone()).increment(1);
+                        tracing::error!(id = %row.id, event = %row.event_type, error = %e, "outbox row could not be published; kept pending, retried later");
+                        store.mark_failed(&row.id, &e, UNPUBLISHABLE_RETRY).await?;
+                    }
+                }
             }
             store.mark_published(&done).await?;
             Ok::<bool, DependencyError>(full)

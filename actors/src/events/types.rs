@@ -79,21 +79,30 @@ pub struct JobFailed {
     pub trace_id: TraceId,
 }
 
-impl Event for TransactionSynced {
-    const TYPE: &'static str = "TransactionSynced";
+/// Every event type, once: each gets its `Event` impl here and is in [`ALL_EVENT_TYPES`] and
+/// [`register_all`], so an event written to the outbox always has a publisher (a type
+/// missing from the bus's registry was skipped and marked published: events were lost).
+macro_rules! events {
+    ($($ty:ident),+ $(,)?) => {
+        $(impl Event for $ty {
+            const TYPE: &'static str = stringify!($ty);
+        })+
+
+        /// The names of all event types (the outbox's `event_type` values).
+        pub const ALL_EVENT_TYPES: &[&str] = &[$(stringify!($ty)),+];
+
+        /// Makes every event type known to `bus` by name (the outbox relay's path).
+        pub fn register_all(bus: &super::EventBus) {
+            $(bus.register::<$ty>();)+
+        }
+    };
 }
-impl Event for CategoryUpdated {
-    const TYPE: &'static str = "CategoryUpdated";
-}
-impl Event for ArbitrageOpportunityFound {
-    const TYPE: &'static str = "ArbitrageOpportunityFound";
-}
-impl Event for TradeExecuted {
-    const TYPE: &'static str = "TradeExecuted";
-}
-impl Event for StrategyStateChanged {
-    const TYPE: &'static str = "StrategyStateChanged";
-}
-impl Event for JobFailed {
-    const TYPE: &'static str = "JobFailed";
-}
+
+events!(
+    TransactionSynced,
+    CategoryUpdated,
+    ArbitrageOpportunityFound,
+    TradeExecuted,
+    StrategyStateChanged,
+    JobFailed,
+);

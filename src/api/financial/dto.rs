@@ -301,7 +301,8 @@ pub struct Import {
     pub filename: String,
     pub profile_id: Option<String>,
     pub skip_bad_rows: bool,
-    /// `queued`, `completed` or `failed`.
+    /// `queued`, `running`, `retrying` (an attempt failed and will be retried; `error` says why),
+    /// `completed` or `failed`.
     pub status: String,
     pub job_id: Option<String>,
     pub rows: i64,

@@ -6,6 +6,7 @@ use crate::error::{ApiError, FieldError};
 use crate::finance::imports::{self, ImportRow};
 use crate::finance::jobs::{IMPORT, QUEUE};
 use crate::finance::{accounts, profiles};
+use crate::jobs::store::enqueue_in;
 use actix_multipart::Multipart;
 use actix_web::{HttpResponse, get, post, web};
 use actors::finance::parse::Format;
@@ -24,7 +25,36 @@ struct Form {
     profile_id: Option<String>,
     skip_bad_rows: Option<String>,
     filename: Option<String>,
-    file: Option<Vec<u8>>,
+    /// The file as streamed to an unnamed temporary file (gone with the process, even after
+    /// kill -9), and its size: a 50 MiB upload held in memory peaked at ~150 MB RSS.
+    file: Option<(tokio::fs::File, u64)>,
+}
+
+/// Streams one multipart field to a temporary file, refusing it past [`MAX_FILE`]. Memory
+/// stays at about one multipart chunk.
+async fn spool(field: &mut actix_multipart::Field) -> Result<(tokio::fs::File, u64), ApiError> {
+    use tokio::io::{AsyncSeekExt, AsyncWriteExt};
+    let io = |e: std::io::Error| ApiError::Internal(anyhow::anyhow!("spooling an upload: {e}"));
+    let std_file = tempfile::tempfile().map_err(io)?;
+    let mut file = tokio::fs::File::from_std(std_file);
+    let mut size = 0u64;
+    while let Some(chunk) = field
+        .try_next()
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("unreadable multipart body: {e}")))?
+    {
+        size += chunk.len() as u64;
+        if size > MAX_FILE as u64 {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "the file exceeds {} MiB",
+                MAX_FILE / 1024 / 1024
+            )));
+        }
+        file.write_all(&chunk).await.map_err(io)?;
+    }
+    file.flush().await.map_err(io)?;
+    file.rewind().await.map_err(io)?;
+    Ok((file, size))
 }
 
 async fn read_form(mut payload: Multipart) -> Result<Form, ApiError> {
@@ -34,29 +64,24 @@ async fn read_form(mut payload: Multipart) -> Result<Form, ApiError> {
     };
     while let Some(mut field) = payload.try_next().await.map_err(bad)? {
         let name = field.name().unwrap_or_default().to_owned();
-        let limit = if name == "file" { MAX_FILE } else { 1024 };
+        if name == "file" {
+            form.filename = field
+                .content_disposition()
+                .and_then(|cd| cd.get_filename().map(str::to_owned));
+            form.file = Some(spool(&mut field).await?);
+            continue;
+        }
         let mut buf = Vec::new();
         while let Some(chunk) = field.try_next().await.map_err(bad)? {
-            if buf.len() + chunk.len() > limit {
-                return Err(if name == "file" {
-                    ApiError::PayloadTooLarge(format!(
-                        "the file exceeds {} MiB",
-                        MAX_FILE / 1024 / 1024
-                    ))
-                } else {
-                    ApiError::Validation(vec![FieldError::new(name, "too long")])
-                });
+            if buf.len() + chunk.len() > 1024 {
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    name, "too long",
+                )]));
             }
             buf.extend_from_slice(&chunk);
         }
         let text = || String::from_utf8_lossy(&buf).trim().to_owned();
         match name.as_str() {
-            "file" => {
-                form.filename = field
-                    .content_disposition()
-                    .and_then(|cd| cd.get_filename().map(str::to_owned));
-                form.file = Some(buf);
-            }
             "account_id" => form.account_id = Some(text()),
             "format" => form.format = Some(text()),
             "profile_id" => form.profile_id = Some(text()).filter(|s| !s.is_empty()),
@@ -125,11 +150,11 @@ pub async fn create_import(ctx: Ctx, payload: Multipart) -> Result<HttpResponse,
     };
     match &form.file {
         None => errors.push(FieldError::new("file", "required")),
-        Some(f) if f.is_empty() => errors.push(FieldError::new("file", "the file is empty")),
+        Some((_, 0)) => errors.push(FieldError::new("file", "the file is empty")),
         Some(_) => {}
     }
     super::dto::done(errors)?;
-    let (Some(account), Some(file)) = (account, form.file) else {
+    let (Some(account), Some((mut file, size))) = (account, form.file) else {
         return Err(ApiError::BadRequest("incomplete form".to_owned()));
     };
     let format = if format == "auto" && form.profile_id.is_some() {
@@ -137,15 +162,27 @@ pub async fn create_import(ctx: Ctx, payload: Multipart) -> Result<HttpResponse,
     } else {
         format
     };
+    let id = uuid::Uuid::now_v7().to_string();
+    let mut spec = JobSpec::new(
+        QUEUE,
+        IMPORT,
+        serde_json::json!({"import_id": id}),
+        ctx.trace_id.clone(),
+    );
+    spec.idempotency_key = Some(format!("import:{id}"));
+    // The import row, its file and its job commit together: a failure leaves none of them,
+    // never an import `queued` without a job.
+    let mut tx = db.begin_write().await?;
+    let (job_id, _) = enqueue_in(&mut tx, &spec).await?;
     let row = ImportRow {
-        id: uuid::Uuid::now_v7().to_string(),
+        id,
         account_id: account.id.clone(),
         format,
         filename: form.filename.unwrap_or_else(|| "upload".to_owned()),
         profile_id: form.profile_id,
         skip_bad_rows: skip,
         status: "queued".to_owned(),
-        job_id: None,
+        job_id: Some(job_id.clone()),
         rows_total: 0,
         inserted: 0,
         updated: 0,
@@ -156,26 +193,17 @@ pub async fn create_import(ctx: Ctx, payload: Multipart) -> Result<HttpResponse,
         created_at: chrono::Utc::now().timestamp_millis(),
         finished_at: None,
     };
-    imports::create(&db, &row, &file).await?;
-    let mut spec = JobSpec::new(
-        QUEUE,
-        IMPORT,
-        serde_json::json!({"import_id": row.id}),
-        ctx.trace_id.clone(),
-    );
-    spec.idempotency_key = Some(format!("import:{}", row.id));
-    let (job_id, _) = ctx.state.jobs.enqueue(&spec).await?;
-    imports::set_job(&db, &row.id, &job_id).await?;
+    imports::create_in(&mut tx, &row, &mut file)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    tx.commit().await?;
+    ctx.state.jobs.wake(QUEUE);
     ctx.audit(
         ctx.who(),
         "import.create",
         format!("account:{}", account.name),
         "accepted",
-        Some(format!(
-            "{} ({} bytes), job {job_id}",
-            row.filename,
-            file.len()
-        )),
+        Some(format!("{} ({} bytes), job {job_id}", row.filename, size)),
     );
     Ok(HttpResponse::Accepted().json(ImportAccepted {
         import_id: row.id,

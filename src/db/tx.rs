@@ -1,0 +1,91 @@
+//! [`Tx`]: a write transaction on either backend, and [`on_tx!`](crate::on_tx) to run one
+//! query body against it.
+//!
+//! On SQLite every write transaction starts with `BEGIN IMMEDIATE`: a deferred transaction
+//! that reads and then writes asks for the write lock only at its first write, and when
+//! another connection committed in between SQLite refuses that upgrade at once
+//! (`SQLITE_BUSY`/`SQLITE_BUSY_SNAPSHOT`, codes 5/517) without consulting `busy_timeout`.
+//! Measured before this: 3 of 8 concurrent deploys and 41 of 200 concurrent uploads answered
+//! 500 "database is locked". Taking the lock up front makes writers queue on `busy_timeout`
+//! instead. Postgres keeps its plain `BEGIN` (row locks, no upgrade problem).
+
+use super::{Db, DbError};
+
+/// An open write transaction. Dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$conn` bound to the transaction's connection (`&mut SqliteConnection`
+/// or `&mut PgConnection`), so a query is written once for both backends. Reborrow with
+/// `&mut *$conn` to use it more than once.
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::db::Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+impl Db {
+    /// Begins a transaction that will write: on SQLite it holds the write lock from the
+    /// start (waiting up to `busy_timeout` for it), so its reads and writes see one state.
+    #[tracing::instrument(skip_all)]
+    pub async fn begin_write(&self) -> Result<Tx, DbError> {
+        Ok(match self {
+            Self::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Self::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+}
+
+impl Tx {
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    pub async fn commit(self) -> Result<(), DbError> {
+        match self {
+            Self::Sqlite(t) => t.commit().await?,
+            Self::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// `begin_write` for code that holds a typed pool inside [`on_db!`](crate::on_db).
+pub trait BeginWrite {
+    type Database: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>> + Send;
+}
+
+impl BeginWrite for sqlx::SqlitePool {
+    type Database = sqlx::Sqlite;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>> + Send
+    {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}
+
+impl BeginWrite for sqlx::PgPool {
+    type Database = sqlx::Postgres;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error>> + Send
+    {
+        self.begin()
+    }
+}

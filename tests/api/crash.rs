@@ -1,0 +1,291 @@
+//! The real binary killed with SIGKILL in the middle of writing a 100k-row import, then
+//! started again: the import's job completes by itself (no lock left behind to wait out, no
+//! attempt burnt on one), with exactly the file's rows, and a re-import adds none.
+
+use crate::helpers::{Backend, JWT_SECRET, MASTER_KEY, TestDb};
+use crate::on_both_backends;
+use serde_json::{Value, json};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+on_both_backends!(kill_9_mid_import_then_restart_completes_exactly);
+
+const ROWS: usize = 100_000;
+
+struct Server {
+    child: Child,
+    base: String,
+    client: reqwest::Client,
+}
+
+impl Server {
+    async fn start(url: &str, log: &std::path::Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_ai-service"))
+            .env("DATABASE_URL", url)
+            .env("PORT", port.to_string())
+            .env("RUST_LOG", "warn")
+            .env("APP__AUTH__JWT_SECRET", JWT_SECRET)
+            .env("APP__SECURITY__MASTER_KEY", MASTER_KEY)
+            // The shipped lease (60 s): the restarted process sees that the lease's owner on
+            // this host is gone and re-queues the job at once.
+            .env("APP__RATE_LIMIT__PER_IP_PER_MINUTE", "100000")
+            .env("APP__RATE_LIMIT__PER_CREDENTIAL_PER_MINUTE", "100000")
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(log)
+                    .expect("log"),
+            )
+            .spawn()
+            .expect("spawn server");
+        let s = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+        };
+        let ready = wait_for(Duration::from_secs(30), || async {
+            s.client
+                .get(format!("{}/health/ready", s.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+                .then_some(())
+        })
+        .await;
+        assert!(
+            ready.is_some(),
+            "server became ready (log: {})",
+            log.display()
+        );
+        s
+    }
+
+    async fn token(&self) -> String {
+        let login: Value = self
+            .client
+            .post(format!("{}/v1/auth/login", self.base))
+            .json(&json!({"username": "crash-admin", "password": "the-admin-password-1"}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json");
+        login["access_token"].as_str().expect("token").to_owned()
+    }
+
+    async fn call(&self, token: &str, method: reqwest::Method, path: &str) -> Value {
+        self.client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    async fn upload(&self, token: &str, account: &str, profile: &str, csv: &[u8]) -> String {
+        let form = reqwest::multipart::Form::new()
+            .text("account_id", account.to_owned())
+            .text("profile_id", profile.to_owned())
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(csv.to_vec()).file_name("big.csv"),
+            );
+        let res = self
+            .client
+            .post(format!("{}/v1/financial/imports", self.base))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("upload");
+        assert_eq!(res.status(), 202);
+        let body: Value = res.json().await.expect("json");
+        body["import_id"].as_str().expect("import id").to_owned()
+    }
+
+    fn kill_9(mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, or `None` after `timeout`.
+async fn wait_for<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn big_csv() -> Vec<u8> {
+    let mut csv = String::from("date,description,amount\n");
+    for n in 0..ROWS {
+        let day = 1 + n % 28;
+        let month = 1 + (n / 28) % 12;
+        csv.push_str(&format!(
+            "2025-{month:02}-{day:02},shop {n},-{}.{:02}\n",
+            n % 500,
+            n % 100
+        ));
+    }
+    csv.into_bytes()
+}
+
+async fn kill_9_mid_import_then_restart_completes_exactly(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("server.log");
+    let created = crate::cli::user_create(db.url(), "crash-admin", "admin", "the-admin-password-1");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let csv = big_csv();
+
+    let first = Server::start(db.url(), &log).await;
+    let token = first.token().await;
+    let account: Value = first
+        .client
+        .post(format!("{}/v1/financial/accounts", first.base))
+        .bearer_auth(&token)
+        .json(&json!({"name": "Big", "account_type": "checking", "currency": "EUR"}))
+        .send()
+        .await
+        .expect("account")
+        .json()
+        .await
+        .expect("json");
+    let account = account["id"].as_str().expect("account id").to_owned();
+    let profile: Value = first
+        .client
+        .post(format!("{}/v1/financial/csv-profiles", first.base))
+        .bearer_auth(&token)
+        .json(&json!({"name": "plain", "profile": {
+            "columns": {"date": "date", "description": "description", "amount": "amount"}}}))
+        .send()
+        .await
+        .expect("profile")
+        .json()
+        .await
+        .expect("json");
+    let profile = profile["id"].as_str().expect("profile id").to_owned();
+    let import = first.upload(&token, &account, &profile, &csv).await;
+    let job = first
+        .call(
+            &token,
+            reqwest::Method::GET,
+            &format!("/v1/financial/imports/{import}"),
+        )
+        .await["job_id"]
+        .as_str()
+        .expect("job id")
+        .to_owned();
+    // Kill it once the job has parsed the file and is writing rows.
+    let writing = wait_for(Duration::from_secs(120), || async {
+        let j = first
+            .call(&token, reqwest::Method::GET, &format!("/v1/jobs/{job}"))
+            .await;
+        (j["state"] == "active" && j["progress"].as_i64().unwrap_or(0) >= 20).then_some(())
+    })
+    .await;
+    assert!(writing.is_some(), "the import started writing");
+    first.kill_9();
+    let db_conn = ai_service::db::Db::connect(&crate::helpers::test_settings(db.url()).database)
+        .await
+        .expect("connect");
+    let count = || async {
+        ai_service::on_db!(&db_conn, |p| sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM fin_transactions"
+        )
+        .fetch_one(p)
+        .await)
+        .expect("count")
+    };
+    assert_eq!(count().await, 0, "killed before its transaction committed");
+
+    let second = Server::start(db.url(), &log).await;
+    let token = second.token().await;
+    let done = wait_for(Duration::from_secs(300), || async {
+        let i = second
+            .call(
+                &token,
+                reqwest::Method::GET,
+                &format!("/v1/financial/imports/{import}"),
+            )
+            .await;
+        matches!(i["status"].as_str(), Some("completed" | "failed")).then_some(i)
+    })
+    .await
+    .expect("the import finished by itself after the restart");
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["inserted"], ROWS as i64, "{done}");
+    // The job acks just after the import's transaction commits.
+    let job_row = wait_for(Duration::from_secs(30), || async {
+        let j = second
+            .call(&token, reqwest::Method::GET, &format!("/v1/jobs/{job}"))
+            .await;
+        (j["state"] != "active").then_some(j)
+    })
+    .await
+    .expect("the job finished");
+    assert_eq!(job_row["state"], "completed", "{job_row}");
+    assert!(
+        job_row["last_error"].is_null(),
+        "a completed job shows no stale error: {job_row}"
+    );
+
+    let again = second.upload(&token, &account, &profile, &csv).await;
+    let redo = wait_for(Duration::from_secs(300), || async {
+        let i = second
+            .call(
+                &token,
+                reqwest::Method::GET,
+                &format!("/v1/financial/imports/{again}"),
+            )
+            .await;
+        matches!(i["status"].as_str(), Some("completed" | "failed")).then_some(i)
+    })
+    .await
+    .expect("re-import finished");
+    assert_eq!(redo["status"], "completed", "{redo}");
+    assert_eq!(redo["inserted"], 0, "{redo}");
+    assert_eq!(redo["duplicates"], ROWS as i64, "{redo}");
+    second.kill_9();
+    assert_eq!(
+        count().await,
+        ROWS as i64,
+        "exactly the file's rows are in the books"
+    );
+    db_conn.close().await;
+}
