@@ -21,7 +21,6 @@ use ai_service::trading::store::{SqlTradingStore, StrategyRow};
 use async_trait::async_trait;
 use rust_decimal::{Decimal, dec};
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
 on_both_backends!(
@@ -208,7 +207,6 @@ async fn engine(s: &Setup) -> Engine {
         None,
         Arc::clone(&s.deps),
         TraceId::new("t-engine"),
-        Arc::new(AtomicU64::new(0)),
     )
     .await
     .expect("engine")

@@ -22,12 +22,22 @@ use std::time::Duration;
 
 on_both_backends!(
     a_failing_venue_faults_the_strategy,
-    a_crashing_strategy_is_restarted_then_faulted
+    a_crashing_strategy_is_restarted_then_faulted,
+    slow_ticks_are_counted_and_stored
 );
 
-/// A venue that is down (`panic = false`) or whose client code panics (`panic = true`).
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// The venue is down.
+    Down,
+    /// Its client code panics.
+    Panic,
+    /// It answers with an empty book, but takes 100 ms (ticks every 20 ms).
+    Slow,
+}
+
 struct BrokenVenue {
-    panic: bool,
+    mode: Mode,
 }
 
 #[async_trait]
@@ -44,9 +54,20 @@ impl Connector for BrokenVenue {
             taker: Decimal::ZERO,
         }
     }
-    async fn order_book(&self, _: &str, _: usize) -> Result<OrderBook, ConnectorError> {
-        assert!(!self.panic, "venue client bug");
-        Err(ConnectorError::Unavailable("connection refused".to_owned()))
+    async fn order_book(&self, symbol: &str, _: usize) -> Result<OrderBook, ConnectorError> {
+        match self.mode {
+            Mode::Panic => panic!("venue client bug"),
+            Mode::Down => Err(ConnectorError::Unavailable("connection refused".to_owned())),
+            Mode::Slow => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Ok(OrderBook {
+                    symbol: symbol.to_owned(),
+                    bids: vec![],
+                    asks: vec![],
+                    ts_ms: 0,
+                })
+            }
+        }
     }
     async fn balances(&self) -> Result<BTreeMap<String, Decimal>, ConnectorError> {
         Ok(BTreeMap::new())
@@ -62,10 +83,7 @@ impl Connector for BrokenVenue {
     }
 }
 
-async fn start(
-    backend: Backend,
-    panic: bool,
-) -> (TestDb, Db, Supervisor, ActorRef<TradingManager>) {
+async fn start(backend: Backend, mode: Mode) -> (TestDb, Db, Supervisor, ActorRef<TradingManager>) {
     let test_db = TestDb::new(backend).await;
     let db = Db::connect(&test_settings(test_db.url()).database)
         .await
@@ -79,7 +97,7 @@ async fn start(
         store: Arc::new(SqlTradingStore(DbHandle::connected(db.clone()))),
         venues: BTreeMap::from([(
             "broken".to_owned(),
-            Arc::new(BrokenVenue { panic }) as Arc<dyn Connector>,
+            Arc::new(BrokenVenue { mode }) as Arc<dyn Connector>,
         )]),
         events: EventBus::new(16),
         config: RuntimeConfig {
@@ -138,7 +156,7 @@ async fn wait_state(db: &Db, want: &str) -> (String, Option<String>) {
 }
 
 async fn a_failing_venue_faults_the_strategy(backend: Backend) {
-    let (_t, db, supervisor, manager) = start(backend, false).await;
+    let (_t, db, supervisor, manager) = start(backend, Mode::Down).await;
     apply(&manager, Command::Deploy).await;
     let (_, reason) = wait_state(&db, "faulted").await;
     let reason = reason.expect("reason");
@@ -174,7 +192,7 @@ async fn a_failing_venue_faults_the_strategy(backend: Backend) {
 }
 
 async fn a_crashing_strategy_is_restarted_then_faulted(backend: Backend) {
-    let (_t, db, supervisor, manager) = start(backend, true).await;
+    let (_t, db, supervisor, manager) = start(backend, Mode::Panic).await;
     apply(&manager, Command::Deploy).await;
     let (_, reason) = wait_state(&db, "faulted").await;
     assert_eq!(
@@ -186,5 +204,28 @@ async fn a_crashing_strategy_is_restarted_then_faulted(backend: Backend) {
         .await
         .expect("answer");
     assert!(running.is_empty(), "{running:?}");
+    supervisor.shutdown().await;
+}
+
+/// A tick that outlasts the interval makes the next ones skip; the count reaches the stored
+/// status (it was always 0: the actor and the engine each had their own counter).
+async fn slow_ticks_are_counted_and_stored(backend: Backend) {
+    let (_t, db, supervisor, manager) = start(backend, Mode::Slow).await;
+    apply(&manager, Command::Deploy).await;
+    let mut stored = 0;
+    for _ in 0..300 {
+        stored = on_db!(&db, |p| sqlx::query_scalar::<_, i64>(
+            "SELECT slow_ticks FROM strategies WHERE id = 's-1'"
+        )
+        .fetch_one(p)
+        .await)
+        .expect("strategy");
+        if stored > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(stored > 0, "slow ticks reach the database");
+    apply(&manager, Command::Stop).await;
     supervisor.shutdown().await;
 }

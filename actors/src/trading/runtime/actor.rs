@@ -4,7 +4,7 @@
 //! so a restarted manager can never leave a second copy of a strategy trading.
 
 use super::engine::{Engine, TRADING_SLOW_TICKS_TOTAL, TRADING_TICK_DURATION_SECONDS};
-use super::manager::{EngineFailed, TradingManager};
+use super::manager::EngineFailed;
 use crate::trading::fsm::StrategyState;
 use actix::prelude::*;
 use std::sync::Arc;
@@ -40,7 +40,8 @@ pub struct TradingFsmActor {
     max_errors: u32,
     slow_ticks: Arc<AtomicU64>,
     strategy_name: String,
-    manager: Addr<TradingManager>,
+    /// Where a fault is reported: the manager, known only by the message it takes.
+    manager: Recipient<EngineFailed>,
     /// Closes when the manager incarnation that started us ends.
     manager_alive: watch::Receiver<()>,
 }
@@ -49,12 +50,12 @@ impl TradingFsmActor {
     pub fn new(
         engine: Engine,
         generation: u64,
-        slow_ticks: Arc<AtomicU64>,
         max_errors: u32,
-        manager: Addr<TradingManager>,
+        manager: Recipient<EngineFailed>,
         manager_alive: watch::Receiver<()>,
     ) -> Self {
         let spec = engine.spec();
+        let slow_ticks = engine.slow_ticks();
         Self {
             strategy_id: spec.id.clone(),
             strategy_name: spec.name.clone(),

@@ -107,7 +107,6 @@ impl Engine {
         pnl_day: Option<(i64, Decimal)>,
         deps: Arc<Deps>,
         trace_id: TraceId,
-        slow_ticks: Arc<AtomicU64>,
     ) -> Result<Self, EngineError> {
         let strategy = strategy::build(&spec.kind, &spec.params, &spec.connector, &spec.symbols)
             .map_err(|errs| {
@@ -157,7 +156,7 @@ impl Engine {
             pnl_day: pnl_day.map_or(-1, |(d, _)| d),
             pnl_day_start: pnl_day.map(|(_, v)| v),
             trace_id,
-            slow_ticks,
+            slow_ticks: Arc::new(AtomicU64::new(0)),
             seq: 0,
             live,
             spec,
@@ -167,6 +166,13 @@ impl Engine {
 
     pub fn spec(&self) -> &StrategySpec {
         &self.spec
+    }
+
+    /// The counter of skipped (slow) ticks: the actor that ticks this engine increments it,
+    /// the engine saves and resets it with the strategy's status. One counter shared by both
+    /// (each used to have its own, so the stored value was always 0).
+    pub fn slow_ticks(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.slow_ticks)
     }
 
     pub fn positions(&self) -> &BTreeMap<Key, Position> {

@@ -22,7 +22,6 @@ use actix::fut::wrap_future;
 use actix::prelude::*;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 use tracing::Instrument;
@@ -130,9 +129,8 @@ impl TradingManager {
         let actor = TradingFsmActor::new(
             engine,
             generation,
-            Arc::new(AtomicU64::new(0)),
             self.deps.config.max_consecutive_errors,
-            ctx.address(),
+            ctx.address().recipient(),
             self.alive.subscribe(),
         );
         let (exit_tx, exit_rx) = oneshot::channel::<()>();
@@ -235,7 +233,6 @@ async fn load_running(deps: &Arc<Deps>, id: &str) -> Result<Option<Engine>, Trad
         pnl_day,
         Arc::clone(deps),
         TraceId::system(),
-        Arc::new(AtomicU64::new(0)),
     )
     .await?;
     Ok(Some(engine))
@@ -384,7 +381,6 @@ impl Handler<Apply> for TradingManager {
                     status.pnl_day.zip(status.pnl_day_start),
                     Arc::clone(&deps),
                     msg.trace_id.clone(),
-                    Arc::new(AtomicU64::new(0)),
                 )
                 .await?;
                 plan = Plan::Spawn(Box::new(engine));
