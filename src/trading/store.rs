@@ -74,8 +74,14 @@ pub const STRATEGY_COLUMNS: &str = "id, name, kind, params, connector, symbols, 
     state_since, state_reason, last_tick_at, ticks, slow_ticks, pnl_day, pnl_day_start, created_at, updated_at";
 
 impl StrategyRow {
-    pub fn state(&self) -> StrategyState {
-        StrategyState::parse(&self.state).unwrap_or(StrategyState::Faulted)
+    /// Strict: an unknown stored state is an error, not a guess.
+    pub fn state(&self) -> Result<StrategyState, DependencyError> {
+        StrategyState::parse(&self.state).ok_or_else(|| {
+            dep(format!(
+                "stored state `{}` of strategy {}",
+                self.state, self.id
+            ))
+        })
     }
 
     pub fn spec(&self) -> Result<StrategySpec, DependencyError> {
@@ -99,7 +105,7 @@ impl StrategyRow {
 
     pub fn status(&self) -> Result<StrategyStatus, DependencyError> {
         Ok(StrategyStatus {
-            state: self.state(),
+            state: self.state()?,
             version: self.state_version,
             since_ms: self.state_since,
             pnl_day: self.pnl_day,
@@ -135,16 +141,25 @@ pub const ORDER_COLUMNS: &str = "client_order_id, strategy_id, venue, symbol, si
 
 impl OrderRow {
     fn record(&self) -> Result<OrderRecord, DependencyError> {
+        // Strict: an unknown stored value is an error, never a guess (a corrupt side read
+        // as `buy`, a corrupt type as `market`).
         let kind = match (self.order_type.as_str(), &self.limit_price) {
             ("limit", Some(p)) => OrderKind::Limit { price: dec(p)? },
-            _ => OrderKind::Market,
+            ("market", None) => OrderKind::Market,
+            (t, p) => {
+                return Err(dep(format!(
+                    "stored order type `{t}` with limit price {p:?} of order {}",
+                    self.client_order_id
+                )));
+            }
         };
         Ok(OrderRecord {
             client_order_id: self.client_order_id.clone(),
             strategy_id: self.strategy_id.clone(),
             venue: self.venue.clone(),
             symbol: self.symbol.clone(),
-            side: Side::parse(&self.side).unwrap_or(Side::Buy),
+            side: Side::parse(&self.side)
+                .ok_or_else(|| dep(format!("stored order side `{}`", self.side)))?,
             kind,
             qty: dec(&self.qty)?,
             filled_qty: dec(&self.filled_qty)?,

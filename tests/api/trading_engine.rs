@@ -24,6 +24,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 on_both_backends!(
+    corrupt_stored_values_are_errors_not_guesses,
     orders_are_recorded_before_the_venue_sees_them_and_fills_dedupe,
     unsent_orders_are_reconciled_before_anything_new,
     the_risk_gate_stops_an_over_limit_order_before_it_is_recorded,
@@ -424,4 +425,91 @@ async fn arbitrage_trades_both_legs_and_unwinds_a_failed_one(backend: Backend) {
     // Bought 1 @ 100 (fee 0.1), sold 1 @ 99.5 (fee 0.0995): flat, −0.6995 realised.
     assert_eq!(a.position.qty, dec!(0));
     assert_eq!(a.position.realised, dec!(-0.6995));
+}
+
+/// Runs `sql` with the table's CHECK constraints out of the way: how a corrupt value (a bad
+/// restore, a hand edit, an older binary) gets in.
+async fn write_corrupt(db: &Db, sql: &str, binds: &[&str]) {
+    match db {
+        Db::Sqlite(p) => {
+            let mut c = p.acquire().await.expect("conn");
+            sqlx::query("PRAGMA ignore_check_constraints = ON")
+                .execute(&mut *c)
+                .await
+                .expect("pragma");
+            let mut q = sqlx::query(sql);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            q.execute(&mut *c).await.expect("corrupt write");
+            sqlx::query("PRAGMA ignore_check_constraints = OFF")
+                .execute(&mut *c)
+                .await
+                .expect("pragma");
+        }
+        Db::Postgres(p) => {
+            for c in [
+                "orders_side_check",
+                "orders_order_type_check",
+                "strategies_state_check",
+            ] {
+                let table = c.split('_').next().unwrap_or_default();
+                sqlx::query(&format!(
+                    "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {c}"
+                ))
+                .execute(p)
+                .await
+                .expect("drop check");
+            }
+            let mut q = sqlx::query(sql);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            q.execute(p).await.expect("corrupt write");
+        }
+    }
+}
+
+/// A stored order side, order type or strategy state that is not a known value is an error
+/// (a corrupt side used to read as `buy`, a corrupt type as `market`, a state as `faulted`).
+async fn corrupt_stored_values_are_errors_not_guesses(backend: Backend) {
+    let s = setup(backend, "1000").await;
+    let store = ai_service::trading::store::SqlTradingStore(ai_service::db::DbHandle::connected(
+        s.db.clone(),
+    ));
+    for (id, side, kind) in [
+        ("bad-side", "sideways", "market"),
+        ("bad-type", "buy", "stop"),
+    ] {
+        write_corrupt(
+            &s.db,
+            "INSERT INTO orders (client_order_id, strategy_id, venue, symbol, side, order_type, limit_price, qty, filled_qty, \
+             avg_fill_price, fees, status, venue_order_id, reason, tag, trace_id, created_at, updated_at) \
+             VALUES ($1, 's-1', 'fake', 'BTC-USDT', $2, $3, NULL, '1', '0', NULL, '0', 'open', NULL, NULL, 'x', 't', 1, 1)",
+            &[id, side, kind],
+        )
+        .await;
+        let err = store.open_orders("s-1").await.expect_err("corrupt order");
+        assert!(
+            err.to_string()
+                .contains(if side == "buy" { kind } else { side }),
+            "{err}"
+        );
+        on_db!(&s.db, |p| sqlx::query(
+            "DELETE FROM orders WHERE client_order_id = $1"
+        )
+        .bind(id)
+        .execute(p)
+        .await
+        .map(drop))
+        .expect("delete");
+    }
+    write_corrupt(
+        &s.db,
+        "UPDATE strategies SET state = 'zombie' WHERE id = 's-1'",
+        &[],
+    )
+    .await;
+    let err = store.load("s-1").await.expect_err("corrupt state");
+    assert!(err.to_string().contains("zombie"), "{err}");
 }

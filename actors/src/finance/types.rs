@@ -5,27 +5,34 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum TxStatus {
     Pending,
     Booked,
 }
 
 impl TxStatus {
+    /// The stored and wire form (derived, so it cannot drift from `parse`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Booked => "booked",
-        }
+        self.into()
     }
 
+    /// Strict: anything but a known form is `None` (a stored unknown value is an error).
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pending" => Some(Self::Pending),
-            "booked" => Some(Self::Booked),
-            _ => None,
-        }
+        s.parse().ok()
     }
 }
 

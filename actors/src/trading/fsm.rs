@@ -14,8 +14,20 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum StrategyState {
     Idle,
     Live,
@@ -33,18 +45,14 @@ impl StrategyState {
         Self::Faulted,
     ];
 
+    /// The stored and wire form (derived, so it cannot drift from `parse`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Idle => "idle",
-            Self::Live => "live",
-            Self::Paused => "paused",
-            Self::Stopped => "stopped",
-            Self::Faulted => "faulted",
-        }
+        self.into()
     }
 
+    /// Strict: anything but a known form is `None` (a stored unknown value is an error).
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
+        s.parse().ok()
     }
 
     /// States in which the strategy's actor runs (ticks, or at least manages its orders).
@@ -54,8 +62,20 @@ impl StrategyState {
 }
 
 /// What can be asked of a strategy (by a user, or by the runtime for `Fault`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Command {
     Deploy,
     Pause,
@@ -73,18 +93,14 @@ impl Command {
         Self::Fault,
     ];
 
+    /// The stored and wire form (derived, so it cannot drift from `parse`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Deploy => "deploy",
-            Self::Pause => "pause",
-            Self::Resume => "resume",
-            Self::Stop => "stop",
-            Self::Fault => "fault",
-        }
+        self.into()
     }
 
+    /// Strict: anything but a known form is `None` (a stored unknown value is an error).
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
+        s.parse().ok()
     }
 
     /// The state the command leads to when it is legal.
@@ -196,5 +212,56 @@ mod tests {
             assert_eq!(C::parse(c.as_str()), Some(c));
         }
         assert_eq!(S::parse("running"), None);
+    }
+}
+
+#[cfg(test)]
+mod string_forms {
+    use super::*;
+    use crate::finance::TxStatus;
+    use crate::finance::parse::Format;
+    use crate::trading::order::OrderStatus;
+    use crate::trading::types::Side;
+
+    /// `as_str`/`parse` round-trip, agree with the serde names, and refuse anything else.
+    fn check<T>(all: &[T])
+    where
+        T: Copy + PartialEq + std::fmt::Debug + serde::Serialize,
+        T: StringForm,
+    {
+        for v in all {
+            assert_eq!(T::from_form(v.form()), Some(*v));
+            assert_eq!(serde_json::to_value(v).ok(), Some(v.form().into()));
+            assert_eq!(T::from_form(&v.form().to_uppercase()), None);
+        }
+        assert_eq!(T::from_form(""), None);
+        assert_eq!(T::from_form("garbage"), None);
+    }
+
+    trait StringForm: Sized {
+        fn form(self) -> &'static str;
+        fn from_form(s: &str) -> Option<Self>;
+    }
+
+    macro_rules! forms {
+        ($($t:ty),+) => {$(
+            impl StringForm for $t {
+                fn form(self) -> &'static str { self.as_str() }
+                fn from_form(s: &str) -> Option<Self> { <$t>::parse(s) }
+            }
+        )+};
+    }
+    forms!(StrategyState, Command, OrderStatus, Side, TxStatus, Format);
+
+    #[test]
+    fn every_enum_string_form_is_strict_and_matches_serde() {
+        check(&StrategyState::ALL);
+        check(&Command::ALL);
+        check(&OrderStatus::ALL);
+        check(&[Side::Buy, Side::Sell]);
+        check(&[TxStatus::Pending, TxStatus::Booked]);
+        check(&[Format::Csv, Format::Ofx, Format::Camt053, Format::Norma43]);
+        assert_eq!(Format::Camt053.as_str(), "camt053");
+        assert_eq!(OrderStatus::PendingSubmit.as_str(), "pending_submit");
     }
 }

@@ -3,8 +3,20 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum OrderStatus {
     /// Recorded by us, not (yet known to be) accepted by the venue.
     PendingSubmit,
@@ -27,20 +39,14 @@ impl OrderStatus {
         Self::Expired,
     ];
 
+    /// The stored and wire form (derived, so it cannot drift from `parse`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PendingSubmit => "pending_submit",
-            Self::Open => "open",
-            Self::PartiallyFilled => "partially_filled",
-            Self::Filled => "filled",
-            Self::Cancelled => "cancelled",
-            Self::Rejected => "rejected",
-            Self::Expired => "expired",
-        }
+        self.into()
     }
 
+    /// Strict: anything but a known form is `None` (a stored unknown value is an error).
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|v| v.as_str() == s)
+        s.parse().ok()
     }
 
     /// No transition leaves a terminal state.

@@ -4,27 +4,34 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Side {
     Buy,
     Sell,
 }
 
 impl Side {
+    /// The stored and wire form (derived, so it cannot drift from `parse`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Buy => "buy",
-            Self::Sell => "sell",
-        }
+        self.into()
     }
 
+    /// Strict: anything but a known form is `None` (a stored unknown value is an error).
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "buy" => Some(Self::Buy),
-            "sell" => Some(Self::Sell),
-            _ => None,
-        }
+        s.parse().ok()
     }
 
     pub fn opposite(self) -> Self {

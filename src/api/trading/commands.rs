@@ -17,7 +17,7 @@ async fn enqueue(
     command: Command,
 ) -> Result<HttpResponse, ApiError> {
     let row = super::strategies::load(ctx, &input.strategy_id).await?;
-    let state = row.state();
+    let state = row.state().map_err(|e| ApiError::Internal(e.into()))?;
     if state != command.target() {
         // Refuse at once what the state machine would refuse later.
         fsm::transition(state, command).map_err(|e| ApiError::Conflict(e.to_string()))?;

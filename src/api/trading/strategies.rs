@@ -247,7 +247,11 @@ pub async fn update_strategy(
     body: ApiJson<StrategyInput>,
 ) -> Result<web::Json<dto::Strategy>, ApiError> {
     let existing = load(&ctx, &id).await?;
-    if existing.state().is_running() {
+    if existing
+        .state()
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .is_running()
+    {
         return Err(ApiError::Conflict(format!(
             "the strategy is {}; stop it before changing its configuration",
             existing.state

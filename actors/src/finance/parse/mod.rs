@@ -29,8 +29,19 @@ pub use self::csv::{Column, CsvColumns, CsvEncoding, CsvProfile};
 use super::{ParseIssue, Parsed};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Format {
     Csv,
     Ofx,
@@ -39,23 +50,14 @@ pub enum Format {
 }
 
 impl Format {
+    /// The stored and wire form (derived, so it cannot drift from `parse`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Csv => "csv",
-            Self::Ofx => "ofx",
-            Self::Camt053 => "camt053",
-            Self::Norma43 => "norma43",
-        }
+        self.into()
     }
 
+    /// Strict: anything but a known form is `None` (a stored unknown value is an error).
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "csv" => Some(Self::Csv),
-            "ofx" => Some(Self::Ofx),
-            "camt053" => Some(Self::Camt053),
-            "norma43" => Some(Self::Norma43),
-            _ => None,
-        }
+        s.parse().ok()
     }
 }
 
