@@ -14,6 +14,7 @@ mod errors;
 mod events;
 mod finance_api;
 mod finance_ingest;
+mod formats;
 mod health;
 mod jobs;
 mod metrics;
