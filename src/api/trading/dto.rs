@@ -48,6 +48,7 @@ pub struct StrategyInput {
     /// Parameters of the kind (decimal values as strings); see the example.
     pub params: serde_json::Value,
     /// The venue (`GET /v1/trading/connectors`).
+    #[schema(min_length = 1)]
     pub connector: String,
     /// `BASE-QUOTE`, e.g. `BTC-USDT`.
     #[schema(min_items = 1, max_items = 20)]
