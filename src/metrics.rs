@@ -48,9 +48,13 @@ pub fn init() -> bool {
                 .ok()?
                 .set_buckets_for_metric(
                     Matcher::Full(
-                        actors::finance::categorizer::CATEGORIZATION_LATENCY_MS.to_owned(),
+                        actors::finance::categorizer::CATEGORIZATION_LATENCY_SECONDS.to_owned(),
                     ),
-                    &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0],
+                    // 10 µs … 10 ms: one decision is in-memory work (target p99 ≤ 1 ms).
+                    &[
+                        0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5,
+                        0.005, 0.01,
+                    ],
                 )
                 .ok()?;
             let handle = builder.install_recorder().ok()?;
@@ -81,6 +85,19 @@ fn describe() {
     );
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
     actors::supervise::describe_metrics();
+    // The KPIs are exported from boot, not from their first event: a scrape right after a
+    // start shows 0 rather than nothing (dashboards and `absent()` alerts need the series).
+    // Labelled per strategy, `orders_sent_total` and `pnl_estimated` appear when the
+    // strategy's engine loads (deploy, or resume at boot).
+    actors::trading::runtime::engine::describe_metrics();
+    actors::finance::categorizer::describe_metrics();
+    actors::finance::bank_sync::describe_metrics();
+    // Every bank provider the service has (one today).
+    metrics::counter!(
+        actors::finance::bank_sync::TRANSACTIONS_SYNCED_TOTAL,
+        "provider" => crate::adapters::simplefin::PROVIDER
+    )
+    .increment(0);
 }
 
 /// The exposition text, with process metrics sampled now.

@@ -222,6 +222,7 @@ pub struct CreatedApiKey {
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     /// What the key is for, e.g. `home-assistant`.
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     pub role: Role,
     /// Days until the key stops working; none = until revoked.

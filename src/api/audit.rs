@@ -25,6 +25,7 @@ pub struct AuditQuery {
     /// Events before this time (RFC 3339).
     pub until: Option<DateTime<Utc>>,
     /// 1-500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` from the previous page.
     pub cursor: Option<String>,

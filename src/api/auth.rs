@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(min_length = 1)]
     pub username: String,
     #[schema(format = Password)]
     pub password: String,

@@ -2,10 +2,11 @@
 
 use crate::auth::policy::{Access, access_for};
 use crate::error::{ErrorCode, FieldError, PROBLEM_CONTENT_TYPE, Problem};
+use actix_web::http::StatusCode;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, ResponseBuilder};
+use utoipa::openapi::{Content, ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -65,8 +66,88 @@ pub(super) fn finish(spec: &mut OpenApi) {
                 .responses
                 .entry("default".to_owned())
                 .or_insert_with(|| problem.clone().into());
+            problem_responses(op);
             declare_access(method, path, op);
         }
+    }
+}
+
+const PROBLEM_REF: &str = "#/components/schemas/Problem";
+
+/// Every error response whose body is a [`Problem`] is declared as `application/problem+json`
+/// (what the server sends; utoipa's default media type for a body is `application/json`) and
+/// shows an example with its own status and code, not the schema's one 422 example.
+fn problem_responses(op: &mut Operation) {
+    let is_problem =
+        |c: &Content| matches!(&c.schema, Some(RefOr::Ref(r)) if r.ref_location == PROBLEM_REF);
+    for (status, response) in &mut op.responses.responses {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        let status = match status.as_str() {
+            "default" => StatusCode::INTERNAL_SERVER_ERROR,
+            s => match s
+                .parse::<u16>()
+                .ok()
+                .and_then(|n| StatusCode::from_u16(n).ok())
+            {
+                Some(s) if s.is_client_error() || s.is_server_error() => s,
+                _ => continue,
+            },
+        };
+        // An error declared without a body still gets one from the server: a problem.
+        if response.content.is_empty() {
+            response.content.insert(
+                PROBLEM_CONTENT_TYPE.to_owned(),
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            );
+        }
+        if response
+            .content
+            .get("application/json")
+            .is_some_and(is_problem)
+            && let Some(content) = response.content.shift_remove("application/json")
+        {
+            response
+                .content
+                .insert(PROBLEM_CONTENT_TYPE.to_owned(), content);
+        }
+        if let Some(content) = response.content.get_mut(PROBLEM_CONTENT_TYPE)
+            && is_problem(content)
+        {
+            content.example = serde_json::to_value(example_problem(status)).ok();
+        }
+    }
+}
+
+/// A realistic body for `status`, with the code the server uses for it.
+fn example_problem(status: StatusCode) -> Problem {
+    let code = ErrorCode::for_status(status);
+    let detail = match code {
+        ErrorCode::BadRequest => "query string: unknown field `sorted`",
+        ErrorCode::MalformedJson => "the body is not valid JSON: EOF while parsing an object",
+        ErrorCode::ValidationFailed => "1 field is invalid",
+        ErrorCode::Unauthorized => "send `Authorization: Bearer <token>` or `X-Api-Key`",
+        ErrorCode::Forbidden => "requires role `trader`; this credential has `viewer`",
+        ErrorCode::NotFound => "no such route or resource",
+        ErrorCode::MethodNotAllowed => "PATCH is not supported on /v1/jobs",
+        ErrorCode::Conflict => "the name is already taken",
+        ErrorCode::PayloadTooLarge => "the file exceeds 50 MiB",
+        ErrorCode::UnsupportedMediaType => "expected `Content-Type: application/json`",
+        ErrorCode::RateLimited => "too many requests; retry in 12 s",
+        ErrorCode::ServiceUnavailable => "the database is busy or unreachable; retry shortly",
+        ErrorCode::Internal => "internal error; the server log has the details",
+    };
+    let problem = Problem::new(status, code, detail);
+    if code == ErrorCode::ValidationFailed {
+        problem.with_errors(vec![FieldError::new(
+            "amount",
+            "must be a decimal string such as \"-12.50\"",
+        )])
+    } else {
+        problem
     }
 }
 

@@ -1,9 +1,11 @@
 //! `/v1/jobs`: inspect, retry and cancel durable jobs.
 
 use super::ctx::Ctx;
+use crate::api::present::{time, time_opt};
 use crate::error::{ApiError, FieldError};
 use crate::jobs::store::{self, JobRow};
 use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -17,8 +19,8 @@ pub struct Job {
     pub state: String,
     pub attempts: i64,
     pub max_attempts: i64,
-    /// Not before (Unix ms).
-    pub run_at: i64,
+    /// Not before.
+    pub run_at: DateTime<Utc>,
     /// 0-100.
     pub progress: i64,
     pub progress_message: Option<String>,
@@ -28,9 +30,9 @@ pub struct Job {
     pub trace_id: String,
     pub idempotency_key: Option<String>,
     pub lease_owner: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    pub finished_at: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 impl From<JobRow> for Job {
@@ -47,16 +49,16 @@ impl From<JobRow> for Job {
             state: r.state,
             attempts: r.attempts,
             max_attempts: r.max_attempts,
-            run_at: r.run_at,
+            run_at: time(r.run_at),
             progress: r.progress,
             progress_message: r.progress_message,
             last_error: r.last_error,
             trace_id: r.trace_id,
             idempotency_key: r.idempotency_key,
             lease_owner: r.lease_owner,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-            finished_at: r.finished_at,
+            created_at: time(r.created_at),
+            updated_at: time(r.updated_at),
+            finished_at: time_opt(r.finished_at),
         }
     }
 }
@@ -66,8 +68,10 @@ impl From<JobRow> for Job {
 #[into_params(parameter_in = Query)]
 pub struct JobQuery {
     pub queue: Option<String>,
+    #[param(inline, value_type = Option<crate::api::schema::JobState>)]
     pub state: Option<String>,
     /// 1-500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -79,7 +83,7 @@ pub struct JobPage {
     pub next_cursor: Option<String>,
 }
 
-const STATES: [&str; 7] = [
+pub(crate) const STATES: [&str; 7] = [
     "waiting",
     "delayed",
     "active",

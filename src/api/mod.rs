@@ -6,6 +6,7 @@
 //! - `meta.rs`: `/metrics`, `/` (redirect to the docs).
 //! - `json.rs`: the `ApiJson` body extractor with field-naming errors.
 //! - `problems.rs`: turning framework error responses into problem details.
+//! - `present.rs`: timestamps (RFC 3339) and money (currency scale) as responses show them.
 //! - `ctx.rs`: the per-request context extractor (trace id, caller, IP, state).
 //! - `auth.rs`, `admin.rs`, `audit.rs`, `settings.rs`, `jobs.rs`, `schedules.rs`: `/v1` routes.
 //! - `trading/`: `/v1/trading` (strategies, lifecycle commands, orders, connectors, PnL).
@@ -24,8 +25,10 @@ pub mod health;
 pub mod jobs;
 pub mod json;
 pub mod meta;
+pub mod present;
 pub mod problems;
 pub mod schedules;
+pub mod schema;
 pub mod settings;
 pub mod trading;
 

@@ -5,8 +5,8 @@ use crate::error::{ApiError, ErrorCode, PROBLEM_CONTENT_TYPE, Problem, problem_f
 use actix_web::ResponseError;
 use actix_web::body::MessageBody;
 use actix_web::dev::ServiceResponse;
-use actix_web::http::StatusCode;
 use actix_web::http::header;
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpRequest, web};
 
@@ -45,14 +45,38 @@ pub fn problemize<B: MessageBody + 'static>(
 /// wrong method also lands here; it gets 405, not 404.
 pub async fn not_found(req: HttpRequest) -> actix_web::HttpResponse {
     if req.resource_map().has_resource(req.path()) {
-        return Problem::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            ErrorCode::MethodNotAllowed,
-            format!("{} is not supported on {}", req.method(), req.path()),
-        )
-        .into_response();
+        return method_not_allowed(req.method(), req.path(), req.match_pattern().as_deref());
     }
     ApiError::NotFound(format!("no route for {} {}", req.method(), req.path())).error_response()
+}
+
+/// 405 with the `Allow` header RFC 9110 requires: the methods the access table declares for
+/// the route `pattern`. Both places that answer 405 (the guard, the default service) use it.
+pub fn method_not_allowed(
+    method: &Method,
+    path: &str,
+    pattern: Option<&str>,
+) -> actix_web::HttpResponse {
+    let allowed: Vec<&str> = pattern.map_or_else(Vec::new, |p| {
+        crate::auth::policy::RULES
+            .iter()
+            .filter(|r| r.path == p)
+            .map(|r| r.method)
+            .collect()
+    });
+    let mut res = Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
+        format!(
+            "{method} is not supported on {path}; allowed: {}",
+            allowed.join(", ")
+        ),
+    )
+    .into_response();
+    if let Ok(value) = header::HeaderValue::from_str(&allowed.join(", ")) {
+        res.headers_mut().insert(header::ALLOW, value);
+    }
+    res
 }
 
 /// Query-string and path extractor failures name what was wrong.
@@ -72,4 +96,35 @@ pub fn extractor_configs(cfg: &mut web::ServiceConfig) {
         }
         .into()
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::{App, test};
+
+    #[actix_web::test]
+    async fn the_default_service_answers_405_with_allow() {
+        let app = test::init_service(
+            App::new()
+                .route("/v1/jobs", web::get().to(|| async { "jobs" }))
+                .default_service(web::to(not_found)),
+        )
+        .await;
+        let res =
+            test::call_service(&app, test::TestRequest::post().uri("/v1/jobs").to_request()).await;
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let allow = res
+            .headers()
+            .get(header::ALLOW)
+            .and_then(|v| v.to_str().ok());
+        assert_eq!(allow, Some("GET"));
+        let res = test::call_service(
+            &app,
+            test::TestRequest::get().uri("/v1/nothing").to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        assert!(res.headers().get(header::ALLOW).is_none());
+    }
 }

@@ -2,9 +2,11 @@
 
 use super::ctx::Ctx;
 use super::json::ApiJson;
+use crate::api::present::time;
 use crate::error::{ApiError, FieldError};
 use crate::schedules::{self, ScheduleRow, validate_cron};
 use actix_web::{HttpResponse, delete, get, post, put, web};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -18,8 +20,8 @@ pub struct Schedule {
     pub job_name: String,
     pub payload: serde_json::Value,
     pub enabled: bool,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl From<ScheduleRow> for Schedule {
@@ -32,8 +34,8 @@ impl From<ScheduleRow> for Schedule {
             queue: r.queue,
             job_name: r.job_name,
             enabled: r.enabled,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
+            created_at: time(r.created_at),
+            updated_at: time(r.updated_at),
         }
     }
 }

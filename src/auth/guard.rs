@@ -4,10 +4,9 @@
 
 use super::policy::{Access, Decision, decide};
 use crate::api::AppState;
-use crate::error::{ApiError, ErrorCode, Problem};
+use crate::error::ApiError;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
 use std::time::Duration;
@@ -85,12 +84,11 @@ async fn check(
         Decision::Allow(a) => a,
         Decision::NoRoute => return Ok(()),
         Decision::MethodNotAllowed => {
-            return Err(Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                ErrorCode::MethodNotAllowed,
-                format!("{} is not supported on {}", req.method(), req.path()),
-            )
-            .into_response());
+            return Err(crate::api::problems::method_not_allowed(
+                req.method(),
+                req.path(),
+                pattern,
+            ));
         }
         Decision::Undeclared => {
             tracing::error!(route = ?pattern, method = %req.method(), "route has no access declaration; refusing");

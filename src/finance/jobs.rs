@@ -137,14 +137,7 @@ impl FinanceJobs {
             Some(f) => f,
             None => match parse::detect(&content) {
                 Some(f) => f,
-                None => {
-                    return fail(
-                        "could not tell the file's format; name it (csv needs a profile)"
-                            .to_owned(),
-                        &[],
-                    )
-                    .await;
-                }
+                None => return fail(parse::undetected_reason(&content), &[]).await,
             },
         };
         let profile: Option<CsvProfile> = match &row.profile_id {

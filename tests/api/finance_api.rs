@@ -195,10 +195,10 @@ async fn accounts_categories_transactions_and_pagination(backend: Backend) {
     assert_eq!(res.status().as_u16(), 409);
     // Balance: 100 − (1 + … + 25) = −225.
     let a = get(&app, &token, &format!("/v1/financial/accounts/{acc}")).await;
-    assert_eq!(a["balance"], "-225");
+    assert_eq!(a["balance"], "-225.00");
     let all = get(&app, &token, "/v1/financial/accounts").await;
     assert_eq!(all.as_array().map(Vec::len), Some(1));
-    assert_eq!(all[0]["balance"], "-225");
+    assert_eq!(all[0]["balance"], "-225.00");
     let imports = get(
         &app,
         &token,
@@ -224,7 +224,7 @@ async fn accounts_categories_transactions_and_pagination(backend: Backend) {
             None => break,
         }
     }
-    let want: Vec<String> = (1..=25).rev().map(|n| format!("-{n}")).collect();
+    let want: Vec<String> = (1..=25).rev().map(|n| format!("-{n}.00")).collect();
     assert_eq!(seen, want);
 
     // Filters: text, amount range, counterparty text, date range, uncategorized.
@@ -357,7 +357,7 @@ async fn every_format_imports_once_and_twins_stay_two(backend: Backend) {
     assert_eq!(coffees.len(), 2);
     // Latin-1 decoded, decimal comma read.
     let cafe = txs(&app, &token, &format!("account_id={es}&q=%C3%B1and%C3%BA")).await;
-    assert_eq!(cafe[0]["amount"], "-4.5", "{cafe:#?}");
+    assert_eq!(cafe[0]["amount"], "-4.50", "{cafe:#?}");
     // The pending CAMT entry is pending.
     let pending = txs(&app, &token, &format!("account_id={chf}&status=pending")).await;
     assert_eq!(pending.len(), 1);
@@ -673,7 +673,7 @@ async fn reports_match_hand_computed_numbers(backend: Backend) {
             "2026-01".into(),
             Some("Food".into()),
             "EUR".into(),
-            "15".into()
+            "15.00".into()
         )),
         "{spent:?}"
     );
@@ -682,7 +682,7 @@ async fn reports_match_hand_computed_numbers(backend: Backend) {
             "2026-02".into(),
             Some("Food".into()),
             "EUR".into(),
-            "30".into()
+            "30.00".into()
         )),
         "{spent:?}"
     );
@@ -691,12 +691,12 @@ async fn reports_match_hand_computed_numbers(backend: Backend) {
             "2026-02".into(),
             Some("Food".into()),
             "USD".into(),
-            "12".into()
+            "12.00".into()
         )),
         "{spent:?}"
     );
     assert!(
-        spent.contains(&("2026-02".into(), None, "EUR".into(), "7".into())),
+        spent.contains(&("2026-02".into(), None, "EUR".into(), "7.00".into())),
         "{spent:?}"
     );
     assert_eq!(spent.len(), 4);
@@ -715,7 +715,12 @@ async fn reports_match_hand_computed_numbers(backend: Backend) {
             jan["expense"].as_str(),
             jan["net"].as_str()
         ),
-        (Some("2026-01"), Some("1000"), Some("15"), Some("985"))
+        (
+            Some("2026-01"),
+            Some("1000.00"),
+            Some("15.00"),
+            Some("985.00")
+        )
     );
     assert_eq!(c["mixed_currencies"], false);
 
@@ -737,14 +742,14 @@ async fn reports_match_hand_computed_numbers(backend: Backend) {
             )
         })
         .collect();
-    assert_eq!(points, [("2026-01", "585"), ("2026-02", "548")]);
+    assert_eq!(points, [("2026-01", "585.00"), ("2026-02", "548.00")]);
     let b = get(
         &app,
         &token,
         &format!("/v1/financial/reports/balance?account_id={eur}&from=2026-02-01"),
     )
     .await;
-    assert_eq!(b["starting_balance"], "585");
+    assert_eq!(b["starting_balance"], "585.00");
 
     let t = get(
         &app,
@@ -764,6 +769,6 @@ async fn reports_match_hand_computed_numbers(backend: Backend) {
             )
         })
         .collect();
-    assert_eq!(top, [("Grocer", "30", 1), ("Bakery", "15", 2)]);
+    assert_eq!(top, [("Grocer", "30.00", 1), ("Bakery", "15.00", 2)]);
     app.stop().await;
 }

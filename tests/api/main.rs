@@ -16,6 +16,7 @@ mod errors;
 mod events;
 mod finance_api;
 mod finance_ingest;
+mod formats;
 mod health;
 mod import_states;
 mod jobs;

@@ -101,7 +101,7 @@ async fn lifecycle_through_http_and_jobs(backend: Backend) {
         s["state"] == "live" && s["positions"][0]["qty"] == "0.3"
     })
     .await;
-    assert!(live["last_tick_at"].as_i64().is_some());
+    assert!(live["last_tick_at"].as_str().is_some());
     let job = job_state(&app, &token, deploy["job_id"].as_str().expect("job")).await;
     assert_eq!(job["state"], "completed", "{job:#}");
     assert_eq!(job["result"]["to"], "live");

@@ -93,12 +93,16 @@ impl BankSyncActor {
         ledger: Arc<dyn SyncLedger>,
         today: Arc<dyn Fn() -> NaiveDate + Send + Sync>,
     ) -> Self {
-        metrics::describe_counter!(
-            TRANSACTIONS_SYNCED_TOTAL,
-            "Transactions added or booked by bank syncs."
-        );
+        describe_metrics();
         Self { ledger, today }
     }
+}
+
+pub fn describe_metrics() {
+    metrics::describe_counter!(
+        TRANSACTIONS_SYNCED_TOTAL,
+        "Transactions added or booked by bank syncs."
+    );
 }
 
 impl Actor for BankSyncActor {

@@ -1,6 +1,6 @@
 //! `CategorizerActor`: categorizes transactions that are neither user-categorized nor locked
 //! (rules first, then the learned model, which may abstain), learns from user corrections,
-//! and measures itself (`categorization_latency_ms`). Its rules and model live in memory;
+//! and measures itself (`categorization_latency_seconds`). Its rules and model live in memory;
 //! the `CategoryStore` port persists them and the transactions.
 
 use super::categorize::{Categorizer, NaiveBayes, Rule, RuleSet, Tier, TxView};
@@ -12,14 +12,24 @@ use rust_decimal::Decimal;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub const CATEGORIZATION_LATENCY_MS: &str = "categorization_latency_ms";
+/// In seconds, the base unit Prometheus names require (`promtool check metrics` rejects
+/// an abbreviated `_ms`); decisions take microseconds, which the buckets resolve.
+pub const CATEGORIZATION_LATENCY_SECONDS: &str = "categorization_latency_seconds";
 
+/// The `tier` label values: who decided, or `none` when nobody did.
+pub const TIERS: [&str; 4] = ["rule", "model", "llm", "none"];
+
+/// Describes the metric and registers every tier's series, so `/metrics` shows them from
+/// boot (empty histograms) instead of after the first categorization.
 pub fn describe_metrics() {
     metrics::describe_histogram!(
-        CATEGORIZATION_LATENCY_MS,
-        metrics::Unit::Milliseconds,
+        CATEGORIZATION_LATENCY_SECONDS,
+        metrics::Unit::Seconds,
         "Time to decide one transaction's category (rules + model), by tier that decided."
     );
+    for tier in TIERS {
+        let _ = metrics::histogram!(CATEGORIZATION_LATENCY_SECONDS, "tier" => tier);
+    }
 }
 
 /// A transaction as the categorizer sees it.
@@ -293,13 +303,13 @@ impl Handler<CategorizeBatch> for CategorizerActor {
                     counterparty: c.counterparty.as_deref(),
                     amount: c.amount,
                 });
-                let tier = d.tier.map_or("none", |t| match t {
-                    Tier::Rule => "rule",
-                    Tier::Model => "model",
-                    Tier::Llm => "llm",
+                let tier = d.tier.map_or(TIERS[3], |t| match t {
+                    Tier::Rule => TIERS[0],
+                    Tier::Model => TIERS[1],
+                    Tier::Llm => TIERS[2],
                 });
-                metrics::histogram!(CATEGORIZATION_LATENCY_MS, "tier" => tier)
-                    .record(started.elapsed().as_secs_f64() * 1000.0);
+                metrics::histogram!(CATEGORIZATION_LATENCY_SECONDS, "tier" => tier)
+                    .record(started.elapsed().as_secs_f64());
                 match (d.category, d.tier) {
                     (Some(category_id), Some(tier)) => {
                         match tier {

@@ -91,4 +91,7 @@ impl ParseIssue {
 pub struct Parsed {
     pub statement: Statement,
     pub bad: Vec<ParseIssue>,
+    /// What was read but not used, and why: an unreadable statement balance, for one. Not
+    /// rows, so they never block an import; balances are informational (nothing stores them).
+    pub warnings: Vec<ParseIssue>,
 }

@@ -1,11 +1,12 @@
 //! Bodies of `/v1/financial`. Amounts are decimal strings (`"-12.50"`), dates `YYYY-MM-DD`.
 
+use crate::api::present::{money, money_text, time, time_opt};
 use crate::error::FieldError;
 use crate::finance::accounts::AccountRow;
 use crate::finance::categories::CategoryRow;
 use crate::finance::imports::ImportRow;
 use crate::finance::transactions::TxRow;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
@@ -29,8 +30,19 @@ pub fn amount(field: &str, v: &str, errors: &mut Vec<FieldError>) -> Option<Deci
     }
 }
 
+/// Exactly `YYYY-MM-DD` (the spec's `format: date`): chrono alone would also take `2024-1-5`.
 pub fn date(field: &str, v: &str, errors: &mut Vec<FieldError>) -> Option<NaiveDate> {
-    let d = NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").ok();
+    let shaped = v.len() == 10
+        && v.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    let d = shaped
+        .then(|| NaiveDate::parse_from_str(v, "%Y-%m-%d").ok())
+        .flatten();
     if d.is_none() {
         errors.push(FieldError::new(field, "a date as YYYY-MM-DD"));
     }
@@ -63,10 +75,12 @@ pub fn done(errors: Vec<FieldError>) -> Result<(), crate::error::ApiError> {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Main checking", "account_type": "checking", "currency": "EUR", "institution": "Banco Ejemplo", "opening_balance": "1500.00"}))]
 pub struct AccountInput {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
-    /// `checking`, `savings`, `credit_card`, `cash`, `investment`, `loan`, `other`.
+    #[schema(inline, value_type = crate::api::schema::AccountType)]
     pub account_type: String,
     /// ISO 4217.
+    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
     pub currency: String,
     #[serde(default)]
     pub institution: Option<String>,
@@ -94,9 +108,9 @@ pub struct Account {
     pub balance: String,
     /// Sum of pending transactions (not in `balance`).
     pub pending: String,
-    pub last_synced_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl Account {
@@ -105,16 +119,16 @@ impl Account {
             id: a.id,
             name: a.name,
             account_type: a.account_type,
-            currency: a.currency,
+            currency: a.currency.clone(),
             institution: a.institution,
-            opening_balance: a.opening_balance,
+            opening_balance: money_text(&a.opening_balance, &a.currency),
             external_ref: a.external_ref,
             archived: a.archived,
-            balance: balance.booked.to_string(),
-            pending: balance.pending.to_string(),
-            last_synced_at: a.last_synced_at,
-            created_at: a.created_at,
-            updated_at: a.updated_at,
+            balance: money(balance.booked, &a.currency),
+            pending: money(balance.pending, &a.currency),
+            last_synced_at: time_opt(a.last_synced_at),
+            created_at: time(a.created_at),
+            updated_at: time(a.updated_at),
         }
     }
 }
@@ -125,8 +139,10 @@ impl Account {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Groceries", "kind": "expense", "parent_id": null}))]
 pub struct CategoryInput {
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
     /// `income`, `expense` or `transfer` (transfers are left out of spending and cash flow).
+    #[schema(inline, value_type = crate::api::schema::CategoryKind)]
     pub kind: String,
     /// A top-level category (two levels at most).
     #[serde(default)]
@@ -139,8 +155,8 @@ pub struct Category {
     pub name: String,
     pub parent_id: Option<String>,
     pub kind: String,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl From<CategoryRow> for Category {
@@ -150,8 +166,8 @@ impl From<CategoryRow> for Category {
             name: c.name,
             parent_id: c.parent_id,
             kind: c.kind,
-            created_at: c.created_at,
-            updated_at: c.updated_at,
+            created_at: time(c.created_at),
+            updated_at: time(c.updated_at),
         }
     }
 }
@@ -163,8 +179,10 @@ impl From<CategoryRow> for Category {
 #[schema(example = json!({"account_id": "…", "booked_date": "2026-11-28", "amount": "-42.10", "description": "MERCADONA VALENCIA", "counterparty": "Mercadona"}))]
 pub struct TransactionInput {
     pub account_id: String,
+    #[schema(format = Date)]
     pub booked_date: String,
     #[serde(default)]
+    #[schema(format = Date)]
     pub value_date: Option<String>,
     /// Signed decimal string: negative = money out.
     pub amount: String,
@@ -175,6 +193,7 @@ pub struct TransactionInput {
     pub notes: Option<String>,
     /// `booked` (default) or `pending`.
     #[serde(default)]
+    #[schema(inline, value_type = Option<crate::api::schema::TransactionStatus>)]
     pub status: Option<String>,
     /// Setting a category here marks it as the user's (locked against automation).
     #[serde(default)]
@@ -232,8 +251,8 @@ pub struct Transaction {
     pub category_locked: bool,
     /// The rule that set the category, when one did.
     pub rule_id: Option<String>,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl From<TxRow> for Transaction {
@@ -243,7 +262,7 @@ impl From<TxRow> for Transaction {
             account_id: t.account_id,
             booked_date: t.booked_date,
             value_date: t.value_date,
-            amount: t.amount,
+            amount: money_text(&t.amount, &t.currency),
             currency: t.currency,
             description: t.description,
             counterparty: t.counterparty,
@@ -255,8 +274,8 @@ impl From<TxRow> for Transaction {
             categorized_by: t.categorized_by,
             category_locked: t.category_locked,
             rule_id: t.rule_id,
-            created_at: t.created_at,
-            updated_at: t.updated_at,
+            created_at: time(t.created_at),
+            updated_at: time(t.updated_at),
         }
     }
 }
@@ -276,11 +295,14 @@ pub struct TransactionPage {
 pub struct ImportForm {
     pub account_id: String,
     /// `auto` (default: sniffed; CSV cannot be), `csv`, `ofx` (also QFX), `camt053`, `norma43`.
+    #[schema(inline, value_type = Option<crate::api::schema::ImportFormat>)]
     pub format: Option<String>,
     /// A saved CSV profile's id (required for CSV).
     pub profile_id: Option<String>,
     /// `true`: import the readable rows and list the skipped ones; default `false`: a file
-    /// with any unreadable row imports nothing.
+    /// with any unreadable row imports nothing. (The default is declared so that Swagger UI
+    /// does not pre-fill its sample value, `true`.)
+    #[schema(default = false, example = false)]
     pub skip_bad_rows: Option<bool>,
     #[schema(value_type = String, format = Binary)]
     pub file: Vec<u8>,
@@ -315,8 +337,8 @@ pub struct Import {
     pub problems: Vec<Problem>,
     pub error: Option<String>,
     pub trace_id: String,
-    pub created_at: i64,
-    pub finished_at: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -348,8 +370,8 @@ impl From<ImportRow> for Import {
             duplicates: r.duplicates,
             error: r.error,
             trace_id: r.trace_id,
-            created_at: r.created_at,
-            finished_at: r.finished_at,
+            created_at: time(r.created_at),
+            finished_at: time_opt(r.finished_at),
         }
     }
 }

@@ -217,6 +217,7 @@ pub async fn create_import(ctx: Ctx, payload: Multipart) -> Result<HttpResponse,
 pub struct ImportQuery {
     pub account_id: Option<String>,
     /// 1-500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 

@@ -25,11 +25,14 @@ const FX_NOTE: &str =
 #[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// YYYY-MM-DD, inclusive.
+    #[param(format = Date)]
     pub from: Option<String>,
     /// YYYY-MM-DD, inclusive.
+    #[param(format = Date)]
     pub to: Option<String>,
     pub account_id: Option<String>,
-    /// top-counterparties only: 1-100, default 10.
+    /// Rows of the top-counterparties report: 1-100, default 10 (checked everywhere).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
@@ -40,6 +43,10 @@ fn range(q: &ReportQuery) -> Result<Range, ApiError> {
             dto::date(f, v, &mut errors);
         }
     }
+    // Only top-counterparties uses it, but every report documents it: check it everywhere.
+    if q.limit.is_some_and(|l| !(1..=100).contains(&l)) {
+        errors.push(FieldError::new("limit", "between 1 and 100"));
+    }
     dto::done(errors)?;
     Ok(Range {
         from: q.from.clone(),
@@ -48,8 +55,9 @@ fn range(q: &ReportQuery) -> Result<Range, ApiError> {
     })
 }
 
-fn money(e4: i64) -> String {
-    from_e4(e4).to_string()
+/// A sum in ten-thousandths, at its currency's scale (see `present::money`).
+fn money(e4: i64, currency: &str) -> String {
+    crate::api::present::money(from_e4(e4), currency)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -101,8 +109,8 @@ pub async fn spending(
                 category: category_id.as_ref().and_then(|c| names.get(c).cloned()),
                 month,
                 category_id,
+                spent: money(-sum, &currency),
                 currency,
-                spent: money(-sum),
                 count,
             })
             .collect(),
@@ -148,10 +156,10 @@ pub async fn cashflow(
             .into_iter()
             .map(|(month, currency, income, expense, count)| CashflowRow {
                 month,
+                income: money(income, &currency),
+                expense: money(-expense, &currency),
+                net: money(income + expense, &currency),
                 currency,
-                income: money(income),
-                expense: money(-expense),
-                net: money(income + expense),
                 count,
             })
             .collect(),
@@ -202,14 +210,14 @@ pub async fn balance(
             running += sum;
             BalancePoint {
                 month,
-                balance: money(running),
+                balance: money(running, &account.currency),
             }
         })
         .collect();
     Ok(web::Json(BalanceReport {
         account_id: account.id,
+        starting_balance: money(start, &account.currency),
         currency: account.currency,
-        starting_balance: money(start),
         points,
     }))
 }
@@ -241,12 +249,6 @@ pub async fn top_counterparties(
 ) -> Result<web::Json<CounterpartyReport>, ApiError> {
     let r = range(&q)?;
     let limit = q.limit.unwrap_or(10);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            "limit",
-            "between 1 and 100",
-        )]));
-    }
     let rows = reports::top_counterparties(&ctx.db()?, &r, i64::from(limit)).await?;
     let mixed = rows.iter().map(|r| &r.1).collect::<BTreeSet<_>>().len() > 1;
     Ok(web::Json(CounterpartyReport {
@@ -256,9 +258,9 @@ pub async fn top_counterparties(
             .into_iter()
             .map(|(counterparty, currency, count, sum)| CounterpartyRow {
                 counterparty,
+                spent: money(-sum, &currency),
                 currency,
                 count,
-                spent: money(-sum),
             })
             .collect(),
     }))

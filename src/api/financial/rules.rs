@@ -3,6 +3,7 @@
 use super::dto::{self, Transaction};
 use crate::api::ctx::Ctx;
 use crate::api::json::ApiJson;
+use crate::api::present::time;
 use crate::error::{ApiError, FieldError};
 use crate::finance::rules::{self, RuleRow};
 use crate::finance::sql::from_e4;
@@ -12,6 +13,7 @@ use actix_web::{HttpResponse, delete, get, post, put, web};
 use actors::finance::categorize::{Condition, Rule, RuleActions, RuleSet, TxView};
 use actors::finance::categorizer::ReloadRules;
 use actors::finance::parse::CsvProfile;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -57,8 +59,8 @@ pub struct RuleView {
     pub id: String,
     #[serde(flatten)]
     pub rule: RuleInput,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl TryFrom<RuleRow> for RuleView {
@@ -78,8 +80,8 @@ impl TryFrom<RuleRow> for RuleView {
                 actions: rule.actions,
                 stop_processing: rule.stop_processing,
             },
-            created_at: r.created_at,
-            updated_at: r.updated_at,
+            created_at: time(r.created_at),
+            updated_at: time(r.updated_at),
         })
     }
 }
@@ -321,8 +323,8 @@ pub struct Profile {
     pub name: String,
     #[schema(value_type = Object)]
     pub profile: serde_json::Value,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl From<profiles::ProfileRow> for Profile {
@@ -331,8 +333,8 @@ impl From<profiles::ProfileRow> for Profile {
             profile: serde_json::from_str(&r.profile).unwrap_or(serde_json::Value::Null),
             id: r.id,
             name: r.name,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
+            created_at: time(r.created_at),
+            updated_at: time(r.updated_at),
         }
     }
 }

@@ -23,8 +23,10 @@ use utoipa::IntoParams;
 pub struct TxQuery {
     pub account_id: Option<String>,
     /// Booked on or after (YYYY-MM-DD).
+    #[param(format = Date)]
     pub from: Option<String>,
     /// Booked on or before (YYYY-MM-DD).
+    #[param(format = Date)]
     pub to: Option<String>,
     pub category_id: Option<String>,
     /// Only transactions without a category.
@@ -35,12 +37,15 @@ pub struct TxQuery {
     pub min_amount: Option<String>,
     pub max_amount: Option<String>,
     /// `pending` or `booked`.
+    #[param(inline, value_type = Option<crate::api::schema::TransactionStatus>)]
     pub status: Option<String>,
     /// Transactions of one import.
     pub import_id: Option<String>,
     /// `-date` (default), `date`, `-amount`, `amount`.
+    #[param(inline, value_type = Option<crate::api::schema::TransactionSort>)]
     pub sort: Option<String>,
     /// 1-500, default 50.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page (same filters and sort).
     pub cursor: Option<String>,

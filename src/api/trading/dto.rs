@@ -1,9 +1,11 @@
 //! Request and response bodies of `/v1/trading`. Prices, quantities and money are decimal
 //! strings, never JSON numbers.
 
+use crate::api::present::{time, time_opt};
 use crate::error::FieldError;
 use crate::trading::store::{OrderRow, PositionRow, StrategyRow};
 use crate::trading::strategies::TransitionRow;
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::str::FromStr;
@@ -18,7 +20,7 @@ pub struct RiskLimitsDto {
     /// Largest |position| × price per venue and symbol (quote currency).
     #[schema(example = "5000")]
     pub max_open_position: String,
-    #[schema(example = 30)]
+    #[schema(example = 30, minimum = 1, maximum = 10000)]
     pub max_orders_per_minute: u32,
     /// New entries stop once today's PnL (UTC day) has lost this much.
     #[schema(example = "250")]
@@ -39,17 +41,21 @@ pub struct RiskLimitsDto {
 }))]
 pub struct StrategyInput {
     /// 1-64 characters: letters, digits, `.`, `_`, `-`.
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,64}$")]
     pub name: String,
-    /// `threshold`, `grid` or `arbitrage`.
+    #[schema(inline, value_type = crate::api::schema::StrategyKind)]
     pub kind: String,
     /// Parameters of the kind (decimal values as strings); see the example.
     pub params: serde_json::Value,
     /// The venue (`GET /v1/trading/connectors`).
+    #[schema(min_length = 1)]
     pub connector: String,
     /// `BASE-QUOTE`, e.g. `BTC-USDT`.
+    #[schema(min_items = 1, max_items = 20)]
     pub symbols: Vec<String>,
     /// `paper` (default) or `live`. Live is refused until a live connector exists.
     #[serde(default = "paper")]
+    #[schema(inline, value_type = crate::api::schema::TradingMode, default = "paper")]
     pub mode: String,
     /// Default 1000.
     #[serde(default = "second")]
@@ -92,7 +98,7 @@ pub struct Transition {
     pub reason: String,
     pub principal: String,
     pub trace_id: String,
-    pub at: i64,
+    pub at: DateTime<Utc>,
 }
 
 impl From<TransitionRow> for Transition {
@@ -104,7 +110,7 @@ impl From<TransitionRow> for Transition {
             reason: r.reason,
             principal: r.principal,
             trace_id: r.trace_id,
-            at: r.at,
+            at: time(r.at),
         }
     }
 }
@@ -145,15 +151,15 @@ pub struct Strategy {
     pub risk: RiskLimitsDto,
     /// `idle`, `live`, `paused`, `stopped` or `faulted`.
     pub state: String,
-    /// When it entered `state` (Unix ms).
-    pub state_since: i64,
+    /// When it entered `state`.
+    pub state_since: DateTime<Utc>,
     pub state_reason: Option<String>,
-    pub last_tick_at: Option<i64>,
+    pub last_tick_at: Option<DateTime<Utc>>,
     pub ticks: i64,
     /// Ticks skipped because the previous one was still running.
     pub slow_ticks: i64,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl From<&StrategyRow> for Strategy {
@@ -174,13 +180,13 @@ impl From<&StrategyRow> for Strategy {
                 daily_loss_limit: r.daily_loss_limit.clone(),
             },
             state: r.state.clone(),
-            state_since: r.state_since,
+            state_since: time(r.state_since),
             state_reason: r.state_reason.clone(),
-            last_tick_at: r.last_tick_at,
+            last_tick_at: time_opt(r.last_tick_at),
             ticks: r.ticks,
             slow_ticks: r.slow_ticks,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
+            created_at: time(r.created_at),
+            updated_at: time(r.updated_at),
         }
     }
 }
@@ -216,8 +222,8 @@ pub struct Order {
     pub reason: Option<String>,
     pub tag: String,
     pub trace_id: String,
-    pub created_at: i64,
-    pub updated_at: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 impl From<OrderRow> for Order {
@@ -238,8 +244,8 @@ impl From<OrderRow> for Order {
             reason: r.reason,
             tag: r.tag,
             trace_id: r.trace_id,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
+            created_at: time(r.created_at),
+            updated_at: time(r.updated_at),
         }
     }
 }

@@ -66,6 +66,7 @@ pub async fn connector_balances(
 #[into_params(parameter_in = Query)]
 pub struct OrdersQuery {
     /// 1-1000, default 100. Newest first.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

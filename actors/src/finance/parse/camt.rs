@@ -15,10 +15,14 @@
 //!   a credit (`RltdPties/Cdtr/Nm` or, v8, `RltdPties/Cdtr/Pty/Nm`).
 //! - A reversal (`RvslInd`) is taken as written: its `CdtDbtInd` already gives the direction.
 //!
+//! - An unreadable `OPBD`/`PRCD`/`CLBD` balance is a warning: balances are not rows.
+//! - A file declared (or defaulting to) UTF-8 that is not valid UTF-8 is an `Err` naming
+//!   its lines: no replacement characters are ever stored.
+//!
 //! Malformed XML is an `Err` at its line; a bad entry goes to `bad` as `Ntry[n]` (1-based,
 //! across the file).
 
-use super::text::{decode_declared, parse_plain_decimal, xml_declared_encoding};
+use super::text::{decode_declared, parse_plain_decimal, shown, xml_declared_encoding};
 use super::tree::{Node, parse_xml};
 use crate::finance::{ParseIssue, Parsed, StatementLine, TxStatus};
 use chrono::NaiveDate;
@@ -26,7 +30,13 @@ use rust_decimal::Decimal;
 
 pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseIssue> {
     let encoding = xml_declared_encoding(bytes).unwrap_or(encoding_rs::UTF_8);
-    let root = parse_xml(&decode_declared(bytes, encoding))?;
+    let text = decode_declared(
+        bytes,
+        encoding,
+        "the XML declaration says UTF-8 (or nothing, which means UTF-8); if the bank wrote \
+         another encoding, the file must declare it",
+    )?;
+    let root = parse_xml(&text)?;
     let Some(report) = root.descendants("BkToCstmrStmt").into_iter().next() else {
         let other = root.descendants_in(&["BkToCstmrAcctRpt", "BkToCstmrDbtCdtNtfctn"]);
         let reason = if other.is_empty() {
@@ -74,8 +84,10 @@ fn balances(statement: &Node, parsed: &mut Parsed) {
         let amount = match signed_amount(bal) {
             Ok(signed) => signed.amount,
             Err(reason) => {
+                // A balance is not a transaction: left out and reported, never a bad row.
                 let location = format!("Stmt[1]/Bal[{}]", k + 1);
-                parsed.bad.push(ParseIssue::new(location, reason));
+                let reason = format!("{code} balance ignored: {reason}");
+                parsed.warnings.push(ParseIssue::new(location, reason));
                 continue;
             }
         };
@@ -102,7 +114,13 @@ fn signed_amount(node: &Node) -> Result<Signed, String> {
     let debit = match node.text_at(&["CdtDbtInd"]).as_deref() {
         Some("CRDT") => false,
         Some("DBIT") => true,
-        other => return Err(format!("missing or unknown CdtDbtInd {other:?}")),
+        None => return Err("missing CdtDbtInd (CRDT for money in, DBIT for money out)".into()),
+        Some(other) => {
+            return Err(format!(
+                "CdtDbtInd {} is neither CRDT (money in) nor DBIT (money out)",
+                shown(other)
+            ));
+        }
     };
     Ok(Signed {
         amount: if debit { -amount } else { amount },
@@ -123,7 +141,13 @@ fn entry(
         Some("BOOK") => TxStatus::Booked,
         Some("PDNG" | "FUTR") => TxStatus::Pending,
         Some("INFO") => return Ok(None),
-        other => return Err(format!("missing or unknown Sts {other:?}")),
+        None => return Err("missing Sts (the entry status: BOOK, PDNG, FUTR or INFO)".into()),
+        Some(other) => {
+            return Err(format!(
+                "Sts {} is not an entry status (BOOK, PDNG, FUTR or INFO)",
+                shown(other)
+            ));
+        }
     };
     let signed = signed_amount(ntry)?;
     let value_date = ntry
@@ -187,7 +211,7 @@ fn date_of(node: &Node) -> Result<NaiveDate, String> {
         .ok_or("missing Dt/DtTm")?;
     raw.get(..10)
         .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .ok_or_else(|| format!("bad date {raw:?}"))
+        .ok_or_else(|| format!("{} is not a date (YYYY-MM-DD)", shown(&raw)))
 }
 
 #[cfg(test)]

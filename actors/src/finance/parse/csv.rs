@@ -10,6 +10,8 @@
 //! - Debit/credit columns: empty cells are zero and signs written in them are ignored (some
 //!   banks print debits as negative): amount = |credit| − |debit|. A row with neither, or with
 //!   both non-zero, is a bad row.
+//! - A `utf8` profile and bytes that are not UTF-8 refuse the whole file, naming the lines
+//!   (the encoding is a property of the file: a partial import would be wrong too).
 //! - Every line is `Booked`; external id, counterparty and currency only from mapped columns.
 
 mod profile;
@@ -17,7 +19,7 @@ mod profile;
 pub use profile::{Column, CsvColumns, CsvEncoding, CsvProfile};
 
 use super::text::{
-    LineCounter, collapse_ws, decode_latin1, non_empty, parse_amount, strip_utf8_bom,
+    LineCounter, collapse_ws, decode_latin1, decode_utf8_strict, non_empty, parse_amount,
 };
 use crate::finance::{ParseIssue, Parsed, StatementLine, TxStatus};
 use ::csv::{ReaderBuilder, StringRecord};
@@ -42,7 +44,12 @@ pub(crate) fn parse(bytes: &[u8], profile: &CsvProfile) -> Result<Parsed, ParseI
         return Err(ParseIssue::new(format!("profile.{field}"), message));
     }
     let text = match profile.encoding {
-        CsvEncoding::Utf8 => String::from_utf8_lossy(strip_utf8_bom(bytes)).into_owned(),
+        // Strict: a wrong `encoding` refuses the file instead of storing U+FFFD.
+        CsvEncoding::Utf8 => decode_utf8_strict(
+            bytes,
+            "if the bank exports Latin-1 or Windows-1252, set the CSV profile's \
+             `encoding` to latin1 or windows1252 and import again",
+        )?,
         CsvEncoding::Latin1 => decode_latin1(bytes),
         CsvEncoding::Windows1252 => encoding_rs::WINDOWS_1252
             .decode_without_bom_handling(bytes)

@@ -65,6 +65,9 @@ impl Format {
 /// starts with "11" and lines are 80 chars), else None (CSV can't be sniffed reliably → caller
 /// passes Csv with a profile).
 pub fn detect(bytes: &[u8]) -> Option<Format> {
+    if unsupported_kind(bytes).is_some() {
+        return None;
+    }
     let bytes = text::strip_utf8_bom(bytes);
     let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64 * 1024)]);
     let upper = head.to_ascii_uppercase();
@@ -77,12 +80,73 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     norma43::looks_like(bytes).then_some(Format::Norma43)
 }
 
+/// What a file that cannot be a statement looks like, from its signature: archives,
+/// documents and images are common wrong uploads (a bank's ZIP download, the PDF statement),
+/// and "malformed XML at line 1" would not tell the user what happened.
+pub fn unsupported_kind(bytes: &[u8]) -> Option<&'static str> {
+    const SIGNATURES: [(&[u8], &str); 12] = [
+        (
+            b"PK\x03\x04",
+            "a ZIP archive (also .xlsx/.ods); unpack it and upload the statement inside",
+        ),
+        (b"PK\x05\x06", "an empty ZIP archive"),
+        (
+            b"\x1f\x8b",
+            "a gzip archive; unpack it and upload the statement inside",
+        ),
+        (
+            b"7z\xbc\xaf\x27\x1c",
+            "a 7-Zip archive; unpack it and upload the statement inside",
+        ),
+        (
+            b"Rar!\x1a\x07",
+            "a RAR archive; unpack it and upload the statement inside",
+        ),
+        (
+            b"%PDF-",
+            "a PDF document; download the statement as CSV, OFX, CAMT.053 or Norma 43",
+        ),
+        (
+            b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+            "an old Excel/Word document; export it as CSV",
+        ),
+        (b"\x89PNG", "a PNG image"),
+        (b"\xff\xd8\xff", "a JPEG image"),
+        (b"GIF8", "a GIF image"),
+        (b"\xff\xfe", "UTF-16 text; save it as UTF-8"),
+        (b"\xfe\xff", "UTF-16 text; save it as UTF-8"),
+    ];
+    if let Some((_, kind)) = SIGNATURES.iter().find(|(sig, _)| bytes.starts_with(sig)) {
+        return Some(kind);
+    }
+    // No text format here has NUL bytes; UTF-16 without a BOM has them everywhere.
+    bytes[..bytes.len().min(8 * 1024)]
+        .contains(&0)
+        .then_some("binary data, not text")
+}
+
+/// The message for a file whose format could not be sniffed (see [`detect`]).
+pub fn undetected_reason(bytes: &[u8]) -> String {
+    match unsupported_kind(bytes) {
+        Some(kind) => unsupported_message(kind),
+        None => "could not tell the file's format; name it (csv needs a profile)".to_owned(),
+    }
+}
+
+fn unsupported_message(kind: &str) -> String {
+    format!("not a supported statement format (looks like {kind})")
+}
+
 /// `profile` is required for Csv (Err(ParseIssue) naming "profile" if None), ignored otherwise.
+/// Archives, documents and other binary files are refused first, whatever `format` says.
 pub fn parse(
     format: Format,
     bytes: &[u8],
     profile: Option<&CsvProfile>,
 ) -> Result<Parsed, ParseIssue> {
+    if let Some(kind) = unsupported_kind(bytes) {
+        return Err(ParseIssue::new("file", unsupported_message(kind)));
+    }
     match format {
         Format::Csv => {
             let profile = profile.ok_or_else(|| {
@@ -149,6 +213,38 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", f.as_str()));
         }
         assert_eq!(Format::parse("qif"), None);
+    }
+
+    #[test]
+    fn archives_and_binaries_are_named_not_parsed() {
+        // A ZIP holding a CAMT file still shows the XML inside (stored, not deflated).
+        let mut zip = b"PK\x03\x04\x14\x00\x00\x00statement.xml".to_vec();
+        zip.extend_from_slice(include_bytes!(
+            "../../../tests/fixtures/statements/camt053.xml"
+        ));
+        assert_eq!(detect(&zip), None);
+        assert!(undetected_reason(&zip).contains("looks like a ZIP archive"));
+        for format in [Format::Csv, Format::Ofx, Format::Camt053, Format::Norma43] {
+            let err = parse(format, &zip, None).expect_err("zip");
+            assert_eq!(err.location, "file");
+            assert!(
+                err.reason
+                    .starts_with("not a supported statement format (looks like a ZIP archive"),
+                "{err}"
+            );
+        }
+        let err = parse(Format::Ofx, b"%PDF-1.7\n...", None).expect_err("pdf");
+        assert!(err.reason.contains("a PDF document"), "{err}");
+        let utf16: Vec<u8> = "date,amount\n"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        let err = parse(Format::Norma43, &utf16, None).expect_err("utf-16");
+        assert!(err.reason.contains("binary data"), "{err}");
+        assert_eq!(
+            undetected_reason(b"date,amount\n"),
+            "could not tell the file's format; name it (csv needs a profile)"
+        );
     }
 
     #[test]

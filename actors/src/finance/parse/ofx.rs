@@ -11,11 +11,16 @@
 //!   lines are `Booked`.
 //! - description = `MEMO`, else `NAME`; counterparty = `NAME` (or `PAYEE/NAME`); external id =
 //!   `FITID`. Dates keep the calendar date written, whatever the `[-5:EST]` zone tail.
+//! - Amounts (`TRNAMT`, `BALAMT`) are plain numbers with `.` or `,` as decimal separator;
+//!   anything else (`$120`, `1 006,60`) is refused with a message, never read loosely.
+//!   An unreadable `LEDGERBAL` is a warning: balances are not rows.
 //! - Locations: `line N` (the `<STMTTRN>` tag) for 1.x, `STMTTRN[n]` (1-based, whole file)
 //!   for 2.x.
 
 use super::sgml::parse_sgml;
-use super::text::{decode_declared, parse_amount_auto, strip_utf8_bom, xml_declared_encoding};
+use super::text::{
+    decode_declared, parse_ofx_amount, shown, strip_utf8_bom, xml_declared_encoding,
+};
 use super::tree::Node;
 use crate::finance::{ParseIssue, Parsed, StatementLine, TxStatus};
 use chrono::NaiveDate;
@@ -33,7 +38,13 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseIssue> {
     if encoding == UTF_8 && std::str::from_utf8(bytes).is_err() {
         encoding = WINDOWS_1252;
     }
-    let root = parse_sgml(&decode_declared(bytes, encoding));
+    // Declared UTF-8 that is not valid UTF-8 was switched to windows-1252 above, so this
+    // cannot fail; `?` keeps it honest should that ever change.
+    let root = parse_sgml(&decode_declared(
+        bytes,
+        encoding,
+        "fix the file's ENCODING header",
+    )?);
     let ofx = root
         .descendants("OFX")
         .into_iter()
@@ -54,7 +65,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseIssue> {
         .or_else(|| first.text_at(&["CCACCTFROM", "ACCTID"]));
     st.currency = first.text_at(&["CURDEF"]).map(|c| c.to_ascii_uppercase());
     if let Some(balance) = first.at(&["LEDGERBAL", "BALAMT"]) {
-        match parse_amount_auto(&balance.value()) {
+        match parse_ofx_amount("BALAMT", &balance.value()) {
             Ok(amount) => st.closing_balance = Some(amount),
             Err(e) => {
                 let location = if xml {
@@ -62,9 +73,11 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, ParseIssue> {
                 } else {
                     format!("line {}", balance.line)
                 };
-                parsed
-                    .bad
-                    .push(ParseIssue::new(location, format!("BALAMT: {e}")));
+                // A balance is not a transaction: it is left out, not counted as a bad row.
+                parsed.warnings.push(ParseIssue::new(
+                    location,
+                    format!("closing balance ignored: {e}"),
+                ));
             }
         }
     }
@@ -114,13 +127,19 @@ fn sgml_header_encoding(head: &str) -> &'static Encoding {
 
 fn transaction(trn: &Node, currency: Option<&str>, source: &str) -> Result<StatementLine, String> {
     let posted = trn.text_at(&["DTPOSTED"]).ok_or("missing DTPOSTED")?;
-    let booked = ofx_date(&posted).ok_or_else(|| format!("bad DTPOSTED {posted:?}"))?;
+    let bad_date = |field: &str, raw: &str| {
+        format!(
+            "{field} {} is not a date: OFX dates start with YYYYMMDD, such as 20240131",
+            shown(raw)
+        )
+    };
+    let booked = ofx_date(&posted).ok_or_else(|| bad_date("DTPOSTED", &posted))?;
     let value_date = match trn.text_at(&["DTUSER"]) {
-        Some(user) => Some(ofx_date(&user).ok_or_else(|| format!("bad DTUSER {user:?}"))?),
+        Some(user) => Some(ofx_date(&user).ok_or_else(|| bad_date("DTUSER", &user))?),
         None => None,
     };
     let amount = trn.text_at(&["TRNAMT"]).ok_or("missing TRNAMT")?;
-    let amount = parse_amount_auto(&amount).map_err(|e| format!("TRNAMT: {e}"))?;
+    let amount = parse_ofx_amount("TRNAMT", &amount)?;
     let name = trn
         .text_at(&["NAME"])
         .or_else(|| trn.text_at(&["PAYEE", "NAME"]));

@@ -1,6 +1,7 @@
 //! Small text helpers shared by the parsers: byte decoding, whitespace clean-up and amount
 //! parsing. Amounts are built from their digits into a `Decimal`; a float never takes part.
 
+use crate::finance::ParseIssue;
 use encoding_rs::Encoding;
 use rust_decimal::Decimal;
 use std::str::FromStr;
@@ -29,13 +30,112 @@ pub(crate) fn decode_latin1(bytes: &[u8]) -> String {
 
 /// Decodes with a declared encoding, except that a declared single-byte file that is valid
 /// UTF-8 with non-ASCII bytes is read as UTF-8: exporters often mislabel UTF-8 output, and
-/// real single-byte text with accented letters is practically never valid UTF-8.
-pub(crate) fn decode_declared(bytes: &[u8], declared: &'static Encoding) -> String {
+/// real single-byte text with accented letters is practically never valid UTF-8. A file
+/// declared UTF-8 must be valid UTF-8 (see [`decode_utf8_strict`]).
+pub(crate) fn decode_declared(
+    bytes: &[u8],
+    declared: &'static Encoding,
+    hint: &str,
+) -> Result<String, ParseIssue> {
     let bytes = strip_utf8_bom(bytes);
-    if declared == encoding_rs::UTF_8 || (!bytes.is_ascii() && std::str::from_utf8(bytes).is_ok()) {
-        return String::from_utf8_lossy(bytes).into_owned();
+    if declared == encoding_rs::UTF_8 {
+        return decode_utf8_strict(bytes, hint);
     }
-    declared.decode_without_bom_handling(bytes).0.into_owned()
+    if !bytes.is_ascii()
+        && let Ok(utf8) = std::str::from_utf8(bytes)
+    {
+        return Ok(utf8.to_owned());
+    }
+    Ok(declared.decode_without_bom_handling(bytes).0.into_owned())
+}
+
+/// How many lines with invalid bytes an error names before it says "and N more".
+const NAMED_LINES: usize = 10;
+
+/// UTF-8 or an error naming the lines with invalid bytes. Never a lossy decode: U+FFFD in
+/// place of a letter would be stored silently, and the same file re-imported with the right
+/// encoding would then not match its own rows (new dedupe keys, so duplicates).
+/// `hint` says what to change (the CSV profile's `encoding`, the XML declaration, …).
+pub(crate) fn decode_utf8_strict(bytes: &[u8], hint: &str) -> Result<String, ParseIssue> {
+    let bytes = strip_utf8_bom(bytes);
+    let first_error = match std::str::from_utf8(bytes) {
+        Ok(text) => return Ok(text.to_owned()),
+        Err(e) => e,
+    };
+    // Every invalid sequence, as byte offsets: walk past each one.
+    let mut bad_offsets = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        match std::str::from_utf8(&bytes[at..]) {
+            Ok(_) => break,
+            Err(e) => {
+                let offset = at + e.valid_up_to();
+                bad_offsets.push(offset);
+                at = offset + e.error_len().unwrap_or(bytes.len() - offset);
+            }
+        }
+    }
+    let mut lines: Vec<usize> = Vec::new();
+    let mut counter = LineCounter::from_bytes(bytes);
+    for offset in bad_offsets {
+        let line = counter.line_at(offset as u64);
+        if lines.last() != Some(&line) {
+            lines.push(line);
+        }
+    }
+    let named: Vec<String> = lines
+        .iter()
+        .take(NAMED_LINES)
+        .map(usize::to_string)
+        .collect();
+    let mut location = format!(
+        "{} {}",
+        if lines.len() == 1 { "line" } else { "lines" },
+        named.join(", ")
+    );
+    if lines.len() > NAMED_LINES {
+        location.push_str(&format!(" and {} more", lines.len() - NAMED_LINES));
+    }
+    // Show the first bad line as windows-1252 would read it: usually that is the answer.
+    let offset = first_error.valid_up_to();
+    let start = bytes[..offset]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let end = bytes[offset..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |i| offset + i);
+    let as_1252 = encoding_rs::WINDOWS_1252
+        .decode_without_bom_handling(&bytes[start..end])
+        .0;
+    let reason = format!(
+        "not valid UTF-8 (byte 0x{:02X}); in Windows-1252/Latin-1 line {} would read {}. \
+         Nothing was guessed: {hint}",
+        bytes[offset],
+        lines.first().copied().unwrap_or(1),
+        shown(as_1252.trim()),
+    );
+    Err(ParseIssue::new(location, reason))
+}
+
+/// A value from the file, quoted for a message: control characters escaped, long values cut.
+pub(crate) fn shown(value: &str) -> String {
+    const MAX: usize = 60;
+    let mut out = String::from("\"");
+    for (i, c) in value.chars().enumerate() {
+        if i == MAX {
+            out.push('…');
+            break;
+        }
+        match c {
+            '"' => out.push_str("\\\""),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// The `encoding="…"` of an XML declaration at the start of `bytes`, if any.
@@ -135,19 +235,31 @@ pub(crate) fn parse_amount(
     })
 }
 
-/// For sources that declare no separators (OFX in the wild writes `-12,50` as often as
-/// `-12.50`): the last of `.`/`,` is the decimal separator unless it repeats.
-pub(crate) fn parse_amount_auto(raw: &str) -> Result<Decimal, String> {
-    let (dots, commas) = (raw.matches('.').count(), raw.matches(',').count());
-    let (decimal, thousands) = match (dots, commas) {
-        (0, 0) | (1, 0) => ('.', None),
-        (0, 1) => (',', None),
-        (_, 0) => (',', Some('.')),
-        (0, _) => ('.', Some(',')),
-        _ if raw.rfind(',') > raw.rfind('.') => (',', Some('.')),
-        _ => ('.', Some(',')),
+/// An OFX amount: a plain number, optionally signed, with `.` or `,` as the decimal separator
+/// (the spec allows both) and nothing else: no currency symbol, no space, no thousands
+/// separator. Being strict here is what keeps `$120` and `+1 006,60` from being read
+/// differently; the message says what an amount must look like.
+pub(crate) fn parse_ofx_amount(field: &str, raw: &str) -> Result<Decimal, String> {
+    let s = raw.trim();
+    let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (int, frac) = match unsigned.split_once(['.', ',']) {
+        Some((i, f)) => (i, Some(f)),
+        None => (unsigned, None),
     };
-    parse_amount(raw, decimal, thousands)
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    let valid = digits(int)
+        && frac.is_none_or(digits)
+        && !(int.is_empty() && frac.is_none_or(str::is_empty));
+    if !valid {
+        return Err(format!(
+            "{field} {} is not a plain number: OFX amounts are digits with an optional sign \
+             and decimal point, such as -1006.60 (no currency symbols, spaces or thousands \
+             separators)",
+            shown(s)
+        ));
+    }
+    let plain = s.replacen(',', ".", 1);
+    Decimal::from_str(&plain).map_err(|_| format!("{field} {} is out of range", shown(s)))
 }
 
 /// A strict XML-schema style decimal (`123.45`, `-0.5`): what CAMT writes.
@@ -158,9 +270,12 @@ pub(crate) fn parse_plain_decimal(raw: &str) -> Result<Decimal, String> {
         && digits.bytes().any(|b| b.is_ascii_digit())
         && digits.bytes().all(|b| b.is_ascii_digit() || b == b'.');
     if !valid {
-        return Err(format!("invalid amount {s:?}"));
+        return Err(format!(
+            "{} is not a decimal number such as 123.45",
+            shown(s)
+        ));
     }
-    Decimal::from_str(s).map_err(|e| format!("invalid amount {s:?}: {e}"))
+    Decimal::from_str(s).map_err(|_| format!("{} is out of range", shown(s)))
 }
 
 /// Maps byte offsets to 1-based line numbers, counting incrementally so that asking for
@@ -173,8 +288,12 @@ pub(crate) struct LineCounter<'a> {
 
 impl<'a> LineCounter<'a> {
     pub fn new(text: &'a str) -> Self {
+        Self::from_bytes(text.as_bytes())
+    }
+
+    pub fn from_bytes(bytes: &'a [u8]) -> Self {
         Self {
-            bytes: text.as_bytes(),
+            bytes,
             offset: 0,
             line: 1,
         }
@@ -219,22 +338,67 @@ mod tests {
     }
 
     #[test]
-    fn auto_amounts() {
-        assert_eq!(parse_amount_auto("-12,50").expect("comma"), dec!(-12.50));
-        assert_eq!(parse_amount_auto("1.234,5").expect("eu"), dec!(1234.5));
-        assert_eq!(parse_amount_auto("1,234.5").expect("us"), dec!(1234.5));
+    fn plain_decimals() {
         assert_eq!(parse_plain_decimal(" 15.44 ").expect("plain"), dec!(15.44));
         assert!(parse_plain_decimal("1e5").is_err());
     }
 
     #[test]
-    fn encodings() {
-        assert_eq!(decode_latin1(b"Caf\xe9"), "Café");
-        assert_eq!(decode_declared(b"\x80 5", encoding_rs::WINDOWS_1252), "€ 5");
+    fn ofx_amounts_are_plain_numbers() {
+        let ok = |s: &str| parse_ofx_amount("TRNAMT", s).expect(s);
+        assert_eq!(ok("-12.50"), dec!(-12.50));
+        assert_eq!(ok("-12,50"), dec!(-12.50));
+        assert_eq!(ok("+120"), dec!(120));
+        assert_eq!(ok(" .5 "), dec!(0.5));
+        for bad in [
+            "$120",
+            "+1 006,60",
+            "1,234.56",
+            "1.234,56",
+            "12 EUR",
+            "",
+            "-",
+            ".",
+            "1e5",
+        ] {
+            let err = parse_ofx_amount("TRNAMT", bad).expect_err(bad);
+            assert!(err.starts_with("TRNAMT \""), "{err}");
+            assert!(err.contains("plain number"), "{err}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_names_its_lines_and_suggests_the_encoding() {
+        let bytes =
+            b"date,text\n2024-01-01,ok\n2024-01-02,Caf\xe9\n2024-01-03,fine\n2024-01-04,\xff\xfe\n";
+        let err = decode_utf8_strict(bytes, "set the encoding").expect_err("invalid");
+        assert_eq!(err.location, "lines 3, 5");
+        assert!(err.reason.contains("0xE9"), "{err}");
+        assert!(err.reason.contains("2024-01-02,Café"), "{err}");
+        assert!(!err.reason.contains('\u{FFFD}'), "{err}");
         assert_eq!(
-            decode_declared("Müller".as_bytes(), encoding_rs::WINDOWS_1252),
+            decode_utf8_strict("\u{FEFF}Müller".as_bytes(), "").expect("valid"),
             "Müller"
         );
+        let many: Vec<u8> = (0..15).flat_map(|_| b"x\xe9\n".iter().copied()).collect();
+        let err = decode_utf8_strict(&many, "").expect_err("invalid");
+        assert_eq!(
+            err.location,
+            "lines 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 5 more"
+        );
+        assert_eq!(shown("a\"b\nc"), "\"a\\\"b\\nc\"");
+    }
+
+    #[test]
+    fn encodings() {
+        assert_eq!(decode_latin1(b"Caf\xe9"), "Café");
+        let decode = |b: &[u8], e| decode_declared(b, e, "").expect("decodes");
+        assert_eq!(decode(b"\x80 5", encoding_rs::WINDOWS_1252), "€ 5");
+        assert_eq!(
+            decode("Müller".as_bytes(), encoding_rs::WINDOWS_1252),
+            "Müller"
+        );
+        assert!(decode_declared(b"\xe9", encoding_rs::UTF_8, "").is_err());
         let enc = xml_declared_encoding(b"<?xml version=\"1.0\" encoding='ISO-8859-1'?><a/>");
         assert_eq!(enc, Some(encoding_rs::WINDOWS_1252));
         assert_eq!(xml_declared_encoding(b"<a/>"), None);

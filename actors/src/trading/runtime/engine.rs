@@ -32,6 +32,8 @@ pub const ARBITRAGE_OPPORTUNITIES_TOTAL: &str = "arbitrage_opportunities_total";
 
 pub fn describe_metrics() {
     metrics::describe_gauge!(STRATEGIES_LIVE, "Strategies running (live or paused).");
+    // Registered (+0, the value untouched) so the gauge is exported from boot.
+    metrics::gauge!(STRATEGIES_LIVE).increment(0.0);
     metrics::describe_counter!(ORDERS_SENT_TOTAL, "Orders sent to a venue.");
     metrics::describe_gauge!(
         PNL_ESTIMATED,
@@ -142,6 +144,12 @@ impl Engine {
             .iter()
             .map(|(n, c)| (n.clone(), c.fees()))
             .collect();
+        // This strategy's series exist from its start, not from its first order or tick.
+        for side in [Side::Buy, Side::Sell] {
+            metrics::counter!(ORDERS_SENT_TOTAL, "strategy" => spec.name.clone(), "side" => side.as_str())
+                .increment(0);
+        }
+        let _ = metrics::gauge!(PNL_ESTIMATED, "strategy" => spec.name.clone());
         Ok(Self {
             fees,
             strategy,

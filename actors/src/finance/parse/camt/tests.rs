@@ -135,3 +135,58 @@ fn mutated_samples_never_panic() {
         }
     }
 }
+
+#[test]
+fn messages_name_the_element_in_plain_words() {
+    let text =
+        String::from_utf8_lossy(V2).replacen("<Sts>BOOK</Sts>", "<Sts>{{r.status}}</Sts>", 1);
+    let parsed = parse(text.as_bytes()).expect("still CAMT");
+    assert_eq!(
+        parsed.bad[0].reason,
+        "Sts \"{{r.status}}\" is not an entry status (BOOK, PDNG, FUTR or INFO)"
+    );
+    let text = String::from_utf8_lossy(V2).replacen("<CdtDbtInd>DBIT</CdtDbtInd>", "", 1);
+    let parsed = parse(text.as_bytes()).expect("still CAMT");
+    assert_eq!(
+        parsed.bad[0].reason,
+        "missing CdtDbtInd (CRDT for money in, DBIT for money out)"
+    );
+    for issue in parsed.bad.iter().chain(&parsed.warnings) {
+        assert!(
+            !issue.reason.contains("Some(") && !issue.reason.contains("None"),
+            "{issue}"
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_balance_is_a_warning_not_a_bad_row() {
+    let text = String::from_utf8_lossy(V2).replace(
+        "<Amt Ccy=\"EUR\">1234.56</Amt>",
+        "<Amt Ccy=\"EUR\">1.234,56</Amt>",
+    );
+    let parsed = parse(text.as_bytes()).expect("still CAMT");
+    assert!(parsed.bad.is_empty(), "{:?}", parsed.bad);
+    assert_eq!(parsed.statement.lines.len(), 2);
+    assert_eq!(parsed.statement.closing_balance, None);
+    assert_eq!(parsed.warnings.len(), 1, "{:?}", parsed.warnings);
+    assert_eq!(parsed.warnings[0].location, "Stmt[1]/Bal[2]");
+    assert!(
+        parsed.warnings[0]
+            .reason
+            .starts_with("CLBD balance ignored"),
+        "{}",
+        parsed.warnings[0]
+    );
+}
+
+#[test]
+fn invalid_utf8_in_a_utf8_document_is_refused() {
+    let text = String::from_utf8_lossy(V2).replace("Invoice 4711", "Invoice \u{1}");
+    let mut bytes = text.into_bytes();
+    let at = bytes.iter().position(|&b| b == 1).expect("marker");
+    bytes[at] = 0xE9;
+    let err = parse(&bytes).expect_err("not UTF-8");
+    assert!(err.location.starts_with("line "), "{err}");
+    assert!(err.reason.contains("not valid UTF-8"), "{err}");
+}

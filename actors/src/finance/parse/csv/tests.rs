@@ -226,3 +226,30 @@ fn mutated_samples_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_latin1_file_read_as_utf8_is_refused_naming_its_rows() {
+    // The Latin-1 sample through a profile that (wrongly) says UTF-8.
+    let mut profile = latin1_profile();
+    profile.encoding = CsvEncoding::Utf8;
+    let err = parse(LATIN1, &profile).expect_err("not UTF-8");
+    assert!(err.location.starts_with("line"), "{err}");
+    assert!(err.reason.contains("not valid UTF-8"), "{err}");
+    assert!(err.reason.contains("`encoding`"), "{err}");
+    assert!(!err.to_string().contains('\u{FFFD}'), "{err}");
+    // With the right encoding the same bytes read cleanly.
+    let parsed = parse(LATIN1, &latin1_profile()).expect("latin1");
+    assert!(parsed.bad.is_empty(), "{:?}", parsed.bad);
+
+    let csv = b"Date,Description,Amount\n2024-01-01,ok,1.00\n2024-01-02,Caf\xe9,2.00\n";
+    let err = parse(csv, &checking_like()).expect_err("not UTF-8");
+    assert_eq!(err.location, "line 3");
+    assert!(err.reason.contains("\"2024-01-02,Café,2.00\""), "{err}");
+}
+
+fn checking_like() -> CsvProfile {
+    serde_json::from_str(
+        r#"{"columns": {"date": "Date", "description": "Description", "amount": "Amount"}}"#,
+    )
+    .expect("profile json")
+}

@@ -142,3 +142,40 @@ fn mutated_samples_never_panic() {
         }
     }
 }
+
+#[test]
+fn amounts_are_plain_numbers_and_balances_are_not_rows() {
+    let text = String::from_utf8_lossy(OFX1)
+        .replace("<TRNAMT>-12.50", "<TRNAMT>$120")
+        .replace("<TRNAMT>1500,00", "<TRNAMT>+1 006,60")
+        .replace("<BALAMT>1441.51", "<BALAMT>EUR 1441.51");
+    let parsed = parse(text.as_bytes()).expect("still OFX");
+    let bad: Vec<(&str, &str)> = parsed
+        .bad
+        .iter()
+        .map(|b| (b.location.as_str(), b.reason.as_str()))
+        .collect();
+    assert_eq!(bad.len(), 2, "{bad:?}");
+    assert_eq!(bad[0].0, "line 39");
+    assert!(
+        bad[0]
+            .1
+            .starts_with("TRNAMT \"$120\" is not a plain number"),
+        "{bad:?}"
+    );
+    assert_eq!(bad[1].0, "line 48");
+    assert!(
+        bad[1]
+            .1
+            .starts_with("TRNAMT \"+1 006,60\" is not a plain number"),
+        "{bad:?}"
+    );
+    // The balance is left out with a warning; it is not a bad row.
+    assert_eq!(parsed.statement.closing_balance, None);
+    assert_eq!(parsed.warnings.len(), 1);
+    assert!(
+        parsed.warnings[0].reason.contains("BALAMT"),
+        "{:?}",
+        parsed.warnings
+    );
+}
