@@ -34,8 +34,11 @@ macro_rules! on_both_backends {
     )+};
 }
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+/// `SKIP_SERVICES=1` lets a machine without Postgres/Redis skip those tests (each says so).
+/// Without it a missing service fails the test with how to start it: a run cannot pass by
+/// skipping unnoticed (CI never sets it).
+fn skip_services() -> bool {
+    std::env::var("SKIP_SERVICES").is_ok_and(|v| v == "1" || v == "true")
 }
 
 pub fn pg_admin_url() -> String {
@@ -47,8 +50,7 @@ pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-/// True when Postgres answers. Outside CI a missing server skips (with a note); in CI it
-/// is a failure, so a broken CI machine cannot pass by skipping.
+/// True when Postgres answers; a missing server fails the test unless `SKIP_SERVICES=1`.
 pub async fn postgres_available() -> bool {
     use sqlx::Connection;
     match sqlx::PgConnection::connect(&pg_admin_url()).await {
@@ -56,11 +58,16 @@ pub async fn postgres_available() -> bool {
             let _ = c.close().await;
             true
         }
-        Err(e) if ci() => panic!("CI=true but Postgres at TEST_DATABASE_URL is unreachable: {e}"),
-        Err(e) => {
-            eprintln!("SKIPPED (Postgres unreachable, set CI=true to fail instead): {e}");
+        Err(e) if skip_services() => {
+            eprintln!("SKIPPED (SKIP_SERVICES=1; Postgres unreachable: {e})");
             false
         }
+        Err(e) => panic!(
+            "Postgres at {} is unreachable: {e}\n\
+             Start it (Debian: `pg_ctlcluster 15 main start`, or `bash .ci/run` starts it), point \
+             TEST_DATABASE_URL at one, or set SKIP_SERVICES=1 to skip these tests.",
+            pg_admin_url()
+        ),
     }
 }
 
@@ -72,11 +79,16 @@ pub async fn redis_available() -> bool {
     };
     match tokio::time::timeout(Duration::from_secs(3), attempt).await {
         Ok(Ok(_)) => true,
-        other if ci() => panic!("CI=true but Redis at TEST_REDIS_URL is unreachable: {other:?}"),
-        other => {
-            eprintln!("SKIPPED (Redis unreachable, set CI=true to fail instead): {other:?}");
+        other if skip_services() => {
+            eprintln!("SKIPPED (SKIP_SERVICES=1; Redis unreachable: {other:?})");
             false
         }
+        other => panic!(
+            "Redis at {} is unreachable: {other:?}\n\
+             Start it (`redis-server --daemonize yes`, or `bash .ci/run` starts it), point \
+             TEST_REDIS_URL at one, or set SKIP_SERVICES=1 to skip these tests.",
+            redis_url()
+        ),
     }
 }
 

@@ -2,8 +2,8 @@
 //! SQLite and on Postgres (a fresh database each), against the real services.
 //!
 //! Postgres comes from `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`),
-//! Redis from `TEST_REDIS_URL` (default `redis://127.0.0.1:6379`). Outside CI a missing service
-//! skips those tests with a note; with `CI=true` it fails them.
+//! Redis from `TEST_REDIS_URL` (default `redis://127.0.0.1:6379`). A missing service fails
+//! those tests with how to start it, unless `SKIP_SERVICES=1` (never set in CI).
 
 mod helpers;
 
