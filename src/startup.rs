@@ -19,7 +19,7 @@ use actix_web::{App, HttpServer, web};
 use actors::audit::AuditWriter;
 use actors::events::{EventBus, OutboxRelay};
 use actors::health::{DependencyMonitor, MonitorConfig};
-use actors::jobs::{Dispatcher, DispatcherConfig, JobHandler, JobStore};
+use actors::jobs::{Dispatcher, DispatcherConfig, JobRegistry, JobStore};
 use actors::ports::Dependency;
 use actors::supervise::{ActorRef, Backoff, Readiness, Supervisor, SupervisorConfig};
 use actors::trading::runtime::TradingJobs;
@@ -127,15 +127,12 @@ impl Application {
             events.clone(),
             actors::trading::runtime::system_clock(),
         );
-        let mut handlers_by_queue: HashMap<String, HashMap<String, Arc<dyn JobHandler>>> =
-            HashMap::new();
-        let trading_jobs: Arc<dyn JobHandler> = Arc::new(TradingJobs::new(trading.manager.clone()));
-        let trading_queue = handlers_by_queue
-            .entry(actors::trading::runtime::jobs::QUEUE.to_owned())
-            .or_default();
-        for name in actors::trading::runtime::jobs::JOB_NAMES {
-            trading_queue.insert(name.to_owned(), Arc::clone(&trading_jobs));
-        }
+        // Every job kind this process runs, with its handler; dispatchers come from it.
+        let mut registry = JobRegistry::default();
+        actors::trading::runtime::jobs::register(
+            &mut registry,
+            Arc::new(TradingJobs::new(trading.manager.clone())),
+        );
         // Finance: the categorizer and bank sync; their jobs enqueue follow-ups through the
         // queue, which exists only after the dispatchers (hence the cell).
         let queue_cell = Arc::new(std::sync::OnceLock::new());
@@ -147,22 +144,12 @@ impl Application {
             Arc::clone(&cipher),
             Arc::clone(&queue_cell),
         );
-        let finance_jobs: Arc<dyn JobHandler> = Arc::new(finance.jobs.clone());
-        let finance_queue = handlers_by_queue
-            .entry(crate::finance::jobs::QUEUE.to_owned())
-            .or_default();
-        for name in [
-            crate::finance::jobs::IMPORT,
-            crate::finance::jobs::AUTO_CATEGORIZE,
-            crate::finance::jobs::SYNC_BANK,
-            crate::finance::jobs::SYNC_ALL,
-        ] {
-            finance_queue.insert(name.to_owned(), Arc::clone(&finance_jobs));
-        }
+        crate::finance::jobs::register(&mut registry, Arc::new(finance.jobs.clone()));
         let job_store = Arc::new(SqlJobStore::new(db.clone()).with_host(hostname()));
         let owner = crate::jobs::owner::this_process(&hostname());
         let mut dispatchers = HashMap::new();
-        for queue in &settings.jobs.queues {
+        for queue in dispatched_queues(&registry, &settings.jobs.queues)? {
+            let queue = &queue;
             // Leaked once per queue at boot: actor names are `&'static str`.
             let name: &'static str = Box::leak(format!("jobs-{queue}").into_boxed_str());
             let (store, config) = (
@@ -182,7 +169,7 @@ impl Application {
                 },
             );
             let bus = events.clone();
-            let handlers = handlers_by_queue.remove(queue).unwrap_or_default();
+            let handlers = registry.handlers(queue);
             let d = supervisor.spawn(name, move |_| {
                 Dispatcher::new(
                     Arc::clone(&store) as Arc<dyn JobStore>,
@@ -193,7 +180,7 @@ impl Application {
             });
             dispatchers.insert(queue.clone(), d);
         }
-        let jobs = JobQueue::new(Arc::clone(&job_store), dispatchers);
+        let jobs = JobQueue::new(Arc::clone(&job_store), dispatchers, Arc::new(registry));
         let _ = queue_cell.set(jobs.clone());
         let job_listener = crate::jobs::listen(db.clone(), jobs.clone());
         let schedules = ScheduleRunner::new(db.clone(), jobs.clone());
@@ -441,6 +428,26 @@ fn cors_layer(security: &crate::config::SecuritySettings) -> Condition<actix_cor
         Some(c) => Condition::new(true, c),
         None => Condition::new(false, actix_cors::Cors::default()),
     }
+}
+
+/// The queues this process dispatches: every queue with registered job kinds, or the
+/// configured subset (`jobs.queues`). A configured queue nothing handles is an error (its
+/// jobs would wait forever); a queue left out is logged (another process must run it).
+fn dispatched_queues(registry: &JobRegistry, configured: &[String]) -> anyhow::Result<Vec<String>> {
+    let known = registry.queues();
+    if let Some(unknown) = configured.iter().find(|q| !known.contains(&q.as_str())) {
+        anyhow::bail!(
+            "jobs.queues: no job kinds run in queue `{unknown}`; known queues: {}",
+            known.join(", ")
+        );
+    }
+    if configured.is_empty() {
+        return Ok(known.into_iter().map(str::to_owned).collect());
+    }
+    for q in known.iter().filter(|q| !configured.iter().any(|c| c == *q)) {
+        tracing::warn!(queue = %q, "jobs.queues leaves this queue out: its jobs wait for another process");
+    }
+    Ok(configured.to_vec())
 }
 
 fn hostname() -> String {

@@ -57,7 +57,7 @@ fn yes() -> bool {
     true
 }
 
-fn validate(i: &ScheduleInput) -> Result<(), ApiError> {
+fn validate(i: &ScheduleInput, jobs: &crate::jobs::JobQueue) -> Result<(), ApiError> {
     let mut errors = Vec::new();
     let slug = |v: &str| {
         (1..=64).contains(&v.len())
@@ -79,6 +79,17 @@ fn validate(i: &ScheduleInput) -> Result<(), ApiError> {
     if let Err(e) = validate_cron(&i.cron) {
         errors.push(FieldError::new("cron", e));
     }
+    // The job must be one this service runs, with a payload it accepts: otherwise every
+    // tick would enqueue a job that dies.
+    match jobs.validate(&i.queue, &i.job_name, &i.payload) {
+        Ok(()) => {}
+        Err(e @ actors::jobs::UnknownJob::Kind { .. }) => {
+            errors.push(FieldError::new("job_name", e.to_string()));
+        }
+        Err(e @ actors::jobs::UnknownJob::Payload { .. }) => {
+            errors.push(FieldError::new("payload", e.to_string()));
+        }
+    }
     if errors.is_empty() {
         Ok(())
     } else {
@@ -92,7 +103,12 @@ async fn save(
     input: ScheduleInput,
     created_at: Option<i64>,
 ) -> Result<Schedule, ApiError> {
-    validate(&input)?;
+    let mut input = input;
+    if input.payload.is_null() {
+        // No payload is an empty one (`syncAll` takes `{}`).
+        input.payload = serde_json::json!({});
+    }
+    validate(&input, &ctx.state.jobs)?;
     let db = ctx.db()?;
     let now = chrono::Utc::now().timestamp_millis();
     let row = ScheduleRow {

@@ -271,7 +271,8 @@ impl Default for RateLimitSettings {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JobsSettings {
-    /// Queues this process dispatches (one dispatcher actor each).
+    /// Queues this process dispatches (one dispatcher actor each); empty = every queue that
+    /// has job kinds. A queue no job kind runs in is refused at start.
     pub queues: Vec<String>,
     /// Jobs of one queue running at once in this process.
     pub concurrency: u32,

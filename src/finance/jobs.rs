@@ -10,18 +10,85 @@ use actors::finance::bank_sync::{BankSyncActor, SyncError, SyncNow};
 use actors::finance::categorizer::{CategorizeBatch, CategorizerActor, Selection};
 use actors::finance::parse::{self, CsvProfile, Format};
 use actors::finance::{ParseIssue, StatementLine};
-use actors::jobs::{Claimed, JobError, JobHandler, JobSpec, Progress};
+use actors::jobs::{Claimed, JobError, JobHandler, JobKind, JobRegistry, JobSpec, Progress};
 use actors::supervise::ActorRef;
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::{Arc, OnceLock};
 
 pub const QUEUE: &str = "financial";
-pub const IMPORT: &str = "import";
-pub const AUTO_CATEGORIZE: &str = "autoCategorize";
-pub const SYNC_BANK: &str = "syncBank";
-/// Enqueues `syncBank` for every linked, unarchived account (the job a cron schedule runs).
-pub const SYNC_ALL: &str = "syncAll";
+
+/// `import`: a stored upload → the books.
+pub struct Import;
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportPayload {
+    pub import_id: String,
+}
+impl JobKind for Import {
+    const QUEUE: &'static str = QUEUE;
+    const NAME: &'static str = "import";
+    type Payload = ImportPayload;
+}
+
+/// `autoCategorize`: what an import or sync wrote, given ids, or a date range (backfill).
+pub struct AutoCategorize;
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum CategorizePayload {
+    ImportBatch {
+        import_batch: String,
+    },
+    Ids {
+        transaction_ids: Vec<String>,
+    },
+    Range {
+        from: String,
+        to: String,
+        #[serde(default)]
+        account_id: Option<String>,
+    },
+}
+impl JobKind for AutoCategorize {
+    const QUEUE: &'static str = QUEUE;
+    const NAME: &'static str = "autoCategorize";
+    type Payload = CategorizePayload;
+}
+
+/// `syncBank`: one account from its bank provider.
+pub struct SyncBank;
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncBankPayload {
+    pub account_id: String,
+}
+impl JobKind for SyncBank {
+    const QUEUE: &'static str = QUEUE;
+    const NAME: &'static str = "syncBank";
+    type Payload = SyncBankPayload;
+}
+
+/// `syncAll`: enqueues `syncBank` for every linked, unarchived account (the job a cron
+/// schedule runs). Its payload is `{}`.
+pub struct SyncAll;
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoPayload {}
+impl JobKind for SyncAll {
+    const QUEUE: &'static str = QUEUE;
+    const NAME: &'static str = "syncAll";
+    type Payload = NoPayload;
+}
+
+/// Registers every finance job kind with `handler`.
+pub fn register(registry: &mut JobRegistry, handler: Arc<dyn JobHandler>) {
+    registry
+        .register::<Import>(Arc::clone(&handler))
+        .register::<AutoCategorize>(Arc::clone(&handler))
+        .register::<SyncBank>(Arc::clone(&handler))
+        .register::<SyncAll>(handler);
+}
 
 /// Shared by the handlers. `queue` is set once the job queue exists (it is built after the
 /// dispatchers that run these handlers).
@@ -39,8 +106,12 @@ fn retry(e: impl std::fmt::Display) -> JobError {
 
 /// The `autoCategorize` job for what an import or sync just wrote. It is enqueued in the
 /// same transaction as those rows, so it cannot be dropped.
-pub fn categorize_spec(payload: Value, key: Option<String>, trace_id: &TraceId) -> JobSpec {
-    let mut spec = JobSpec::new(QUEUE, AUTO_CATEGORIZE, payload, trace_id.clone());
+pub fn categorize_spec(
+    payload: &CategorizePayload,
+    key: Option<String>,
+    trace_id: &TraceId,
+) -> JobSpec {
+    let mut spec = JobSpec::of::<AutoCategorize>(payload, trace_id.clone());
     spec.idempotency_key = key;
     spec
 }
@@ -216,7 +287,9 @@ impl FinanceJobs {
             .map_err(retry)?;
         let follow_up = (out.inserted > 0 || out.updated > 0).then(|| {
             categorize_spec(
-                json!({"import_batch": row.id}),
+                &CategorizePayload::ImportBatch {
+                    import_batch: row.id.clone(),
+                },
                 Some(format!("categorize:import:{}", row.id)),
                 &job.trace_id,
             )
@@ -235,26 +308,18 @@ impl FinanceJobs {
     }
 
     async fn categorize(&self, job: &Claimed, progress: &Progress) -> Result<Value, JobError> {
-        let p = &job.payload;
-        let text = |k: &str| p.get(k).and_then(Value::as_str).map(str::to_owned);
-        let selection = if let Some(b) = text("import_batch") {
-            Selection::ImportBatch(b)
-        } else if let Some(ids) = p.get("transaction_ids").and_then(Value::as_array) {
-            Selection::Ids(
-                ids.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
-            )
-        } else if let (Some(from), Some(to)) = (text("from"), text("to")) {
-            Selection::DateRange {
+        let selection = match job.payload_as::<AutoCategorize>()? {
+            CategorizePayload::ImportBatch { import_batch } => Selection::ImportBatch(import_batch),
+            CategorizePayload::Ids { transaction_ids } => Selection::Ids(transaction_ids),
+            CategorizePayload::Range {
                 from,
                 to,
-                account_id: text("account_id"),
-            }
-        } else {
-            return Err(JobError::Permanent(
-                "payload needs import_batch, transaction_ids, or from/to".to_owned(),
-            ));
+                account_id,
+            } => Selection::DateRange {
+                from,
+                to,
+                account_id,
+            },
         };
         let total = {
             let db = self.db()?;
@@ -308,10 +373,10 @@ impl FinanceJobs {
             if a.external_ref.as_deref().is_none_or(str::is_empty) {
                 continue;
             }
-            let mut spec = JobSpec::new(
-                QUEUE,
-                SYNC_BANK,
-                json!({"account_id": a.id}),
+            let mut spec = JobSpec::of::<SyncBank>(
+                &SyncBankPayload {
+                    account_id: a.id.clone(),
+                },
                 job.trace_id.clone(),
             );
             spec.idempotency_key = Some(format!("sync:{}", a.id));
@@ -323,12 +388,7 @@ impl FinanceJobs {
     }
 
     async fn sync(&self, job: &Claimed) -> Result<Value, JobError> {
-        let account_id = job
-            .payload
-            .get("account_id")
-            .and_then(Value::as_str)
-            .ok_or_else(|| JobError::Permanent("payload lacks `account_id`".to_owned()))?
-            .to_owned();
+        let SyncBankPayload { account_id } = job.payload_as::<SyncBank>()?;
         let summary = self
             .bank_sync
             .send(SyncNow {
@@ -356,18 +416,16 @@ impl FinanceJobs {
 impl JobHandler for FinanceJobs {
     async fn run(&self, job: &Claimed, progress: &Progress) -> Result<Value, JobError> {
         match job.name.as_str() {
-            IMPORT => {
-                let id = job
-                    .payload
-                    .get("import_id")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| JobError::Permanent("payload lacks `import_id`".to_owned()))?
-                    .to_owned();
-                self.import(job, &id, progress).await
+            Import::NAME => {
+                let ImportPayload { import_id } = job.payload_as::<Import>()?;
+                self.import(job, &import_id, progress).await
             }
-            AUTO_CATEGORIZE => self.categorize(job, progress).await,
-            SYNC_BANK => self.sync(job).await,
-            SYNC_ALL => self.sync_all(job).await,
+            AutoCategorize::NAME => self.categorize(job, progress).await,
+            SyncBank::NAME => self.sync(job).await,
+            SyncAll::NAME => {
+                job.payload_as::<SyncAll>()?;
+                self.sync_all(job).await
+            }
             other => Err(JobError::Permanent(format!(
                 "unknown financial job `{other}`"
             ))),

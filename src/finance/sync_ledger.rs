@@ -108,10 +108,12 @@ impl SyncLedger for SqlSyncLedger {
                 .fold((lines[0].booked, lines[0].booked), |(a, b), l| {
                     (a.min(l.booked), b.max(l.booked))
                 });
-            let payload = serde_json::json!({
-                "account_id": account_id, "from": from.to_string(), "to": to.to_string()
-            });
-            let spec = super::jobs::categorize_spec(payload, None, trace_id);
+            let payload = super::jobs::CategorizePayload::Range {
+                from: from.to_string(),
+                to: to.to_string(),
+                account_id: Some(account_id.to_owned()),
+            };
+            let spec = super::jobs::categorize_spec(&payload, None, trace_id);
             crate::jobs::store::enqueue_in(&mut tx, &spec)
                 .await
                 .map_err(retry)?;

@@ -4,7 +4,7 @@
 pub mod owner;
 pub mod store;
 
-use actors::jobs::{Dispatcher, JobSpec, JobStore, Wake};
+use actors::jobs::{Dispatcher, JobRegistry, JobSpec, JobStore, UnknownJob, Wake};
 use actors::supervise::ActorRef;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,17 +15,31 @@ pub use store::SqlJobStore;
 pub struct JobQueue {
     store: Arc<SqlJobStore>,
     dispatchers: Arc<HashMap<String, ActorRef<Dispatcher>>>,
+    registry: Arc<JobRegistry>,
 }
 
 impl JobQueue {
     pub fn new(
         store: Arc<SqlJobStore>,
         dispatchers: HashMap<String, ActorRef<Dispatcher>>,
+        registry: Arc<JobRegistry>,
     ) -> Self {
         Self {
             store,
             dispatchers: Arc::new(dispatchers),
+            registry,
         }
+    }
+
+    /// Whether a job of `queue`/`name` with `payload` would run (schedules check this before
+    /// they are saved, instead of firing jobs that die).
+    pub fn validate(
+        &self,
+        queue: &str,
+        name: &str,
+        payload: &serde_json::Value,
+    ) -> Result<(), UnknownJob> {
+        self.registry.validate(queue, name, payload)
     }
 
     /// Nudges a queue's dispatcher (after a retry through the API).

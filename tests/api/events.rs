@@ -130,7 +130,11 @@ async fn a_schedule_fires_once_per_tick_with_two_processes(backend: Backend) {
     let mut runners = Vec::new();
     for _ in 0..2 {
         let handle = DbHandle::connected(connect(&test_db).await);
-        let queue = JobQueue::new(Arc::new(SqlJobStore::new(handle.clone())), HashMap::new());
+        let queue = JobQueue::new(
+            Arc::new(SqlJobStore::new(handle.clone())),
+            HashMap::new(),
+            Arc::default(),
+        );
         let runner = ScheduleRunner::new(handle, queue);
         assert_eq!(runner.reload().await.expect("reload"), 1);
         runners.push(runner);
@@ -163,16 +167,31 @@ async fn schedules_api_validates_and_persists(backend: Backend) {
         .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "every night", "queue": "financial", "job_name": "sync"})))
         .await;
     assert_eq!(bad.status(), 422);
+    let fields = |v: serde_json::Value| -> Vec<String> {
+        v["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    // A bad cron, and a job this service does not run.
     assert_eq!(
-        bad.json::<serde_json::Value>().await.expect("json")["errors"][0]["field"],
-        "cron"
+        fields(bad.json().await.expect("json")),
+        vec!["cron", "job_name"]
     );
+    // A known job with a payload its kind does not take.
+    let bad = app
+        .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "0 30 2 * * *", "queue": "financial", "job_name": "syncBank", "payload": {"account": 1}})))
+        .await;
+    assert_eq!(bad.status(), 422);
+    assert_eq!(fields(bad.json().await.expect("json")), vec!["payload"]);
     let created = app
         .call(
             "POST",
             "/v1/schedules",
             Some(&admin),
-            Some(serde_json::json!({"name": "nightly", "cron": "0 30 2 * * *", "queue": "financial", "job_name": "sync", "payload": {"all": true}})),
+            Some(serde_json::json!({"name": "nightly", "cron": "0 30 2 * * *", "queue": "financial", "job_name": "syncBank", "payload": {"account_id": "acc-1"}})),
         )
         .await;
     assert_eq!(created.status(), 201);
@@ -184,9 +203,9 @@ async fn schedules_api_validates_and_persists(backend: Backend) {
         .await
         .expect("json");
     assert_eq!(list[0]["name"], "nightly");
-    assert_eq!(list[0]["payload"]["all"], true);
+    assert_eq!(list[0]["payload"]["account_id"], "acc-1");
     let dup = app
-        .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "0 0 3 * * *", "queue": "financial", "job_name": "sync"})))
+        .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "0 0 3 * * *", "queue": "financial", "job_name": "syncAll"})))
         .await;
     assert_eq!(dup.status(), 409);
     let id = s["id"].as_str().expect("id");

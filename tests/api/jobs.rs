@@ -485,7 +485,11 @@ async fn postgres_notify_wakes_other_processes() {
         )
     });
     tokio::time::sleep(Duration::from_millis(200)).await; // B's first claim found nothing
-    let b_queue = JobQueue::new(b_store, HashMap::from([("test".to_owned(), b_dispatcher)]));
+    let b_queue = JobQueue::new(
+        b_store,
+        HashMap::from([("test".to_owned(), b_dispatcher)]),
+        Arc::default(),
+    );
     let listener = ai_service::jobs::listen(DbHandle::connected(s.db.clone()), b_queue);
     tokio::time::sleep(Duration::from_millis(300)).await; // LISTEN is established
     let started = std::time::Instant::now();
@@ -502,4 +506,22 @@ async fn postgres_notify_wakes_other_processes() {
     );
     listener.stop().await;
     sup.shutdown().await;
+}
+
+/// Dispatchers come from the registered job kinds; a configured queue nothing handles is
+/// refused at start (a typo like `finance` used to start a dispatcher with no handlers while
+/// `financial` jobs waited forever).
+#[actix_web::test]
+async fn a_configured_queue_without_job_kinds_is_refused() {
+    let db = crate::helpers::TestDb::new(Backend::Sqlite).await;
+    let mut settings = crate::helpers::test_settings(db.url());
+    settings.jobs.queues = vec!["financial".to_owned(), "finance".to_owned()];
+    let Err(err) = ai_service::startup::Application::build(settings).await else {
+        panic!("a queue without job kinds was accepted");
+    };
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("jobs.queues: no job kinds run in queue `finance`"),
+        "{text}"
+    );
 }

@@ -7,9 +7,11 @@
 //! more implementation of the same trait.
 
 mod dispatcher;
+mod kind;
 mod model;
 
 pub use dispatcher::{Dispatcher, DispatcherConfig, Wake};
+pub use kind::{JobKind, JobRegistry, UnknownJob};
 pub use model::{
     BackoffPolicy, Claimed, JobError, JobHandler, JobSpec, JobStore, Outcome, Progress,
 };

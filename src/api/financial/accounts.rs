@@ -5,7 +5,7 @@ use crate::api::ctx::Ctx;
 use crate::api::json::ApiJson;
 use crate::error::{ApiError, FieldError};
 use crate::finance::accounts::{self, AccountRow, TYPES};
-use crate::finance::jobs::{QUEUE, SYNC_BANK};
+use crate::finance::jobs::{SyncBank, SyncBankPayload};
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use actors::jobs::JobSpec;
 use serde::Deserialize;
@@ -204,10 +204,10 @@ pub async fn sync_account(ctx: Ctx, id: web::Path<String>) -> Result<HttpRespons
             "the account is not linked to a provider account; set external_ref first",
         )]));
     }
-    let mut spec = JobSpec::new(
-        QUEUE,
-        SYNC_BANK,
-        serde_json::json!({"account_id": a.id}),
+    let mut spec = JobSpec::of::<SyncBank>(
+        &SyncBankPayload {
+            account_id: a.id.clone(),
+        },
         ctx.trace_id.clone(),
     );
     // A double click within two seconds returns the first job; later requests sync again

@@ -4,7 +4,7 @@ use super::dto::{Import, ImportAccepted, ImportForm};
 use crate::api::ctx::Ctx;
 use crate::error::{ApiError, FieldError};
 use crate::finance::imports::{self, ImportRow};
-use crate::finance::jobs::{IMPORT, QUEUE};
+use crate::finance::jobs::{self as finance_jobs, ImportPayload, QUEUE};
 use crate::finance::{accounts, profiles};
 use crate::jobs::store::enqueue_in;
 use actix_multipart::Multipart;
@@ -163,10 +163,10 @@ pub async fn create_import(ctx: Ctx, payload: Multipart) -> Result<HttpResponse,
         format
     };
     let id = uuid::Uuid::now_v7().to_string();
-    let mut spec = JobSpec::new(
-        QUEUE,
-        IMPORT,
-        serde_json::json!({"import_id": id}),
+    let mut spec = JobSpec::of::<finance_jobs::Import>(
+        &ImportPayload {
+            import_id: id.clone(),
+        },
         ctx.trace_id.clone(),
     );
     spec.idempotency_key = Some(format!("import:{id}"));

@@ -6,7 +6,7 @@ use super::dto::{self, JobAccepted};
 use crate::api::ctx::Ctx;
 use crate::api::json::ApiJson;
 use crate::error::{ApiError, FieldError};
-use crate::finance::jobs::{AUTO_CATEGORIZE, QUEUE};
+use crate::finance::jobs::{AutoCategorize, CategorizePayload};
 use crate::finance::reports::{self, Range};
 use crate::finance::sql::from_e4;
 use crate::finance::{accounts, categories};
@@ -292,10 +292,12 @@ pub async fn backfill(ctx: Ctx, body: ApiJson<BackfillInput>) -> Result<HttpResp
         errors.push(FieldError::new("to", "must not be before `from`"));
     }
     dto::done(errors)?;
-    let mut spec = JobSpec::new(
-        QUEUE,
-        AUTO_CATEGORIZE,
-        serde_json::json!({"from": i.from, "to": i.to, "account_id": i.account_id}),
+    let mut spec = JobSpec::of::<AutoCategorize>(
+        &CategorizePayload::Range {
+            from: i.from.clone(),
+            to: i.to.clone(),
+            account_id: i.account_id.clone(),
+        },
         ctx.trace_id.clone(),
     );
     // The same backfill asked twice within a few seconds (a double click) is one job.

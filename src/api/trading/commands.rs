@@ -7,9 +7,9 @@ use crate::api::ctx::Ctx;
 use crate::api::json::ApiJson;
 use crate::error::ApiError;
 use actix_web::{HttpResponse, post};
-use actors::jobs::{BackoffPolicy, JobSpec};
+use actors::jobs::BackoffPolicy;
 use actors::trading::fsm::{self, Command};
-use actors::trading::runtime::jobs::QUEUE;
+use actors::trading::runtime::jobs::{self, CommandPayload};
 
 async fn enqueue(
     ctx: &Ctx,
@@ -22,16 +22,18 @@ async fn enqueue(
         // Refuse at once what the state machine would refuse later.
         fsm::transition(state, command).map_err(|e| ApiError::Conflict(e.to_string()))?;
     }
-    let mut spec = JobSpec::new(
-        QUEUE,
-        command.as_str(),
-        serde_json::json!({
-            "strategy_id": row.id,
-            "principal": ctx.who(),
-            "reason": input.reason.clone().unwrap_or_else(|| format!("{} requested by {}", command.as_str(), ctx.who())),
-        }),
-        ctx.trace_id.clone(),
-    );
+    let payload = CommandPayload {
+        strategy_id: row.id.clone(),
+        principal: Some(ctx.who()),
+        reason: Some(
+            input
+                .reason
+                .clone()
+                .unwrap_or_else(|| format!("{} requested by {}", command.as_str(), ctx.who())),
+        ),
+    };
+    let mut spec = jobs::spec_for(command, &payload, ctx.trace_id.clone())
+        .ok_or_else(|| ApiError::Conflict("fault is not a user command".to_owned()))?;
     spec.idempotency_key = Some(format!(
         "strategy:{}:{}:v{}",
         row.id,
