@@ -94,3 +94,59 @@ async fn two_processes_migrate_at_once(backend: Backend) {
     );
     db.close().await;
 }
+
+/// The two migration folders stay in step: the same files, and after migrating, the same
+/// tables with the same columns (types may differ: BLOB/BYTEA).
+#[actix_web::test]
+async fn both_backends_have_the_same_migrations_tables_and_columns() {
+    let files = |backend: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(format!("migrations/{backend}"))
+            .expect("migrations folder")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(files("sqlite"), files("postgres"));
+    if !crate::helpers::postgres_available().await {
+        return;
+    }
+    let mut shapes = Vec::new();
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let test_db = TestDb::new(backend).await;
+        let db = Db::connect(&test_settings(test_db.url()).database)
+            .await
+            .expect("connect");
+        db.migrate().await.expect("migrate");
+        let mut columns: Vec<(String, String)> = match &db {
+            Db::Sqlite(p) => sqlx::query_as(
+                "SELECT m.name, c.name FROM sqlite_master m JOIN pragma_table_info(m.name) c \
+                 WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
+            )
+            .fetch_all(p)
+            .await
+            .expect("sqlite columns"),
+            Db::Postgres(p) => sqlx::query_as(
+                "SELECT table_name::text, column_name::text FROM information_schema.columns \
+                 WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations'",
+            )
+            .fetch_all(p)
+            .await
+            .expect("postgres columns"),
+        };
+        columns.sort();
+        shapes.push(columns);
+        db.close().await;
+    }
+    assert!(!shapes[0].is_empty());
+    let (sqlite, postgres) = (&shapes[0], &shapes[1]);
+    let only = |a: &Vec<(String, String)>, b: &Vec<(String, String)>| -> Vec<(String, String)> {
+        a.iter().filter(|c| !b.contains(c)).cloned().collect()
+    };
+    assert!(
+        sqlite == postgres,
+        "only on SQLite: {:?}\nonly on Postgres: {:?}",
+        only(sqlite, postgres),
+        only(postgres, sqlite)
+    );
+}
