@@ -188,7 +188,7 @@ async fn create_user(settings: Settings, username: String, role: String) -> anyh
     let row = crate::db::users::insert(&db, &username, &hash, &role).await;
     db.close().await;
     let row = match row {
-        Err(crate::db::DbError::Query(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+        Err(crate::db::DbError::Conflict { .. }) => {
             anyhow::bail!("a user named `{username}` already exists")
         }
         other => other.with_context(|| format!("creating user `{username}`"))?,

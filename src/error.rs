@@ -303,6 +303,10 @@ impl From<crate::db::DbError> for ApiError {
             crate::db::DbError::Query(sqlx::Error::PoolTimedOut) => {
                 Self::Unavailable("the database is busy or unreachable; retry shortly".to_owned())
             }
+            // Handlers name what exists when they know; this is the fallback.
+            crate::db::DbError::Conflict { .. } => {
+                Self::Conflict("it conflicts with something that already exists".to_owned())
+            }
             other => Self::Internal(anyhow::Error::new(other).context("database")),
         }
     }

@@ -94,7 +94,7 @@ pub async fn create_user(ctx: Ctx, body: ApiJson<CreateUser>) -> Result<HttpResp
     let db = ctx.db()?;
     let hash = password::hash(SecretString::from(body.password)).await?;
     let row = match users::insert(&db, &body.username, &hash, body.role.as_str()).await {
-        Err(crate::db::DbError::Query(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+        Err(crate::db::DbError::Conflict { .. }) => {
             return Err(ApiError::Conflict(format!(
                 "username `{}` is taken",
                 body.username

@@ -123,7 +123,7 @@ async fn save(
         updated_at: now,
     };
     match schedules::upsert(&db, &row).await {
-        Err(crate::db::DbError::Query(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+        Err(crate::db::DbError::Conflict { .. }) => {
             return Err(ApiError::Conflict(format!(
                 "a schedule named `{}` exists",
                 row.name

@@ -28,8 +28,28 @@ pub enum DbError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A unique constraint refused the write (a name or key that exists). Mapped here, once,
+    /// so handlers match `DbError::Conflict` instead of digging in sqlx errors.
+    #[error("already exists ({constraint})")]
+    Conflict {
+        constraint: String,
+        #[source]
+        source: sqlx::Error,
+    },
     #[error("database query failed: {0}")]
-    Query(#[from] sqlx::Error),
+    Query(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => Self::Conflict {
+                constraint: d.constraint().unwrap_or("unique").to_owned(),
+                source: e,
+            },
+            _ => Self::Query(e),
+        }
+    }
 }
 
 /// A pool for one backend. Cloning is cheap (pools are reference counted).

@@ -41,6 +41,9 @@ pub enum IngestError {
     },
     #[error(transparent)]
     Db(#[from] DbError),
+    /// Rows or an event could not be serialised (a bug, not the database's fault).
+    #[error("encoding rows for the database: {0}")]
+    Encode(String),
     /// Fault injection for tests: the import "dies" after this many rows were written.
     #[error("injected failure after {0} rows")]
     Injected(usize),
@@ -48,7 +51,7 @@ pub enum IngestError {
 
 impl From<sqlx::Error> for IngestError {
     fn from(e: sqlx::Error) -> Self {
-        Self::Db(DbError::Query(e))
+        Self::Db(DbError::from(e))
     }
 }
 
@@ -452,7 +455,7 @@ async fn write(
                 }
                 q
             } else {
-                let json = serde_json::to_string(&rows).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+                let json = serde_json::to_string(&rows).map_err(|e| IngestError::Encode(e.to_string()))?;
                 sqlx::query(insert_sql).bind(json)
             };
             let n = q.execute(&mut *tx).await?.rows_affected() as usize;
@@ -524,7 +527,7 @@ async fn write(
                 },
                 trace_id,
             )
-            .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+            .map_err(|e| IngestError::Encode(format!("{e:#}")))?;
             stage_event!(tx, event).await?;
         }
         Ok::<(), IngestError>(())

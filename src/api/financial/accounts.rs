@@ -61,7 +61,7 @@ async fn save(
         ));
     }
     match accounts::upsert(&db, &row).await {
-        Err(crate::db::DbError::Query(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+        Err(crate::db::DbError::Conflict { .. }) => {
             return Err(ApiError::Conflict(format!(
                 "an account named `{}` exists",
                 row.name

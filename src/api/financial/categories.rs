@@ -47,7 +47,7 @@ async fn save(
         updated_at: now,
     };
     match categories::upsert(&db, &row).await {
-        Err(crate::db::DbError::Query(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+        Err(crate::db::DbError::Conflict { .. }) => {
             return Err(ApiError::Conflict(format!(
                 "a category named `{}` exists there",
                 row.name

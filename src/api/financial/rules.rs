@@ -365,7 +365,7 @@ async fn save_profile(
         updated_at: now,
     };
     match profiles::upsert(&ctx.db()?, &row).await {
-        Err(crate::db::DbError::Query(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+        Err(crate::db::DbError::Conflict { .. }) => {
             return Err(ApiError::Conflict(format!(
                 "a profile named `{}` exists",
                 row.name

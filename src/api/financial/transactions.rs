@@ -226,7 +226,7 @@ pub async fn create_transaction(
         updated_at: now,
     };
     match transactions::upsert(&db, &row).await {
-        Err(crate::db::DbError::Query(sqlx::Error::Database(e))) if e.is_unique_violation() => {
+        Err(crate::db::DbError::Conflict { .. }) => {
             return Err(ApiError::Conflict(
                 "an identical transaction (same day, amount and description) is already recorded"
                     .to_owned(),

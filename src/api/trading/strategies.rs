@@ -147,7 +147,7 @@ fn row(id: String, i: StrategyInput, base: Option<&StrategyRow>) -> StrategyRow 
 }
 
 fn name_taken(e: &crate::db::DbError) -> bool {
-    matches!(e, crate::db::DbError::Query(sqlx::Error::Database(d)) if d.is_unique_violation())
+    matches!(e, crate::db::DbError::Conflict { .. })
 }
 
 pub(super) async fn load(ctx: &Ctx, id: &str) -> Result<StrategyRow, ApiError> {
