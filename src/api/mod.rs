@@ -133,16 +133,16 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
         .service(financial::rules::update_rule)
         .service(financial::rules::delete_rule)
         .service(financial::rules::test_rule)
-        .service(financial::rules::list_profiles)
-        .service(financial::rules::create_profile)
-        .service(financial::rules::update_profile)
-        .service(financial::rules::delete_profile)
+        .service(financial::profiles::list_profiles)
+        .service(financial::profiles::create_profile)
+        .service(financial::profiles::update_profile)
+        .service(financial::profiles::delete_profile)
         .service(financial::reports::spending)
         .service(financial::reports::cashflow)
         .service(financial::reports::balance)
         .service(financial::reports::top_counterparties)
-        .service(financial::reports::backfill)
-        .service(financial::reports::stats);
+        .service(financial::categorization::backfill)
+        .service(financial::categorization::stats);
 }
 
 /// The complete OpenAPI document, generated from the code.

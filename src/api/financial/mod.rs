@@ -4,13 +4,15 @@
 //! Layout:
 //! - `dto.rs`: bodies and field validation helpers (decimal strings, ISO dates).
 //! - `accounts.rs`, `categories.rs`, `transactions.rs`, `imports.rs`: the books.
-//! - `rules.rs`: categorization rules (with a dry run) and CSV profiles.
-//! - `reports.rs`: reports, categorization backfill and stats.
+//! - `rules.rs`: categorization rules (with a dry run); `profiles.rs`: CSV profiles.
+//! - `reports.rs`: reports; `categorization.rs`: categorization backfill and stats.
 
 pub mod accounts;
 pub mod categories;
+pub mod categorization;
 pub mod dto;
 pub mod imports;
+pub mod profiles;
 pub mod reports;
 pub mod rules;
 pub mod transactions;

@@ -1,18 +1,14 @@
-//! `/v1/financial/reports/*` and `/v1/financial/categorization/*`. Sums are exact (integer
+//! `/v1/financial/reports/*`. Sums are exact (integer
 //! ten-thousandths in SQL) and stay in each transaction's currency: when currencies mix, the
 //! response says so (`mixed_currencies`) and groups by currency, without FX conversion.
 
-use super::dto::{self, JobAccepted};
+use super::dto;
 use crate::api::ctx::Ctx;
-use crate::api::json::ApiJson;
 use crate::error::{ApiError, FieldError};
-use crate::finance::jobs::{AutoCategorize, CategorizePayload};
 use crate::finance::reports::{self, Range};
 use crate::finance::sql::from_e4;
 use crate::finance::{accounts, categories};
-use crate::on_db;
-use actix_web::{HttpResponse, get, post, web};
-use actors::jobs::JobSpec;
+use actix_web::{get, web};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use utoipa::{IntoParams, ToSchema};
@@ -261,142 +257,6 @@ pub async fn top_counterparties(
                 spent: money(-sum, &currency),
                 currency,
                 count,
-            })
-            .collect(),
-    }))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BackfillInput {
-    /// YYYY-MM-DD, inclusive.
-    pub from: String,
-    pub to: String,
-    #[serde(default)]
-    pub account_id: Option<String>,
-}
-
-/// Re-run automatic categorization over a date range (a job with progress). User-chosen and
-/// locked categories are never touched.
-#[utoipa::path(tag = "financial", request_body = BackfillInput, responses((status = 202, description = "Job enqueued", body = JobAccepted), (status = 422, description = "Bad range", body = crate::error::Problem)))]
-#[post("/v1/financial/categorization/backfill")]
-#[tracing::instrument(skip_all)]
-pub async fn backfill(ctx: Ctx, body: ApiJson<BackfillInput>) -> Result<HttpResponse, ApiError> {
-    let i = body.into_inner();
-    let mut errors = Vec::new();
-    let from = dto::date("from", &i.from, &mut errors);
-    let to = dto::date("to", &i.to, &mut errors);
-    if let (Some(f), Some(t)) = (from, to)
-        && f > t
-    {
-        errors.push(FieldError::new("to", "must not be before `from`"));
-    }
-    dto::done(errors)?;
-    let mut spec = JobSpec::of::<AutoCategorize>(
-        &CategorizePayload::Range {
-            from: i.from.clone(),
-            to: i.to.clone(),
-            account_id: i.account_id.clone(),
-        },
-        ctx.trace_id.clone(),
-    );
-    // The same backfill asked twice within a few seconds (a double click) is one job.
-    spec.idempotency_key = Some(format!(
-        "backfill:{}:{}:{}",
-        i.from,
-        i.to,
-        i.account_id.as_deref().unwrap_or("*"),
-    ));
-    spec.idempotency_window = std::time::Duration::from_secs(5);
-    let (job_id, created) = ctx.state.jobs.enqueue(&spec).await?;
-    ctx.audit(
-        ctx.who(),
-        "categorization.backfill",
-        format!("{}..{}", i.from, i.to),
-        "accepted",
-        Some(format!("job {job_id}")),
-    );
-    Ok(HttpResponse::Accepted().json(JobAccepted {
-        job_id,
-        deduplicated: !created,
-    }))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TierStats {
-    /// `rule`, `model` or `llm`.
-    pub tier: String,
-    /// Transactions this tier categorized.
-    pub categorized: i64,
-    /// Share of all transactions (0-1).
-    pub coverage: f64,
-    /// The user later chose the same category.
-    pub confirmed: i64,
-    /// The user later chose a different category (or cleared it).
-    pub corrected: i64,
-    /// 1 − corrected / categorized: unreviewed decisions count as right.
-    pub accuracy: Option<f64>,
-    /// confirmed / (confirmed + corrected): only what a user looked at.
-    pub reviewed_accuracy: Option<f64>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CategorizationStats {
-    pub transactions: i64,
-    pub categorized: i64,
-    pub uncategorized: i64,
-    /// By `categorized_by` now: user, rule, model, llm.
-    pub by_source: BTreeMap<String, i64>,
-    pub tiers: Vec<TierStats>,
-}
-
-/// Coverage and accuracy of each categorization tier, measured against user corrections.
-#[utoipa::path(tag = "financial", responses((status = 200, description = "Stats", body = CategorizationStats)))]
-#[get("/v1/financial/categorization/stats")]
-#[tracing::instrument(skip_all)]
-pub async fn stats(ctx: Ctx) -> Result<web::Json<CategorizationStats>, ApiError> {
-    let db = ctx.db()?;
-    let by_source: Vec<(Option<String>, i64)> = on_db!(&db, |p| sqlx::query_as(
-        "SELECT categorized_by, COUNT(*) FROM fin_transactions GROUP BY categorized_by"
-    )
-    .fetch_all(p)
-    .await)
-    .map_err(crate::db::DbError::from)?;
-    let tiers: Vec<(String, i64, i64, i64)> = on_db!(&db, |p| sqlx::query_as(
-        "SELECT auto_tier, COUNT(*), \
-         CAST(SUM(CASE WHEN categorized_by = 'user' AND category_id = auto_category_id THEN 1 ELSE 0 END) AS BIGINT), \
-         CAST(SUM(CASE WHEN categorized_by = 'user' AND (category_id IS NULL OR category_id <> auto_category_id) THEN 1 \
-                       WHEN categorized_by IS NULL THEN 1 ELSE 0 END) AS BIGINT) \
-         FROM fin_transactions WHERE auto_tier IS NOT NULL GROUP BY auto_tier ORDER BY auto_tier"
-    )
-    .fetch_all(p)
-    .await)
-    .map_err(crate::db::DbError::from)?;
-    let total: i64 = by_source.iter().map(|(_, n)| n).sum();
-    let uncategorized = by_source
-        .iter()
-        .find(|(s, _)| s.is_none())
-        .map_or(0, |(_, n)| *n);
-    #[allow(clippy::cast_precision_loss)]
-    let ratio = |a: i64, b: i64| (b > 0).then(|| a as f64 / b as f64);
-    Ok(web::Json(CategorizationStats {
-        transactions: total,
-        categorized: total - uncategorized,
-        uncategorized,
-        by_source: by_source
-            .into_iter()
-            .filter_map(|(s, n)| s.map(|s| (s, n)))
-            .collect(),
-        tiers: tiers
-            .into_iter()
-            .map(|(tier, n, confirmed, corrected)| TierStats {
-                tier,
-                categorized: n,
-                coverage: ratio(n, total).unwrap_or(0.0),
-                confirmed,
-                corrected,
-                accuracy: ratio(n - corrected, n),
-                reviewed_accuracy: ratio(confirmed, confirmed + corrected),
             })
             .collect(),
     }))
