@@ -41,6 +41,9 @@ pub enum ErrorCode {
     RateLimited,
     /// A dependency (database, …) is not available right now; retry later.
     ServiceUnavailable,
+    /// The server is at its bound for this kind of work (password hashing); retry after the
+    /// time in `Retry-After`.
+    Overloaded,
     /// Something failed on our side. The body says nothing more; the log has the cause.
     Internal,
 }
@@ -60,6 +63,7 @@ impl ErrorCode {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited => "rate_limited",
             Self::ServiceUnavailable => "service_unavailable",
+            Self::Overloaded => "overloaded",
             Self::Internal => "internal",
         }
     }
@@ -192,6 +196,11 @@ pub enum ApiError {
     Conflict(String),
     #[error("unavailable: {0}")]
     Unavailable(String),
+    #[error("overloaded: {detail}")]
+    Overloaded {
+        detail: String,
+        retry_after_secs: u64,
+    },
     /// Anything unexpected. Its chain is logged; the client sees an opaque 500.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -217,6 +226,7 @@ impl ApiError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Self::Overloaded { .. } => ErrorCode::Overloaded,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -244,7 +254,8 @@ impl ApiError {
             | Self::Unauthorized(d)
             | Self::Forbidden(d)
             | Self::Conflict(d)
-            | Self::Unavailable(d) => Problem::new(status, code, d.clone()),
+            | Self::Unavailable(d)
+            | Self::Overloaded { detail: d, .. } => Problem::new(status, code, d.clone()),
             Self::RateLimited { retry_after_secs } => Problem::new(
                 status,
                 code,
@@ -267,7 +278,7 @@ impl ResponseError for ApiError {
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -282,7 +293,10 @@ impl ResponseError for ApiError {
         }
         let mut res = self.problem().into_response();
         match self {
-            Self::RateLimited { retry_after_secs } => {
+            Self::RateLimited { retry_after_secs }
+            | Self::Overloaded {
+                retry_after_secs, ..
+            } => {
                 if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
                     res.headers_mut().insert(header::RETRY_AFTER, v);
                 }
@@ -294,6 +308,21 @@ impl ResponseError for ApiError {
             _ => {}
         }
         res
+    }
+}
+
+impl From<crate::auth::password::PasswordError> for ApiError {
+    fn from(e: crate::auth::password::PasswordError) -> Self {
+        use crate::auth::password::PasswordError;
+        match e {
+            PasswordError::Busy { retry_after_secs } => Self::Overloaded {
+                detail: "too many password checks in progress; retry shortly".to_owned(),
+                retry_after_secs,
+            },
+            PasswordError::Hashing(_) => {
+                Self::Internal(anyhow::Error::new(e).context("password hashing"))
+            }
+        }
     }
 }
 

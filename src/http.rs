@@ -1,7 +1,7 @@
 //! Cross-cutting HTTP middleware: security headers, CORS, and the request audit.
 
 use crate::api::AppState;
-use crate::audit::Entry;
+use crate::audit::{Entry, Refusal, truncate_target};
 use crate::auth::Principal;
 use crate::auth::guard::ClientIp;
 use crate::config::SecuritySettings;
@@ -54,8 +54,9 @@ pub fn cors(s: &SecuritySettings) -> Option<Cors> {
 #[derive(Debug, Clone, Copy)]
 pub struct Audited;
 
-/// Every mutating request gets an audit row (unless its handler wrote a richer one),
-/// including refused ones.
+/// Every authenticated mutating request gets an audit row (unless its handler wrote a richer
+/// one), refused ones included. Anonymous ones are summed per IP and window
+/// ([`crate::audit::Audit::anonymous_refusal`]): the port is reachable by anyone.
 pub async fn audit_requests(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -84,17 +85,26 @@ pub async fn audit_requests(
             r.method(),
             r.match_pattern().unwrap_or_else(|| "unmatched".to_owned())
         );
-        state.audit.record(Entry {
-            trace_id: &trace,
-            principal: ext
-                .get::<Principal>()
-                .map_or_else(|| "anonymous".to_owned(), Principal::label),
-            action: &action,
-            target: r.path().to_owned(),
-            outcome,
-            client_ip: ext.get::<ClientIp>().map(|c| c.0.clone()),
-            detail: Some(format!("status {}", status.as_u16())),
-        });
+        let client_ip = ext.get::<ClientIp>().map(|c| c.0.clone());
+        match ext.get::<Principal>() {
+            Some(p) => state.audit.record(Entry {
+                trace_id: &trace,
+                principal: p.label(),
+                action: &action,
+                target: truncate_target(r.path()),
+                outcome,
+                client_ip,
+                detail: Some(format!("status {}", status.as_u16())),
+            }),
+            None => state.audit.anonymous_refusal(Refusal {
+                trace_id: &trace,
+                action: &action,
+                target: r.path(),
+                outcome,
+                status: status.as_u16(),
+                client_ip,
+            }),
+        }
     }
     Ok(res)
 }

@@ -41,6 +41,7 @@ pub struct Application {
     db: DbHandle,
     schedules: Arc<ScheduleRunner>,
     listener: crate::jobs::ListenHandle,
+    audit: Audit,
     stop_rx: oneshot::Receiver<()>,
     stop_tx: Option<oneshot::Sender<()>>,
 }
@@ -226,6 +227,16 @@ impl Application {
         // Further domain actors (bank sync, Telegram, categorizer) are spawned here, in
         // dependency order, by the issues that add them.
 
+        let audit = Audit::new(audit_writer, secs(settings.audit.anonymous_window_secs));
+        let closer = audit.clone();
+        actix_web::rt::spawn(async move {
+            let mut tick = tokio::time::interval(closer.close_interval());
+            loop {
+                tick.tick().await;
+                closer.close_windows(false);
+            }
+        });
+
         let limits = Arc::new(Limits::new(&settings.rate_limit));
         let housekeeping = Arc::clone(&limits);
         actix_web::rt::spawn(async move {
@@ -244,15 +255,22 @@ impl Application {
             db: db.clone(),
             auth: Arc::new(AuthService::new(&keys.jwt, settings.auth.clone())),
             limits,
-            audit: Audit::new(audit_writer),
+            audit: audit.clone(),
             cipher,
             security: settings.security.clone(),
+            metrics_access: api::meta::MetricsAccess::from_settings(&settings),
             jobs,
             schedules,
             events,
             trading,
             finance,
         });
+        if matches!(state.metrics_access, api::meta::MetricsAccess::Closed) {
+            tracing::warn!(
+                host = %settings.server.host,
+                "/metrics is refused (403): bound beyond loopback without APP__METRICS__BEARER_TOKEN"
+            );
+        }
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
                 format!(
@@ -280,6 +298,7 @@ impl Application {
             db,
             schedules: keep_schedules,
             listener: job_listener,
+            audit,
             stop_rx,
             stop_tx: Some(stop_tx),
         })
@@ -310,6 +329,7 @@ impl Application {
             db,
             schedules,
             listener: job_listener,
+            audit,
             stop_rx,
             ..
         } = self;
@@ -327,6 +347,8 @@ impl Application {
         tracing::info!("shutting down: draining HTTP");
         handle.stop(true).await;
         let _ = server.await;
+        // Open anonymous-refusal summaries go to the audit writer before it stops.
+        audit.close_windows(true);
         tracing::info!("shutting down: stopping schedules and actors");
         schedules.shutdown().await;
         job_listener.stop().await;

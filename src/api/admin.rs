@@ -2,10 +2,10 @@
 
 use super::ctx::Ctx;
 use super::json::ApiJson;
+use crate::auth::Role;
 use crate::auth::service::API_KEY_PREFIX;
 use crate::auth::tokens::{digest, random_secret, short_id};
-use crate::auth::{Role, password};
-use crate::db::{api_keys, tokens, users};
+use crate::db::{api_keys, users};
 use crate::error::{ApiError, FieldError};
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
@@ -92,7 +92,12 @@ pub async fn create_user(ctx: Ctx, body: ApiJson<CreateUser>) -> Result<HttpResp
         return Err(ApiError::Validation(errors));
     }
     let db = ctx.db()?;
-    let hash = password::hash(SecretString::from(body.password)).await?;
+    let hash = ctx
+        .state
+        .auth
+        .passwords
+        .hash(SecretString::from(body.password))
+        .await?;
     let row = match users::insert(&db, &body.username, &hash, body.role.as_str()).await {
         Err(crate::db::DbError::Conflict { .. }) => {
             return Err(ApiError::Conflict(format!(
@@ -147,7 +152,7 @@ pub async fn update_user(
     }
     let db = ctx.db()?;
     let hash = match body.password {
-        Some(p) => Some(password::hash(SecretString::from(p)).await?),
+        Some(p) => Some(ctx.state.auth.passwords.hash(SecretString::from(p)).await?),
         None => None,
     };
     let Some(before) = users::by_id(&db, &id).await? else {
@@ -169,9 +174,11 @@ pub async fn update_user(
     )
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
-    if body.disabled == Some(true) || hash.is_some() {
-        tokens::revoke_user(&db, &row.id).await?;
-    }
+    // Disabled or a new password: every session ends, access tokens included, at once.
+    ctx.state
+        .auth
+        .user_changed(&db, &row.id, body.disabled == Some(true) || hash.is_some())
+        .await?;
     ctx.audit(
         ctx.who(),
         "user.update",

@@ -42,6 +42,9 @@ pub struct AuditEventView {
     pub outcome: String,
     pub client_ip: Option<String>,
     pub detail: Option<String>,
+    /// How many requests this event stands for: 1, or the count of a per-IP, per-minute
+    /// summary of anonymous refused requests (action `anonymous.refused`).
+    pub occurrences: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -96,6 +99,7 @@ pub async fn list_events(
             outcome: r.outcome,
             client_ip: r.client_ip,
             detail: r.detail,
+            occurrences: r.occurrences,
         })
         .collect();
     let next_cursor = if more {

@@ -60,6 +60,7 @@ fn tokens(s: Session) -> TokenResponse {
     (status = 200, description = "Tokens", body = TokenResponse),
     (status = 401, description = "Wrong username or password, or account disabled"),
     (status = 429, description = "Too many attempts; see Retry-After"),
+    (status = 503, description = "Every password-hashing slot is busy (`overloaded`); see Retry-After"),
 ))]
 #[post("/v1/auth/login")]
 #[tracing::instrument(skip_all, fields(trace_id = %ctx.trace_id))]
@@ -145,7 +146,8 @@ pub async fn refresh(
     }
 }
 
-/// Revoke the session the refresh token belongs to.
+/// End the session: the refresh token's and the calling access token's. Both stop working at
+/// once.
 #[utoipa::path(tag = "auth", request_body = RefreshRequest, responses((status = 204, description = "Logged out")))]
 #[post("/v1/auth/logout")]
 #[tracing::instrument(skip_all, fields(trace_id = %ctx.trace_id))]
@@ -159,7 +161,12 @@ pub async fn logout(ctx: Ctx, body: ApiJson<RefreshRequest>) -> Result<HttpRespo
     let db = ctx.db()?;
     ctx.state
         .auth
-        .logout(&db, user_id, &body.0.refresh_token)
+        .logout(
+            &db,
+            user_id,
+            principal.session.as_deref().unwrap_or_default(),
+            &body.0.refresh_token,
+        )
         .await?;
     ctx.audit(
         principal.label(),

@@ -138,6 +138,7 @@ fn example_problem(status: StatusCode) -> Problem {
         ErrorCode::UnsupportedMediaType => "expected `Content-Type: application/json`",
         ErrorCode::RateLimited => "too many requests; retry in 12 s",
         ErrorCode::ServiceUnavailable => "the database is busy or unreachable; retry shortly",
+        ErrorCode::Overloaded => "too many password checks at once; retry in 1 s",
         ErrorCode::Internal => "internal error; the server log has the details",
     };
     let problem = Problem::new(status, code, detail);

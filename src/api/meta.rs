@@ -1,22 +1,90 @@
 //! Service-level endpoints: Prometheus metrics and the root redirect.
 
+use super::AppState;
+use crate::config::Settings;
+use crate::error::ApiError;
 use actix_web::http::header;
-use actix_web::{HttpResponse, get};
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
 
-/// Prometheus metrics in the text exposition format (process, HTTP, actors).
+/// Who may read `/metrics`: it names strategies and shows their PnL.
+#[derive(Clone)]
+pub enum MetricsAccess {
+    /// Bound to loopback and no token configured: only local processes can connect.
+    Open,
+    /// Scrapers send `Authorization: Bearer <metrics.bearer_token>`.
+    Token(SecretString),
+    /// Bound beyond loopback without a token: refused (403) rather than shown to anyone who
+    /// can reach the port.
+    Closed,
+}
+
+impl MetricsAccess {
+    pub fn from_settings(s: &Settings) -> Self {
+        let token = s.metrics.bearer_token.expose().trim();
+        if s.metrics.bearer_token.is_set() && !crate::auth::keys::is_placeholder(token) {
+            Self::Token(SecretString::from(token.to_owned()))
+        } else if crate::auth::keys::is_loopback(&s.server.host) {
+            Self::Open
+        } else {
+            Self::Closed
+        }
+    }
+
+    fn check(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        match self {
+            Self::Open => Ok(()),
+            Self::Closed => Err(ApiError::Forbidden(
+                "metrics are not served beyond loopback without a token; set \
+                 APP__METRICS__BEARER_TOKEN and configure the scraper with it"
+                    .to_owned(),
+            )),
+            Self::Token(want) => {
+                let got = req
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.split_once(' '))
+                    .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                    .map(|(_, token)| token.trim())
+                    .unwrap_or_default();
+                let ok: bool = got.as_bytes().ct_eq(want.expose_secret().as_bytes()).into();
+                if ok {
+                    Ok(())
+                } else {
+                    Err(ApiError::Unauthorized(
+                        "send `Authorization: Bearer <metrics.bearer_token>`".to_owned(),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// Prometheus metrics in the text exposition format (process, HTTP, actors, trading).
+/// Beyond loopback only with the metrics bearer token (`metrics.bearer_token`).
 #[utoipa::path(
     tag = "meta",
     security(()),
-    responses((status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain; version=0.0.4", body = String))
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain; version=0.0.4", body = String),
+        (status = 401, description = "A metrics token is configured and the request does not carry it"),
+        (status = 403, description = "Bound beyond loopback and no metrics token configured"),
+    )
 )]
 #[get("/metrics")]
-pub async fn metrics() -> HttpResponse {
-    HttpResponse::Ok()
+pub async fn metrics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    state.metrics_access.check(&req)?;
+    Ok(HttpResponse::Ok()
         .insert_header((
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         ))
-        .body(crate::metrics::exposition())
+        .body(crate::metrics::exposition()))
 }
 
 /// Sends browsers to the interactive API docs.

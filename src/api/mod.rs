@@ -61,6 +61,7 @@ pub struct AppState {
     pub audit: Audit,
     pub cipher: Arc<Cipher>,
     pub security: SecuritySettings,
+    pub metrics_access: meta::MetricsAccess,
     pub jobs: crate::jobs::JobQueue,
     pub schedules: Arc<crate::schedules::ScheduleRunner>,
     pub events: actors::events::EventBus,

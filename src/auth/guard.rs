@@ -69,6 +69,17 @@ pub async fn guard(
     }
 }
 
+/// Routes polled by monitors and scrapers. They get their own per-IP bucket, so a health
+/// probe polling every second never eats the API's budget (a monitor polling `/health/ready`
+/// used to get 429 after ~600 requests and then saw readiness answer 429).
+pub const PROBE_PATHS: [&str; 3] = ["/health/live", "/health/ready", "/metrics"];
+
+/// Which bucket a request is charged to:
+/// - probes (`PROBE_PATHS`): the probe bucket of their IP, nothing else;
+/// - requests that authenticate: their credential's bucket only, so a busy client behind one
+///   IP is limited by `per_credential_per_minute`, not by the (smaller) per-IP figure;
+/// - everything anonymous, and every credential that fails: the per-IP bucket. An IP that is
+///   over its limit gets 429 before its credentials are even looked at.
 async fn check(
     req: &ServiceRequest,
     state: &AppState,
@@ -76,14 +87,19 @@ async fn check(
     pattern: Option<&str>,
 ) -> Result<(), actix_web::HttpResponse> {
     let refuse = |e: ApiError| e.error_response();
-    state
-        .limits
-        .check_ip(ip)
-        .map_err(|w| refuse(retry_after(w)))?;
+    let wait = |w: Duration| refuse(retry_after(w));
+    let per_ip = || state.limits.check_ip(ip);
+    if pattern.is_some_and(|p| PROBE_PATHS.contains(&p)) {
+        state
+            .limits
+            .check_probe(ip)
+            .map_err(|w| refuse(retry_after(w)))?;
+    }
     let access = match decide(req.method().as_str(), pattern) {
         Decision::Allow(a) => a,
-        Decision::NoRoute => return Ok(()),
+        Decision::NoRoute => return per_ip().map_err(wait),
         Decision::MethodNotAllowed => {
+            per_ip().map_err(wait)?;
             return Err(crate::api::problems::method_not_allowed(
                 req.method(),
                 req.path(),
@@ -97,26 +113,45 @@ async fn check(
             )));
         }
     };
-    if pattern == Some(LOGIN_PATH) {
-        state
-            .limits
-            .check_login(ip)
-            .map_err(|w| refuse(retry_after(w)))?;
-    }
-    let Access::Role(needed) = access else {
-        return Ok(());
+    let needed = match access {
+        Access::Public if pattern.is_some_and(|p| PROBE_PATHS.contains(&p)) => return Ok(()),
+        Access::Public => {
+            per_ip().map_err(wait)?;
+            if pattern == Some(LOGIN_PATH) {
+                state
+                    .limits
+                    .check_login(ip)
+                    .map_err(|w| refuse(retry_after(w)))?;
+            }
+            return Ok(());
+        }
+        Access::Role(needed) => needed,
     };
     let Some(cred) = credential(req) else {
+        per_ip().map_err(wait)?;
         return Err(refuse(ApiError::Unauthorized(
             "send `Authorization: Bearer <token>` or `X-Api-Key`".to_owned(),
         )));
     };
+    // API keys cost a database lookup before they are known to be good; an IP over its
+    // limit (e.g. guessing keys) gets no more lookups until its wait is over. JWTs are
+    // checked by signature first, which costs no I/O.
+    if !super::tokens::looks_like_jwt(&cred)
+        && let Some(wait) = state.limits.ip_blocked(ip)
+    {
+        return Err(refuse(retry_after(wait)));
+    }
     let db = state.db.get();
-    let principal = state
-        .auth
-        .authenticate(db.as_ref(), &cred)
-        .await
-        .map_err(refuse)?;
+    let principal = match state.auth.authenticate(db.as_ref(), &cred).await {
+        Ok(p) => p,
+        Err(e) => {
+            // A failed credential is an anonymous request: it pays from the IP's bucket.
+            if matches!(e, ApiError::Unauthorized(_)) {
+                per_ip().map_err(wait)?;
+            }
+            return Err(refuse(e));
+        }
+    };
     state
         .limits
         .check_credential(&principal.limit_key())

@@ -47,7 +47,7 @@ pub fn is_placeholder(value: &str) -> bool {
         || v == "placeholder"
 }
 
-fn is_loopback(host: &str) -> bool {
+pub fn is_loopback(host: &str) -> bool {
     host == "localhost"
         || host
             .parse::<std::net::IpAddr>()

@@ -10,6 +10,7 @@
 //! - `ratelimit.rs`: per-IP, per-credential and login limits (GCRA via `governor`).
 //! - `guard.rs`: the middleware that applies all of the above to each request.
 //! - `service.rs`: login, refresh rotation with reuse detection, logout, API keys.
+//! - `sessions.rs`: the cached per-request check that an access token's session still holds.
 
 pub mod guard;
 pub mod keys;
@@ -18,6 +19,7 @@ pub mod policy;
 mod principal;
 pub mod ratelimit;
 pub mod service;
+pub mod sessions;
 pub mod tokens;
 
 pub use principal::{Principal, Role, Subject};

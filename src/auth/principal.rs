@@ -46,6 +46,8 @@ pub enum Subject {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub subject: Subject,
+    /// The access token's session (refresh-token family); `None` for API keys.
+    pub session: Option<String>,
     pub role: Role,
 }
 

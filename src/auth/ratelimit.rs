@@ -1,16 +1,24 @@
-//! Rate limits: per client IP, per credential, and a stricter one for login attempts.
-//! GCRA from `governor`: a bucket of `n` per minute that refills smoothly.
+//! Rate limits: per client IP (anonymous requests and failed credentials), per credential
+//! (authenticated requests), per IP for probes (`/health/*`, `/metrics`), and a stricter one
+//! for login attempts. GCRA from `governor`: a bucket of `n` per minute that refills smoothly.
+//! `guard.rs` decides which bucket a request is charged to.
 
 use crate::config::RateLimitSettings;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::time::Duration;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 pub struct Limits {
     per_ip: Option<DefaultKeyedRateLimiter<String>>,
     per_credential: Option<DefaultKeyedRateLimiter<String>>,
     login: Option<DefaultKeyedRateLimiter<String>>,
+    probes: Option<DefaultKeyedRateLimiter<String>>,
+    /// IPs whose per-IP bucket ran dry, until when: their credentials are not even looked up
+    /// (a flood of made-up API keys would otherwise cost one database lookup each).
+    blocked: Mutex<HashMap<String, Instant>>,
     clock: DefaultClock,
 }
 
@@ -24,6 +32,8 @@ impl Limits {
             per_ip: limiter(s.per_ip_per_minute),
             per_credential: limiter(s.per_credential_per_minute),
             login: limiter(s.login_per_minute),
+            probes: limiter(s.probes_per_ip_per_minute),
+            blocked: Mutex::default(),
             clock: DefaultClock::default(),
         }
     }
@@ -43,7 +53,29 @@ impl Limits {
 
     /// `Err(wait)` when over the limit.
     pub fn check_ip(&self, ip: &str) -> Result<(), Duration> {
-        self.check(self.per_ip.as_ref(), ip)
+        self.check(self.per_ip.as_ref(), ip).inspect_err(|wait| {
+            self.blocked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(ip.to_owned(), Instant::now() + *wait);
+        })
+    }
+
+    /// `Some(wait)` while the IP's last per-IP check was refused and its wait is not over.
+    pub fn ip_blocked(&self, ip: &str) -> Option<Duration> {
+        let mut blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
+        let until = *blocked.get(ip)?;
+        let now = Instant::now();
+        if until > now {
+            Some(until - now)
+        } else {
+            blocked.remove(ip);
+            None
+        }
+    }
+
+    pub fn check_probe(&self, ip: &str) -> Result<(), Duration> {
+        self.check(self.probes.as_ref(), ip)
     }
 
     pub fn check_credential(&self, key: &str) -> Result<(), Duration> {
@@ -56,12 +88,21 @@ impl Limits {
 
     /// Forgets idle keys so memory stays flat (called periodically).
     pub fn housekeep(&self) {
-        for l in [&self.per_ip, &self.per_credential, &self.login]
-            .into_iter()
-            .flatten()
+        for l in [
+            &self.per_ip,
+            &self.per_credential,
+            &self.login,
+            &self.probes,
+        ]
+        .into_iter()
+        .flatten()
         {
             l.retain_recent();
             l.shrink_to_fit();
         }
+        let now = Instant::now();
+        let mut blocked = self.blocked.lock().unwrap_or_else(PoisonError::into_inner);
+        blocked.retain(|_, until| *until > now);
+        blocked.shrink_to_fit();
     }
 }

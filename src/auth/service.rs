@@ -1,7 +1,9 @@
 //! Login, refresh-token rotation with reuse detection, logout, and credential checks.
 
+use super::password::Passwords;
+use super::sessions::{SessionCache, SessionState};
 use super::tokens::{JwtKeys, digest, looks_like_jwt, random_secret};
-use super::{Principal, Role, Subject, password};
+use super::{Principal, Role, Subject};
 use crate::config::AuthSettings;
 use crate::db::{Db, api_keys, tokens, users};
 use crate::error::ApiError;
@@ -15,6 +17,9 @@ pub const REFRESH_PREFIX: &str = "rt_";
 pub struct AuthService {
     pub jwt: JwtKeys,
     pub settings: AuthSettings,
+    /// The process's one bounded password hasher.
+    pub passwords: Passwords,
+    pub sessions: SessionCache,
 }
 
 /// What login and refresh hand back.
@@ -42,6 +47,10 @@ impl AuthService {
     pub fn new(jwt_secret: &SecretString, settings: AuthSettings) -> Self {
         Self {
             jwt: JwtKeys::new(jwt_secret, &settings.issuer, settings.access_ttl_secs),
+            passwords: Passwords::new(&settings),
+            sessions: SessionCache::new(std::time::Duration::from_secs(
+                settings.session_cache_ttl_secs,
+            )),
             settings,
         }
     }
@@ -53,7 +62,7 @@ impl AuthService {
         family: &str,
     ) -> Result<Session, ApiError> {
         let role = Role::parse(&user.role).unwrap_or(Role::Viewer);
-        let access_token = self.jwt.issue(&user.id, &user.username, role)?;
+        let access_token = self.jwt.issue(&user.id, &user.username, role, family)?;
         let refresh = random_secret(REFRESH_PREFIX);
         let ttl = Duration::seconds(
             i64::try_from(self.settings.refresh_ttl_secs).unwrap_or(i64::MAX / 2),
@@ -81,7 +90,10 @@ impl AuthService {
         pw: SecretString,
     ) -> Result<Result<Session, AuthFailure>, ApiError> {
         let user = users::by_username(db, username).await?;
-        let ok = password::verify(pw, user.as_ref().map(|u| u.password_hash.clone())).await;
+        let ok = self
+            .passwords
+            .verify(pw, user.as_ref().map(|u| u.password_hash.clone()))
+            .await?;
         let Some(user) = user.filter(|_| ok) else {
             return Ok(Err(AuthFailure::BadCredentials));
         };
@@ -107,6 +119,7 @@ impl AuthService {
         }
         if row.used_at.is_some() || !tokens::consume(db, &row.id).await? {
             tokens::revoke_family(db, &row.family_id).await?;
+            self.sessions.end_session(&row.family_id);
             return Ok(Err(AuthFailure::Reuse));
         }
         if row.expires_at <= Utc::now() {
@@ -117,18 +130,47 @@ impl AuthService {
         };
         if user.disabled {
             tokens::revoke_family(db, &row.family_id).await?;
+            self.sessions.end_session(&row.family_id);
             return Ok(Err(AuthFailure::Disabled));
         }
         Ok(Ok(self.new_session(db, user, &row.family_id).await?))
     }
 
-    /// Revokes the refresh token's family if it belongs to `user_id`. Idempotent.
-    pub async fn logout(&self, db: &Db, user_id: &str, token: &str) -> Result<(), ApiError> {
+    /// Ends the caller's session (`sid`, the family of the access token used) and the
+    /// refresh token's family if it belongs to `user_id`: their refresh and access tokens stop
+    /// working at once. Idempotent.
+    pub async fn logout(
+        &self,
+        db: &Db,
+        user_id: &str,
+        sid: &str,
+        token: &str,
+    ) -> Result<(), ApiError> {
+        let mut families = vec![sid.to_owned()];
         if let Some(row) = tokens::by_hash(db, &digest(token)).await?
             && row.user_id == user_id
         {
-            tokens::revoke_family(db, &row.family_id).await?;
+            families.push(row.family_id);
         }
+        for family in &families {
+            tokens::revoke_family(db, family).await?;
+            self.sessions.end_session(family);
+        }
+        Ok(())
+    }
+
+    /// Ends every session of the user (disabled, new password) and forgets what the cache
+    /// knew about them (a role change applies at once).
+    pub async fn user_changed(
+        &self,
+        db: &Db,
+        user_id: &str,
+        end_sessions: bool,
+    ) -> Result<(), ApiError> {
+        if end_sessions {
+            tokens::revoke_user(db, user_id).await?;
+        }
+        self.sessions.user_changed(user_id);
         Ok(())
     }
 
@@ -144,13 +186,22 @@ impl AuthService {
                 tracing::debug!(error = %e, "access token rejected");
                 unauthorized("access token invalid or expired")
             })?;
-            return Ok(Principal {
-                subject: Subject::User {
-                    id: claims.sub,
-                    username: claims.name,
-                },
-                role: claims.role,
-            });
+            let db = db.ok_or_else(|| {
+                ApiError::Unavailable("the database is not reachable yet".to_owned())
+            })?;
+            return match self.sessions.state(db, &claims.sub, &claims.sid).await? {
+                SessionState::Live { username, role } => Ok(Principal {
+                    subject: Subject::User {
+                        id: claims.sub,
+                        username,
+                    },
+                    session: Some(claims.sid),
+                    role,
+                }),
+                SessionState::Ended => Err(unauthorized(
+                    "session ended (logged out, revoked or user disabled)",
+                )),
+            };
         }
         let Some(rest) = credential.strip_prefix(API_KEY_PREFIX) else {
             return Err(unauthorized("unrecognised credential"));
@@ -179,6 +230,7 @@ impl AuthService {
                 id: row.id,
                 prefix: row.prefix,
             },
+            session: None,
             role,
         })
     }

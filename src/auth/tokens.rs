@@ -22,6 +22,19 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// Session id: the refresh-token family of the login. Logout, a replayed refresh token,
+    /// disabling the user or a new password end the session, and with it this token.
+    pub sid: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error(transparent)]
+    Invalid(#[from] jsonwebtoken::errors::Error),
+    /// Validly signed, but issued in the future or for longer than the server's access-token
+    /// lifetime (whatever its `exp` says).
+    #[error("token lifetime exceeds the configured access-token lifetime")]
+    Lifetime,
 }
 
 pub struct JwtKeys {
@@ -62,7 +75,13 @@ impl JwtKeys {
         )?)
     }
 
-    pub fn issue(&self, user_id: &str, username: &str, role: Role) -> anyhow::Result<String> {
+    pub fn issue(
+        &self,
+        user_id: &str,
+        username: &str,
+        role: Role,
+        session_id: &str,
+    ) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         self.sign(&Claims {
             sub: user_id.to_owned(),
@@ -72,11 +91,25 @@ impl JwtKeys {
             iat: now,
             exp: now + self.ttl_secs,
             jti: uuid::Uuid::now_v7().to_string(),
+            sid: session_id.to_owned(),
         })
     }
 
-    pub fn verify(&self, token: &str) -> Result<Claims, jsonwebtoken::errors::Error> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map(|d| d.claims)
+    /// Signature, issuer and expiry, then the server's cap on the lifetime: a token counts
+    /// only for `access_ttl_secs` after its `iat`, however far away its `exp` is (a token
+    /// signed under an older, longer setting, or with a leaked key, does not live on).
+    pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map(|d| d.claims)?;
+        let now = chrono::Utc::now().timestamp();
+        let leeway = i64::try_from(self.validation.leeway).unwrap_or(0);
+        let too_long = claims.exp.saturating_sub(claims.iat) > self.ttl_secs;
+        let from_future = claims.iat > now + leeway;
+        let too_old = now.saturating_sub(claims.iat) > self.ttl_secs + leeway;
+        if too_long || from_future || too_old {
+            return Err(TokenError::Lifetime);
+        }
+        Ok(claims)
     }
 }
 
@@ -118,7 +151,7 @@ mod tests {
     #[test]
     fn round_trip_and_tamper() {
         let k = keys();
-        let t = k.issue("u1", "alice", Role::Admin).expect("sign");
+        let t = k.issue("u1", "alice", Role::Admin, "s1").expect("sign");
         assert!(looks_like_jwt(&t));
         assert_eq!(k.verify(&t).expect("valid").role, Role::Admin);
         let other = JwtKeys::new(&SecretString::from("x".repeat(40)), "ai-service", 900);
@@ -128,10 +161,39 @@ mod tests {
     #[test]
     fn alg_none_is_rejected() {
         let k = keys();
-        let t = k.issue("u1", "alice", Role::Admin).expect("sign");
+        let t = k.issue("u1", "alice", Role::Admin, "s1").expect("sign");
         let payload = t.split('.').nth(1).expect("payload");
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         assert!(k.verify(&format!("{header}.{payload}.")).is_err());
+    }
+
+    #[test]
+    fn lifetime_is_capped_by_the_server_not_by_exp() {
+        let k = keys();
+        let now = chrono::Utc::now().timestamp();
+        let claims = |iat: i64, exp: i64| Claims {
+            sub: "u1".into(),
+            name: "alice".into(),
+            role: Role::Admin,
+            iss: "ai-service".into(),
+            iat,
+            exp,
+            jti: "j".into(),
+            sid: "s1".into(),
+        };
+        let ok = k.sign(&claims(now, now + 900)).expect("sign");
+        assert!(k.verify(&ok).is_ok());
+        for (what, iat, exp) in [
+            ("exp ten years out", now, now + 10 * 365 * 86_400),
+            ("issued in the future", now + 600, now + 1_200),
+            ("older than the lifetime", now - 2_000, now + 60),
+        ] {
+            let t = k.sign(&claims(iat, exp)).expect("sign");
+            assert!(
+                matches!(k.verify(&t), Err(TokenError::Lifetime)),
+                "{what} must be refused"
+            );
+        }
     }
 
     #[test]

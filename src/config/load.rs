@@ -254,6 +254,22 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             "must be at least 32 characters (e.g. `openssl rand -base64 48`)",
         ));
     }
+    let metrics_token = s.metrics.bearer_token.expose();
+    if s.metrics.bearer_token.is_set()
+        && !crate::auth::keys::is_placeholder(metrics_token)
+        && metrics_token.trim().len() < 16
+    {
+        return Err(key(
+            "metrics.bearer_token",
+            "must be at least 16 characters (e.g. `openssl rand -base64 32`), or empty",
+        ));
+    }
+    if s.audit.anonymous_window_secs == 0 {
+        return Err(key("audit.anonymous_window_secs", "must be at least 1"));
+    }
+    if s.auth.max_concurrent_hashes == 0 {
+        return Err(key("auth.max_concurrent_hashes", "must be at least 1"));
+    }
     if s.jobs.concurrency == 0 || s.jobs.lease_secs < 3 || s.jobs.poll_interval_ms == 0 {
         return Err(key(
             "jobs",

@@ -16,6 +16,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub security: SecuritySettings,
     pub rate_limit: RateLimitSettings,
+    pub metrics: MetricsSettings,
+    pub audit: AuditSettings,
     pub jobs: JobsSettings,
     pub trading: super::TradingSettings,
     pub finance: super::FinanceSettings,
@@ -205,6 +207,15 @@ pub struct AuthSettings {
     pub issuer: String,
     /// Shortest password accepted for new users.
     pub min_password_length: usize,
+    /// Password hashes (argon2id, 19 MiB each) running at once; more callers wait.
+    pub max_concurrent_hashes: usize,
+    /// How long this process trusts what it last read about a session (logout, disable and
+    /// password changes made in this process apply at once; other processes see them within
+    /// this time).
+    pub session_cache_ttl_secs: u64,
+    /// How long a login or password change waits for a hashing slot before answering 503
+    /// with `Retry-After`. 0 = do not wait.
+    pub hash_wait_timeout_ms: u64,
 }
 
 impl Default for AuthSettings {
@@ -215,6 +226,9 @@ impl Default for AuthSettings {
             refresh_ttl_secs: 30 * 24 * 3600,
             issuer: "ai-service".to_owned(),
             min_password_length: 12,
+            session_cache_ttl_secs: 5,
+            max_concurrent_hashes: 2,
+            hash_wait_timeout_ms: 1_000,
         }
     }
 }
@@ -250,12 +264,16 @@ impl Default for SecuritySettings {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitSettings {
-    /// Requests per minute from one client IP (all routes). 0 disables.
+    /// Anonymous requests (and failed credentials) per minute from one client IP. 0 disables.
     pub per_ip_per_minute: u32,
-    /// Requests per minute with one credential (user or API key). 0 disables.
+    /// Authenticated requests per minute with one credential (user or API key), wherever
+    /// they come from; they do not count against the per-IP figure. 0 disables.
     pub per_credential_per_minute: u32,
     /// Login attempts per minute from one client IP, against password guessing. 0 disables.
     pub login_per_minute: u32,
+    /// `/health/*` and `/metrics` requests per minute from one IP: their own bucket, so
+    /// monitors never eat the API's budget. 0 disables.
+    pub probes_per_ip_per_minute: u32,
 }
 
 impl Default for RateLimitSettings {
@@ -264,8 +282,34 @@ impl Default for RateLimitSettings {
             per_ip_per_minute: 600,
             per_credential_per_minute: 1200,
             login_per_minute: 10,
+            probes_per_ip_per_minute: 6_000,
         }
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// Anonymous refused requests from one IP are written as one summary row per this many
+    /// seconds, with their count (authenticated requests stay one row each).
+    pub anonymous_window_secs: u64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            anonymous_window_secs: 60,
+        }
+    }
+}
+
+/// Who may read `/metrics` (strategy names and PnL are in it).
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// Bearer token a scraper must send (`Authorization: Bearer …`), 16+ characters. Empty:
+    /// `/metrics` is open when `server.host` is loopback and refused (403) when it is not.
+    pub bearer_token: Secret,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

@@ -16,6 +16,7 @@ pub struct EventRow {
     pub outcome: String,
     pub client_ip: Option<String>,
     pub detail: Option<String>,
+    pub occurrences: i64,
 }
 
 /// Filters for reading; every field optional. `before` is a cursor (an event id).
@@ -34,8 +35,8 @@ pub struct EventFilter {
 /// Writes a batch in one transaction.
 #[tracing::instrument(skip_all, fields(events = batch.len()))]
 pub async fn insert_batch(db: &Db, batch: &[AuditEvent]) -> Result<(), DbError> {
-    let sql = "INSERT INTO event_log (id, at, trace_id, principal, action, target, outcome, client_ip, detail) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    let sql = "INSERT INTO event_log (id, at, trace_id, principal, action, target, outcome, client_ip, detail, occurrences) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
     on_db!(db, |p| {
         let mut tx = p.begin_write().await?;
         for e in batch {
@@ -50,6 +51,7 @@ pub async fn insert_batch(db: &Db, batch: &[AuditEvent]) -> Result<(), DbError> 
                 .bind(&e.outcome)
                 .bind(&e.client_ip)
                 .bind(&e.detail)
+                .bind(i64::try_from(e.occurrences).unwrap_or(i64::MAX))
                 .execute(&mut *tx)
                 .await?;
         }
@@ -61,7 +63,7 @@ pub async fn insert_batch(db: &Db, batch: &[AuditEvent]) -> Result<(), DbError> 
 /// Newest first. Ids are UUIDv7, so `id < cursor` pages backwards in time.
 #[tracing::instrument(skip_all)]
 pub async fn list(db: &Db, f: &EventFilter) -> Result<Vec<EventRow>, DbError> {
-    let sql = "SELECT id, at, trace_id, principal, action, target, outcome, client_ip, detail FROM event_log \
+    let sql = "SELECT id, at, trace_id, principal, action, target, outcome, client_ip, detail, occurrences FROM event_log \
                WHERE ($1 IS NULL OR principal = $1) AND ($2 IS NULL OR action = $2) \
                AND ($3 IS NULL OR outcome = $3) AND ($4 IS NULL OR trace_id = $4) \
                AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6) AND ($7 IS NULL OR id < $7) \

@@ -102,6 +102,32 @@ pub async fn update(
     }
 }
 
+/// What the session check needs, in one indexed query: the user (if it exists), and whether
+/// the refresh-token family `family_id` still has an unrevoked token.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRow {
+    pub username: String,
+    pub role: String,
+    pub disabled: bool,
+    pub live: bool,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn session_state(
+    db: &Db,
+    user_id: &str,
+    family_id: &str,
+) -> Result<Option<SessionRow>, DbError> {
+    let sql = "SELECT u.username, u.role, u.disabled, EXISTS (SELECT 1 FROM refresh_tokens t \
+               WHERE t.family_id = $2 AND t.user_id = u.id AND t.revoked_at IS NULL) AS live \
+               FROM users u WHERE u.id = $1";
+    Ok(on_db!(db, |p| sqlx::query_as::<_, SessionRow>(sql)
+        .bind(user_id)
+        .bind(family_id)
+        .fetch_optional(p)
+        .await)?)
+}
+
 pub async fn count_admins(db: &Db) -> Result<i64, DbError> {
     let sql = "SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = FALSE";
     Ok(on_db!(db, |p| sqlx::query_scalar::<_, i64>(sql)

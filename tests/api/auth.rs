@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 on_both_backends!(
     login_refresh_rotation_reuse_and_logout,
+    access_tokens_die_with_their_session,
     forged_and_expired_tokens_are_rejected,
     api_keys_work_and_revoke,
     role_matrix_over_every_operation
@@ -107,7 +108,51 @@ async fn forged_and_expired_tokens_are_rejected(backend: Backend) {
         iat: now - 3600,
         exp,
         jti: "j".into(),
+        sid: "s".into(),
     };
+    // The real admin's user and session, to sign tokens that differ in one respect only.
+    let real: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(admin.split('.').nth(1).expect("payload"))
+            .expect("base64"),
+    )
+    .expect("claims");
+    let signed = |sub: &str, sid: &str, iat: i64, exp: i64| {
+        keys.sign(&Claims {
+            sub: sub.into(),
+            name: "admin-user".into(),
+            role: Role::Admin,
+            iss: "ai-service".into(),
+            iat,
+            exp,
+            jti: "j".into(),
+            sid: sid.into(),
+        })
+        .expect("sign")
+    };
+    let (real_sub, real_sid) = (
+        real["sub"].as_str().expect("sub"),
+        real["sid"].as_str().expect("sid"),
+    );
+    assert_eq!(
+        app.call(
+            "GET",
+            "/v1/users",
+            Some(&signed(real_sub, real_sid, now, now + 600)),
+            None
+        )
+        .await
+        .status(),
+        200,
+        "a token signed alike for the real session is good (the cases below differ in one way)"
+    );
+    let nobody = signed(
+        &uuid::Uuid::now_v7().to_string(),
+        &uuid::Uuid::now_v7().to_string(),
+        now,
+        now + 600,
+    );
+    let too_long = signed(real_sub, real_sid, now, now + 10 * 365 * 86_400);
     let expired = keys.sign(&claims(now - 120, "ai-service")).expect("sign");
     let wrong_iss = keys.sign(&claims(now + 600, "someone-else")).expect("sign");
     let other_key = JwtKeys::new(
@@ -127,6 +172,8 @@ async fn forged_and_expired_tokens_are_rejected(backend: Backend) {
         format!("{}.{}.{}", parts[0], payload, parts[2])
     };
     for (what, token) in [
+        ("validly signed, user does not exist", nobody),
+        ("exp far beyond the configured lifetime", too_long),
         ("expired", expired),
         ("wrong issuer", wrong_iss),
         ("wrong key", other_key),
@@ -142,6 +189,93 @@ async fn forged_and_expired_tokens_are_rejected(backend: Backend) {
             "unauthorized"
         );
     }
+    app.stop().await;
+}
+
+/// Logout, a new password and disabling the user end access tokens at once, not at expiry.
+async fn access_tokens_die_with_their_session(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.token_for("admin").await;
+    let pw = app.create_user("bob", "trader").await;
+    let session = |pw: String| {
+        let app = &app;
+        async move {
+            let res = app.login("bob", &pw).await;
+            assert_eq!(res.status(), 200);
+            let t: Value = res.json().await.expect("json");
+            (
+                t["access_token"].as_str().expect("access").to_owned(),
+                t["refresh_token"].as_str().expect("refresh").to_owned(),
+            )
+        }
+    };
+    let me = |token: String| {
+        let app = &app;
+        async move {
+            app.call("GET", "/v1/auth/me", Some(&token), None)
+                .await
+                .status()
+                .as_u16()
+        }
+    };
+    let (a1, r1) = session(pw.clone()).await;
+    let (a2, _r2) = session(pw.clone()).await;
+    let bob: Value = app
+        .call("GET", "/v1/auth/me", Some(&a1), None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let bob_id = bob["id"].as_str().expect("id").to_owned();
+
+    let out = app
+        .call(
+            "POST",
+            "/v1/auth/logout",
+            Some(&a1),
+            Some(json!({"refresh_token": r1})),
+        )
+        .await;
+    assert_eq!(out.status(), 204);
+    assert_eq!(
+        me(a1.clone()).await,
+        401,
+        "logged-out access token refused at once"
+    );
+    assert_eq!(me(a2.clone()).await, 200, "bob's other session goes on");
+
+    let patch = |body: Value| {
+        let app = &app;
+        let (admin, bob_id) = (admin.clone(), bob_id.clone());
+        async move {
+            app.call(
+                "PATCH",
+                &format!("/v1/users/{bob_id}"),
+                Some(&admin),
+                Some(body),
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    };
+    // A role change applies to live tokens at once (the token's own claim is not trusted).
+    assert_eq!(patch(json!({"role": "viewer"})).await, 200);
+    let res = app.call("GET", "/v1/auth/me", Some(&a2), None).await;
+    assert_eq!(res.json::<Value>().await.expect("json")["role"], "viewer");
+
+    let new_pw = "bobs-brand-new-password-1".to_owned();
+    assert_eq!(patch(json!({"password": new_pw})).await, 200);
+    assert_eq!(
+        me(a2).await,
+        401,
+        "a new password ends every session at once"
+    );
+
+    let (a3, _r3) = session(new_pw).await;
+    assert_eq!(me(a3.clone()).await, 200);
+    assert_eq!(patch(json!({"disabled": true})).await, 200);
+    assert_eq!(me(a3).await, 401, "disabling ends every session at once");
     app.stop().await;
 }
 

@@ -124,11 +124,13 @@ async fn user_create_reads_the_password_from_stdin() {
         .expect("user exists");
     assert_eq!(user.role, "admin");
     assert!(!user.password_hash.contains("a-long-enough-password"));
-    let ok = ai_service::auth::password::verify(
-        secrecy::SecretString::from("a-long-enough-password".to_owned()),
-        Some(user.password_hash),
-    )
-    .await;
+    let ok = ai_service::auth::password::Passwords::new(&Default::default())
+        .verify(
+            secrecy::SecretString::from("a-long-enough-password".to_owned()),
+            Some(user.password_hash),
+        )
+        .await
+        .expect("a hashing slot");
     assert!(ok, "the stored hash verifies the password");
     db.close().await;
 

@@ -242,7 +242,8 @@ impl TestApp {
         let db = ai_service::db::Db::connect(&test_settings(&url).database)
             .await
             .expect("connect");
-        let hash = ai_service::auth::password::hash(secrecy::SecretString::from(password.clone()))
+        let hash = ai_service::auth::password::Passwords::new(&Default::default())
+            .hash(secrecy::SecretString::from(password.clone()))
             .await
             .expect("hash");
         ai_service::db::users::insert(&db, username, &hash, role)

@@ -1,5 +1,6 @@
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, TestDb, test_settings};
 use crate::on_both_backends;
+use ai_service::config::Secret;
 
 on_both_backends!(metrics_expose_process_http_and_actor_series);
 
@@ -9,6 +10,7 @@ async fn metrics_expose_process_http_and_actor_series(backend: Backend) {
     assert_eq!(app.get("/health/live").await.status(), 200);
     assert_eq!(app.get("/no/such/thing/12345").await.status(), 404);
 
+    // Bound to loopback without a metrics token: open, as before.
     let res = app.get("/metrics").await;
     assert_eq!(res.status(), 200);
     assert!(
@@ -50,6 +52,89 @@ async fn metrics_expose_process_http_and_actor_series(backend: Backend) {
 
     promtool_accepts(&text);
     app.stop().await;
+}
+
+const METRICS_TOKEN: &str = "scraper-token-0123456789abcdef";
+
+/// Beyond loopback, `/metrics` (strategy names, PnL) needs the configured bearer token, and
+/// without one configured it is refused for everyone.
+#[actix_web::test]
+async fn metrics_beyond_loopback_need_the_bearer_token() {
+    let db = TestDb::new(Backend::Sqlite).await;
+    let mut settings = test_settings(db.url());
+    settings.server.host = "0.0.0.0".to_owned();
+
+    let app = TestApp::with_settings(settings.clone()).await;
+    let res = app.get("/metrics").await;
+    assert_eq!(res.status(), 403, "beyond loopback without a token");
+    assert_eq!(
+        res.json::<serde_json::Value>().await.expect("json")["code"],
+        "forbidden"
+    );
+    app.stop().await;
+
+    settings.metrics.bearer_token = Secret::new(METRICS_TOKEN);
+    let app = TestApp::with_settings(settings).await;
+    let url = format!("{}/metrics", app.address);
+    let missing = app.client.get(&url).send().await.expect("send");
+    assert_eq!(missing.status(), 401);
+    assert_eq!(missing.headers()["www-authenticate"], "Bearer");
+    let wrong = app
+        .client
+        .get(&url)
+        .bearer_auth("scraper-token-0123456789abcdeX")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(wrong.status(), 401);
+    let ok = app
+        .client
+        .get(&url)
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(ok.status(), 200);
+    assert!(
+        ok.text()
+            .await
+            .expect("body")
+            .contains("process_resident_memory_bytes")
+    );
+    app.stop().await;
+}
+
+/// `deploy/prometheus.yml` (the documented scrape config with the bearer token) is valid.
+#[test]
+fn deploy_prometheus_config_passes_promtool() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("prometheus.yml");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus.yml"),
+        &config,
+    )
+    .expect("copy");
+    std::fs::write(dir.path().join("ai-service-metrics.token"), METRICS_TOKEN).expect("token");
+    let out = match std::process::Command::new("promtool")
+        .args(["check", "config"])
+        .arg(&config)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but promtool is missing: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED promtool check (not installed: {e})");
+            return;
+        }
+    };
+    assert!(
+        out.status.success(),
+        "promtool check config:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `promtool check metrics` must print nothing. Required in CI; skipped with a note elsewhere

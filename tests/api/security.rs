@@ -11,6 +11,9 @@ on_both_backends!(
     integration_secrets_never_appear_in_plaintext,
     security_headers_on_every_response,
     rate_limits_answer_429_with_retry_after_then_recover,
+    probes_and_credentials_have_their_own_buckets,
+    anonymous_refusals_are_summed_per_ip_and_window,
+    logins_beyond_the_hashing_bound_get_503_not_unbounded_work,
     refuses_to_start_beyond_loopback_with_placeholder_keys,
 );
 
@@ -65,7 +68,7 @@ async fn rate_limits_answer_429_with_retry_after_then_recover(backend: Backend) 
 
     let mut limited = None;
     for _ in 0..200 {
-        let res = app.get("/health/live").await;
+        let res = app.get("/").await;
         if res.status() == 429 {
             limited = Some(res);
             break;
@@ -86,7 +89,7 @@ async fn rate_limits_answer_429_with_retry_after_then_recover(backend: Backend) 
         "rate_limited"
     );
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(app.get("/health/live").await.status(), 200, "recovers");
+    assert_eq!(app.get("/").await.status(), 307, "recovers");
 
     // Login has its own, stricter budget.
     let mut statuses = Vec::new();
@@ -103,8 +106,193 @@ async fn rate_limits_answer_429_with_retry_after_then_recover(backend: Backend) 
     app.stop().await;
 }
 
+/// A monitor polling probes never meets 429; an authenticated client is limited by its
+/// credential's budget, not the per-IP one; anonymous clients are still limited per IP.
+async fn probes_and_credentials_have_their_own_buckets(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut settings = test_settings(db.url());
+    settings.rate_limit.per_ip_per_minute = 20;
+    settings.rate_limit.per_credential_per_minute = 60;
+    let mut app = TestApp::with_settings(settings).await;
+    app.db = Some(db);
+
+    for round in 0..40 {
+        for path in ["/health/live", "/health/ready", "/metrics"] {
+            let status = app.get(path).await.status();
+            assert_eq!(
+                status, 200,
+                "{path} poll {round}: probes have their own bucket"
+            );
+        }
+    }
+
+    let token = app.token_for("viewer").await;
+    let mut anonymous_limited = false;
+    for _ in 0..40 {
+        if app.get("/").await.status() == 429 {
+            anonymous_limited = true;
+            break;
+        }
+    }
+    assert!(anonymous_limited, "anonymous requests are limited per IP");
+
+    // The same IP, now over its per-IP budget, with a credential: its own bucket applies.
+    for i in 0..50 {
+        let status = app
+            .call("GET", "/v1/auth/me", Some(&token), None)
+            .await
+            .status();
+        assert_eq!(
+            status, 200,
+            "authenticated request {i} beyond the per-IP figure"
+        );
+    }
+    let mut limited = None;
+    for _ in 0..200 {
+        let res = app.call("GET", "/v1/auth/me", Some(&token), None).await;
+        if res.status() == 429 {
+            limited = Some(res);
+            break;
+        }
+    }
+    let res = limited.expect("the per-credential limit applies in the end");
+    assert_eq!(
+        res.json::<Value>().await.expect("json")["code"],
+        "rate_limited"
+    );
+    app.stop().await;
+}
+
+/// 50 anonymous refused requests with long, distinct paths are one or two summary rows
+/// carrying their count; an authenticated mutation still gets its own row.
+async fn anonymous_refusals_are_summed_per_ip_and_window(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut settings = test_settings(db.url());
+    // Short enough to wait for, long enough that 50 quick requests span at most two windows.
+    settings.audit.anonymous_window_secs = 5;
+    let mut app = TestApp::with_settings(settings).await;
+    app.db = Some(db);
+    let admin = app.token_for("admin").await;
+
+    let filler = "x".repeat(400);
+    for i in 0..50 {
+        let path = if i % 2 == 0 {
+            format!("/nonexistent/{i}/{filler}")
+        } else {
+            format!("/v1/api-keys/{i}{filler}")
+        };
+        let status = app.call("DELETE", &path, None, None).await.status();
+        assert!(status == 404 || status == 401, "{path}: {status}");
+    }
+    let own = app
+        .call(
+            "DELETE",
+            "/v1/jobs/00000000-0000-0000-0000-000000000000",
+            Some(&admin),
+            None,
+        )
+        .await;
+    let own_trace = own.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+
+    let list = |query: String| {
+        let (app, admin) = (&app, admin.clone());
+        async move {
+            let page: Value = app
+                .call(
+                    "GET",
+                    &format!("/v1/audit?limit=500&{query}"),
+                    Some(&admin),
+                    None,
+                )
+                .await
+                .json()
+                .await
+                .expect("json");
+            page["items"].as_array().cloned().unwrap_or_default()
+        }
+    };
+    let mut rows = Vec::new();
+    for _ in 0..300 {
+        rows = list("principal=anonymous".to_owned()).await;
+        let total: i64 = rows.iter().filter_map(|r| r["occurrences"].as_i64()).sum();
+        if total >= 50 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let total: i64 = rows.iter().filter_map(|r| r["occurrences"].as_i64()).sum();
+    assert_eq!(total, 50, "every refusal counted once: {rows:#?}");
+    assert!(rows.len() <= 2, "at most one summary per window: {rows:#?}");
+    for r in &rows {
+        assert_eq!(r["action"], "anonymous.refused");
+        assert_eq!(r["client_ip"], "127.0.0.1");
+        let target = r["target"].as_str().expect("target");
+        assert!(target.chars().count() <= 121, "path truncated: {target}");
+    }
+
+    let own_rows = list(format!("trace_id={own_trace}")).await;
+    assert_eq!(own_rows.len(), 1, "{own_rows:#?}");
+    assert_eq!(own_rows[0]["principal"], "user:admin-user");
+    assert_eq!(own_rows[0]["action"], "DELETE /v1/jobs/{id}");
+    assert_eq!(own_rows[0]["occurrences"], 1);
+    app.stop().await;
+}
+
+/// With one hashing slot and no wait, concurrent logins beyond it are refused with 503 and
+/// Retry-After instead of each getting its own 19 MiB hash.
+async fn logins_beyond_the_hashing_bound_get_503_not_unbounded_work(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut settings = test_settings(db.url());
+    settings.auth.max_concurrent_hashes = 1;
+    settings.auth.hash_wait_timeout_ms = 0;
+    let mut app = TestApp::with_settings(settings).await;
+    app.db = Some(db);
+    let pw = app.create_user("carol", "viewer").await;
+
+    let attempts = (0..16).map(|_| app.login("carol", "not-carols-password-1"));
+    let responses = futures::future::join_all(attempts).await;
+    let mut busy = 0;
+    for res in responses {
+        match res.status().as_u16() {
+            401 => {}
+            503 => {
+                busy += 1;
+                let retry: u64 = res.headers()["retry-after"]
+                    .to_str()
+                    .expect("ascii")
+                    .parse()
+                    .expect("seconds");
+                assert!(retry >= 1);
+                assert_eq!(
+                    res.json::<Value>().await.expect("json")["code"],
+                    "overloaded"
+                );
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(
+        busy > 0,
+        "16 concurrent logins on one slot: some must be refused"
+    );
+    assert_eq!(
+        app.login("carol", &pw).await.status(),
+        200,
+        "one at a time works"
+    );
+    app.stop().await;
+}
+
 async fn audit_rows_carry_the_request_trace_id(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let db = TestDb::new(backend).await;
+    let mut settings = test_settings(db.url());
+    // The anonymous refusal below is written in its IP's summary when the window closes.
+    settings.audit.anonymous_window_secs = 1;
+    let mut app = TestApp::with_settings(settings).await;
+    app.db = Some(db);
     let admin = app.token_for("admin").await;
     assert_eq!(
         app.login("admin-user", "definitely-wrong-pw")
@@ -164,6 +352,8 @@ async fn audit_rows_carry_the_request_trace_id(backend: Backend) {
     let row = find(denied_trace).await;
     assert_eq!(row["outcome"], "denied");
     assert_eq!(row["principal"], "anonymous");
+    assert_eq!(row["action"], "anonymous.refused");
+    assert_eq!(row["occurrences"], 1);
 
     let failures: Value = app
         .call(

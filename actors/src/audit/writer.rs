@@ -29,6 +29,8 @@ pub struct AuditEvent {
     pub client_ip: Option<String>,
     /// Extra facts (never secrets).
     pub detail: Option<String>,
+    /// How many requests the event stands for (1, or more for an aggregated summary).
+    pub occurrences: u64,
 }
 
 /// Record an event (fire and forget).
