@@ -148,14 +148,16 @@ pub async fn refresh(
 
 /// End the session: the refresh token's and the calling access token's. Both stop working at
 /// once.
-#[utoipa::path(tag = "auth", request_body = RefreshRequest, responses((status = 204, description = "Logged out")))]
+#[utoipa::path(tag = "auth", request_body = RefreshRequest, responses((status = 204, description = "Logged out"), (status = 403, description = "Called with an API key: keys have no session", body = crate::error::Problem)))]
 #[post("/v1/auth/logout")]
 #[tracing::instrument(skip_all, fields(trace_id = %ctx.trace_id))]
 pub async fn logout(ctx: Ctx, body: ApiJson<RefreshRequest>) -> Result<HttpResponse, ApiError> {
     let principal = ctx.principal()?.clone();
     let Some(user_id) = principal.user_id() else {
-        return Err(ApiError::BadRequest(
-            "API keys have no session; revoke the key instead".to_owned(),
+        // A valid request this credential may not make: 403, not 400.
+        return Err(ApiError::Forbidden(
+            "API keys have no session to end; revoke the key instead (DELETE /v1/api-keys/{id})"
+                .to_owned(),
         ));
     };
     let db = ctx.db()?;

@@ -36,9 +36,11 @@ pub struct RuleInput {
     /// `description_contains {value}`, `description_regex {pattern}`, `counterparty_contains`,
     /// `counterparty_regex`, `amount_range {min, max}` (absolute amount), `account {account_id}`,
     /// `direction {direction: debit|credit}`. Text matching ignores case.
+    #[serde(deserialize_with = "objects")]
     #[schema(value_type = Vec<Object>)]
     pub conditions: Vec<Condition>,
     /// `set_category` (a category id), `set_counterparty`, `set_notes`.
+    #[serde(deserialize_with = "object")]
     #[schema(value_type = Object)]
     pub actions: RuleActions,
     /// Stop evaluating later rules when this one matches.
@@ -49,15 +51,58 @@ pub struct RuleInput {
 fn hundred() -> i64 {
     100
 }
+
+/// serde would also read a struct or a tagged enum from a JSON array (positional fields);
+/// the spec says object, so anything else is refused (`[null, null]` was accepted).
+fn object<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let v = serde_json::Value::deserialize(d)?;
+    if !v.is_object() {
+        return Err(serde::de::Error::custom("must be a JSON object"));
+    }
+    serde_json::from_value(v).map_err(serde::de::Error::custom)
+}
+
+fn objects<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let items = Vec::<serde_json::Value>::deserialize(d)?;
+    items
+        .into_iter()
+        .map(|v| {
+            if v.is_object() {
+                serde_json::from_value(v).map_err(serde::de::Error::custom)
+            } else {
+                Err(serde::de::Error::custom(
+                    "each condition must be a JSON object",
+                ))
+            }
+        })
+        .collect()
+}
 fn yes() -> bool {
     true
 }
 
+/// A stored rule: its id, the fields of [`RuleInput`] and its timestamps (its own schema:
+/// the input's forbids unknown fields, so a flattened view broke its response schema).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RuleView {
     pub id: String,
-    #[serde(flatten)]
-    pub rule: RuleInput,
+    pub name: String,
+    pub position: i64,
+    pub enabled: bool,
+    pub match_all: bool,
+    #[schema(value_type = Vec<Object>)]
+    pub conditions: Vec<Condition>,
+    #[schema(value_type = Object)]
+    pub actions: RuleActions,
+    pub stop_processing: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -70,15 +115,13 @@ impl TryFrom<RuleRow> for RuleView {
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored rule {}: {e}", r.id)))?;
         Ok(Self {
             id: r.id,
-            rule: RuleInput {
-                name: rule.name,
-                position: rule.position,
-                enabled: rule.enabled,
-                match_all: rule.match_all,
-                conditions: rule.conditions,
-                actions: rule.actions,
-                stop_processing: rule.stop_processing,
-            },
+            name: rule.name,
+            position: rule.position,
+            enabled: rule.enabled,
+            match_all: rule.match_all,
+            conditions: rule.conditions,
+            actions: rule.actions,
+            stop_processing: rule.stop_processing,
             created_at: time(r.created_at),
             updated_at: time(r.updated_at),
         })
