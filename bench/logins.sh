@@ -6,27 +6,25 @@
 #  - peak RSS during the load (VmHWM, the kernel's high-water mark; target <= 96 MB);
 #  - RSS 10 s after the load (target <= 40 MB).
 # Knobs (environment):
-#   ALLOC=mimalloc|system   allocator build (default mimalloc; `system` = glibc malloc,
-#                           built with --no-default-features)
 #   PERMITS=2               auth.max_concurrent_hashes (1000 ~ the old unbounded behaviour)
 #   WAIT_MS=1000            auth.hash_wait_timeout_ms
 #   N=1000 C=32             requests and concurrency
 #   MALLOC_ENV="..."        extra environment for the server, e.g. "MALLOC_ARENA_MAX=2"
+#   BIN=path                use this binary instead of building one (compare saved builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/ai-service-target}"
-alloc="${ALLOC:-mimalloc}"
 permits="${PERMITS:-2}"
 wait_ms="${WAIT_MS:-1000}"
 n="${N:-1000}"
 c="${C:-32}"
-case "$alloc" in
-    mimalloc) cargo build --release --quiet ;;
-    system) cargo build --release --quiet --no-default-features ;;
-    *) echo "ALLOC must be mimalloc or system" >&2; exit 2 ;;
-esac
 work="$(mktemp -d)"
-cp "$CARGO_TARGET_DIR/release/ai-service" "$work/ai-service"
+if [[ -n "${BIN:-}" ]]; then
+    cp "$BIN" "$work/ai-service"
+else
+    cargo build --release --quiet
+    cp "$CARGO_TARGET_DIR/release/ai-service" "$work/ai-service"
+fi
 trap 'rm -rf "$work"; [[ -n "${pid:-}" ]] && kill "$pid" 2>/dev/null || true' EXIT
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
@@ -83,7 +81,7 @@ after_kb="$(kb VmRSS)"
 kill -TERM "$pid"; wait "$pid" || true; pid=""
 
 mb() { awk -v kb="$1" 'BEGIN { printf "%.1f", kb / 1024 }'; }
-echo "allocator=$alloc permits=$permits wait_ms=$wait_ms ${MALLOC_ENV:-} requests=$n concurrency=$c"
+echo "${BIN:+binary $BIN }permits=$permits wait_ms=$wait_ms ${MALLOC_ENV:-} requests=$n concurrency=$c"
 echo "statuses: $statuses in ${load_ms} ms"
 printf '%-28s %10s %10s\n' "" "measured" "target"
 printf '%-28s %7s MB %10s\n' "idle RSS before" "$(mb "$idle_kb")" "-"

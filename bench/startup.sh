@@ -6,8 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/ai-service-target}"
-cargo build --release --quiet
-bin="$CARGO_TARGET_DIR/release/ai-service"
+# BIN=path measures a saved binary instead (e.g. one built with --no-default-features).
+if [[ -n "${BIN:-}" ]]; then
+    bin="$BIN"
+else
+    cargo build --release --quiet
+    bin="$CARGO_TARGET_DIR/release/ai-service"
+fi
 runs="${RUNS:-10}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"; [[ -n "${pid:-}" ]] && kill "$pid" 2>/dev/null || true' EXIT

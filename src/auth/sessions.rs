@@ -15,6 +15,7 @@
 use super::Role;
 use crate::db::{Db, DbError, users};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,9 @@ struct Entry {
 pub struct SessionCache {
     ttl: Duration,
     entries: Mutex<HashMap<String, Entry>>,
+    /// Bumped by every invalidation: a lookup that started before one does not cache what it
+    /// read (it may predate the change).
+    generation: AtomicU64,
 }
 
 impl SessionCache {
@@ -46,6 +50,7 @@ impl SessionCache {
         Self {
             ttl,
             entries: Mutex::default(),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -54,6 +59,7 @@ impl SessionCache {
         if let Some(state) = self.cached(user_id, sid) {
             return Ok(state);
         }
+        let generation = self.generation.load(Ordering::Acquire);
         let state = match users::session_state(db, user_id, sid).await? {
             Some(row) if !row.disabled && row.live => SessionState::Live {
                 username: row.username,
@@ -61,7 +67,7 @@ impl SessionCache {
             },
             _ => SessionState::Ended,
         };
-        self.insert(user_id, sid, state.clone());
+        self.insert(user_id, sid, state.clone(), generation);
         Ok(state)
     }
 
@@ -73,8 +79,12 @@ impl SessionCache {
             .map(|e| e.state.clone())
     }
 
-    fn insert(&self, user_id: &str, sid: &str, state: SessionState) {
+    fn insert(&self, user_id: &str, sid: &str, state: SessionState, generation: u64) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        // Checked under the lock invalidations take too, so none can slip in between.
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
         if entries.len() >= MAX_ENTRIES {
             entries.retain(|_, e| e.fetched.elapsed() < self.ttl);
             if entries.len() >= MAX_ENTRIES {
@@ -93,17 +103,15 @@ impl SessionCache {
 
     /// After logout or a revoked family: that session's tokens are refused from now on.
     pub fn end_session(&self, sid: &str) {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(sid);
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.remove(sid);
     }
 
     /// After the user was disabled, got a new password or another role.
     pub fn user_changed(&self, user_id: &str) {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .retain(|_, e| e.user_id != user_id);
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.retain(|_, e| e.user_id != user_id);
     }
 }
