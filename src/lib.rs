@@ -6,8 +6,11 @@
 //! Layout:
 //! - `cli.rs`, `startup.rs`: commands, and the one place everything is wired in order.
 //! - `config/`: the typed configuration tree and its loader.
-//! - `db/`: SQLite/Postgres pools, embedded migrations, the database port.
-//! - `adapters/`: other port implementations (Redis).
+//! - `db/`: SQLite/Postgres pools, write transactions (`Tx`, `on_tx!`), embedded migrations,
+//!   users/tokens/keys/audit/settings queries.
+//! - `adapters/`: outbound clients implementing ports (Redis, SimpleFIN).
+//! - `jobs/`: the SQL job store, the `JobQueue` facade, lease owners; `schedules.rs`: cron
+//!   schedules; `events.rs`: the outbox (staging events in a transaction, the relay's store).
 //! - `api/`: routes, OpenAPI, problem-details plumbing.
 //! - `error.rs`: the stable error codes and problem details every route returns.
 //! - `metrics.rs`, `telemetry.rs`: Prometheus metrics, logs and request ids.

@@ -12,8 +12,13 @@
 //! - [`health`]: `DependencyMonitor`, the actor that connects a dependency with backoff and
 //!   keeps checking it, so readiness can turn red and green again without a restart.
 //! - [`events`]: the typed in-process event bus and the outbox relay feeding it.
-//! - [`jobs`]: the durable job port (`JobStore`), handlers, and the per-queue `Dispatcher`.
+//! - [`jobs`]: the durable job port (`JobStore`), typed job kinds and their registry,
+//!   handlers, and the per-queue `Dispatcher`.
 //! - [`audit`]: `AuditWriter`, batching audit events to the `AuditSink` port off the request path.
+//! - [`trading`]: the strategy lifecycle and order state machines, risk, PnL, strategies, the
+//!   paper exchange, and the runtime (manager + one actor per running strategy).
+//! - [`finance`]: statement parsers, dedupe identities, rules and the learned categorizer, and
+//!   the categorizer and bank-sync actors.
 
 pub mod audit;
 pub mod events;

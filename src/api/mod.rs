@@ -7,6 +7,7 @@
 //! - `json.rs`: the `ApiJson` body extractor with field-naming errors.
 //! - `problems.rs`: turning framework error responses into problem details.
 //! - `present.rs`: timestamps (RFC 3339) and money (currency scale) as responses show them.
+//! - `state.rs`: [`AppState`], what every handler shares.
 //! - `ctx.rs`: the per-request context extractor (trace id, caller, IP, state).
 //! - `auth.rs`, `admin.rs`, `audit.rs`, `settings.rs`, `jobs.rs`, `schedules.rs`: `/v1` routes.
 //! - `trading/`: `/v1/trading` (strategies, lifecycle commands, orders, connectors, PnL).
@@ -30,44 +31,14 @@ pub mod problems;
 pub mod schedules;
 pub mod schema;
 pub mod settings;
+mod state;
 pub mod trading;
 
-use crate::audit::Audit;
-use crate::auth::ratelimit::Limits;
-use crate::auth::service::AuthService;
-use crate::config::SecuritySettings;
-use crate::crypto::Cipher;
-use crate::db::DbHandle;
 use actix_web::App;
-use actors::health::DependencyMonitor;
-use actors::supervise::{ActorRef, Readiness};
-use std::sync::Arc;
-use std::time::Duration;
 use utoipa_actix_web::AppExt;
 
 pub use doc::ApiDoc;
-
-/// Shared by every worker (built once, outside the `HttpServer::new` closure).
-#[derive(Clone)]
-pub struct AppState {
-    pub readiness: Readiness,
-    /// Monitors asked for a fresh check on every readiness probe.
-    pub monitors: Vec<ActorRef<DependencyMonitor>>,
-    /// Upper bound for one readiness probe's fresh checks.
-    pub check_timeout: Duration,
-    pub db: DbHandle,
-    pub auth: Arc<AuthService>,
-    pub limits: Arc<Limits>,
-    pub audit: Audit,
-    pub cipher: Arc<Cipher>,
-    pub security: SecuritySettings,
-    pub metrics_access: meta::MetricsAccess,
-    pub jobs: crate::jobs::JobQueue,
-    pub schedules: Arc<crate::schedules::ScheduleRunner>,
-    pub events: actors::events::EventBus,
-    pub trading: crate::trading::Trading,
-    pub finance: crate::finance::Finance,
-}
+pub use state::AppState;
 
 /// Registers every documented route.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {

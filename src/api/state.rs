@@ -1,0 +1,35 @@
+//! [`AppState`]: what every request handler shares.
+
+use super::meta;
+use crate::audit::Audit;
+use crate::auth::ratelimit::Limits;
+use crate::auth::service::AuthService;
+use crate::config::SecuritySettings;
+use crate::crypto::Cipher;
+use crate::db::DbHandle;
+use actors::health::DependencyMonitor;
+use actors::supervise::{ActorRef, Readiness};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Shared by every worker (built once, outside the `HttpServer::new` closure).
+#[derive(Clone)]
+pub struct AppState {
+    pub readiness: Readiness,
+    /// Monitors asked for a fresh check on every readiness probe.
+    pub monitors: Vec<ActorRef<DependencyMonitor>>,
+    /// Upper bound for one readiness probe's fresh checks.
+    pub check_timeout: Duration,
+    pub db: DbHandle,
+    pub auth: Arc<AuthService>,
+    pub limits: Arc<Limits>,
+    pub audit: Audit,
+    pub cipher: Arc<Cipher>,
+    pub security: SecuritySettings,
+    pub metrics_access: meta::MetricsAccess,
+    pub jobs: crate::jobs::JobQueue,
+    pub schedules: Arc<crate::schedules::ScheduleRunner>,
+    pub events: actors::events::EventBus,
+    pub trading: crate::trading::Trading,
+    pub finance: crate::finance::Finance,
+}
