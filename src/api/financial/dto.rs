@@ -289,8 +289,9 @@ pub struct TransactionPage {
 
 // ---- imports -------------------------------------------------------------------------
 
-/// `multipart/form-data` fields of an upload.
+/// `multipart/form-data` fields of an upload (no others: an unknown field is refused).
 #[derive(Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct ImportForm {
     pub account_id: String,
@@ -334,15 +335,17 @@ pub struct Import {
     /// Already in the books (re-imported or overlapping files).
     pub duplicates: i64,
     /// Rows that could not be read: skipped (completed) or to blame (failed).
-    pub problems: Vec<Problem>,
+    pub problems: Vec<RowProblem>,
     pub error: Option<String>,
     pub trace_id: String,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+/// One row (or place) of a statement that could not be read. Its own schema name: it shared
+/// `Problem` with the RFC 9457 error body, so the spec described import rows as error bodies.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Problem {
+pub struct RowProblem {
     /// `line 12`, `Ntry[3]`, …
     pub location: String,
     pub reason: String,
