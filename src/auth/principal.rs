@@ -8,9 +8,22 @@ use utoipa::ToSchema;
 
 /// Roles are ordered: each includes the rights of the ones before it.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    strum::EnumString,
+    strum::IntoStaticStr,
 )]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Role {
     /// Read everything a user may see.
     Viewer,
@@ -23,16 +36,14 @@ pub enum Role {
 impl Role {
     pub const ALL: [Role; 3] = [Role::Viewer, Role::Trader, Role::Admin];
 
+    /// The stored and wire form (derived, so it cannot drift from `parse`).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Viewer => "viewer",
-            Self::Trader => "trader",
-            Self::Admin => "admin",
-        }
+        self.into()
     }
 
+    /// Strict: an unknown role is `None`.
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s)
+        s.parse().ok()
     }
 }
 
@@ -87,5 +98,23 @@ impl FromRequest for Principal {
                 .cloned()
                 .ok_or_else(|| ApiError::Unauthorized("authentication required".to_owned())),
         )
+    }
+}
+
+#[cfg(test)]
+mod role_forms {
+    use super::Role;
+
+    #[test]
+    fn role_string_forms_are_strict_and_match_serde() {
+        for r in Role::ALL {
+            assert_eq!(Role::parse(r.as_str()), Some(r));
+            assert_eq!(
+                serde_json::to_value(r).ok(),
+                Some(serde_json::Value::from(r.as_str()))
+            );
+        }
+        assert_eq!(Role::parse("Admin"), None);
+        assert_eq!(Role::parse("root"), None);
     }
 }
