@@ -4,7 +4,7 @@
 //! writes while 16 strategies traded. Now every write transaction takes the lock up front and
 //! waits for it; an import and its job commit together; follow-up jobs commit with the rows.
 
-use crate::finance_api::account;
+use crate::finance_api::{account, plain_csv_profile, upload_csv};
 use crate::helpers::{Backend, TestApp, TestDb, test_settings};
 use crate::on_both_backends;
 use crate::trading_api::{always_buy, create};
@@ -16,21 +16,9 @@ on_both_backends!(concurrent_and_serial_writes_while_trading_never_fail);
 const CSV: &str = "date,description,amount\n2026-01-05,Coffee {n},-3.50\n2026-01-06,Salary {n},2000.00\n2026-02-07,Rent {n},-900.00\n";
 
 async fn upload(app: &TestApp, token: &str, account: &str, profile: &str, n: usize) -> u16 {
-    let form = reqwest::multipart::Form::new()
-        .text("account_id", account.to_owned())
-        .text("profile_id", profile.to_owned())
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(CSV.replace("{n}", &n.to_string()).into_bytes())
-                .file_name("s.csv"),
-        );
-    app.client
-        .post(format!("{}/v1/financial/imports", app.address))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
+    let csv = CSV.replace("{n}", &n.to_string()).into_bytes();
+    upload_csv(app, token, account, profile, csv)
         .await
-        .expect("upload")
         .status()
         .as_u16()
 }
@@ -106,19 +94,7 @@ async fn concurrent_and_serial_writes_while_trading_never_fail(backend: Backend)
     app.db = Some(db);
     let token = app.token_for("admin").await;
     let acc = account(&app, &token, "Main", "EUR").await;
-    let profile: Value = app
-        .call(
-            "POST",
-            "/v1/financial/csv-profiles",
-            Some(&token),
-            Some(json!({"name": "plain", "profile": {
-                "columns": {"date": "date", "description": "description", "amount": "amount"}}})),
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
-    let profile = profile["id"].as_str().expect("profile").to_owned();
+    let profile = plain_csv_profile(&app, &token).await;
     let mut strategies = Vec::new();
     for n in 0..48 {
         strategies.push(create(&app, &token, always_buy(&format!("s{n}"))).await);

@@ -88,6 +88,43 @@ pub async fn import(
     wait_import(app, token, accepted["import_id"].as_str().expect("id")).await
 }
 
+/// A saved CSV profile for `date,description,amount` files; returns its id.
+pub async fn plain_csv_profile(app: &TestApp, token: &str) -> String {
+    let p = post(
+        app,
+        token,
+        "/v1/financial/csv-profiles",
+        json!({"name": "plain", "profile": {
+        "columns": {"date": "date", "description": "description", "amount": "amount"}}}),
+    )
+    .await;
+    p["id"].as_str().expect("profile id").to_owned()
+}
+
+/// Uploads `csv` to `account_id` with a CSV profile; the raw response.
+pub async fn upload_csv(
+    app: &TestApp,
+    token: &str,
+    account_id: &str,
+    profile_id: &str,
+    csv: Vec<u8>,
+) -> reqwest::Response {
+    let form = reqwest::multipart::Form::new()
+        .text("account_id", account_id.to_owned())
+        .text("profile_id", profile_id.to_owned())
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(csv).file_name("s.csv"),
+        );
+    app.client
+        .post(format!("{}/v1/financial/imports", app.address))
+        .bearer_auth(token)
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload")
+}
+
 /// `inline:<text>` uploads the text itself instead of a fixture.
 fn fixture_or_bytes(file: &str) -> Vec<u8> {
     match file.strip_prefix("inline:") {

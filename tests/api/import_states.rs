@@ -3,10 +3,10 @@
 //! attempt's error, then `completed` once the database accepts them (no stale error on the
 //! import or its job), or `failed` once the job has used its attempts (it stayed `queued`).
 
-use crate::finance_api::{account, get, post};
+use crate::finance_api::{account, get, plain_csv_profile, upload_csv};
 use crate::helpers::{Backend, TestApp, test_settings};
 use crate::on_both_backends;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::time::Duration;
 
 on_both_backends!(an_import_shows_retrying_then_completed_or_failed);
@@ -31,22 +31,8 @@ async fn refuse_rows(db: &ai_service::db::Db, on: bool) {
 }
 
 async fn upload(app: &TestApp, token: &str, acc: &str, profile: &str, n: u32) -> String {
-    let form = reqwest::multipart::Form::new()
-        .text("account_id", acc.to_owned())
-        .text("profile_id", profile.to_owned())
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(CSV.replace("{n}", &n.to_string()).into_bytes())
-                .file_name("s.csv"),
-        );
-    let res = app
-        .client
-        .post(format!("{}/v1/financial/imports", app.address))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload");
+    let csv = CSV.replace("{n}", &n.to_string()).into_bytes();
+    let res = upload_csv(app, token, acc, profile, csv).await;
     assert_eq!(res.status(), 202);
     let body: Value = res.json().await.expect("json");
     body["import_id"].as_str().expect("id").to_owned()
@@ -72,15 +58,7 @@ async fn an_import_shows_retrying_then_completed_or_failed(backend: Backend) {
         .expect("connect");
     let token = app.token_for("trader").await;
     let acc = account(&app, &token, "Main", "EUR").await;
-    let profile = post(
-        &app,
-        &token,
-        "/v1/financial/csv-profiles",
-        json!({"name": "plain", "profile": {
-        "columns": {"date": "date", "description": "description", "amount": "amount"}}}),
-    )
-    .await;
-    let profile = profile["id"].as_str().expect("profile").to_owned();
+    let profile = plain_csv_profile(&app, &token).await;
 
     refuse_rows(&db, true).await;
     let id = upload(&app, &token, &acc, &profile, 1).await;

@@ -3,35 +3,12 @@
 //! over several chunks comes back byte for byte; one over the limit is refused with nothing
 //! stored.
 
-use crate::finance_api::{account, post, wait_import};
+use crate::finance_api::{account, plain_csv_profile, upload_csv, wait_import};
 use crate::helpers::{Backend, TestApp, test_settings};
 use crate::on_both_backends;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 on_both_backends!(a_multi_chunk_upload_imports_exactly_and_an_oversized_one_leaves_nothing);
-
-async fn send(
-    app: &TestApp,
-    token: &str,
-    acc: &str,
-    profile: &str,
-    body: Vec<u8>,
-) -> reqwest::Response {
-    let form = reqwest::multipart::Form::new()
-        .text("account_id", acc.to_owned())
-        .text("profile_id", profile.to_owned())
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(body).file_name("big.csv"),
-        );
-    app.client
-        .post(format!("{}/v1/financial/imports", app.address))
-        .bearer_auth(token)
-        .multipart(form)
-        .send()
-        .await
-        .expect("upload")
-}
 
 async fn count(db: &ai_service::db::Db, sql: &str) -> i64 {
     ai_service::on_db!(db, |p| sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await).expect(sql)
@@ -47,15 +24,7 @@ async fn a_multi_chunk_upload_imports_exactly_and_an_oversized_one_leaves_nothin
         .expect("connect");
     let token = app.token_for("trader").await;
     let acc = account(&app, &token, "Main", "EUR").await;
-    let profile = post(
-        &app,
-        &token,
-        "/v1/financial/csv-profiles",
-        json!({"name": "plain", "profile": {
-        "columns": {"date": "date", "description": "description", "amount": "amount"}}}),
-    )
-    .await;
-    let profile = profile["id"].as_str().expect("profile").to_owned();
+    let profile = plain_csv_profile(&app, &token).await;
 
     // ~2.6 MB: three chunks, rows crossing chunk boundaries.
     let rows = 25_000;
@@ -70,7 +39,7 @@ async fn a_multi_chunk_upload_imports_exactly_and_an_oversized_one_leaves_nothin
         ));
     }
     assert!(csv.len() > 2 * 1024 * 1024);
-    let res = send(&app, &token, &acc, &profile, csv.into_bytes()).await;
+    let res = upload_csv(&app, &token, &acc, &profile, csv.into_bytes()).await;
     assert_eq!(res.status(), 202);
     let accepted: Value = res.json().await.expect("json");
     let id = accepted["import_id"].as_str().expect("id");
@@ -85,7 +54,7 @@ async fn a_multi_chunk_upload_imports_exactly_and_an_oversized_one_leaves_nothin
 
     // Over the 50 MiB limit: 413, and no import, chunk or job left behind.
     let before = count(&db, "SELECT COUNT(*) FROM jobs").await;
-    let res = send(&app, &token, &acc, &profile, vec![b'x'; 51 * 1024 * 1024]).await;
+    let res = upload_csv(&app, &token, &acc, &profile, vec![b'x'; 51 * 1024 * 1024]).await;
     assert_eq!(res.status(), 413);
     let problem: Value = res.json().await.expect("problem");
     assert_eq!(problem["code"], "payload_too_large", "{problem:#}");
