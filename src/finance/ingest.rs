@@ -44,9 +44,6 @@ pub enum IngestError {
     /// Rows or an event could not be serialised (a bug, not the database's fault).
     #[error("encoding rows for the database: {0}")]
     Encode(String),
-    /// Fault injection for tests: the import "dies" after this many rows were written.
-    #[error("injected failure after {0} rows")]
-    Injected(usize),
 }
 
 impl From<sqlx::Error> for IngestError {
@@ -58,8 +55,6 @@ impl From<sqlx::Error> for IngestError {
 #[derive(Debug, Clone, Default)]
 pub struct IngestOptions {
     pub import_batch: Option<String>,
-    /// Tests only: fail inside the database transaction after this many inserted rows.
-    pub fail_after_rows: Option<usize>,
 }
 
 fn month_key(account: &str, d: NaiveDate) -> String {
@@ -384,14 +379,13 @@ pub async fn ingest_in(
             updated_at: now,
         })));
     }
-    write(tx, account, plans, opts, trace_id, now).await
+    write(tx, account, plans, trace_id, now).await
 }
 
 async fn write(
     tx: &mut Tx,
     account: &AccountRow,
     plans: Vec<Plan>,
-    opts: &IngestOptions,
     trace_id: &TraceId,
     now: i64,
 ) -> Result<IngestOutcome, IngestError> {
@@ -406,7 +400,6 @@ async fn write(
         }
     }
     let mut changed: Vec<String> = Vec::new();
-    let mut written = 0usize;
     // Postgres: one `INSERT … SELECT FROM json_to_recordset` per 1000 rows. SQLite: its JSON
     // functions cost more than they save (perf: a quarter of the time in JSON text
     // conversion), so VALUES lists of 200 rows with anonymous parameters.
@@ -474,16 +467,9 @@ async fn write(
                 }
                 ids
             };
-            written += chunk.len();
             out.duplicates += (chunk.len() - ids.len()) as u64;
             out.inserted += ids.len() as u64;
             out.inserted_ids.extend(ids);
-            if let Some(n) = opts.fail_after_rows
-                && written >= n
-            {
-                // Dropping the transaction rolls everything back, as a killed process would.
-                return Err(IngestError::Injected(n));
-            }
         }
         for (id, key, line) in &books {
             sqlx::query(

@@ -262,7 +262,6 @@ impl FinanceJobs {
         let mut tx = db.begin_write().await.map_err(retry)?;
         let opts = ingest::IngestOptions {
             import_batch: Some(row.id.clone()),
-            fail_after_rows: None,
         };
         let out = match ingest::ingest_in(&mut tx, &account, &lines, &opts, &job.trace_id).await {
             Ok(o) => o,

@@ -10,7 +10,7 @@ use actors::TraceId;
 use actors::finance::{StatementLine, TxStatus};
 use ai_service::db::Db;
 use ai_service::finance::accounts::{self, AccountRow};
-use ai_service::finance::ingest::{IngestError, IngestOptions, ingest, ingest_in};
+use ai_service::finance::ingest::{IngestOptions, ingest, ingest_in};
 use ai_service::on_db;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -184,14 +184,38 @@ async fn a_killed_import_leaves_nothing_and_reruns_exactly(backend: Backend) {
             )
         })
         .collect();
-    let opts = IngestOptions {
-        import_batch: None,
-        fail_after_rows: Some(600),
+    // The database refuses line 1000 (a trigger stands in for a full disk or a killed
+    // process): the first 1000 rows were already written inside the transaction.
+    let mut poisoned = lines.clone();
+    poisoned.insert(
+        1000,
+        line("2026-01-15", "-1", "POISON", None, TxStatus::Booked),
+    );
+    let trigger: &[&str] = match &db {
+        Db::Sqlite(_) => &[
+            "CREATE TRIGGER poison BEFORE INSERT ON fin_transactions WHEN NEW.description = 'POISON' \
+             BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END",
+        ],
+        Db::Postgres(_) => &[
+            "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF NEW.description = 'POISON' THEN RAISE EXCEPTION 'disk full (simulated)'; END IF; \
+             RETURN NEW; END $$",
+            "CREATE TRIGGER poison BEFORE INSERT ON fin_transactions FOR EACH ROW EXECUTE FUNCTION poison()",
+        ],
     };
-    let err = ingest(&db, &a, &lines, &opts, &TraceId::new("t"))
-        .await
-        .expect_err("dies mid-batch");
-    assert!(matches!(err, IngestError::Injected(600)), "{err}");
+    for q in trigger {
+        on_db!(&db, |p| sqlx::query(q).execute(p).await.map(drop)).expect(q);
+    }
+    let err = ingest(
+        &db,
+        &a,
+        &poisoned,
+        &IngestOptions::default(),
+        &TraceId::new("t"),
+    )
+    .await
+    .expect_err("dies mid-batch");
+    assert!(err.to_string().contains("disk full"), "{err}");
     assert!(
         rows(&db).await.is_empty(),
         "nothing of the dead import remains"
