@@ -111,8 +111,29 @@ fn key(key: &str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
-/// Rules serde cannot express. Each names its key and what would be accepted.
+/// Rules serde cannot express, one function per section, checked in this order. Each names
+/// its key and what would be accepted.
 fn validate(s: &Settings) -> Result<(), ConfigError> {
+    for check in [
+        server,
+        database_url,
+        finance,
+        trading,
+        pool_redis,
+        telemetry,
+        retries,
+        security,
+        jobs,
+        auth_ttl,
+        intervals,
+    ] {
+        check(s)?;
+    }
+    Ok(())
+}
+
+/// The listener address.
+fn server(s: &Settings) -> Result<(), ConfigError> {
     if s.server.host.parse::<std::net::IpAddr>().is_err() && s.server.host != "localhost" {
         return Err(key(
             "server.host",
@@ -122,6 +143,11 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             ),
         ));
     }
+    Ok(())
+}
+
+/// Which database: SQLite or Postgres URLs only.
+fn database_url(s: &Settings) -> Result<(), ConfigError> {
     let url = s.database.url.expose();
     if !(url.starts_with("sqlite:")
         || url.starts_with("postgres://")
@@ -135,12 +161,22 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             ),
         ));
     }
+    Ok(())
+}
+
+/// `[finance]`.
+fn finance(s: &Settings) -> Result<(), ConfigError> {
     if !(0.0..=1.0).contains(&s.finance.model_threshold) {
         return Err(key(
             "finance.model_threshold",
             "a probability between 0 and 1, e.g. 0.6",
         ));
     }
+    Ok(())
+}
+
+/// `[trading]` and its paper venues.
+fn trading(s: &Settings) -> Result<(), ConfigError> {
     let t = &s.trading;
     if t.max_consecutive_errors == 0 {
         return Err(key("trading.max_consecutive_errors", "must be at least 1"));
@@ -187,6 +223,11 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             "step_ms, start_price and level_qty must be positive",
         ));
     }
+    Ok(())
+}
+
+/// The pool size and the optional Redis URL.
+fn pool_redis(s: &Settings) -> Result<(), ConfigError> {
     if s.database.max_connections == 0 {
         return Err(key("database.max_connections", "must be at least 1"));
     }
@@ -199,12 +240,22 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             ));
         }
     }
+    Ok(())
+}
+
+/// `[telemetry]`: the log filter must parse.
+fn telemetry(s: &Settings) -> Result<(), ConfigError> {
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&s.telemetry.log_level) {
         return Err(key(
             "telemetry.log_level",
             format!("not a valid filter ({e}); e.g. `info` or `ai_service=debug,info`"),
         ));
     }
+    Ok(())
+}
+
+/// Backoff pairs: a positive initial delay no larger than the maximum.
+fn retries(s: &Settings) -> Result<(), ConfigError> {
     for (name, initial, max) in [
         (
             "database.retry_max_ms",
@@ -235,6 +286,11 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             ));
         }
     }
+    Ok(())
+}
+
+/// CORS origins, secrets long enough to be secrets, audit and hashing bounds.
+fn security(s: &Settings) -> Result<(), ConfigError> {
     for origin in &s.security.cors_origins {
         if !(origin.starts_with("http://") || origin.starts_with("https://"))
             || origin.ends_with('/')
@@ -270,6 +326,11 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
     if s.auth.max_concurrent_hashes == 0 {
         return Err(key("auth.max_concurrent_hashes", "must be at least 1"));
     }
+    Ok(())
+}
+
+/// `[jobs]`.
+fn jobs(s: &Settings) -> Result<(), ConfigError> {
     if s.jobs.concurrency == 0 || s.jobs.lease_secs < 3 || s.jobs.poll_interval_ms == 0 {
         return Err(key(
             "jobs",
@@ -287,12 +348,22 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
             "queue names are lowercase letters, `_` and `-`",
         ));
     }
+    Ok(())
+}
+
+/// Token lifetimes.
+fn auth_ttl(s: &Settings) -> Result<(), ConfigError> {
     if s.auth.access_ttl_secs == 0 || s.auth.refresh_ttl_secs <= s.auth.access_ttl_secs {
         return Err(key(
             "auth.refresh_ttl_secs",
             "access_ttl_secs must be > 0 and refresh_ttl_secs longer than it",
         ));
     }
+    Ok(())
+}
+
+/// Intervals and timeouts that must be positive.
+fn intervals(s: &Settings) -> Result<(), ConfigError> {
     for (name, v) in [
         (
             "database.health_interval_secs",
