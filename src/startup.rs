@@ -147,40 +147,13 @@ impl Application {
         );
         crate::finance::jobs::register(&mut registry, Arc::new(finance.jobs.clone()));
         let job_store = Arc::new(SqlJobStore::new(db.clone()).with_host(hostname()));
-        let owner = crate::jobs::owner::this_process(&hostname());
-        let mut dispatchers = HashMap::new();
-        for queue in dispatched_queues(&registry, &settings.jobs.queues)? {
-            let queue = &queue;
-            // Leaked once per queue at boot: actor names are `&'static str`.
-            let name: &'static str = Box::leak(format!("jobs-{queue}").into_boxed_str());
-            let (store, config) = (
-                Arc::clone(&job_store),
-                DispatcherConfig {
-                    queue: queue.clone(),
-                    concurrency: settings
-                        .jobs
-                        .concurrency_by_queue
-                        .get(queue)
-                        .copied()
-                        .unwrap_or(settings.jobs.concurrency)
-                        .max(1),
-                    lease: secs(settings.jobs.lease_secs),
-                    poll_interval: ms(settings.jobs.poll_interval_ms),
-                    owner: owner.clone(),
-                },
-            );
-            let bus = events.clone();
-            let handlers = registry.handlers(queue);
-            let d = supervisor.spawn(name, move |_| {
-                Dispatcher::new(
-                    Arc::clone(&store) as Arc<dyn JobStore>,
-                    handlers.clone(),
-                    config.clone(),
-                )
-                .with_events(bus.clone())
-            });
-            dispatchers.insert(queue.clone(), d);
-        }
+        let dispatchers = spawn_dispatchers(
+            &mut supervisor,
+            &registry,
+            &job_store,
+            &settings.jobs,
+            &events,
+        )?;
         let jobs = JobQueue::new(Arc::clone(&job_store), dispatchers, Arc::new(registry));
         let _ = queue_cell.set(jobs.clone());
         let job_listener = crate::jobs::listen(db.clone(), jobs.clone());
@@ -192,60 +165,19 @@ impl Application {
                 tracing::warn!(error = %e, "cron schedules not loaded; they load on the next change")
             }
         }
-        let outbox = Arc::new(SqlOutbox(db.clone()));
-        let relay_bus = events.clone();
-        supervisor.spawn("outbox-relay", move |_| {
-            OutboxRelay::new(
-                Arc::clone(&outbox) as Arc<dyn actors::events::OutboxStore>,
-                relay_bus.clone(),
-                Duration::from_millis(500),
-            )
-        });
-        let retention = Duration::from_secs(settings.jobs.retention_days * 86_400);
-        let retention_max = settings.jobs.retention_max_jobs;
-        let prune_db = db.clone();
-        actix_web::rt::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(3600));
-            loop {
-                tick.tick().await;
-                if let Some(db) = prune_db.get() {
-                    let pruned = match crate::jobs::store::prune(&db, retention).await {
-                        Ok(n) => crate::jobs::store::prune_to_count(&db, retention_max)
-                            .await
-                            .map(|m| n + m),
-                        Err(e) => Err(e),
-                    };
-                    match pruned {
-                        Ok(n) if n > 0 => tracing::info!(jobs = n, "pruned finished jobs"),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "pruning jobs failed"),
-                    }
-                }
-            }
-        });
+        spawn_outbox_relay(&mut supervisor, &db, &events);
+        spawn_job_pruning(db.clone(), &settings.jobs);
 
         // Further domain actors (bank sync, Telegram, categorizer) are spawned here, in
         // dependency order, by the issues that add them.
 
         let audit = Audit::new(audit_writer, secs(settings.audit.anonymous_window_secs));
         let closer = audit.clone();
-        actix_web::rt::spawn(async move {
-            let mut tick = tokio::time::interval(closer.close_interval());
-            loop {
-                tick.tick().await;
-                closer.close_windows(false);
-            }
-        });
+        spawn_every(audit.close_interval(), move || closer.close_windows(false));
 
         let limits = Arc::new(Limits::new(&settings.rate_limit));
         let housekeeping = Arc::clone(&limits);
-        actix_web::rt::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                housekeeping.housekeep();
-            }
-        });
+        spawn_every(Duration::from_secs(60), move || housekeeping.housekeep());
 
         let check_timeout = ms(dbs.health_timeout_ms.max(settings.redis.health_timeout_ms) + 250);
         let state = web::Data::new(AppState {
@@ -450,6 +382,97 @@ fn cors_layer(security: &crate::config::SecuritySettings) -> Condition<actix_cor
         Some(c) => Condition::new(true, c),
         None => Condition::new(false, actix_cors::Cors::default()),
     }
+}
+
+/// One dispatcher actor per dispatched queue, running the job kinds registered for it.
+fn spawn_dispatchers(
+    supervisor: &mut Supervisor,
+    registry: &JobRegistry,
+    job_store: &Arc<SqlJobStore>,
+    settings: &crate::config::JobsSettings,
+    events: &EventBus,
+) -> anyhow::Result<HashMap<String, ActorRef<Dispatcher>>> {
+    let owner = crate::jobs::owner::this_process(&hostname());
+    let mut dispatchers = HashMap::new();
+    for queue in dispatched_queues(registry, &settings.queues)? {
+        // Leaked once per queue at boot: actor names are `&'static str`.
+        let name: &'static str = Box::leak(format!("jobs-{queue}").into_boxed_str());
+        let (store, config) = (
+            Arc::clone(job_store),
+            DispatcherConfig {
+                queue: queue.clone(),
+                concurrency: settings
+                    .concurrency_by_queue
+                    .get(&queue)
+                    .copied()
+                    .unwrap_or(settings.concurrency)
+                    .max(1),
+                lease: secs(settings.lease_secs),
+                poll_interval: ms(settings.poll_interval_ms),
+                owner: owner.clone(),
+            },
+        );
+        let bus = events.clone();
+        let handlers = registry.handlers(&queue);
+        let d = supervisor.spawn(name, move |_| {
+            Dispatcher::new(
+                Arc::clone(&store) as Arc<dyn JobStore>,
+                handlers.clone(),
+                config.clone(),
+            )
+            .with_events(bus.clone())
+        });
+        dispatchers.insert(queue, d);
+    }
+    Ok(dispatchers)
+}
+
+/// The outbox relay: committed events onto the bus (at least once).
+fn spawn_outbox_relay(supervisor: &mut Supervisor, db: &DbHandle, events: &EventBus) {
+    let outbox = Arc::new(SqlOutbox(db.clone()));
+    let relay_bus = events.clone();
+    supervisor.spawn("outbox-relay", move |_| {
+        OutboxRelay::new(
+            Arc::clone(&outbox) as Arc<dyn actors::events::OutboxStore>,
+            relay_bus.clone(),
+            Duration::from_millis(500),
+        )
+    });
+}
+
+/// Hourly retention of finished jobs, by age and by count.
+fn spawn_job_pruning(db: DbHandle, settings: &crate::config::JobsSettings) {
+    let retention = Duration::from_secs(settings.retention_days * 86_400);
+    let retention_max = settings.retention_max_jobs;
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let Some(db) = db.get() else { continue };
+            let pruned = match crate::jobs::store::prune(&db, retention).await {
+                Ok(n) => crate::jobs::store::prune_to_count(&db, retention_max)
+                    .await
+                    .map(|m| n + m),
+                Err(e) => Err(e),
+            };
+            match pruned {
+                Ok(n) if n > 0 => tracing::info!(jobs = n, "pruned finished jobs"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning jobs failed"),
+            }
+        }
+    });
+}
+
+/// Runs `f` every `period` for the life of the runtime (cheap, non-blocking housekeeping).
+fn spawn_every(period: Duration, f: impl Fn() + 'static) {
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tick.tick().await;
+            f();
+        }
+    });
 }
 
 /// The queues this process dispatches: every queue with registered job kinds, or the
