@@ -5,7 +5,7 @@
 //! waits for it; an import and its job commit together; follow-up jobs commit with the rows.
 
 use crate::finance_api::{account, plain_csv_profile, upload_csv};
-use crate::helpers::{Backend, TestApp, TestDb, test_settings};
+use crate::helpers::{Backend, TestApp, TestDb, eventually, test_settings};
 use crate::on_both_backends;
 use crate::trading_api::{always_buy, create};
 use serde_json::{Value, json};
@@ -65,23 +65,24 @@ async fn write(
 }
 
 async fn all_imports_done(app: &TestApp, token: &str) -> Vec<Value> {
-    for _ in 0..600 {
-        let list: Value = app
-            .call("GET", "/v1/financial/imports?limit=500", Some(token), None)
-            .await
-            .json()
-            .await
-            .expect("json");
-        let rows = list.as_array().expect("imports").clone();
-        if rows
-            .iter()
-            .all(|i| matches!(i["status"].as_str(), Some("completed" | "failed")))
-        {
-            return rows;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("imports never finished");
+    eventually(
+        Duration::from_secs(30),
+        "every import to finish",
+        || async {
+            let list: Value = app
+                .call("GET", "/v1/financial/imports?limit=500", Some(token), None)
+                .await
+                .json()
+                .await
+                .expect("json");
+            let rows = list.as_array().expect("imports").clone();
+            let done = rows
+                .iter()
+                .all(|i| matches!(i["status"].as_str(), Some("completed" | "failed")));
+            if done { Ok(rows) } else { Err(rows.len()) }
+        },
+    )
+    .await
 }
 
 async fn concurrent_and_serial_writes_while_trading_never_fail(backend: Backend) {

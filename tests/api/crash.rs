@@ -2,11 +2,11 @@
 //! started again: the import's job completes by itself (no lock left behind to wait out, no
 //! attempt burnt on one), with exactly the file's rows, and a re-import adds none.
 
-use crate::helpers::{Backend, JWT_SECRET, MASTER_KEY, TestDb};
+use crate::helpers::{Backend, JWT_SECRET, MASTER_KEY, TestDb, eventually};
 use crate::on_both_backends;
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 on_both_backends!(kill_9_mid_import_then_restart_completes_exactly);
 
@@ -129,22 +129,19 @@ impl Drop for Server {
     }
 }
 
-/// Polls `f` every 50 ms until it returns `Some`, or `None` after `timeout`.
+/// [`eventually`] for conditions written as `Option`s: `Some` once `f` yields a value; it
+/// panics (naming the timeout) if that never happens.
 async fn wait_for<T, F, Fut>(timeout: Duration, mut f: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return Some(v);
-        }
-        if Instant::now() > deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let value = eventually(timeout, "the awaited condition", || {
+        let next = f();
+        async move { next.await.ok_or("not yet") }
+    })
+    .await;
+    Some(value)
 }
 
 fn big_csv() -> Vec<u8> {

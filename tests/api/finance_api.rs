@@ -3,7 +3,7 @@
 //! stay two, bad files import nothing unless asked), rules and the model through the
 //! categorization jobs, user locks, reports against hand-computed numbers.
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, eventually};
 use crate::on_both_backends;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -134,25 +134,35 @@ fn fixture_or_bytes(file: &str) -> Vec<u8> {
 }
 
 pub async fn wait_import(app: &TestApp, token: &str, id: &str) -> Value {
-    for _ in 0..200 {
-        let i = get(app, token, &format!("/v1/financial/imports/{id}")).await;
-        if i["status"] == "completed" || i["status"] == "failed" {
-            return i;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("import {id} never finished");
+    eventually(
+        Duration::from_secs(10),
+        &format!("import {id} to finish"),
+        || async {
+            let i = get(app, token, &format!("/v1/financial/imports/{id}")).await;
+            if i["status"] == "completed" || i["status"] == "failed" {
+                Ok(i)
+            } else {
+                Err(i)
+            }
+        },
+    )
+    .await
 }
 
 pub async fn wait_job(app: &TestApp, token: &str, id: &str) -> Value {
-    for _ in 0..200 {
-        let j = get(app, token, &format!("/v1/jobs/{id}")).await;
-        if j["state"] == "completed" || j["state"] == "dead" {
-            return j;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("job {id} never finished");
+    eventually(
+        Duration::from_secs(10),
+        &format!("job {id} to finish"),
+        || async {
+            let j = get(app, token, &format!("/v1/jobs/{id}")).await;
+            if j["state"] == "completed" || j["state"] == "dead" {
+                Ok(j)
+            } else {
+                Err(j)
+            }
+        },
+    )
+    .await
 }
 
 async fn txs(app: &TestApp, token: &str, query: &str) -> Vec<Value> {

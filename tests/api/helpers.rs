@@ -306,18 +306,21 @@ impl TestApp {
 
     /// Polls `/health/ready` until it answers `status` (10 s at most); returns the body.
     pub async fn wait_ready_status(&self, status: u16) -> serde_json::Value {
-        let mut last = None;
-        for _ in 0..200 {
-            let res = self.get("/health/ready").await;
-            let code = res.status().as_u16();
-            let body: serde_json::Value = res.json().await.expect("json");
-            if code == status {
-                return body;
-            }
-            last = Some((code, body));
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("/health/ready never answered {status}; last: {last:?}");
+        eventually(
+            Duration::from_secs(10),
+            &format!("/health/ready answering {status}"),
+            || async {
+                let res = self.get("/health/ready").await;
+                let code = res.status().as_u16();
+                let body: serde_json::Value = res.json().await.expect("json");
+                if code == status {
+                    Ok(body)
+                } else {
+                    Err((code, body))
+                }
+            },
+        )
+        .await
     }
 
     /// Graceful shutdown, as on SIGTERM.
@@ -415,4 +418,26 @@ pub fn pg_socket() -> SocketAddr {
         .expect("resolve")
         .next()
         .expect("address")
+}
+
+/// Polls `check` every 50 ms until it returns `Ok`, and returns that value. After `timeout`
+/// it panics naming `what` and the last `Err` (the state the test was waiting to leave). The
+/// one way tests wait for something that happens in the background: on a condition, never on
+/// a fixed sleep.
+pub async fn eventually<T, E, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    E: std::fmt::Debug,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match check().await {
+            Ok(v) => return v,
+            Err(last) if std::time::Instant::now() >= deadline => {
+                panic!("waited {timeout:?} for {what}; last: {last:?}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
 }

@@ -4,7 +4,7 @@
 //! import or its job), or `failed` once the job has used its attempts (it stayed `queued`).
 
 use crate::finance_api::{account, get, plain_csv_profile, upload_csv};
-use crate::helpers::{Backend, TestApp, test_settings};
+use crate::helpers::{Backend, TestApp, eventually, test_settings};
 use crate::on_both_backends;
 use serde_json::Value;
 use std::time::Duration;
@@ -39,15 +39,15 @@ async fn upload(app: &TestApp, token: &str, acc: &str, profile: &str, n: u32) ->
 }
 
 async fn wait_status(app: &TestApp, token: &str, id: &str, status: &str) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..1200 {
-        last = get(app, token, &format!("/v1/financial/imports/{id}")).await;
-        if last["status"] == status {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("import never became {status}; last: {last:#}");
+    eventually(
+        Duration::from_secs(60),
+        &format!("import {status}"),
+        || async {
+            let i = get(app, token, &format!("/v1/financial/imports/{id}")).await;
+            if i["status"] == status { Ok(i) } else { Err(i) }
+        },
+    )
+    .await
 }
 
 async fn an_import_shows_retrying_then_completed_or_failed(backend: Backend) {

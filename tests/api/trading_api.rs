@@ -1,7 +1,7 @@
 //! `/v1/trading` end to end: strategies CRUD and validation, deploy/pause/resume/stop through
 //! durable jobs and the trading manager, idempotent commands, and what a restart does.
 
-use crate::helpers::{Backend, TestApp, TestDb, test_settings};
+use crate::helpers::{Backend, TestApp, TestDb, eventually, test_settings};
 use crate::on_both_backends;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -71,15 +71,15 @@ pub async fn wait_for(
     what: &str,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..200 {
-        last = strategy(app, token, id).await;
-        if check(&last) {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("strategy never reached {what}; last: {last:#}");
+    eventually(
+        Duration::from_secs(10),
+        &format!("strategy {what}"),
+        || async {
+            let s = strategy(app, token, id).await;
+            if check(&s) { Ok(s) } else { Err(s) }
+        },
+    )
+    .await
 }
 
 async fn job_state(app: &TestApp, token: &str, job_id: &str) -> Value {

@@ -2,7 +2,7 @@
 //! after `max_consecutive_errors` ticks; one whose actor keeps crashing (a panic) is restarted
 //! and then faults; a faulted strategy needs an explicit deploy to run again.
 
-use crate::helpers::{Backend, TestDb, test_settings};
+use crate::helpers::{Backend, TestDb, eventually, test_settings};
 use crate::on_both_backends;
 use actors::TraceId;
 use actors::events::EventBus;
@@ -138,21 +138,20 @@ async fn apply(manager: &ActorRef<TradingManager>, command: Command) {
 }
 
 async fn wait_state(db: &Db, want: &str) -> (String, Option<String>) {
-    let mut last = None;
-    for _ in 0..300 {
-        let row: (String, Option<String>) = on_db!(db, |p| sqlx::query_as(
-            "SELECT state, state_reason FROM strategies WHERE id = 's-1'"
-        )
-        .fetch_one(p)
-        .await)
-        .expect("strategy");
-        if row.0 == want {
-            return row;
-        }
-        last = Some(row);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("strategy never became {want}; last {last:?}");
+    eventually(
+        Duration::from_secs(6),
+        &format!("strategy {want}"),
+        || async {
+            let row: (String, Option<String>) = on_db!(db, |p| sqlx::query_as(
+                "SELECT state, state_reason FROM strategies WHERE id = 's-1'"
+            )
+            .fetch_one(p)
+            .await)
+            .expect("strategy");
+            if row.0 == want { Ok(row) } else { Err(row) }
+        },
+    )
+    .await
 }
 
 async fn a_failing_venue_faults_the_strategy(backend: Backend) {
@@ -212,20 +211,21 @@ async fn a_crashing_strategy_is_restarted_then_faulted(backend: Backend) {
 async fn slow_ticks_are_counted_and_stored(backend: Backend) {
     let (_t, db, supervisor, manager) = start(backend, Mode::Slow).await;
     apply(&manager, Command::Deploy).await;
-    let mut stored = 0;
-    for _ in 0..300 {
-        stored = on_db!(&db, |p| sqlx::query_scalar::<_, i64>(
-            "SELECT slow_ticks FROM strategies WHERE id = 's-1'"
-        )
-        .fetch_one(p)
-        .await)
-        .expect("strategy");
-        if stored > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(stored > 0, "slow ticks reach the database");
+    let stored = eventually(
+        Duration::from_secs(6),
+        "slow ticks in the database",
+        || async {
+            let n = on_db!(&db, |p| sqlx::query_scalar::<_, i64>(
+                "SELECT slow_ticks FROM strategies WHERE id = 's-1'"
+            )
+            .fetch_one(p)
+            .await)
+            .expect("strategy");
+            if n > 0 { Ok(n) } else { Err(n) }
+        },
+    )
+    .await;
+    assert!(stored > 0);
     apply(&manager, Command::Stop).await;
     supervisor.shutdown().await;
 }
