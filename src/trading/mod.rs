@@ -8,6 +8,7 @@
 //! - `strategies.rs`: strategy CRUD and history queries for the API.
 
 pub mod paper_store;
+pub mod rows;
 pub mod store;
 pub mod strategies;
 pub mod venues;
