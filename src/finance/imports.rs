@@ -150,17 +150,28 @@ pub async fn list(
 
 /// The uploaded file: its chunks in order (rows from before chunking keep it in `content`).
 pub async fn content(db: &Db, id: &str) -> Result<Option<Vec<u8>>, DbError> {
-    let chunks: Vec<(Vec<u8>,)> = on_db!(db, |p| sqlx::query_as(
-        "SELECT data FROM fin_import_chunks WHERE import_id = $1 ORDER BY seq"
+    use futures::TryStreamExt;
+    let size: i64 = on_db!(db, |p| sqlx::query_scalar(
+        "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM fin_import_chunks WHERE import_id = $1"
     )
     .bind(id)
-    .fetch_all(p)
+    .fetch_one(p)
     .await)?;
-    if !chunks.is_empty() {
-        let mut out = Vec::with_capacity(chunks.iter().map(|c| c.0.len()).sum());
-        for (c,) in chunks {
-            out.extend_from_slice(&c);
-        }
+    if size > 0 {
+        // Chunk by chunk into one buffer of the right size: the file is in memory once, not
+        // twice (all chunks, then their concatenation).
+        let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        on_db!(db, |p| {
+            let mut rows = sqlx::query_scalar::<_, Vec<u8>>(
+                "SELECT data FROM fin_import_chunks WHERE import_id = $1 ORDER BY seq",
+            )
+            .bind(id)
+            .fetch(p);
+            while let Some(chunk) = rows.try_next().await? {
+                out.extend_from_slice(&chunk);
+            }
+            Ok::<(), sqlx::Error>(())
+        })?;
         return Ok(Some(out));
     }
     let row: Option<(Option<Vec<u8>>,)> = on_db!(db, |p| sqlx::query_as(

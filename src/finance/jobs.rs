@@ -235,6 +235,9 @@ impl FinanceJobs {
                 .await;
             }
         };
+        // The parsed lines are all that is needed from here on: give the file's bytes back
+        // before the ingest allocates its rows (a 45 MB statement held them to the end).
+        drop(content);
         if !parsed.bad.is_empty() && !row.skip_bad_rows {
             let n = parsed.bad.len();
             return fail(
