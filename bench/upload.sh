@@ -72,10 +72,20 @@ token="$(curl -fs "$base/v1/auth/login" -H 'content-type: application/json' \
     -d '{"username":"owner","password":"bench-owner-password-1"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"
 auth=(-H "authorization: Bearer $token")
 started=$(date +%s)
-until curl -fs "${auth[@]}" "$base/v1/financial/imports" | python3 -c 'import json,sys; sys.exit(0 if all(i["status"] in ("completed","failed") for i in json.load(sys.stdin)) else 1)'; do
+# A list that is not JSON (a 5xx while the import holds the write lock) just means "not yet".
+until curl -s "${auth[@]}" "$base/v1/financial/imports" > "$work/list.json" && python3 - "$work/list.json" <<'PY'
+import json, sys
+try:
+    rows = json.load(open(sys.argv[1]))
+except ValueError:
+    print("list not readable yet:", open(sys.argv[1]).read()[:200], file=sys.stderr)
+    sys.exit(1)
+sys.exit(0 if all(i["status"] in ("completed", "failed") for i in rows) else 1)
+PY
+do
     sleep 0.5
 done
-summary="$(curl -fs "${auth[@]}" "$base/v1/financial/imports" | python3 -c 'import json,sys; i=json.load(sys.stdin)[0]; print(i["status"], i["inserted"], "rows")')"
+summary="$(python3 -c 'import json,sys; i=json.load(open(sys.argv[1]))[0]; print(i["status"], i["inserted"], "rows")' "$work/list.json")"
 printf 'import job: %s in %ss, peak RSS %s MB\n' "$summary" "$(( $(date +%s) - started ))" "$(hwm)"
 sleep 10
 printf 'RSS 10 s after the import: %s MB\n' "$(rss)"
