@@ -479,8 +479,13 @@ fn spawn_every(period: Duration, f: impl Fn() + 'static) {
 /// configured subset (`jobs.queues`). A configured queue nothing handles is an error (its
 /// jobs would wait forever); a queue left out is logged (another process must run it).
 fn dispatched_queues(registry: &JobRegistry, configured: &[String]) -> anyhow::Result<Vec<String>> {
+    /// Queues renamed since a config could have named them (stored jobs were migrated).
+    const RENAMED: [(&str, &str); 1] = [("financial", "finance")];
     let known = registry.queues();
     if let Some(unknown) = configured.iter().find(|q| !known.contains(&q.as_str())) {
+        if let Some((old, new)) = RENAMED.iter().find(|(old, _)| old == unknown) {
+            anyhow::bail!("jobs.queues: queue `{old}` is called `{new}` now");
+        }
         anyhow::bail!(
             "jobs.queues: no job kinds run in queue `{unknown}`; known queues: {}",
             known.join(", ")
