@@ -1,6 +1,10 @@
 //! Builds the application in a fixed order and runs it until a signal or a test asks it to
-//! stop: config → database (+ migrations) → Redis (only when configured) → domain actors →
-//! HTTP. Shutdown runs in reverse: HTTP drains, then actors stop newest-first, then pools close.
+//! stop: keys (refused before anything listens) → metrics → database monitor (connects and
+//! migrates) → Redis monitor (only when configured) → audit writer → event bus → trading
+//! runtime → finance actors (categorizer, bank sync) → job registry and one dispatcher per
+//! queue → job queue, its LISTEN/NOTIFY listener and cron schedules → outbox relay and job
+//! pruning → HTTP (state, guard, routes, listener). Shutdown runs in reverse: HTTP drains,
+//! then actors stop newest-first, then pools close.
 
 use crate::adapters::redis::RedisDependency;
 use crate::api::{self, AppState};
@@ -168,8 +172,8 @@ impl Application {
         spawn_outbox_relay(&mut supervisor, &db, &events);
         spawn_job_pruning(db.clone(), &settings.jobs);
 
-        // Further domain actors (bank sync, Telegram, categorizer) are spawned here, in
-        // dependency order, by the issues that add them.
+        // Actors that enqueue jobs or subscribe to events start here, once the queue and the
+        // bus exist (Telegram, when it lands).
 
         let audit = Audit::new(audit_writer, secs(settings.audit.anonymous_window_secs));
         let closer = audit.clone();
