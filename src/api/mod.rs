@@ -9,6 +9,8 @@
 //! - `png.rs`: chart answers (`image/png`, rendered off the async workers).
 //! - `present.rs`: timestamps (RFC 3339) and money (currency scale) as responses show them.
 //! - `state.rs`: [`AppState`], what every handler shares.
+//! - `guard.rs`: the middleware applying rate limits, authentication and the access table
+//!   (`auth::policy`) to every request; refusals are problem responses.
 //! - `ctx.rs`: the per-request context extractor (trace id, caller, IP, state).
 //! - `auth.rs`, `admin.rs`, `audit.rs`, `settings.rs`, `jobs.rs`, `schedules.rs`: `/v1` routes.
 //! - `trading/`: `/v1/trading` (strategies, lifecycle commands, orders, connectors, PnL).
@@ -23,6 +25,7 @@ pub mod auth;
 pub mod ctx;
 mod doc;
 pub mod financial;
+pub mod guard;
 pub mod health;
 pub mod jobs;
 pub mod json;
