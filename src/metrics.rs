@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 pub const HTTP_REQUESTS_TOTAL: &str = "http_requests_total";
 pub const HTTP_REQUEST_DURATION_SECONDS: &str = "http_request_duration_seconds";
 pub const BUILD_INFO: &str = "ai_service_build_info";
+pub const READY: &str = "ai_service_ready";
 
 /// Latency buckets in seconds: 1 ms … 10 s, dense where an API on a NAS lives.
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -84,6 +85,10 @@ fn describe() {
         "Always 1; the labels carry the running version."
     );
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    metrics::describe_gauge!(
+        READY,
+        "1 when every dependency and actor was up at their last check (as /health/ready), else 0."
+    );
     actors::supervise::describe_metrics();
     // The KPIs are exported from boot, not from their first event: a scrape right after a
     // start shows 0 rather than nothing (dashboards and `absent()` alerts need the series).
@@ -207,7 +212,10 @@ fn normalize_method(method: &str) -> &'static str {
     }
 }
 
-/// `/metrics` handler body, shared with the OpenAPI-annotated route.
-pub fn exposition() -> web::Bytes {
+/// `/metrics` handler body, shared with the OpenAPI-annotated route. `ready` is the readiness
+/// registry's verdict now (the monitors' last checks), exported so an alert can tell "up but not
+/// ready for minutes" from "down".
+pub fn exposition(ready: bool) -> web::Bytes {
+    metrics::gauge!(READY).set(if ready { 1.0 } else { 0.0 });
     web::Bytes::from(render())
 }

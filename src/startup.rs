@@ -194,6 +194,11 @@ impl Application {
             audit: audit.clone(),
             cipher,
             security: settings.security.clone(),
+            // Validated with the settings; a bad entry never reaches here.
+            trusted_proxies: api::client_ip::TrustedProxies::parse(
+                &settings.security.trusted_proxies,
+            )
+            .unwrap_or_default(),
             metrics_access: api::meta::MetricsAccess::from_settings(&settings),
             jobs,
             schedules,

@@ -4,6 +4,7 @@
 //! credentials); turning them into HTTP answers happens here, at the edge.
 
 use super::AppState;
+use super::client_ip::TrustedProxies;
 use crate::auth::AuthError;
 use crate::auth::policy::{Access, Decision, decide};
 use crate::auth::tokens::looks_like_jwt;
@@ -14,24 +15,21 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
 use std::time::Duration;
 
-/// The caller's IP as the service sees it (after `trust_forwarded_for`).
+/// The caller's IP as the service sees it (after `security.trusted_proxies`); rate limits and
+/// the audit log use it.
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
 
 pub const LOGIN_PATH: &str = "/v1/auth/login";
 
-fn client_ip(req: &ServiceRequest, trust_forwarded: bool) -> String {
-    let info = req.connection_info();
-    let ip = if trust_forwarded {
-        info.realip_remote_addr()
-    } else {
-        info.peer_addr()
-    };
-    let ip = ip.unwrap_or("unknown");
-    // Strip a port if present ("1.2.3.4:5678"), keep IPv6 literals intact.
-    ip.parse::<std::net::SocketAddr>()
-        .map(|s| s.ip().to_string())
-        .unwrap_or_else(|_| ip.to_owned())
+fn client_ip(req: &ServiceRequest, proxies: &TrustedProxies) -> String {
+    let forwarded_for = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok());
+    proxies
+        .client_ip(req.peer_addr().map(|a| a.ip()), forwarded_for)
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }
 
 fn retry_after(wait: Duration) -> ApiError {
@@ -63,7 +61,7 @@ pub async fn guard(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
-    let ip = client_ip(&req, state.security.trust_forwarded_for);
+    let ip = client_ip(&req, &state.trusted_proxies);
     req.extensions_mut().insert(ClientIp(ip.clone()));
     let pattern = req.match_pattern();
     match check(&req, &state, &ip, pattern.as_deref()).await {

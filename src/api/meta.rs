@@ -84,7 +84,7 @@ pub async fn metrics(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         ))
-        .body(crate::metrics::exposition()))
+        .body(crate::metrics::exposition(state.readiness.report().ready)))
 }
 
 /// Sends browsers to the interactive API docs.

@@ -11,6 +11,7 @@
 //! - `state.rs`: [`AppState`], what every handler shares.
 //! - `guard.rs`: the middleware applying rate limits, authentication and the access table
 //!   (`auth::policy`) to every request; refusals are problem responses.
+//! - `client_ip.rs`: the client IP behind trusted reverse proxies (`X-Forwarded-For`).
 //! - `ctx.rs`: the per-request context extractor (trace id, caller, IP, state).
 //! - `auth.rs`, `admin.rs`, `audit.rs`, `settings.rs`, `jobs.rs`, `schedules.rs`: `/v1` routes.
 //! - `trading/`: `/v1/trading` (strategies, lifecycle commands, orders, connectors, PnL).
@@ -22,6 +23,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod client_ip;
 pub mod ctx;
 mod doc;
 pub mod financial;

@@ -26,6 +26,8 @@ pub struct AppState {
     pub audit: Audit,
     pub cipher: Arc<Cipher>,
     pub security: SecuritySettings,
+    /// `security.trusted_proxies`, parsed once.
+    pub trusted_proxies: super::client_ip::TrustedProxies,
     pub metrics_access: meta::MetricsAccess,
     pub jobs: crate::jobs::JobQueue,
     pub schedules: Arc<crate::schedules::ScheduleRunner>,

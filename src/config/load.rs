@@ -59,6 +59,7 @@ pub fn load(
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("security.cors_origins")
+            .with_list_parse_key("security.trusted_proxies")
             .with_list_parse_key("jobs.queues")
             .with_list_parse_key("trading.paper.venues")
             .source(Some(app_env.clone())),
@@ -301,6 +302,8 @@ fn security(s: &Settings) -> Result<(), ConfigError> {
             ));
         }
     }
+    crate::api::client_ip::TrustedProxies::parse(&s.security.trusted_proxies)
+        .map_err(|e| key("security.trusted_proxies", e))?;
     if s.auth.jwt_secret.is_set()
         && s.auth.jwt_secret.expose().len() < 32
         && !crate::auth::keys::is_placeholder(s.auth.jwt_secret.expose())

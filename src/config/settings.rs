@@ -245,8 +245,9 @@ pub struct SecuritySettings {
     pub cors_origins: Vec<String>,
     /// Send `Strict-Transport-Security` (only when served behind TLS).
     pub hsts: bool,
-    /// Take the client IP from `X-Forwarded-For`/`Forwarded` (only behind a trusted proxy).
-    pub trust_forwarded_for: bool,
+    /// Reverse proxies (IP addresses or CIDR networks) whose `X-Forwarded-For` names the
+    /// client. Empty: the TCP peer is the client, whatever the header says.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for SecuritySettings {
@@ -256,7 +257,7 @@ impl Default for SecuritySettings {
             dev_keys_file: "data/dev-keys.json".to_owned(),
             cors_origins: Vec::new(),
             hsts: false,
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -23,6 +23,7 @@ mod import_states;
 mod jobs;
 mod metrics;
 mod migrations;
+mod monitoring;
 mod openapi;
 mod redis;
 mod security;

@@ -104,16 +104,19 @@ async fn metrics_beyond_loopback_need_the_bearer_token() {
     app.stop().await;
 }
 
-/// `deploy/prometheus.yml` (the documented scrape config with the bearer token) is valid.
+/// `deploy/prometheus/prometheus.yml` (the scrape config with the bearer token and the alert
+/// rules) is valid.
 #[test]
 fn deploy_prometheus_config_passes_promtool() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("prometheus.yml");
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/prometheus.yml"),
-        &config,
-    )
-    .expect("copy");
+    for file in ["prometheus.yml", "rules.yml"] {
+        std::fs::copy(
+            format!("{}/deploy/prometheus/{file}", env!("CARGO_MANIFEST_DIR")),
+            dir.path().join(file),
+        )
+        .expect("copy");
+    }
     std::fs::write(dir.path().join("ai-service-metrics.token"), METRICS_TOKEN).expect("token");
     let out = match std::process::Command::new("promtool")
         .args(["check", "config"])

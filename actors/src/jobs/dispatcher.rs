@@ -171,6 +171,7 @@ async fn run_job(
                 }
                 JobError::Retryable(error) | JobError::Permanent(error) => {
                     tracing::error!(%error, "job failed for good; now dead");
+                    metrics::counter!(super::JOBS_DEAD_TOTAL, &labels).increment(1);
                     Outcome::Dead { error }
                 }
             }
@@ -215,6 +216,12 @@ impl Actor for Dispatcher {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         super::describe_metrics();
+        // Registered at 0 for every job this queue runs: alerts use `increase()`, which cannot
+        // see the first dead job of a series that is born at 1.
+        for name in self.handlers.keys() {
+            metrics::counter!(super::JOBS_DEAD_TOTAL, "queue" => self.config.queue.clone(), "name" => name.clone())
+                .increment(0);
+        }
         ctx.run_interval(self.config.poll_interval, |act, ctx| act.claim(ctx));
         // Abandoned leases (a killed process) go back to the queue, at start and periodically.
         let requeue = |act: &mut Self, ctx: &mut Context<Self>| {

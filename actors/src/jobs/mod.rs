@@ -21,6 +21,7 @@ pub const JOBS_COMPLETED_TOTAL: &str = "jobs_completed_total";
 pub const JOBS_FAILED_TOTAL: &str = "jobs_failed_total";
 pub const JOB_DURATION_SECONDS: &str = "job_duration_seconds";
 pub const JOBS_WAITING: &str = "jobs_waiting";
+pub const JOBS_DEAD_TOTAL: &str = "jobs_dead_total";
 
 pub fn describe_metrics() {
     metrics::describe_counter!(
@@ -31,6 +32,10 @@ pub fn describe_metrics() {
     metrics::describe_counter!(
         JOBS_FAILED_TOTAL,
         "Job attempts that failed (retried or dead)."
+    );
+    metrics::describe_counter!(
+        JOBS_DEAD_TOTAL,
+        "Jobs that failed for good (attempts exhausted or a permanent error): they wait for a person."
     );
     metrics::describe_histogram!(
         JOB_DURATION_SECONDS,

@@ -13,7 +13,7 @@
 use super::actor::{Shutdown, TradingFsmActor};
 use super::apply::{Settle, commit, plan};
 use super::deps::Deps;
-use super::engine::{Engine, EngineError, STRATEGIES_LIVE};
+use super::engine::{Engine, EngineError, STRATEGIES_LIVE, STRATEGY_FAULTS_TOTAL};
 use super::store::TransitionRecord;
 use crate::TraceId;
 use crate::ports::DependencyError;
@@ -372,6 +372,9 @@ impl Handler<Apply> for TradingManager {
         AtomicResponse::new(Box::pin(fut.instrument(span).into_actor(self).map(
             move |res, act, ctx| {
                 let (outcome, settle) = res?;
+                if outcome.changed && outcome.to == StrategyState::Faulted {
+                    metrics::counter!(STRATEGY_FAULTS_TOTAL).increment(1);
+                }
                 act.settle(&id, settle, ctx);
                 tracing::info!(
                     from = outcome.from.as_str(),

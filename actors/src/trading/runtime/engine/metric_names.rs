@@ -7,6 +7,7 @@ pub const TRADING_TICK_DURATION_SECONDS: &str = "trading_tick_duration_seconds";
 pub const TRADING_SLOW_TICKS_TOTAL: &str = "trading_slow_ticks_total";
 pub const RISK_REJECTIONS_TOTAL: &str = "risk_rejections_total";
 pub const ARBITRAGE_OPPORTUNITIES_TOTAL: &str = "arbitrage_opportunities_total";
+pub const STRATEGY_FAULTS_TOTAL: &str = "strategy_faults_total";
 
 pub fn describe_metrics() {
     metrics::describe_gauge!(STRATEGIES_LIVE, "Strategies running (live or paused).");
@@ -26,7 +27,15 @@ pub fn describe_metrics() {
         TRADING_SLOW_TICKS_TOTAL,
         "Ticks skipped because the previous tick of the strategy was still running."
     );
+    metrics::describe_counter!(
+        STRATEGY_FAULTS_TOTAL,
+        "Strategies moved to `faulted` (venue errors or crash loops); each needs a new deploy."
+    );
+    // From boot, so `increase()` sees the first fault (a series born at 1 shows no increase).
+    metrics::counter!(STRATEGY_FAULTS_TOTAL).increment(0);
     metrics::describe_counter!(RISK_REJECTIONS_TOTAL, "Intents the risk gate refused.");
+    // The daily loss limit is alerted on (deploy/prometheus/rules.yml): its series exists from boot.
+    metrics::counter!(RISK_REJECTIONS_TOTAL, "reason" => "daily_loss_limit").increment(0);
     metrics::describe_counter!(
         ARBITRAGE_OPPORTUNITIES_TOTAL,
         "Cross-venue opportunities that beat fees at depth."
