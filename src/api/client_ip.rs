@@ -18,8 +18,10 @@ impl TrustedProxies {
     pub fn parse(entries: &[String]) -> Result<Self, String> {
         entries
             .iter()
+            .map(|e| e.trim())
+            // `APP__SECURITY__TRUSTED_PROXIES=` (set but empty) means none.
+            .filter(|e| !e.is_empty())
             .map(|e| {
-                let e = e.trim();
                 ipnet::IpNet::from_str(e)
                     .or_else(|_| IpAddr::from_str(e).map(ipnet::IpNet::from))
                     .map_err(|_| format!("`{e}` is neither an IP address nor a CIDR network"))
