@@ -9,6 +9,7 @@
 //! - `category_store.rs`, `sync_ledger.rs`: ports for `CategorizerActor` and `BankSyncActor`.
 //! - `jobs.rs`: `import`, `autoCategorize`, `syncBank` job handlers.
 //! - `reports.rs`: spending, cash flow, balance over time, top counterparties.
+//! - `spending_totals.rs`: spending per category over a range, named (charts, chat).
 
 pub mod accounts;
 pub mod categories;
@@ -20,6 +21,7 @@ pub mod money;
 pub mod profiles;
 pub mod reports;
 pub mod rules;
+pub mod spending_totals;
 pub mod sync_ledger;
 pub mod transactions;
 
