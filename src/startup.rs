@@ -248,6 +248,11 @@ impl Application {
         self.db.clone()
     }
 
+    /// The audit recorder (tests flush it instead of sleeping).
+    pub fn audit(&self) -> Audit {
+        self.audit.clone()
+    }
+
     /// A handle that makes [`run_until_stopped`](Self::run_until_stopped) shut down.
     pub fn stop_handle(&mut self) -> Option<StopHandle> {
         self.stop_tx.take().map(StopHandle)

@@ -1,6 +1,6 @@
 //! The event bus, the outbox relay, and cron schedules firing once per tick.
 
-use crate::helpers::{Backend, TestDb, test_settings};
+use crate::helpers::{Backend, TestDb, eventually, test_settings};
 use crate::on_both_backends;
 use actix::Actor;
 use actors::TraceId;
@@ -86,12 +86,18 @@ async fn an_outbox_event_survives_a_crash_before_publish(backend: Backend) {
         .expect("delivered")
         .expect("event");
     assert_eq!(got, trade(7));
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let pending: i64 = db
-        .fetch_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
-        .await
-        .expect("count");
-    assert_eq!(pending, 0, "marked published");
+    eventually(
+        Duration::from_secs(5),
+        "the event marked published",
+        || async {
+            let pending: i64 = db
+                .fetch_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
+                .await
+                .expect("count");
+            if pending == 0 { Ok(()) } else { Err(pending) }
+        },
+    )
+    .await;
     assert!(
         tokio::time::timeout(Duration::from_millis(300), sub.recv())
             .await
@@ -130,6 +136,7 @@ async fn a_schedule_fires_once_per_tick_with_two_processes(backend: Backend) {
         assert_eq!(runner.reload().await.expect("reload"), 1);
         runners.push(runner);
     }
+    // Cron ticks are what is tested: let a few seconds of them pass.
     tokio::time::sleep(Duration::from_millis(3500)).await;
     for r in &runners {
         r.shutdown().await;
@@ -261,20 +268,25 @@ async fn every_outbox_type_is_published_and_unknown_ones_stay_pending(backend: B
         .expect("the row after the unknown one is delivered")
         .expect("event");
     assert_eq!(got, event);
-    let mut state: Vec<(String, Option<i64>, Option<String>)> = Vec::new();
-    for _ in 0..100 {
-        state = db
-            .fetch_all("SELECT id, published_at, last_error FROM outbox ORDER BY id")
-            .await
-            .expect("rows");
-        if state
-            .iter()
-            .all(|(_, published, error)| published.is_some() || error.is_some())
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let state: Vec<(String, Option<i64>, Option<String>)> = eventually(
+        Duration::from_secs(5),
+        "every outbox row published or failed",
+        || async {
+            let rows: Vec<(String, Option<i64>, Option<String>)> = db
+                .fetch_all("SELECT id, published_at, last_error FROM outbox ORDER BY id")
+                .await
+                .expect("rows");
+            if rows
+                .iter()
+                .all(|(_, published, error)| published.is_some() || error.is_some())
+            {
+                Ok(rows)
+            } else {
+                Err(rows)
+            }
+        },
+    )
+    .await;
     let (_, published, error) = &state[0];
     assert!(
         published.is_none(),

@@ -3,7 +3,7 @@
 //! month lock, overlapping files, and a SimpleFIN bank sync against a local fake bridge.
 
 use crate::finance_api::{get, post, wait_job};
-use crate::helpers::{Backend, TestApp, TestDb, test_settings};
+use crate::helpers::{Backend, TestApp, TestDb, eventually, test_settings};
 use crate::on_both_backends;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use actors::TraceId;
@@ -423,6 +423,7 @@ async fn simplefin_sync_against_a_fake_bridge(backend: Backend) {
 
     // The bank books the pending line: the next sync updates it, adds nothing.
     *state.lock().expect("state") = bridge_answer(true);
+    // A sync request inside the 2 s idempotency window is the same job: let it end.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let first = job["id"].clone();
     let job = sync().await;
@@ -454,25 +455,22 @@ async fn simplefin_sync_against_a_fake_bridge(backend: Backend) {
         .await;
     assert_eq!(res.status().as_u16(), 201);
     let schedule: Value = res.json().await.expect("json");
-    let mut synced = false;
-    for _ in 0..100 {
-        let jobs = get(&app, &admin, "/v1/jobs?queue=financial&limit=100").await;
-        synced = jobs["items"].as_array().expect("items").iter().any(|j| {
-            j["name"] == "syncBank"
-                && j["state"] == "completed"
-                && j["payload"]["account_id"] == acc.as_str()
-                && j["id"] != first
-                && j["id"] != job["id"]
-        });
-        if synced {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(
-        synced,
-        "the schedule's syncAll ran a syncBank for the account"
-    );
+    eventually(
+        std::time::Duration::from_secs(10),
+        "the schedule's syncAll running a syncBank for the account",
+        || async {
+            let jobs = get(&app, &admin, "/v1/jobs?queue=financial&limit=100").await;
+            let synced = jobs["items"].as_array().expect("items").iter().any(|j| {
+                j["name"] == "syncBank"
+                    && j["state"] == "completed"
+                    && j["payload"]["account_id"] == acc.as_str()
+                    && j["id"] != first
+                    && j["id"] != job["id"]
+            });
+            if synced { Ok(()) } else { Err(jobs) }
+        },
+    )
+    .await;
     app.call(
         "DELETE",
         &format!("/v1/schedules/{}", schedule["id"].as_str().expect("id")),
@@ -483,6 +481,7 @@ async fn simplefin_sync_against_a_fake_bridge(backend: Backend) {
 
     // Revoked credentials: the job dies with a message a human can act on.
     put(format!("http://user:wrong@127.0.0.1:{port}/simplefin")).await;
+    // A sync request inside the 2 s idempotency window is the same job: let it end.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let job = sync().await;
     assert_eq!(job["state"], "dead");

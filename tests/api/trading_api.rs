@@ -193,6 +193,7 @@ async fn lifecycle_through_http_and_jobs(backend: Backend) {
 
     // Every transition is audited with its trace id.
     let admin = app.token_for("admin").await;
+    app.flush_audit().await;
     let audit: Value = app
         .call(
             "GET",
@@ -209,6 +210,7 @@ async fn lifecycle_through_http_and_jobs(backend: Backend) {
 
     // Ticks stop with the strategy.
     let ticks = strategy(&app, &token, &id).await["ticks"].as_i64();
+    // Nothing may happen: only time passing can show it (several tick intervals).
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(strategy(&app, &token, &id).await["ticks"].as_i64(), ticks);
     // Running strategies cannot be deleted; stopped ones can.
@@ -293,6 +295,7 @@ async fn live_strategy_comes_back_stopped_after_restart(backend: Backend) {
     pool.close().await;
     // Nothing ticks after the restart.
     let ticks = s["ticks"].as_i64();
+    // Nothing may happen: only time passing can show it (several tick intervals).
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(strategy(&app, &token, &id).await["ticks"].as_i64(), ticks);
     app.stop().await;

@@ -58,6 +58,7 @@ impl Connector for BrokenVenue {
             Mode::Panic => panic!("venue client bug"),
             Mode::Down => Err(ConnectorError::Unavailable("connection refused".to_owned())),
             Mode::Slow => {
+                // A slow venue is what this mode is: the tick outlasts its interval.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 Ok(OrderBook {
                     symbol: symbol.to_owned(),
@@ -113,27 +114,31 @@ async fn start(backend: Backend, mode: Mode) -> (TestDb, Db, Supervisor, ActorRe
     (test_db, db, supervisor, manager)
 }
 
+/// Applies `command` once the manager has finished recovering (it answers `Unavailable`
+/// until then).
 async fn apply(manager: &ActorRef<TradingManager>, command: Command) {
-    for _ in 0..100 {
-        let res = manager
-            .send(Apply {
-                strategy_id: "s-1".into(),
-                command,
-                principal: "user:test".into(),
-                reason: "test".into(),
-                trace_id: TraceId::new("t-runtime"),
-            })
-            .await
-            .expect("manager answers");
-        match res {
-            Ok(_) => return,
-            Err(TradingError::Unavailable(_)) => {
-                tokio::time::sleep(Duration::from_millis(20)).await
+    eventually(
+        Duration::from_secs(5),
+        "the manager finishing its recovery",
+        || async {
+            let res = manager
+                .send(Apply {
+                    strategy_id: "s-1".into(),
+                    command,
+                    principal: "user:test".into(),
+                    reason: "test".into(),
+                    trace_id: TraceId::new("t-runtime"),
+                })
+                .await
+                .expect("manager answers");
+            match res {
+                Ok(_) => Ok(()),
+                Err(TradingError::Unavailable(e)) => Err(e),
+                Err(e) => panic!("{command:?}: {e}"),
             }
-            Err(e) => panic!("{command:?}: {e}"),
-        }
-    }
-    panic!("the manager never finished recovering");
+        },
+    )
+    .await;
 }
 
 async fn wait_state(db: &Db, want: &str) -> (String, Option<String>) {
