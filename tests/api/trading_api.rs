@@ -281,12 +281,12 @@ async fn live_strategy_comes_back_stopped_after_restart(backend: Backend) {
     let pool = ai_service::db::Db::connect(&test_settings(&url).database)
         .await
         .expect("connect");
-    let rows: Vec<(String,)> = ai_service::on_db!(&pool, |p| sqlx::query_as(
-        "SELECT payload FROM outbox WHERE event_type = 'StrategyStateChanged' ORDER BY id"
-    )
-    .fetch_all(p)
-    .await)
-    .expect("outbox");
+    let rows: Vec<(String,)> = pool
+        .fetch_all(
+            "SELECT payload FROM outbox WHERE event_type = 'StrategyStateChanged' ORDER BY id",
+        )
+        .await
+        .expect("outbox");
     let last: Value = serde_json::from_str(&rows.last().expect("event").0).expect("json");
     assert_eq!(last["cause"], "restart");
     assert_eq!(last["to"], "stopped");
