@@ -1,5 +1,5 @@
-//! The `financial` queue's handlers: `import` (a stored upload → the books), `autoCategorize`
-//! (after each import/sync, and as a date-range backfill, with progress) and `syncBank`.
+//! The `finance` queue's handlers: `import` (a stored upload → the books), `auto_categorize`
+//! (after each import/sync, and as a date-range backfill, with progress) and `sync_bank`.
 
 use super::accounts::{self, AccountRow};
 use super::imports::{self, ImportRow};
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::{Arc, OnceLock};
 
-pub const QUEUE: &str = "financial";
+pub const QUEUE: &str = "finance";
 
 /// `import`: a stored upload → the books.
 pub struct Import;
@@ -34,7 +34,7 @@ impl JobKind for Import {
     type Payload = ImportPayload;
 }
 
-/// `autoCategorize`: what an import or sync wrote, given ids, or a date range (backfill).
+/// `auto_categorize`: what an import or sync wrote, given ids, or a date range (backfill).
 pub struct AutoCategorize;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged, deny_unknown_fields)]
@@ -54,11 +54,11 @@ pub enum CategorizePayload {
 }
 impl JobKind for AutoCategorize {
     const QUEUE: &'static str = QUEUE;
-    const NAME: &'static str = "autoCategorize";
+    const NAME: &'static str = "auto_categorize";
     type Payload = CategorizePayload;
 }
 
-/// `syncBank`: one account from its bank provider.
+/// `sync_bank`: one account from its bank provider.
 pub struct SyncBank;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,11 +67,11 @@ pub struct SyncBankPayload {
 }
 impl JobKind for SyncBank {
     const QUEUE: &'static str = QUEUE;
-    const NAME: &'static str = "syncBank";
+    const NAME: &'static str = "sync_bank";
     type Payload = SyncBankPayload;
 }
 
-/// `syncAll`: enqueues `syncBank` for every linked, unarchived account (the job a cron
+/// `sync_all`: enqueues `sync_bank` for every linked, unarchived account (the job a cron
 /// schedule runs). Its payload is `{}`.
 pub struct SyncAll;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -79,7 +79,7 @@ pub struct SyncAll;
 pub struct NoPayload {}
 impl JobKind for SyncAll {
     const QUEUE: &'static str = QUEUE;
-    const NAME: &'static str = "syncAll";
+    const NAME: &'static str = "sync_all";
     type Payload = NoPayload;
 }
 
@@ -106,7 +106,7 @@ fn retry(e: impl std::fmt::Display) -> JobError {
     JobError::Retryable(e.to_string())
 }
 
-/// The `autoCategorize` job for what an import or sync just wrote. It is enqueued in the
+/// The `auto_categorize` job for what an import or sync just wrote. It is enqueued in the
 /// same transaction as those rows, so it cannot be dropped.
 pub fn categorize_spec(
     payload: &CategorizePayload,
@@ -462,7 +462,7 @@ impl FinanceJobs {
                 other => JobError::Retryable(other.to_string()),
             })?;
         if summary.inserted + summary.updated > 0 {
-            // The ledger enqueued `autoCategorize` with the rows (see `SqlSyncLedger::ingest`).
+            // The ledger enqueued `auto_categorize` with the rows (see `SqlSyncLedger::ingest`).
             self.wake();
         }
         serde_json::to_value(summary).map_err(|e| JobError::Permanent(e.to_string()))
@@ -484,7 +484,7 @@ impl JobHandler for FinanceJobs {
                 self.sync_all(job).await
             }
             other => Err(JobError::Permanent(format!(
-                "unknown financial job `{other}`"
+                "unknown finance job `{other}`"
             ))),
         }
     }

@@ -7,7 +7,7 @@
 //! - `accounts.rs`, `categories.rs`, `transactions.rs`, `rules.rs`, `profiles.rs`, `imports.rs`: tables.
 //! - `ingest.rs`: dedupe keys, month locks, pending → booked, all-or-nothing writes.
 //! - `category_store.rs`, `sync_ledger.rs`: ports for `CategorizerActor` and `BankSyncActor`.
-//! - `jobs.rs`: `import`, `autoCategorize`, `syncBank` job handlers.
+//! - `jobs.rs`: `import`, `auto_categorize`, `sync_bank` job handlers.
 //! - `reports.rs`: spending, cash flow, balance over time, top counterparties.
 //! - `spending_totals.rs`: spending per category over a range, named (charts, chat).
 

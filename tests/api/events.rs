@@ -161,7 +161,7 @@ async fn schedules_api_validates_and_persists(backend: Backend) {
     let app = crate::helpers::TestApp::spawn(backend).await;
     let admin = app.token_for("admin").await;
     let bad = app
-        .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "every night", "queue": "financial", "job_name": "sync"})))
+        .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "every night", "queue": "finance", "job_name": "sync"})))
         .await;
     assert_eq!(bad.status(), 422);
     let fields = |v: serde_json::Value| -> Vec<String> {
@@ -179,7 +179,7 @@ async fn schedules_api_validates_and_persists(backend: Backend) {
     );
     // A known job with a payload its kind does not take.
     let bad = app
-        .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "0 30 2 * * *", "queue": "financial", "job_name": "syncBank", "payload": {"account": 1}})))
+        .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "0 30 2 * * *", "queue": "finance", "job_name": "sync_bank", "payload": {"account": 1}})))
         .await;
     assert_eq!(bad.status(), 422);
     assert_eq!(fields(bad.json().await.expect("json")), vec!["payload"]);
@@ -188,7 +188,7 @@ async fn schedules_api_validates_and_persists(backend: Backend) {
             "POST",
             "/v1/schedules",
             Some(&admin),
-            Some(serde_json::json!({"name": "nightly", "cron": "0 30 2 * * *", "queue": "financial", "job_name": "syncBank", "payload": {"account_id": "acc-1"}})),
+            Some(serde_json::json!({"name": "nightly", "cron": "0 30 2 * * *", "queue": "finance", "job_name": "sync_bank", "payload": {"account_id": "acc-1"}})),
         )
         .await;
     assert_eq!(created.status(), 201);
@@ -202,7 +202,7 @@ async fn schedules_api_validates_and_persists(backend: Backend) {
     assert_eq!(list[0]["name"], "nightly");
     assert_eq!(list[0]["payload"]["account_id"], "acc-1");
     let dup = app
-        .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "0 0 3 * * *", "queue": "financial", "job_name": "syncAll"})))
+        .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "0 0 3 * * *", "queue": "finance", "job_name": "sync_all"})))
         .await;
     assert_eq!(dup.status(), 409);
     let id = s["id"].as_str().expect("id");

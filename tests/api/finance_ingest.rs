@@ -449,19 +449,19 @@ async fn simplefin_sync_against_a_fake_bridge(backend: Backend) {
         "metric missing"
     );
 
-    // A cron schedule running `syncAll` syncs every linked account.
+    // A cron schedule running `sync_all` syncs every linked account.
     let res = app
-        .call("POST", "/v1/schedules", Some(&admin), Some(json!({"name": "bank", "cron": "* * * * * *", "queue": "financial", "job_name": "syncAll"})))
+        .call("POST", "/v1/schedules", Some(&admin), Some(json!({"name": "bank", "cron": "* * * * * *", "queue": "finance", "job_name": "sync_all"})))
         .await;
     assert_eq!(res.status().as_u16(), 201);
     let schedule: Value = res.json().await.expect("json");
     eventually(
         std::time::Duration::from_secs(10),
-        "the schedule's syncAll running a syncBank for the account",
+        "the schedule's sync_all running a sync_bank for the account",
         || async {
-            let jobs = get(&app, &admin, "/v1/jobs?queue=financial&limit=100").await;
+            let jobs = get(&app, &admin, "/v1/jobs?queue=finance&limit=100").await;
             let synced = jobs["items"].as_array().expect("items").iter().any(|j| {
-                j["name"] == "syncBank"
+                j["name"] == "sync_bank"
                     && j["state"] == "completed"
                     && j["payload"]["account_id"] == acc.as_str()
                     && j["id"] != first

@@ -234,7 +234,7 @@ async fn double_deploy_is_one_job(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut settings = test_settings(db.url());
     // No trading dispatcher: the job waits, so the second request meets it queued.
-    settings.jobs.queues = vec!["financial".to_owned()];
+    settings.jobs.queues = vec!["finance".to_owned()];
     let mut app = TestApp::with_settings(settings).await;
     app.db = Some(db);
     let token = app.token_for("trader").await;

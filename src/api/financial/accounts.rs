@@ -191,7 +191,7 @@ pub async fn delete_account(ctx: Ctx, id: web::Path<String>) -> Result<HttpRespo
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Sync the account from its bank provider now (a `syncBank` job; SimpleFIN credentials in
+/// Sync the account from its bank provider now (a `sync_bank` job; SimpleFIN credentials in
 /// `/v1/settings/integrations/default/simplefin`, the account's `external_ref` = its id there).
 #[utoipa::path(tag = "financial", params(("id" = String, Path)), responses((status = 202, description = "Job enqueued", body = JobAccepted), (status = 404, description = "No such account", body = crate::error::Problem), (status = 422, description = "Not linked to a provider", body = crate::error::Problem)))]
 #[post("/v1/financial/accounts/{id}/sync")]
