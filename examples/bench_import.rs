@@ -14,7 +14,6 @@ use ai_service::config::{SecretUrl, Settings};
 use ai_service::db::Db;
 use ai_service::finance::accounts::{self, AccountRow};
 use ai_service::finance::ingest::{IngestOptions, ingest};
-use ai_service::on_db;
 use std::fmt::Write as _;
 use std::time::Instant;
 
@@ -258,20 +257,12 @@ async fn run() -> anyhow::Result<()> {
     if let Some(admin) = &postgres {
         let name = format!("bench_import_{}", std::process::id());
         let admin_db = Db::connect(&settings(admin).database).await?;
-        on_db!(&admin_db, |p| sqlx::query(&format!(
-            "CREATE DATABASE {name}"
-        ))
-        .execute(p)
-        .await
-        .map(drop))?;
+        admin_db.execute(format!("CREATE DATABASE {name}")).await?;
         let (base, _) = admin.rsplit_once('/').unwrap_or((admin.as_str(), ""));
         let res = run_backend("postgres", &format!("{base}/{name}"), csv.as_bytes(), rows).await;
-        on_db!(&admin_db, |p| sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {name}"
-        ))
-        .execute(p)
-        .await
-        .map(drop))?;
+        admin_db
+            .execute(format!("DROP DATABASE IF EXISTS {name}"))
+            .await?;
         admin_db.close().await;
         res?;
     }

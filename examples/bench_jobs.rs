@@ -108,10 +108,9 @@ async fn durable(url: &str, n: usize) -> anyhow::Result<(f64, f64)> {
 
 async fn active(db: &Db, queue: &str) -> anyhow::Result<i64> {
     let sql = "SELECT COUNT(*) FROM jobs WHERE queue = $1 AND state = 'active'";
-    Ok(ai_service::on_db!(db, |p| sqlx::query_scalar(sql)
-        .bind(queue)
-        .fetch_one(p)
-        .await)?)
+    Ok(db
+        .fetch_scalar(ai_service::db::Sql::new(sql).bind(queue))
+        .await?)
 }
 
 #[actix_web::main]

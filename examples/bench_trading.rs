@@ -5,7 +5,6 @@
 
 use ai_service::config::{Secret, SecretUrl, Settings};
 use ai_service::db::Db;
-use ai_service::on_db;
 use ai_service::startup::Application;
 use ai_service::trading::store::StrategyRow;
 use std::time::{Duration, Instant};
@@ -78,6 +77,8 @@ fn strategy(i: usize) -> StrategyRow {
     }
 }
 
+const TICKS: &str = "SELECT CAST(COALESCE(SUM(ticks), 0) AS BIGINT) FROM strategies";
+
 #[actix_web::main]
 async fn main() {
     // Exit at once on error: unwinding the runtime with the app's tasks still in it would
@@ -110,12 +111,7 @@ async fn run() -> anyhow::Result<()> {
         Some(admin) => {
             let name = format!("bench_trading_{}", std::process::id());
             let admin_db = Db::connect(&settings_for(admin).database).await?;
-            on_db!(&admin_db, |p| sqlx::query(&format!(
-                "CREATE DATABASE {name}"
-            ))
-            .execute(p)
-            .await
-            .map(drop))?;
+            admin_db.execute(format!("CREATE DATABASE {name}")).await?;
             admin_db.close().await;
             let (base, _) = admin.rsplit_once('/').unwrap_or((admin.as_str(), ""));
             format!("{base}/{name}")
@@ -136,21 +132,11 @@ async fn run() -> anyhow::Result<()> {
     // Warm-up: the paper venues open, every strategy reconciles and starts ticking.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (t0, c0) = (Instant::now(), cpu_ticks()?);
-    let (ticks0,): (i64,) = on_db!(&db, |p| sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(ticks), 0) AS BIGINT) FROM strategies"
-    )
-    .fetch_one(p)
-    .await)?;
+    let ticks0: i64 = db.fetch_scalar(TICKS).await?;
     tokio::time::sleep(Duration::from_secs(secs)).await;
     let (c1, elapsed) = (cpu_ticks()?, t0.elapsed().as_secs_f64());
-    let (ticks1,): (i64,) = on_db!(&db, |p| sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(ticks), 0) AS BIGINT) FROM strategies"
-    )
-    .fetch_one(p)
-    .await)?;
-    let (orders,): (i64,) = on_db!(&db, |p| sqlx::query_as("SELECT COUNT(*) FROM orders")
-        .fetch_one(p)
-        .await)?;
+    let ticks1: i64 = db.fetch_scalar(TICKS).await?;
+    let orders: i64 = db.fetch_scalar("SELECT COUNT(*) FROM orders").await?;
     #[allow(clippy::cast_precision_loss)]
     let cpu = (c1 - c0) as f64 / 100.0 / elapsed * 100.0;
     println!(
@@ -181,12 +167,9 @@ async fn run() -> anyhow::Result<()> {
         // The throwaway database goes with the run.
         let name = format!("bench_trading_{}", std::process::id());
         let admin_db = Db::connect(&settings_for(admin).database).await?;
-        on_db!(&admin_db, |p| sqlx::query(&format!(
-            "DROP DATABASE IF EXISTS {name}"
-        ))
-        .execute(p)
-        .await
-        .map(drop))?;
+        admin_db
+            .execute(format!("DROP DATABASE IF EXISTS {name}"))
+            .await?;
         admin_db.close().await;
     }
     Ok(())

@@ -6,7 +6,8 @@
 //! Layout:
 //! - `cli.rs`, `startup.rs`: commands, and the one place everything is wired in order.
 //! - `config/`: the typed configuration tree and its loader.
-//! - `db/`: SQLite/Postgres pools, write transactions (`Tx`, `on_tx!`), embedded migrations,
+//! - `db/`: SQLite/Postgres pools, the query facade (`Sql`, `Record`, `Db`/`Tx` execute and
+//!   fetch), write transactions (`Tx`), embedded migrations,
 //!   users/tokens/keys/audit/settings queries.
 //! - `adapters/`: outbound clients implementing ports (Redis, SimpleFIN).
 //! - `jobs/`: the SQL job store, the `JobQueue` facade, lease owners; `schedules.rs`: cron

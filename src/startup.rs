@@ -34,8 +34,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tracing_actix_web::TracingLogger;
-use utoipa_actix_web::AppExt;
-use utoipa_swagger_ui::SwaggerUi;
 
 pub struct Application {
     port: u16,
@@ -257,6 +255,11 @@ impl Application {
         self.db.clone()
     }
 
+    /// The audit recorder (tests flush it instead of sleeping).
+    pub fn audit(&self) -> Audit {
+        self.audit.clone()
+    }
+
     /// A handle that makes [`run_until_stopped`](Self::run_until_stopped) shut down.
     pub fn stop_handle(&mut self) -> Option<StopHandle> {
         self.stop_tx.take().map(StopHandle)
@@ -332,16 +335,12 @@ fn http_server(
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(json_limit))
             .configure(api::problems::extractor_configs)
-            .into_utoipa_app()
-            .configure(api::routes)
-            .into_app()
+            // The plain route list: the OpenAPI document is built once, above, not per worker.
+            .configure(api::serve)
             .route("/docs", web::get().to(api::meta::docs_redirect))
             .app_data(spec.clone())
             .route("/openapi.json", web::get().to(api::meta::openapi_json))
-            .service(
-                SwaggerUi::new("/docs/{_:.*}")
-                    .config(utoipa_swagger_ui::Config::from("/openapi.json")),
-            )
+            .route("/docs/{_:.*}", web::get().to(api::swagger::asset))
             .default_service(web::to(api::problems::not_found))
             .wrap(ErrorHandlers::new().default_handler(api::problems::problemize))
             .wrap(from_fn(crate::api::guard::guard))

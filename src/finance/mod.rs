@@ -3,7 +3,7 @@
 //! categorizer and bank-sync actors.
 //!
 //! Layout:
-//! - `sql.rs`: dynamic SQL with positional args; decimal ↔ `*_e4` BIGINT.
+//! - `money.rs`: decimal ↔ `*_e4` BIGINT.
 //! - `accounts.rs`, `categories.rs`, `transactions.rs`, `rules.rs`, `profiles.rs`, `imports.rs`: tables.
 //! - `ingest.rs`: dedupe keys, month locks, pending → booked, all-or-nothing writes.
 //! - `category_store.rs`, `sync_ledger.rs`: ports for `CategorizerActor` and `BankSyncActor`.
@@ -17,11 +17,11 @@ pub mod category_store;
 pub mod imports;
 pub mod ingest;
 pub mod jobs;
+pub mod money;
 pub mod profiles;
 pub mod reports;
 pub mod rules;
 pub mod spending_totals;
-pub mod sql;
 pub mod sync_ledger;
 pub mod transactions;
 

@@ -179,23 +179,22 @@ async fn concurrent_and_serial_writes_while_trading_never_fail(backend: Backend)
     let db = ai_service::db::Db::connect(&test_settings(&url).database)
         .await
         .expect("connect");
-    let mut counts = (0, 0);
-    for _ in 0..200 {
-        counts = ai_service::on_db!(&db, |p| {
-            sqlx::query_as::<_, (i64, i64)>(
-            "SELECT COALESCE(SUM(CASE WHEN last_error IS NOT NULL THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN event_type = 'TransactionSynced' AND published_at IS NOT NULL THEN 1 ELSE 0 END), 0) FROM outbox"
-        )
-        .fetch_one(p)
-        .await
-        .expect("outbox")
-        });
-        if counts.1 == 32 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let (failed, synced) = counts;
+    let (failed, synced) = eventually(
+        Duration::from_secs(10),
+        "32 TransactionSynced published",
+        || async {
+            let counts = db
+                .fetch_one::<(i64, i64)>(
+                    "SELECT COALESCE(SUM(CASE WHEN last_error IS NOT NULL THEN 1 ELSE 0 END), 0), \
+                     COALESCE(SUM(CASE WHEN event_type = 'TransactionSynced' AND published_at IS NOT NULL THEN 1 ELSE 0 END), 0) \
+                     FROM outbox",
+                )
+                .await
+                .expect("outbox");
+            if counts.1 == 32 { Ok(counts) } else { Err(counts) }
+        },
+    )
+    .await;
     assert_eq!(failed, 0, "no outbox row failed to publish");
     assert_eq!(synced, 32, "every import's TransactionSynced was published");
     db.close().await;

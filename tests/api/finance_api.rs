@@ -553,24 +553,24 @@ async fn rules_then_model_categorize_and_user_locks_win(backend: Backend) {
     let i = import(&app, &token, &acc, file, &[("profile_id", pid)]).await;
     assert_eq!(i["inserted"], 4);
     // The import queues auto_categorize; wait for it.
-    let mut got = Vec::new();
-    for _ in 0..200 {
-        got = txs(
-            &app,
-            &token,
-            &format!("import_id={}", i["id"].as_str().expect("id")),
-        )
-        .await;
-        if got
-            .iter()
-            .filter(|t| !t["categorized_by"].is_null())
-            .count()
-            == 3
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let got = eventually(
+        Duration::from_secs(10),
+        "3 transactions categorized",
+        || async {
+            let got = txs(
+                &app,
+                &token,
+                &format!("import_id={}", i["id"].as_str().expect("id")),
+            )
+            .await;
+            let n = got
+                .iter()
+                .filter(|t| !t["categorized_by"].is_null())
+                .count();
+            if n == 3 { Ok(got) } else { Err(got) }
+        },
+    )
+    .await;
     let by_desc = |d: &str| {
         got.iter()
             .find(|t| t["description"] == d)

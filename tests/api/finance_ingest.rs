@@ -3,7 +3,7 @@
 //! month lock, overlapping files, and a SimpleFIN bank sync against a local fake bridge.
 
 use crate::finance_api::{get, post, wait_job};
-use crate::helpers::{Backend, TestApp, TestDb, test_settings};
+use crate::helpers::{Backend, TestApp, TestDb, eventually, test_settings};
 use crate::on_both_backends;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use actors::TraceId;
@@ -11,7 +11,6 @@ use actors::finance::{StatementLine, TxStatus};
 use ai_service::db::Db;
 use ai_service::finance::accounts::{self, AccountRow};
 use ai_service::finance::ingest::{IngestOptions, ingest, ingest_in};
-use ai_service::on_db;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -64,11 +63,10 @@ fn line(day: &str, amount: &str, desc: &str, ext: Option<&str>, status: TxStatus
 }
 
 async fn rows(db: &Db) -> Vec<(String, String, String)> {
-    on_db!(db, |p| sqlx::query_as(
-        "SELECT booked_date, amount, status FROM fin_transactions ORDER BY booked_date, amount"
+    db.fetch_all(
+        "SELECT booked_date, amount, status FROM fin_transactions ORDER BY booked_date, amount",
     )
-    .fetch_all(p)
-    .await)
+    .await
     .expect("rows")
 }
 
@@ -124,13 +122,9 @@ async fn pending_lines_get_booked_not_duplicated(backend: Backend) {
     )
     .await;
     assert_eq!((out.inserted, out.updated), (0, 1));
-    on_db!(&db, |p| sqlx::query(
-        "DELETE FROM fin_transactions WHERE external_id = 'B-9'"
-    )
-    .execute(p)
-    .await
-    .map(drop))
-    .expect("cleanup");
+    db.execute("DELETE FROM fin_transactions WHERE external_id = 'B-9'")
+        .await
+        .expect("cleanup");
     // Without one: same amount and description a few days later books the pending line…
     run(
         &db,
@@ -191,12 +185,12 @@ async fn a_killed_import_leaves_nothing_and_reruns_exactly(backend: Backend) {
         1000,
         line("2026-01-15", "-1", "POISON", None, TxStatus::Booked),
     );
-    let trigger: &[&str] = match &db {
-        Db::Sqlite(_) => &[
+    let trigger: &[&str] = match db.backend() {
+        ai_service::config::Backend::Sqlite => &[
             "CREATE TRIGGER poison BEFORE INSERT ON fin_transactions WHEN NEW.description = 'POISON' \
              BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END",
         ],
-        Db::Postgres(_) => &[
+        ai_service::config::Backend::Postgres => &[
             "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
              IF NEW.description = 'POISON' THEN RAISE EXCEPTION 'disk full (simulated)'; END IF; \
              RETURN NEW; END $$",
@@ -204,7 +198,7 @@ async fn a_killed_import_leaves_nothing_and_reruns_exactly(backend: Backend) {
         ],
     };
     for q in trigger {
-        on_db!(&db, |p| sqlx::query(q).execute(p).await.map(drop)).expect(q);
+        db.execute(*q).await.expect(q);
     }
     let err = ingest(
         &db,
@@ -429,6 +423,7 @@ async fn simplefin_sync_against_a_fake_bridge(backend: Backend) {
 
     // The bank books the pending line: the next sync updates it, adds nothing.
     *state.lock().expect("state") = bridge_answer(true);
+    // A sync request inside the 2 s idempotency window is the same job: let it end.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let first = job["id"].clone();
     let job = sync().await;
@@ -460,25 +455,22 @@ async fn simplefin_sync_against_a_fake_bridge(backend: Backend) {
         .await;
     assert_eq!(res.status().as_u16(), 201);
     let schedule: Value = res.json().await.expect("json");
-    let mut synced = false;
-    for _ in 0..100 {
-        let jobs = get(&app, &admin, "/v1/jobs?queue=finance&limit=100").await;
-        synced = jobs["items"].as_array().expect("items").iter().any(|j| {
-            j["name"] == "sync_bank"
-                && j["state"] == "completed"
-                && j["payload"]["account_id"] == acc.as_str()
-                && j["id"] != first
-                && j["id"] != job["id"]
-        });
-        if synced {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(
-        synced,
-        "the schedule's sync_all ran a sync_bank for the account"
-    );
+    eventually(
+        std::time::Duration::from_secs(10),
+        "the schedule's sync_all running a sync_bank for the account",
+        || async {
+            let jobs = get(&app, &admin, "/v1/jobs?queue=finance&limit=100").await;
+            let synced = jobs["items"].as_array().expect("items").iter().any(|j| {
+                j["name"] == "sync_bank"
+                    && j["state"] == "completed"
+                    && j["payload"]["account_id"] == acc.as_str()
+                    && j["id"] != first
+                    && j["id"] != job["id"]
+            });
+            if synced { Ok(()) } else { Err(jobs) }
+        },
+    )
+    .await;
     app.call(
         "DELETE",
         &format!("/v1/schedules/{}", schedule["id"].as_str().expect("id")),
@@ -489,6 +481,7 @@ async fn simplefin_sync_against_a_fake_bridge(backend: Backend) {
 
     // Revoked credentials: the job dies with a message a human can act on.
     put(format!("http://user:wrong@127.0.0.1:{port}/simplefin")).await;
+    // A sync request inside the 2 s idempotency window is the same job: let it end.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let job = sync().await;
     assert_eq!(job["state"], "dead");

@@ -205,6 +205,7 @@ pub struct TestApp {
     task: Option<JoinHandle<anyhow::Result<()>>>,
     /// Kept so the database outlives the app.
     pub db: Option<TestDb>,
+    audit: ai_service::audit::Audit,
 }
 
 impl TestApp {
@@ -220,6 +221,7 @@ impl TestApp {
         let mut app = Application::build(settings).await.expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let stop = app.stop_handle();
+        let audit = app.audit();
         let task = actix_web::rt::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -232,7 +234,13 @@ impl TestApp {
             stop,
             task: Some(task),
             db: None,
+            audit,
         }
+    }
+
+    /// Waits until every audit event recorded so far is in the database.
+    pub async fn flush_audit(&self) {
+        self.audit.flush().await;
     }
 
     /// Creates a user straight in the database; returns its password.

@@ -1,7 +1,7 @@
 //! Durable jobs on both backends: retries, dead letters, delays, idempotency, lost workers,
 //! fencing.
 
-use crate::helpers::{Backend, TestDb, test_settings};
+use crate::helpers::{Backend, TestDb, eventually, test_settings};
 use crate::on_both_backends;
 use actix::Actor;
 use actors::TraceId;
@@ -111,14 +111,19 @@ fn spec(max_attempts: u32) -> JobSpec {
 }
 
 async fn wait_state(db: &Db, id: &str, state: &str) -> JobRow {
-    for _ in 0..200 {
-        let row = get(db, id).await.expect("get").expect("job exists");
-        if row.state == state {
-            return row;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("job {id} never reached {state}: {:?}", get(db, id).await);
+    eventually(
+        Duration::from_secs(5),
+        &format!("job {id} {state}"),
+        || async {
+            let row = get(db, id).await.expect("get").expect("job exists");
+            if row.state == state {
+                Ok(row)
+            } else {
+                Err(row)
+            }
+        },
+    )
+    .await
 }
 
 async fn retries_with_backoff_then_success(backend: Backend) {
@@ -213,6 +218,7 @@ async fn retention_prunes_by_age_and_count(backend: Backend) {
             "only the 2 newest finished jobs stay"
         );
     }
+    // Retention by age: the jobs must be older than the 1 ms asked for.
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(
         ai_service::jobs::store::prune(&s.db, Duration::from_millis(1))
@@ -242,6 +248,7 @@ async fn max_attempts_make_a_job_dead(backend: Backend) {
     assert_eq!(row.attempts, 3);
     assert_eq!(runs.load(Ordering::SeqCst), 3);
     assert_eq!(row.last_error.as_deref(), Some("failure #3"));
+    // Nothing may happen: only time passing (several 50 ms backoffs) can show it.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(runs.load(Ordering::SeqCst), 3, "dead jobs do not run again");
 }
@@ -261,6 +268,7 @@ async fn delayed_jobs_do_not_run_early(backend: Backend) {
     let due = chrono::Utc::now().timestamp_millis() + 700;
     job.run_at_ms = Some(due);
     let (id, _) = s.store.enqueue(&job).await.expect("enqueue");
+    // Not running before its time is what is tested.
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(runs.load(Ordering::SeqCst), 0, "not before run_at");
     assert_eq!(
@@ -294,6 +302,7 @@ async fn idempotency_key_dedupes(backend: Backend) {
     short.idempotency_key = Some("short".to_owned());
     short.idempotency_window = Duration::from_millis(50);
     let (a, _) = s.store.enqueue(&short).await.expect("enqueue");
+    // The 50 ms idempotency window must end: expiry is what is tested.
     tokio::time::sleep(Duration::from_millis(80)).await;
     let (b, created) = s.store.enqueue(&short).await.expect("enqueue");
     assert!(created && a != b, "the window ended");
@@ -309,6 +318,7 @@ async fn a_lost_worker_job_reruns_exactly_once(backend: Backend) {
         .await
         .expect("claim");
     assert_eq!(claimed.len(), 1);
+    // The 100 ms lease must run out: expiry is what is tested.
     tokio::time::sleep(Duration::from_millis(150)).await;
     let runs = Arc::new(AtomicU32::new(0));
     let _d = dispatcher(
@@ -321,6 +331,7 @@ async fn a_lost_worker_job_reruns_exactly_once(backend: Backend) {
     );
     let row = wait_state(&s.db, &id, "completed").await;
     assert_eq!(row.attempts, 2, "the lost attempt counts");
+    // Nothing more may happen: only time passing can show it.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(runs.load(Ordering::SeqCst), 1, "re-run exactly once");
 }
@@ -334,6 +345,7 @@ async fn a_stale_ack_is_fenced_off(backend: Backend) {
         .await
         .expect("claim")
         .remove(0);
+    // The 50 ms lease must run out: expiry is what is tested.
     tokio::time::sleep(Duration::from_millis(80)).await;
     assert_eq!(s.store.requeue_expired().await.expect("requeue"), 1);
     let second = s

@@ -1,7 +1,6 @@
 use crate::helpers::{Backend, TestApp, TestDb, test_settings};
 use crate::on_both_backends;
-use ai_service::db::{Db, embedded_count};
-use ai_service::on_db;
+use ai_service::db::{Db, Sql, embedded_count};
 use sqlx::migrate::Migrator;
 
 on_both_backends!(
@@ -182,25 +181,23 @@ async fn jobs_and_schedules_stored_under_the_old_names_carry_the_new_ones(backen
         "the renaming migration exists"
     );
     before.migrations = earlier.into();
-    on_db!(&db, |p| before.run(p).await).expect("migrate up to the renaming");
-    on_db!(&db, |p| sqlx::query(
+    match &db {
+        Db::Sqlite(p) => before.run(p).await,
+        Db::Postgres(p) => before.run(p).await,
+    }
+    .expect("migrate up to the renaming");
+    db.execute(
         "INSERT INTO jobs (id, queue, name, payload, state, attempts, max_attempts, backoff, run_at, \
          last_error, trace_id, created_at, updated_at) VALUES ('job-old', 'financial', 'syncBank', \
-         '{\"account_id\":\"acc-1\"}', 'dead', 5, 5, 'fixed:1000', 1, 'boom', 't-old', 1, 1)"
+         '{\"account_id\":\"acc-1\"}', 'dead', 5, 5, 'fixed:1000', 1, 'boom', 't-old', 1, 1)",
     )
-    .execute(p)
     .await
-    .map(drop))
     .expect("old job");
-    on_db!(&db, |p| sqlx::query(
+    let sql = Sql::new(
         "INSERT INTO schedules (id, name, cron, queue, job_name, payload, enabled, created_at, updated_at) \
-         VALUES ('sch-old', 'bank', '0 0 3 * * *', 'financial', 'syncAll', '{}', $1, 1, 1)"
-    )
-    .bind(false)
-    .execute(p)
-    .await
-    .map(drop))
-    .expect("old schedule");
+         VALUES ('sch-old', 'bank', '0 0 3 * * *', 'financial', 'syncAll', '{}', $1, 1, 1)",
+    );
+    db.execute(sql.bind(false)).await.expect("old schedule");
     db.migrate().await.expect("the renaming and what follows");
     db.close().await;
 

@@ -193,6 +193,7 @@ async fn lifecycle_through_http_and_jobs(backend: Backend) {
 
     // Every transition is audited with its trace id.
     let admin = app.token_for("admin").await;
+    app.flush_audit().await;
     let audit: Value = app
         .call(
             "GET",
@@ -209,6 +210,7 @@ async fn lifecycle_through_http_and_jobs(backend: Backend) {
 
     // Ticks stop with the strategy.
     let ticks = strategy(&app, &token, &id).await["ticks"].as_i64();
+    // Nothing may happen: only time passing can show it (several tick intervals).
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(strategy(&app, &token, &id).await["ticks"].as_i64(), ticks);
     // Running strategies cannot be deleted; stopped ones can.
@@ -281,18 +283,19 @@ async fn live_strategy_comes_back_stopped_after_restart(backend: Backend) {
     let pool = ai_service::db::Db::connect(&test_settings(&url).database)
         .await
         .expect("connect");
-    let rows: Vec<(String,)> = ai_service::on_db!(&pool, |p| sqlx::query_as(
-        "SELECT payload FROM outbox WHERE event_type = 'StrategyStateChanged' ORDER BY id"
-    )
-    .fetch_all(p)
-    .await)
-    .expect("outbox");
+    let rows: Vec<(String,)> = pool
+        .fetch_all(
+            "SELECT payload FROM outbox WHERE event_type = 'StrategyStateChanged' ORDER BY id",
+        )
+        .await
+        .expect("outbox");
     let last: Value = serde_json::from_str(&rows.last().expect("event").0).expect("json");
     assert_eq!(last["cause"], "restart");
     assert_eq!(last["to"], "stopped");
     pool.close().await;
     // Nothing ticks after the restart.
     let ticks = s["ticks"].as_i64();
+    // Nothing may happen: only time passing can show it (several tick intervals).
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(strategy(&app, &token, &id).await["ticks"].as_i64(), ticks);
     app.stop().await;

@@ -12,7 +12,6 @@ use actors::trading::fsm::Command;
 use actors::trading::runtime::{Apply, Deps, RuntimeConfig, TradingError, TradingManager};
 use actors::trading::types::{Fees, OrderBook, OrderReport, OrderRequest};
 use ai_service::db::{Db, DbHandle};
-use ai_service::on_db;
 use ai_service::trading::store::SqlTradingStore;
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -59,6 +58,7 @@ impl Connector for BrokenVenue {
             Mode::Panic => panic!("venue client bug"),
             Mode::Down => Err(ConnectorError::Unavailable("connection refused".to_owned())),
             Mode::Slow => {
+                // A slow venue is what this mode is: the tick outlasts its interval.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 Ok(OrderBook {
                     symbol: symbol.to_owned(),
@@ -114,27 +114,31 @@ async fn start(backend: Backend, mode: Mode) -> (TestDb, Db, Supervisor, ActorRe
     (test_db, db, supervisor, manager)
 }
 
+/// Applies `command` once the manager has finished recovering (it answers `Unavailable`
+/// until then).
 async fn apply(manager: &ActorRef<TradingManager>, command: Command) {
-    for _ in 0..100 {
-        let res = manager
-            .send(Apply {
-                strategy_id: "s-1".into(),
-                command,
-                principal: "user:test".into(),
-                reason: "test".into(),
-                trace_id: TraceId::new("t-runtime"),
-            })
-            .await
-            .expect("manager answers");
-        match res {
-            Ok(_) => return,
-            Err(TradingError::Unavailable(_)) => {
-                tokio::time::sleep(Duration::from_millis(20)).await
+    eventually(
+        Duration::from_secs(5),
+        "the manager finishing its recovery",
+        || async {
+            let res = manager
+                .send(Apply {
+                    strategy_id: "s-1".into(),
+                    command,
+                    principal: "user:test".into(),
+                    reason: "test".into(),
+                    trace_id: TraceId::new("t-runtime"),
+                })
+                .await
+                .expect("manager answers");
+            match res {
+                Ok(_) => Ok(()),
+                Err(TradingError::Unavailable(e)) => Err(e),
+                Err(e) => panic!("{command:?}: {e}"),
             }
-            Err(e) => panic!("{command:?}: {e}"),
-        }
-    }
-    panic!("the manager never finished recovering");
+        },
+    )
+    .await;
 }
 
 async fn wait_state(db: &Db, want: &str) -> (String, Option<String>) {
@@ -142,12 +146,10 @@ async fn wait_state(db: &Db, want: &str) -> (String, Option<String>) {
         Duration::from_secs(6),
         &format!("strategy {want}"),
         || async {
-            let row: (String, Option<String>) = on_db!(db, |p| sqlx::query_as(
-                "SELECT state, state_reason FROM strategies WHERE id = 's-1'"
-            )
-            .fetch_one(p)
-            .await)
-            .expect("strategy");
+            let row: (String, Option<String>) = db
+                .fetch_one("SELECT state, state_reason FROM strategies WHERE id = 's-1'")
+                .await
+                .expect("strategy");
             if row.0 == want { Ok(row) } else { Err(row) }
         },
     )
@@ -178,14 +180,12 @@ async fn a_failing_venue_faults_the_strategy(backend: Backend) {
     wait_state(&db, "live").await;
     apply(&manager, Command::Stop).await;
     wait_state(&db, "stopped").await;
-    let (n,): (i64,) = on_db!(&db, |p| {
-        sqlx::query_as(
-        "SELECT COUNT(*) FROM strategy_transitions WHERE strategy_id = 's-1' AND cause = 'fault'"
-    )
-    .fetch_one(p)
-    .await
-    })
-    .expect("count");
+    let n: i64 = db
+        .fetch_scalar(
+            "SELECT COUNT(*) FROM strategy_transitions WHERE strategy_id = 's-1' AND cause = 'fault'",
+        )
+        .await
+        .expect("count");
     assert!(n >= 1);
     supervisor.shutdown().await;
 }
@@ -215,12 +215,10 @@ async fn slow_ticks_are_counted_and_stored(backend: Backend) {
         Duration::from_secs(6),
         "slow ticks in the database",
         || async {
-            let n = on_db!(&db, |p| sqlx::query_scalar::<_, i64>(
-                "SELECT slow_ticks FROM strategies WHERE id = 's-1'"
-            )
-            .fetch_one(p)
-            .await)
-            .expect("strategy");
+            let n: i64 = db
+                .fetch_scalar("SELECT slow_ticks FROM strategies WHERE id = 's-1'")
+                .await
+                .expect("strategy");
             if n > 0 { Ok(n) } else { Err(n) }
         },
     )

@@ -45,7 +45,7 @@ async fn save(
         currency: i.currency,
         institution: i.institution.filter(|s| !s.trim().is_empty()),
         opening_balance: opening.normalize().to_string(),
-        opening_e4: crate::finance::sql::to_e4(opening).unwrap_or_default(),
+        opening_e4: crate::finance::money::to_e4(opening).unwrap_or_default(),
         external_ref: i.external_ref.filter(|s| !s.trim().is_empty()),
         archived: i.archived,
         last_synced_at: base.as_ref().and_then(|b| b.last_synced_at),
