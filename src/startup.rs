@@ -348,7 +348,7 @@ fn http_server(
             .wrap(cors_layer(&security))
             .wrap(crate::http::security_headers(&security))
             .wrap(from_fn(crate::metrics::observe))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<crate::telemetry::RootSpan>::new())
     })
     .listen(listener)
     .context("cannot listen")?

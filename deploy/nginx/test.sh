@@ -143,7 +143,8 @@ assert "127.0.0.2" in ips, ips      # through the edge: the address nginx saw
 assert "127.0.0.3" in ips, ips      # direct: the TCP peer
 assert not ips & {"6.6.6.6", "7.7.7.7", "127.0.0.1"}, ips
 PY
-ok "the app records the client IP (127.0.0.2 via the edge, 127.0.0.3 direct; forged headers ignored)"
+grep -qE '6\.6\.6\.6|7\.7\.7\.7' "$tmp/app.log" && fail "a forged X-Forwarded-For reached the app's log"
+ok "the app records the client IP (127.0.0.2 via the edge, 127.0.0.3 direct; forged headers ignored in audit and logs)"
 
 code=$(c -o /dev/null -w '%{http_code}' "$base/metrics")
 [ "$code" = 403 ] || fail "/metrics through the edge answered $code"

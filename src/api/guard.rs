@@ -22,6 +22,15 @@ pub struct ClientIp(pub String);
 
 pub const LOGIN_PATH: &str = "/v1/auth/login";
 
+/// The client IP of a request before the guard ran (the request's root span): the same rule,
+/// with the proxies from the app state (none outside the app: the TCP peer).
+pub fn client_ip_of(req: &ServiceRequest) -> String {
+    match req.app_data::<web::Data<AppState>>() {
+        Some(state) => client_ip(req, &state.trusted_proxies),
+        None => client_ip(req, &TrustedProxies::default()),
+    }
+}
+
 fn client_ip(req: &ServiceRequest, proxies: &TrustedProxies) -> String {
     let forwarded_for = req
         .headers()
