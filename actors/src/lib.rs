@@ -27,6 +27,7 @@ pub mod health;
 pub mod jobs;
 pub mod ports;
 pub mod supervise;
+pub mod telegram;
 pub mod trace;
 pub mod trading;
 

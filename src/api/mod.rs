@@ -12,6 +12,7 @@
 //! - `auth.rs`, `admin.rs`, `audit.rs`, `settings.rs`, `jobs.rs`, `schedules.rs`: `/v1` routes.
 //! - `trading/`: `/v1/trading` (strategies, lifecycle commands, orders, connectors, PnL).
 //! - `financial/`: `/v1/financial` (accounts, transactions, imports, rules, reports).
+//! - `telegram.rs`: `/v1/telegram` (webhook, link codes, links, notification preferences).
 //!
 //! Every route is registered through [`routes`], which feeds both the server and
 //! [`openapi`], so the committed spec cannot forget a route.
@@ -32,6 +33,7 @@ pub mod schedules;
 pub mod schema;
 pub mod settings;
 mod state;
+pub mod telegram;
 pub mod trading;
 
 use actix_web::App;
@@ -114,7 +116,13 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
         .service(financial::reports::balance)
         .service(financial::reports::top_counterparties)
         .service(financial::categorization::backfill)
-        .service(financial::categorization::stats);
+        .service(financial::categorization::stats)
+        .service(telegram::webhook)
+        .service(telegram::create_link_code)
+        .service(telegram::list_links)
+        .service(telegram::delete_link)
+        .service(telegram::get_preferences)
+        .service(telegram::put_preferences);
 }
 
 /// The complete OpenAPI document, generated from the code.
