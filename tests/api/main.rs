@@ -25,6 +25,8 @@ mod migrations;
 mod openapi;
 mod redis;
 mod security;
+mod telegram;
+mod telegram_fake;
 mod trading_api;
 mod trading_engine;
 mod trading_runtime;
