@@ -362,41 +362,86 @@ impl SqlChatBackend {
         Handled::ok(Reply::Text(out))
     }
 
+    /// `/pnl [day|week|month]`: cumulative realised PnL as a chart, plus the table of current
+    /// PnL per strategy (realised / unrealised / total).
     async fn pnl(&self, inv: &Invocation) -> Handled {
         let (Ok(state), Ok(db)) = (self.state(), self.db()) else {
             return unavailable("not ready");
         };
-        let period = inv.arg(0).unwrap_or("all");
-        if !matches!(period, "all" | "day" | "week" | "month") {
-            return Handled::text("invalid", "Usage: /pnl [day|week|month]");
-        }
+        let period = inv.arg(0).unwrap_or("all").to_ascii_lowercase();
+        let now = chrono::Utc::now();
+        let from = match period.as_str() {
+            "all" => None,
+            "day" => Some(now - chrono::Duration::days(1)),
+            "week" => Some(now - chrono::Duration::weeks(1)),
+            "month" => Some(now - chrono::Duration::days(30)),
+            _ => return Handled::text("invalid", "Usage: /pnl [day|week|month]"),
+        };
         let report = match crate::api::trading::reads::pnl_report(&db, &state.trading.venues).await
         {
             Ok(r) => r,
             Err(e) => return api_error(e),
         };
-        let mut out = String::from("<b>PnL</b> (realised / unrealised / total)\n<pre>");
-        for s in &report.strategies {
-            out.push_str(&esc(&format!(
-                "{:<16} {:>10} {:>10} {:>10} {}\n",
-                s.name, s.pnl.realised, s.pnl.unrealised, s.pnl.total, s.currency
-            )));
+        let rows: Vec<Vec<String>> = report
+            .strategies
+            .iter()
+            .map(|s| {
+                vec![
+                    s.name.clone(),
+                    s.pnl.realised.clone(),
+                    s.pnl.unrealised.clone(),
+                    s.pnl.total.clone(),
+                    s.currency.clone(),
+                ]
+            })
+            .chain(report.totals.iter().map(|(c, p)| {
+                vec![
+                    "TOTAL".to_owned(),
+                    p.realised.clone(),
+                    p.unrealised.clone(),
+                    p.total.clone(),
+                    c.clone(),
+                ]
+            }))
+            .collect();
+        let table =
+            crate::charts::text_table(&["strategy", "realised", "unrealised", "total", ""], &rows);
+        let text = format!("<b>PnL</b>\n<pre>{}</pre>", esc(&table));
+        let window = crate::trading::pnl_history::PnlWindow {
+            strategy_id: None,
+            from,
+            to: None,
+        };
+        let curves = match crate::trading::pnl_history::cumulative_realised(&db, &window, now).await
+        {
+            Ok(c) => c,
+            Err(e) => return unavailable(e),
+        };
+        let Some((currency, _)) = crate::charts::choose_currency(
+            curves
+                .iter()
+                .map(|(c, p)| (c.as_str(), i64::try_from(p.len()).unwrap_or(i64::MAX))),
+        ) else {
+            return Handled::ok(Reply::Text(text));
+        };
+        let points = curves.get(&currency).cloned().unwrap_or_default();
+        let title = format!("Realised PnL ({period}), {currency}");
+        let caption = title.clone();
+        match tokio::task::spawn_blocking(move || {
+            crate::charts::cumulative_pnl_png(&title, &points, &currency)
+        })
+        .await
+        {
+            Ok(Ok(png)) => Handled::ok(Reply::Photo { png, caption, text }),
+            other => {
+                tracing::warn!(?other, "PnL chart not rendered; replying with text");
+                Handled::ok(Reply::Text(text))
+            }
         }
-        for (c, p) in &report.totals {
-            out.push_str(&esc(&format!(
-                "{:<16} {:>10} {:>10} {:>10} {c}\n",
-                "TOTAL", p.realised, p.unrealised, p.total
-            )));
-        }
-        out.push_str("</pre>");
-        if period != "all" {
-            out.push_str(&format!(
-                "\n(Per-{period} PnL needs the fill history; this is since each strategy started.)"
-            ));
-        }
-        Handled::ok(Reply::Text(out))
     }
 
+    /// `/report [YYYY-MM]` and `/spent [category] [YYYY-MM]`: spending by category (a chart for
+    /// `/report`) plus a text table.
     async fn report(&self, inv: &Invocation, category: Option<&str>) -> Handled {
         let db = match self.db() {
             Ok(d) => d,
@@ -408,46 +453,61 @@ impl SqlChatBackend {
             .find(|a| a.len() == 7 && a.as_bytes().get(4) == Some(&b'-'))
             .cloned()
             .unwrap_or_else(|| chrono::Utc::now().format("%Y-%m").to_string());
+        if chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").is_err() {
+            return Handled::text("invalid", "Usage: /report [YYYY-MM]");
+        }
         let range = crate::finance::reports::Range {
             from: Some(format!("{month}-01")),
             to: Some(format!("{month}-31")),
             account_id: None,
         };
-        let rows = match crate::finance::reports::spending(&db, &range).await {
+        let rows = match crate::finance::spending_totals::by_category(&db, &range).await {
             Ok(r) => r,
             Err(e) => return unavailable(e),
         };
-        let cats = crate::finance::categories::list(&db)
-            .await
-            .unwrap_or_default();
-        let name_of = |id: &Option<String>| {
-            id.as_ref()
-                .and_then(|id| cats.iter().find(|c| &c.id == id))
-                .map_or_else(|| "(uncategorized)".to_owned(), |c| c.name.clone())
+        let Some((currency, others)) =
+            crate::charts::choose_currency(rows.iter().map(|r| (r.currency.as_str(), r.count)))
+        else {
+            return Handled::ok(Reply::Text(format!("No spending recorded for {month}.")));
         };
-        let mut out = format!("<b>Spending {month}</b>\n<pre>");
-        let mut any = false;
-        for (_, cat, currency, sum_e4, count) in &rows {
-            let name = name_of(cat);
-            if category.is_some_and(|c| !name.eq_ignore_ascii_case(c)) {
-                continue;
-            }
-            any = true;
-            let amount = rust_decimal::Decimal::new(-*sum_e4, 4).normalize();
-            out.push_str(&esc(&format!(
-                "{name:<20} {amount:>12} {currency} ({count})\n"
+        let bars: Vec<(String, rust_decimal::Decimal)> = rows
+            .iter()
+            .filter(|r| r.currency == currency)
+            .filter(|r| category.is_none_or(|c| r.name.eq_ignore_ascii_case(c)))
+            .map(|r| (r.name.clone(), r.spent))
+            .collect();
+        if bars.is_empty() {
+            return Handled::ok(Reply::Text(format!(
+                "No spending in {} recorded for {month}.",
+                esc(category.unwrap_or("any category"))
             )));
         }
-        out.push_str("</pre>");
-        if !any {
-            out = format!(
-                "No spending recorded for {month}{}.",
-                category
-                    .map(|c| format!(" in {}", esc(c)))
-                    .unwrap_or_default()
-            );
+        let mut text = format!(
+            "<b>Spending {month}</b>\n<pre>{}</pre>",
+            esc(&crate::charts::spending_table(&bars, &currency))
+        );
+        if !others.is_empty() {
+            text.push_str(&format!(
+                "\nAlso in {} (not converted).",
+                esc(&others.join(", "))
+            ));
         }
-        Handled::ok(Reply::Text(out))
+        if category.is_some() {
+            return Handled::ok(Reply::Text(text));
+        }
+        let title = format!("Spending by category, {month}, {currency}");
+        let caption = title.clone();
+        match tokio::task::spawn_blocking(move || {
+            crate::charts::spending_by_category_png(&title, &bars, &currency)
+        })
+        .await
+        {
+            Ok(Ok(png)) => Handled::ok(Reply::Photo { png, caption, text }),
+            other => {
+                tracing::warn!(?other, "spending chart not rendered; replying with text");
+                Handled::ok(Reply::Text(text))
+            }
+        }
     }
 
     async fn jobs(&self) -> Handled {

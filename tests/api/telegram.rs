@@ -209,7 +209,8 @@ async fn confirmation_yes_no_and_someone_elses_button(backend: Backend) {
     assert!(text(&fake.reply(301, 2).await).contains("Did you mean"));
     // Deploy replies when the transition happened.
     fake.text_from(301, "/deploy btc-grid", 0);
-    let r = text(&fake.reply(301, 3).await);
+    // (Its first fills may be announced before the reply: match by text.)
+    let r = text(&fake.matching(301, "is now", 1).await);
     assert!(r.contains("is now <b>live</b>"), "{r}");
     // Stop all asks first.
     fake.text_from(301, "/stop all", 0);
@@ -275,6 +276,14 @@ async fn confirmation_yes_no_and_someone_elses_button(backend: Backend) {
         } else {
             Err(e)
         }
+    })
+    .await;
+    // /pnl answers with a chart (the strategy has fills) and the table.
+    fake.text_from(301, "/pnl week", 0);
+    fake.matching(301, "<b>PnL</b>", 1).await;
+    eventually(Duration::from_secs(10), "a PnL chart", || async {
+        let n = fake.calls("sendPhoto").len();
+        if n == 1 { Ok(()) } else { Err(n) }
     })
     .await;
     // Every callback was answered (the client spinner stops).

@@ -243,9 +243,16 @@ async fn method(
                 None => HttpResponse::BadRequest().json(json!({"ok": false, "error_code": 400, "description": "Bad Request: invalid file_id"})),
             }
         }
-        "answerCallbackQuery" | "setMyCommands" | "setWebhook" | "deleteWebhook" | "sendPhoto" => {
-            ok(json!(true))
+        "sendPhoto" => {
+            let mut s = fake.lock();
+            s.next_message_id += 1;
+            ok(
+                json!({"message_id": s.next_message_id, "chat": {"id": 0, "type": "private"},
+                "date": chrono::Utc::now().timestamp(),
+                "photo": [{"file_id": "p", "file_unique_id": "p", "width": 960, "height": 480}]}),
+            )
         }
+        "answerCallbackQuery" | "setMyCommands" | "setWebhook" | "deleteWebhook" => ok(json!(true)),
         _ => HttpResponse::NotFound()
             .json(json!({"ok": false, "error_code": 404, "description": "Not Found"})),
     }

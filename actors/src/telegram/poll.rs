@@ -67,7 +67,13 @@ impl PollPolicy {
             }
             PollOutcome::Empty(took) => {
                 self.failures = 0;
-                c.min_empty_interval.saturating_sub(took)
+                // A full pause, not the remainder: measured from the answer, two polls are
+                // then at least this far apart wherever the latency fell.
+                if took < c.min_empty_interval {
+                    c.min_empty_interval
+                } else {
+                    Duration::ZERO
+                }
             }
             PollOutcome::RetryAfter(d) => d.max(c.min_empty_interval),
             PollOutcome::Network | PollOutcome::Api | PollOutcome::Conflict => {
