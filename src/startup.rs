@@ -188,7 +188,11 @@ impl Application {
             Arc::clone(&state_cell),
         );
         if let Some(actor) = &telegram.actor {
-            let notifier = crate::telegram::notify::Notifier::new(db.clone(), actor.clone());
+            let notifier = crate::telegram::notify::Notifier::new(
+                db.clone(),
+                actor.clone(),
+                settings.telegram.notify_min_amount,
+            );
             notifier.clone().start(&events);
             let _ = notifier_cell.set(notifier);
         }

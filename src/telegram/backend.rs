@@ -28,6 +28,8 @@ pub struct SqlChatBackend {
     pub state: StateCell,
     /// How long a lifecycle command waits for its job before replying "still running".
     pub transition_wait: Duration,
+    /// Statement files sent to the bot, waiting for the user to pick the account.
+    pub pending: super::finance::PendingFiles,
 }
 
 /// The REST route a command mirrors: its access rule decides who may run it.
@@ -66,7 +68,7 @@ fn refusal(user: &LinkedUser, method: &str, path: &str) -> Option<String> {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> Handled {
+pub(super) fn unavailable(e: impl std::fmt::Display) -> Handled {
     tracing::warn!(error = %e, "telegram command failed");
     Handled::text(
         "error",
@@ -89,13 +91,13 @@ fn fmt_since(ms: i64) -> String {
 }
 
 impl SqlChatBackend {
-    fn state(&self) -> Result<&AppState, DependencyError> {
+    pub(super) fn state(&self) -> Result<&AppState, DependencyError> {
         self.state
             .get()
             .ok_or_else(|| DependencyError("starting".to_owned()))
     }
 
-    fn db(&self) -> Result<crate::db::Db, DependencyError> {
+    pub(super) fn db(&self) -> Result<crate::db::Db, DependencyError> {
         self.state()?.db.port()
     }
 
@@ -735,6 +737,21 @@ impl ChatBackend for SqlChatBackend {
     async fn choose(&self, user: &LinkedUser, action: &str, trace: &TraceId) -> Handled {
         // Authorized again at the press: the role may have changed since the question.
         let (verb, arg) = action.split_once(':').unwrap_or((action, ""));
+        match verb {
+            "import" => {
+                return match refusal(user, "POST", "/v1/financial/imports") {
+                    Some(why) => Handled::text("refused", why),
+                    None => self.run_import(user, arg, trace).await,
+                };
+            }
+            "cat" => {
+                return match refusal(user, "PATCH", "/v1/financial/transactions/{id}") {
+                    Some(why) => Handled::text("refused", why),
+                    None => self.categorize(user, arg, trace).await,
+                };
+            }
+            _ => {}
+        }
         let command = match verb {
             "stop-all" => Some(Command::Stop),
             other => Command::parse(other).filter(|c| *c != Command::Fault),
@@ -754,15 +771,15 @@ impl ChatBackend for SqlChatBackend {
 
     async fn document(
         &self,
-        _user: &LinkedUser,
-        _doc: &Document,
-        _bytes: Vec<u8>,
+        user: &LinkedUser,
+        doc: &Document,
+        bytes: Vec<u8>,
         _trace: &TraceId,
     ) -> Handled {
-        Handled::text(
-            "unsupported",
-            "Statement import from the chat is not available yet; upload it with POST /v1/financial/imports.",
-        )
+        if let Some(why) = refusal(user, "POST", "/v1/financial/imports") {
+            return Handled::text("refused", why);
+        }
+        self.offer_import(doc, bytes).await
     }
 
     fn audit(&self, e: ChatAudit) {

@@ -42,6 +42,7 @@ impl JobHandler for TelegramJobs {
         let backend = SqlChatBackend {
             state: Arc::clone(&self.state),
             transition_wait: Duration::ZERO,
+            pending: Default::default(),
         };
         let text = backend.summary().await;
         let sent = notifier

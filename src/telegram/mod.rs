@@ -5,11 +5,13 @@
 //! - `store.rs`: links, link codes (hashed), notification dedupe, preferences.
 //! - `prefs.rs`: notification kinds and `on | silent | off`.
 //! - `backend.rs`: `SqlChatBackend`, what each command does and who may run it.
+//! - `finance.rs`: statement files from the chat, category taps, category suggestions.
 //! - `source.rs`: the bot token and mode (settings API first, then config), re-read on reload.
 //! - `notify.rs`: event subscribers fanning notifications out to linked users.
 //! - `jobs.rs`: the `dailySummary` job (run it from a cron schedule).
 
 pub mod backend;
+pub mod finance;
 pub mod jobs;
 pub mod notify;
 pub mod prefs;
@@ -86,6 +88,7 @@ pub fn start(
     let backend = Arc::new(backend::SqlChatBackend {
         state,
         transition_wait: Duration::from_secs(20),
+        pending: Default::default(),
     });
     let config = actor_config(settings);
     let actor = supervisor.spawn("telegram", move |child| {

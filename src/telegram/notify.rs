@@ -21,11 +21,16 @@ use std::time::{Duration, Instant};
 /// Arbitrage opportunities: at most one message per strategy and symbol per this long.
 const ARBITRAGE_EVERY: Duration = Duration::from_secs(300);
 
+/// New transactions announced with category buttons per event, at most.
+const MAX_TAPS_PER_EVENT: usize = 10;
+
 #[derive(Clone)]
 pub struct Notifier {
     db: DbHandle,
     actor: ActorRef<TelegramActor>,
     throttle: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Transactions of at least this absolute amount get category buttons.
+    min_amount: rust_decimal::Decimal,
 }
 
 /// The event's identity: its type and its payload (a replayed outbox row is identical).
@@ -133,11 +138,16 @@ impl Notifiable for JobFailed {
 }
 
 impl Notifier {
-    pub fn new(db: DbHandle, actor: ActorRef<TelegramActor>) -> Self {
+    pub fn new(
+        db: DbHandle,
+        actor: ActorRef<TelegramActor>,
+        min_amount: rust_decimal::Decimal,
+    ) -> Self {
         Self {
             db,
             actor,
             throttle: Arc::default(),
+            min_amount,
         }
     }
 
@@ -147,7 +157,90 @@ impl Notifier {
         self.clone().subscribe::<StrategyStateChanged>(bus);
         self.clone().subscribe::<ArbitrageOpportunityFound>(bus);
         self.clone().subscribe::<TransactionSynced>(bus);
-        self.subscribe::<JobFailed>(bus);
+        self.clone().subscribe::<JobFailed>(bus);
+        self.subscribe_taps(bus);
+    }
+
+    /// Large new uncategorized transactions, each with its top suggested categories.
+    fn subscribe_taps(self, bus: &EventBus) {
+        let mut sub = bus.subscribe::<TransactionSynced>();
+        actix_web::rt::spawn(async move {
+            while let Some(event) = sub.recv().await {
+                let key = event_key(&event);
+                if let Err(e) = self.taps(&key, &event).await {
+                    tracing::warn!(error = %e, "category buttons not sent");
+                }
+            }
+        });
+    }
+
+    async fn taps(&self, key: &str, event: &TransactionSynced) -> anyhow::Result<()> {
+        let db = self.db.port()?;
+        let mut shown = 0;
+        for id in &event.transaction_ids {
+            if shown == MAX_TAPS_PER_EVENT {
+                break;
+            }
+            let Some(row) = crate::finance::transactions::get(&db, id).await? else {
+                continue;
+            };
+            let amount = crate::finance::sql::from_e4(row.amount_e4);
+            if row.category_id.is_some() || amount.abs() < self.min_amount {
+                continue;
+            }
+            shown += 1;
+            let mut options: Vec<(String, String)> = super::finance::suggestions(&db, &row)
+                .await?
+                .into_iter()
+                .map(|(cat, name)| (name, format!("cat:{}:{cat}", row.id)))
+                .collect();
+            options.push(("Other…".to_owned(), format!("cat:{}:other", row.id)));
+            let text = format!(
+                "🧾 {} <b>{} {}</b> {}{}\nCategory?",
+                esc(&row.booked_date),
+                esc(&row.amount),
+                esc(&row.currency),
+                esc(&row.description),
+                row.counterparty
+                    .as_deref()
+                    .map(|c| format!(" ({})", esc(c)))
+                    .unwrap_or_default()
+            );
+            for link in store::links(&db).await? {
+                // Only those who may categorize get buttons (PATCH needs trader).
+                if link.disabled || !matches!(link.role.as_str(), "trader" | "admin") {
+                    continue;
+                }
+                let stored = store::preferences(&db, &link.user_id).await?;
+                let level = prefs::effective(&stored)
+                    .into_iter()
+                    .find(|(k, _)| *k == NotificationKind::Transactions)
+                    .map_or(Level::On, |(_, l)| l);
+                if level == Level::Off
+                    || !store::claim_notification(
+                        &db,
+                        &format!("{key}:{}", row.id),
+                        link.telegram_user_id,
+                    )
+                    .await?
+                {
+                    continue;
+                }
+                let _ = self
+                    .actor
+                    .send(actors::telegram::Notify {
+                        chat_id: link.chat_id,
+                        telegram_user_id: link.telegram_user_id,
+                        reply: Reply::Choose {
+                            text: text.clone(),
+                            options: options.clone(),
+                        },
+                        silent: level == Level::Silent,
+                    })
+                    .await;
+            }
+        }
+        Ok(())
     }
 
     fn subscribe<E: Notifiable>(self, bus: &EventBus) {

@@ -13,7 +13,8 @@ on_both_backends!(
     link_codes_link_once_and_expire,
     viewer_is_refused_trading_from_chat,
     confirmation_yes_no_and_someone_elses_button,
-    notifications_are_not_repeated_after_a_restart
+    notifications_are_not_repeated_after_a_restart,
+    document_import_then_category_tap
 );
 
 fn settings(db: &TestDb, fake: &FakeBotApi) -> Settings {
@@ -340,6 +341,104 @@ async fn notifications_are_not_repeated_after_a_restart(backend: Backend) {
         .filter(|m| text(m).contains("failed for good"))
         .count();
     assert_eq!(job1, 2, "one message per event: {:?}", fake.sent_to(401));
+    app.stop().await;
+}
+
+async fn document_import_then_category_tap(backend: Backend) {
+    let fake = FakeBotApi::start().await;
+    let db = TestDb::new(backend).await;
+    let mut s = settings(&db, &fake);
+    s.telegram.notify_min_amount = rust_decimal::Decimal::ZERO;
+    let app = app_with(db, s).await;
+    let token = link(&app, &fake, 801, "trader").await;
+    let account = crate::finance_api::account(&app, &token, "Card", "USD").await;
+    crate::finance_api::post(
+        &app,
+        &token,
+        "/v1/financial/categories",
+        json!({"name": "Food", "kind": "expense"}),
+    )
+    .await;
+    let bytes = std::fs::read("actors/tests/fixtures/statements/ofx2.qfx").expect("fixture");
+    fake.lock().files.push(("doc1".to_owned(), bytes.clone()));
+    fake.push(
+        "message",
+        json!({"message_id": 5, "from": {"id": 801, "is_bot": false, "first_name": "Ana"},
+            "chat": {"id": 801, "type": "private"}, "date": chrono::Utc::now().timestamp(),
+            "document": {"file_id": "doc1", "file_unique_id": "u1", "file_name": "card.qfx",
+                "mime_type": "application/x-ofx", "file_size": bytes.len()}}),
+    );
+    let ask = fake.matching(801, "into which account", 1).await;
+    let first = &ask["reply_markup"]["inline_keyboard"][0][0];
+    assert_eq!(first["text"], "Card");
+    let data = first["callback_data"].as_str().expect("data").to_owned();
+    fake.press(801, 801, 77, &data);
+    let done = eventually(Duration::from_secs(20), "import result", || async {
+        let e = fake.calls("editMessageText");
+        e.iter()
+            .find(|b| text(b).contains("Imported"))
+            .cloned()
+            .ok_or(e)
+    })
+    .await;
+    assert!(text(&done).contains("new"), "{done}");
+    let imports: Value = app
+        .call(
+            "GET",
+            &format!("/v1/financial/imports?account_id={account}"),
+            Some(&token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        imports.as_array().map(Vec::len),
+        Some(1),
+        "the normal import path: {imports}"
+    );
+    // The new transactions arrive with category buttons; a tap sets it, locked.
+    let tap = fake.matching(801, "Category?", 1).await;
+    let food = tap["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .flat_map(|r| r.as_array().cloned().unwrap_or_default())
+        .find(|b| b["text"] == "Food")
+        .expect("Food offered");
+    fake.press(801, 801, 78, food["callback_data"].as_str().expect("data"));
+    eventually(Duration::from_secs(10), "categorized", || async {
+        let e = fake.calls("editMessageText");
+        if e.iter().any(|b| text(b).contains("<b>Food</b>")) {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })
+    .await;
+    let txs: Value = app
+        .call(
+            "GET",
+            "/v1/financial/transactions?limit=100",
+            Some(&token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let items = txs["items"]
+        .as_array()
+        .or(txs.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let tapped: Vec<&Value> = items
+        .iter()
+        .filter(|t| t["categorized_by"] == "user")
+        .collect();
+    assert_eq!(tapped.len(), 1, "{txs}");
+    assert_eq!(tapped[0]["category_locked"], true);
     app.stop().await;
 }
 

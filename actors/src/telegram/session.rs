@@ -439,12 +439,6 @@ impl Session {
                             // take seconds (a trading transition).
                             self.answer(&cb.id, Some("Working on it…")).await;
                             let handled = self.backend.choose(&user, &action, &trace).await;
-                            let text = match &handled.reply {
-                                Reply::Text(t)
-                                | Reply::Confirm { text: t, .. }
-                                | Reply::Choose { text: t, .. } => t.clone(),
-                                Reply::Photo { text, .. } => text.clone(),
-                            };
                             self.finish_callback(
                                 &cb,
                                 &trace,
@@ -452,7 +446,15 @@ impl Session {
                                 &pending.command,
                                 Some(user.username.clone()),
                             );
-                            self.edit(&cb, &text).await;
+                            match handled.reply {
+                                Reply::Text(text) => self.edit(&cb, &text).await,
+                                // A follow-up question (another keyboard): a new message.
+                                other => {
+                                    self.edit(&cb, "…").await;
+                                    let chat = cb.message.map_or(cb.from.id, |(c, _)| c);
+                                    self.reply(chat, cb.from.id, &pending.command, other, false);
+                                }
+                            }
                             return;
                         }
                         Ok(None) => ("refused", "You are not linked.", None, pending.command),
