@@ -21,6 +21,9 @@
 //!   splitting, send pacing, the polling policy (all pure) and the `TelegramActor`.
 //! - [`finance`]: statement parsers, dedupe identities, rules and the learned categorizer, and
 //!   the categorizer and bank-sync actors.
+//! - `testkit` (feature `testkit`): in-memory fakes of the ports (trading, job and category
+//!   stores, a venue that fails on demand) and `eventually`, so actors are tested without a
+//!   database; the crate's own tests turn it on.
 
 pub mod audit;
 pub mod events;

@@ -337,7 +337,7 @@ impl Default for JobsSettings {
     fn default() -> Self {
         Self {
             queues: vec![
-                "financial".to_owned(),
+                "finance".to_owned(),
                 "telegram".to_owned(),
                 "trading".to_owned(),
             ],

@@ -3,10 +3,10 @@
 
 use super::backend::SqlChatBackend;
 use crate::audit::Entry;
+use crate::db::sql::Sql;
 use crate::finance::imports::{self, ImportRow};
 use crate::finance::jobs::{Import, ImportPayload, QUEUE};
 use crate::finance::{accounts, categories, transactions};
-use crate::on_db;
 use actors::TraceId;
 use actors::events::CategoryUpdated;
 use actors::jobs::JobSpec;
@@ -265,7 +265,7 @@ impl SqlChatBackend {
             .try_tell(actors::finance::categorizer::Learn {
                 description: row.description.clone(),
                 counterparty: row.counterparty.clone(),
-                amount: crate::finance::sql::from_e4(row.amount_e4),
+                amount: crate::finance::money::from_e4(row.amount_e4),
                 previous_user_category: previous,
                 category_id: category.id.clone(),
             });
@@ -300,10 +300,7 @@ impl SqlChatBackend {
 async fn uncategorized_in(db: &crate::db::Db, import_id: &str) -> Result<i64, crate::db::DbError> {
     let sql =
         "SELECT COUNT(*) FROM fin_transactions WHERE import_batch = $1 AND category_id IS NULL";
-    Ok(on_db!(db, |p| sqlx::query_scalar::<_, i64>(sql)
-        .bind(import_id)
-        .fetch_one(p)
-        .await)?)
+    db.fetch_scalar(Sql::new(sql).bind(import_id)).await
 }
 
 /// The categories to offer for a transaction: the automatic guess, then the user's own most
@@ -320,13 +317,10 @@ pub async fn suggestions(
     let cp = row.counterparty.clone().unwrap_or_default();
     for sql in [same, overall] {
         let rows: Vec<(String, i64)> = if sql == same {
-            on_db!(db, |p| sqlx::query_as(sql)
-                .bind(&row.description)
-                .bind(&cp)
-                .fetch_all(p)
-                .await)?
+            db.fetch_all(Sql::new(sql).bind(&row.description).bind(&cp))
+                .await?
         } else {
-            on_db!(db, |p| sqlx::query_as(sql).fetch_all(p).await)?
+            db.fetch_all(Sql::new(sql)).await?
         };
         ids.extend(rows.into_iter().map(|(id, _)| id));
     }

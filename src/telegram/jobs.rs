@@ -1,6 +1,6 @@
-//! `telegram/dailySummary`: the daily summary, sent to every linked user who wants it. Run it
+//! `telegram/daily_summary`: the daily summary, sent to every linked user who wants it. Run it
 //! from a cron schedule: `POST /v1/schedules`
-//! `{"name":"daily summary","cron":"0 0 8 * * *","queue":"telegram","job_name":"dailySummary"}`.
+//! `{"name":"daily summary","cron":"0 0 8 * * *","queue":"telegram","job_name":"daily_summary"}`.
 
 use super::backend::{SqlChatBackend, StateCell};
 use super::notify::Notifier;
@@ -18,7 +18,7 @@ pub struct DailySummary;
 pub struct NoPayload {}
 impl JobKind for DailySummary {
     const QUEUE: &'static str = "telegram";
-    const NAME: &'static str = "dailySummary";
+    const NAME: &'static str = "daily_summary";
     type Payload = NoPayload;
 }
 

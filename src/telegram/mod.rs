@@ -8,7 +8,7 @@
 //! - `finance.rs`: statement files from the chat, category taps, category suggestions.
 //! - `source.rs`: the bot token and mode (settings API first, then config), re-read on reload.
 //! - `notify.rs`: event subscribers fanning notifications out to linked users.
-//! - `jobs.rs`: the `dailySummary` job (run it from a cron schedule).
+//! - `jobs.rs`: the `daily_summary` job (run it from a cron schedule).
 
 pub mod backend;
 pub mod finance;

@@ -184,7 +184,7 @@ impl Notifier {
             let Some(row) = crate::finance::transactions::get(&db, id).await? else {
                 continue;
             };
-            let amount = crate::finance::sql::from_e4(row.amount_e4);
+            let amount = crate::finance::money::from_e4(row.amount_e4);
             if row.category_id.is_some() || amount.abs() < self.min_amount {
                 continue;
             }

@@ -1,8 +1,8 @@
 //! Telegram storage: links (Telegram user → our user), one-time link codes (stored hashed),
 //! notification dedupe per event and recipient, notification preferences.
 
-use crate::db::{BeginWrite, Db, DbError};
-use crate::on_db;
+use crate::db::sql::Sql;
+use crate::db::{Db, DbError};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
@@ -24,30 +24,27 @@ const LINK_SELECT: &str = "SELECT l.telegram_user_id, l.user_id, l.telegram_user
 /// The link of a Telegram user, with the linked user's current name, role and state.
 #[tracing::instrument(skip_all, fields(telegram_user_id))]
 pub async fn link_of(db: &Db, telegram_user_id: i64) -> Result<Option<LinkRow>, DbError> {
-    let sql = format!("{LINK_SELECT} WHERE l.telegram_user_id = $1");
-    Ok(on_db!(db, |p| sqlx::query_as::<_, LinkRow>(&sql)
-        .bind(telegram_user_id)
-        .fetch_optional(p)
-        .await)?)
+    db.fetch_optional(
+        Sql::new(format!("{LINK_SELECT} WHERE l.telegram_user_id = $1")).bind(telegram_user_id),
+    )
+    .await
 }
 
 #[tracing::instrument(skip_all)]
 pub async fn links(db: &Db) -> Result<Vec<LinkRow>, DbError> {
-    let sql = format!("{LINK_SELECT} ORDER BY l.linked_at");
-    Ok(on_db!(db, |p| sqlx::query_as::<_, LinkRow>(&sql)
-        .fetch_all(p)
-        .await)?)
+    db.fetch_all(Sql::new(format!("{LINK_SELECT} ORDER BY l.linked_at")))
+        .await
 }
 
 /// `true` if a link was removed.
 #[tracing::instrument(skip_all, fields(telegram_user_id))]
 pub async fn unlink(db: &Db, telegram_user_id: i64) -> Result<bool, DbError> {
-    let sql = "DELETE FROM telegram_links WHERE telegram_user_id = $1";
-    let n = on_db!(db, |p| sqlx::query(sql)
-        .bind(telegram_user_id)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
+    let n = db
+        .execute(
+            Sql::new("DELETE FROM telegram_links WHERE telegram_user_id = $1")
+                .bind(telegram_user_id),
+        )
+        .await?;
     Ok(n > 0)
 }
 
@@ -64,15 +61,15 @@ pub async fn upsert_link(
                VALUES ($1, $2, $3, $4, $5) ON CONFLICT (telegram_user_id) DO UPDATE SET \
                user_id = excluded.user_id, telegram_username = excluded.telegram_username, \
                chat_id = excluded.chat_id, linked_at = excluded.linked_at";
-    on_db!(db, |p| sqlx::query(sql)
-        .bind(telegram_user_id)
-        .bind(user_id)
-        .bind(telegram_username)
-        .bind(chat_id)
-        .bind(Utc::now())
-        .execute(p)
-        .await
-        .map(drop))?;
+    db.execute(
+        Sql::new(sql)
+            .bind(telegram_user_id)
+            .bind(user_id)
+            .bind(telegram_username)
+            .bind(chat_id)
+            .bind(Utc::now()),
+    )
+    .await?;
     Ok(())
 }
 
@@ -90,14 +87,14 @@ pub async fn insert_code(
     expires_at: DateTime<Utc>,
 ) -> Result<(), DbError> {
     let sql = "INSERT INTO telegram_link_codes (code_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)";
-    on_db!(db, |p| sqlx::query(sql)
-        .bind(code_hash(code))
-        .bind(user_id)
-        .bind(Utc::now())
-        .bind(expires_at)
-        .execute(p)
-        .await
-        .map(drop))?;
+    db.execute(
+        Sql::new(sql)
+            .bind(code_hash(code))
+            .bind(user_id)
+            .bind(Utc::now())
+            .bind(expires_at),
+    )
+    .await?;
     Ok(())
 }
 
@@ -136,41 +133,32 @@ pub async fn redeem(
                VALUES ($1, $2, $3, $4, $5) ON CONFLICT (telegram_user_id) DO UPDATE SET \
                user_id = excluded.user_id, telegram_username = excluded.telegram_username, \
                chat_id = excluded.chat_id, linked_at = excluded.linked_at";
-    let outcome = on_db!(db, |p| {
-        let mut tx = p.begin_write().await?;
-        let row = sqlx::query_as::<_, CodeRow>(select)
-            .bind(&hash)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let outcome = match row {
-            None => Redeem::Unknown,
-            Some(r) if r.used_at.is_some() => Redeem::Used,
-            Some(r) if r.expires_at <= now => Redeem::Expired,
-            Some(r) => {
-                let n = sqlx::query(mark)
-                    .bind(&hash)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if n == 1 {
-                    sqlx::query(link)
+    // One write transaction: a code links once even when two messages race.
+    let mut tx = db.begin_write().await?;
+    let row: Option<CodeRow> = tx.fetch_optional(Sql::new(select).bind(&hash)).await?;
+    let outcome = match row {
+        None => Redeem::Unknown,
+        Some(r) if r.used_at.is_some() => Redeem::Used,
+        Some(r) if r.expires_at <= now => Redeem::Expired,
+        Some(r) => {
+            let n = tx.execute(Sql::new(mark).bind(&hash).bind(now)).await?;
+            if n == 1 {
+                tx.execute(
+                    Sql::new(link)
                         .bind(telegram_user_id)
                         .bind(&r.user_id)
                         .bind(telegram_username)
                         .bind(chat_id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                    Redeem::Linked { user_id: r.user_id }
-                } else {
-                    Redeem::Used
-                }
+                        .bind(now),
+                )
+                .await?;
+                Redeem::Linked { user_id: r.user_id }
+            } else {
+                Redeem::Used
             }
-        };
-        tx.commit().await?;
-        Ok::<_, sqlx::Error>(outcome)
-    })?;
+        }
+    };
+    tx.commit().await?;
     Ok(outcome)
 }
 
@@ -184,34 +172,28 @@ pub async fn claim_notification(
 ) -> Result<bool, DbError> {
     let sql = "INSERT INTO telegram_notifications (event_key, telegram_user_id, sent_at) VALUES ($1, $2, $3) \
                ON CONFLICT (event_key, telegram_user_id) DO NOTHING";
-    let n = on_db!(db, |p| sqlx::query(sql)
-        .bind(event_key)
-        .bind(telegram_user_id)
-        .bind(Utc::now())
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
+    let n = db
+        .execute(
+            Sql::new(sql)
+                .bind(event_key)
+                .bind(telegram_user_id)
+                .bind(Utc::now()),
+        )
+        .await?;
     Ok(n == 1)
 }
 
 /// Forgets dedupe rows older than `before` (the outbox never replays that far back).
 pub async fn prune_notifications(db: &Db, before: DateTime<Utc>) -> Result<u64, DbError> {
     let sql = "DELETE FROM telegram_notifications WHERE sent_at < $1";
-    Ok(on_db!(db, |p| sqlx::query(sql)
-        .bind(before)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?)
+    db.execute(Sql::new(sql).bind(before)).await
 }
 
 /// `(kind, level)` pairs a user set (kinds not listed use their default).
 #[tracing::instrument(skip_all)]
 pub async fn preferences(db: &Db, user_id: &str) -> Result<Vec<(String, String)>, DbError> {
     let sql = "SELECT kind, level FROM telegram_preferences WHERE user_id = $1 ORDER BY kind";
-    Ok(on_db!(db, |p| sqlx::query_as::<_, (String, String)>(sql)
-        .bind(user_id)
-        .fetch_all(p)
-        .await)?)
+    db.fetch_all(Sql::new(sql).bind(user_id)).await
 }
 
 #[tracing::instrument(skip_all)]
@@ -223,12 +205,7 @@ pub async fn set_preference(
 ) -> Result<(), DbError> {
     let sql = "INSERT INTO telegram_preferences (user_id, kind, level) VALUES ($1, $2, $3) \
                ON CONFLICT (user_id, kind) DO UPDATE SET level = excluded.level";
-    on_db!(db, |p| sqlx::query(sql)
-        .bind(user_id)
-        .bind(kind)
-        .bind(level)
-        .execute(p)
-        .await
-        .map(drop))?;
+    db.execute(Sql::new(sql).bind(user_id).bind(kind).bind(level))
+        .await?;
     Ok(())
 }

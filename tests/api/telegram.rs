@@ -300,13 +300,13 @@ async fn insert_outbox(url: &str, payload: Value) {
     let id = uuid::Uuid::now_v7().to_string();
     let payload = payload.to_string();
     let now = chrono::Utc::now().timestamp_millis();
-    ai_service::on_db!(&db, |p| sqlx::query(sql)
-        .bind(&id)
-        .bind(&payload)
-        .bind(now)
-        .execute(p)
-        .await
-        .map(drop))
+    db.execute(
+        ai_service::db::sql::Sql::new(sql)
+            .bind(id)
+            .bind(payload)
+            .bind(now),
+    )
+    .await
     .expect("insert outbox");
     db.close().await;
 }
