@@ -42,5 +42,6 @@ pub mod jobs;
 pub mod metrics;
 pub mod schedules;
 pub mod startup;
+pub mod telegram;
 pub mod telemetry;
 pub mod trading;

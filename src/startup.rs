@@ -148,6 +148,17 @@ impl Application {
             Arc::clone(&queue_cell),
         );
         crate::finance::jobs::register(&mut registry, Arc::new(finance.jobs.clone()));
+        // Telegram's backend and summary job read the app state, which exists only at the
+        // end (hence the cells).
+        let state_cell: crate::telegram::backend::StateCell = Arc::default();
+        let notifier_cell = Arc::new(std::sync::OnceLock::new());
+        crate::telegram::jobs::register(
+            &mut registry,
+            Arc::new(crate::telegram::jobs::TelegramJobs {
+                state: Arc::clone(&state_cell),
+                notifier: Arc::clone(&notifier_cell),
+            }),
+        );
         let job_store = Arc::new(SqlJobStore::new(db.clone()).with_host(hostname()));
         let dispatchers = spawn_dispatchers(
             &mut supervisor,
@@ -170,8 +181,23 @@ impl Application {
         spawn_outbox_relay(&mut supervisor, &db, &events);
         spawn_job_pruning(db.clone(), &settings.jobs);
 
-        // Actors that enqueue jobs or subscribe to events start here, once the queue and the
-        // bus exist (Telegram, when it lands).
+        // Telegram last among the domain actors: its commands use everything above.
+        let telegram = crate::telegram::start(
+            &mut supervisor,
+            &settings.telegram,
+            &db,
+            Arc::clone(&cipher),
+            Arc::clone(&state_cell),
+        );
+        if let Some(actor) = &telegram.actor {
+            let notifier = crate::telegram::notify::Notifier::new(
+                db.clone(),
+                actor.clone(),
+                settings.telegram.notify_min_amount,
+            );
+            notifier.clone().start(&events);
+            let _ = notifier_cell.set(notifier);
+        }
 
         let audit = Audit::new(audit_writer, secs(settings.audit.anonymous_window_secs));
         let closer = audit.clone();
@@ -198,7 +224,9 @@ impl Application {
             events,
             trading,
             finance,
+            telegram,
         });
+        let _ = state_cell.set(state.get_ref().clone());
         if matches!(state.metrics_access, api::meta::MetricsAccess::Closed) {
             tracing::warn!(
                 host = %settings.server.host,

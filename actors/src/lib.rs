@@ -17,6 +17,8 @@
 //! - [`audit`]: `AuditWriter`, batching audit events to the `AuditSink` port off the request path.
 //! - [`trading`]: the strategy lifecycle and order state machines, risk, PnL, strategies, the
 //!   paper exchange, and the runtime (manager + one actor per running strategy).
+//! - [`telegram`]: chat control: command parsing, name resolution, confirmation tokens, message
+//!   splitting, send pacing, the polling policy (all pure) and the `TelegramActor`.
 //! - [`finance`]: statement parsers, dedupe identities, rules and the learned categorizer, and
 //!   the categorizer and bank-sync actors.
 //! - `testkit` (feature `testkit`): in-memory fakes of the ports (trading, job and category
@@ -30,6 +32,7 @@ pub mod health;
 pub mod jobs;
 pub mod ports;
 pub mod supervise;
+pub mod telegram;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod trace;

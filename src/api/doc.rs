@@ -25,6 +25,7 @@ use utoipa::openapi::{Content, ContentBuilder, OpenApi, Ref, RefOr, ResponseBuil
         (name = "settings", description = "Integration settings and secrets (role admin)"),
         (name = "financial", description = "Accounts, transactions, imports (CSV, OFX, CAMT.053, Norma 43), bank sync, categorization rules, reports"),
         (name = "trading", description = "Strategies, their lifecycle (deploy/stop/pause/resume as jobs), orders, connectors, PnL"),
+        (name = "telegram", description = "The Telegram bot: webhook, linking Telegram users to accounts, notification preferences"),
     ),
     components(schemas(Problem, ErrorCode, FieldError))
 )]

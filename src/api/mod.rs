@@ -16,6 +16,7 @@
 //! - `auth.rs`, `admin.rs`, `audit.rs`, `settings.rs`, `jobs.rs`, `schedules.rs`: `/v1` routes.
 //! - `trading/`: `/v1/trading` (strategies, lifecycle commands, orders, connectors, PnL).
 //! - `financial/`: `/v1/financial` (accounts, transactions, imports, rules, reports).
+//! - `telegram.rs`: `/v1/telegram` (webhook, link codes, links, notification preferences).
 //!
 //! Every route is listed once (`every_route!`), which feeds both the server ([`serve`]) and
 //! [`openapi`] ([`routes`]), so the committed spec cannot forget a route.
@@ -39,6 +40,7 @@ pub mod schema;
 pub mod settings;
 mod state;
 pub mod swagger;
+pub mod telegram;
 pub mod trading;
 
 use actix_web::App;
@@ -125,7 +127,13 @@ macro_rules! every_route {
             .service(financial::reports::top_counterparties)
             .service(financial::charts::spending_png)
             .service(financial::categorization::backfill)
-            .service(financial::categorization::stats);
+            .service(financial::categorization::stats)
+            .service(telegram::webhook)
+            .service(telegram::create_link_code)
+            .service(telegram::list_links)
+            .service(telegram::delete_link)
+            .service(telegram::get_preferences)
+            .service(telegram::put_preferences);
     };
 }
 

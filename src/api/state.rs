@@ -32,4 +32,5 @@ pub struct AppState {
     pub events: actors::events::EventBus,
     pub trading: crate::trading::Trading,
     pub finance: crate::finance::Finance,
+    pub telegram: crate::telegram::Telegram,
 }

@@ -119,6 +119,7 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
         database_url,
         finance,
         trading,
+        telegram,
         pool_redis,
         telemetry,
         retries,
@@ -221,6 +222,34 @@ fn trading(s: &Settings) -> Result<(), ConfigError> {
         return Err(key(
             "trading.paper",
             "step_ms, start_price and level_qty must be positive",
+        ));
+    }
+    Ok(())
+}
+
+/// `[telegram]`.
+fn telegram(s: &Settings) -> Result<(), ConfigError> {
+    let t = &s.telegram;
+    if !(t.api_base_url.starts_with("http://") || t.api_base_url.starts_with("https://")) {
+        return Err(key(
+            "telegram.api_base_url",
+            "an http(s) URL, e.g. https://api.telegram.org",
+        ));
+    }
+    if !(1..=50).contains(&t.poll_timeout_secs) {
+        return Err(key("telegram.poll_timeout_secs", "between 1 and 50"));
+    }
+    if t.global_per_second == 0 {
+        return Err(key("telegram.global_per_second", "must be at least 1"));
+    }
+    if t.notify_min_amount.is_sign_negative() {
+        return Err(key("telegram.notify_min_amount", "must not be negative"));
+    }
+    if t.enabled && t.mode == super::TelegramMode::Webhook && !t.public_url.starts_with("https://")
+    {
+        return Err(key(
+            "telegram.public_url",
+            "webhook mode needs the public https:// base URL Telegram can reach",
         ));
     }
     Ok(())

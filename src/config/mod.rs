@@ -8,10 +8,12 @@ mod finance;
 mod load;
 mod secret;
 mod settings;
+mod telegram;
 mod trading;
 
 pub use finance::FinanceSettings;
 pub use load::{ConfigError, load};
 pub use secret::{Secret, SecretUrl};
 pub use settings::*;
+pub use telegram::{TelegramMode, TelegramSettings};
 pub use trading::{PaperSettings, TradingSettings};

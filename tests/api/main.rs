@@ -26,6 +26,8 @@ mod migrations;
 mod openapi;
 mod redis;
 mod security;
+mod telegram;
+mod telegram_fake;
 mod trading_api;
 mod trading_engine;
 mod trading_runtime;
