@@ -19,6 +19,8 @@ pub enum Status {
 pub enum ComponentKind {
     Dependency,
     Actor,
+    /// Nice to have (the LLM provider): down means `degraded`, never not ready.
+    Optional,
 }
 
 /// The state of one component as last reported.
@@ -38,6 +40,19 @@ pub struct ReadinessReport {
     pub ready: bool,
     pub dependencies: BTreeMap<String, Check>,
     pub actors: BTreeMap<String, Check>,
+    /// Optional components; one that is not up makes the service degraded, not unready.
+    pub optional: BTreeMap<String, Check>,
+}
+
+impl ReadinessReport {
+    /// Names of optional components that are not up.
+    pub fn degraded(&self) -> Vec<String> {
+        self.optional
+            .iter()
+            .filter(|(_, c)| c.status != Status::Up)
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
 }
 
 /// Shared, cheap to clone. Writers are actors and watcher tasks; the reader is the
@@ -72,6 +87,10 @@ impl Readiness {
         );
     }
 
+    pub fn set_optional(&self, name: &str, status: Status, detail: Option<String>) {
+        self.set(ComponentKind::Optional, name, status, detail);
+    }
+
     pub fn get(&self, kind: ComponentKind, name: &str) -> Option<Check> {
         let map = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         map.get(&(kind, name.to_owned())).cloned()
@@ -85,13 +104,18 @@ impl Readiness {
             ready: true,
             dependencies: BTreeMap::new(),
             actors: BTreeMap::new(),
+            optional: BTreeMap::new(),
         };
         for ((kind, name), check) in map.iter() {
-            report.ready &= check.status == Status::Up;
             let section = match kind {
                 ComponentKind::Dependency => &mut report.dependencies,
                 ComponentKind::Actor => &mut report.actors,
+                ComponentKind::Optional => {
+                    report.optional.insert(name.clone(), check.clone());
+                    continue;
+                }
             };
+            report.ready &= check.status == Status::Up;
             section.insert(name.clone(), check.clone());
         }
         report
@@ -116,6 +140,10 @@ mod tests {
         assert_eq!(rep.actors["monitor"].status, Status::Starting);
         r.set(ComponentKind::Actor, "monitor", Status::Up, None);
         assert!(r.report().ready);
+        r.set_optional("llm", Status::Down, Some("breaker open".into()));
+        let rep = r.report();
+        assert!(rep.ready, "an optional component never makes us unready");
+        assert_eq!(rep.degraded(), vec!["llm".to_owned()]);
     }
 
     #[test]
