@@ -311,21 +311,6 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<crate::auth::password::PasswordError> for ApiError {
-    fn from(e: crate::auth::password::PasswordError) -> Self {
-        use crate::auth::password::PasswordError;
-        match e {
-            PasswordError::Busy { retry_after_secs } => Self::Overloaded {
-                detail: "too many password checks in progress; retry shortly".to_owned(),
-                retry_after_secs,
-            },
-            PasswordError::Hashing(_) => {
-                Self::Internal(anyhow::Error::new(e).context("password hashing"))
-            }
-        }
-    }
-}
-
 impl From<crate::db::DbError> for ApiError {
     fn from(e: crate::db::DbError) -> Self {
         match e {

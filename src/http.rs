@@ -1,9 +1,9 @@
 //! Cross-cutting HTTP middleware: security headers, CORS, and the request audit.
 
 use crate::api::AppState;
+use crate::api::guard::ClientIp;
 use crate::audit::{Entry, Refusal, truncate_target};
 use crate::auth::Principal;
-use crate::auth::guard::ClientIp;
 use crate::config::SecuritySettings;
 use actix_cors::Cors;
 use actix_web::body::MessageBody;

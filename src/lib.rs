@@ -20,11 +20,13 @@
 //! - `http.rs`: security headers, CORS, the request audit middleware.
 //! - `trading/`: the trading runtime's SQL ports, venues and strategy queries.
 //! - `finance/`: accounts, transactions, imports, categorization and reports on the database.
+//! - `charts/`: PNG charts (spending by category, cumulative PnL) and their text tables; pure.
 
 pub mod adapters;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod charts;
 pub mod cli;
 pub mod config;
 pub mod crypto;

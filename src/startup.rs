@@ -335,7 +335,7 @@ fn http_server(
             )
             .default_service(web::to(api::problems::not_found))
             .wrap(ErrorHandlers::new().default_handler(api::problems::problemize))
-            .wrap(from_fn(crate::auth::guard::guard))
+            .wrap(from_fn(crate::api::guard::guard))
             .wrap(from_fn(crate::http::audit_requests))
             .wrap(cors_layer(&security))
             .wrap(crate::http::security_headers(&security))

@@ -30,6 +30,8 @@ pub mod health;
 pub mod jobs;
 pub mod ports;
 pub mod supervise;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod trace;
 pub mod trading;
 

@@ -2,8 +2,9 @@
 
 use super::ctx::Ctx;
 use super::json::ApiJson;
-use crate::auth::service::{AuthFailure, Session};
-use crate::auth::{Role, Subject};
+use crate::auth::password::PasswordError;
+use crate::auth::service::Session;
+use crate::auth::{AuthError, AuthFailure, Role, Subject};
 use crate::error::{ApiError, FieldError};
 use actix_web::{HttpResponse, get, post, web};
 use secrecy::{ExposeSecret, SecretString};
@@ -46,6 +47,48 @@ pub struct Me {
     pub role: Role,
 }
 
+/// How auth's errors answer over HTTP (the only place that decides it).
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Refused(why) => Self::Unauthorized(why.to_string()),
+            AuthError::BadCredential(why) => Self::Unauthorized(why.to_owned()),
+            AuthError::NoDatabase => {
+                Self::Unavailable("the database is not reachable yet".to_owned())
+            }
+            AuthError::Password(e) => e.into(),
+            AuthError::Db(e) => e.into(),
+            e @ AuthError::Signing(_) => Self::Internal(anyhow::Error::new(e)),
+        }
+    }
+}
+
+impl From<PasswordError> for ApiError {
+    fn from(e: PasswordError) -> Self {
+        match e {
+            PasswordError::Busy { retry_after_secs } => Self::Overloaded {
+                detail: "too many password checks in progress; retry shortly".to_owned(),
+                retry_after_secs,
+            },
+            PasswordError::Hashing(_) => {
+                Self::Internal(anyhow::Error::new(e).context("password hashing"))
+            }
+        }
+    }
+}
+
+/// The audit outcome of a refused login or refresh (the answer itself is the error's).
+fn refused(ctx: &Ctx, action: &str, target: String, why: AuthFailure) -> ApiError {
+    ctx.audit(
+        "anonymous".to_owned(),
+        action,
+        target,
+        "failure",
+        Some(why.to_string()),
+    );
+    AuthError::Refused(why).into()
+}
+
 fn tokens(s: Session) -> TokenResponse {
     TokenResponse {
         access_token: s.access_token,
@@ -77,36 +120,24 @@ pub async fn login(
     }
     let db = ctx.db()?;
     let target = format!("user:{}", body.username);
-    match ctx
+    let session = match ctx
         .state
         .auth
         .login(&db, &body.username, SecretString::from(body.password))
-        .await?
+        .await
     {
-        Ok(session) => {
-            ctx.audit(
-                format!("user:{}", session.user.username),
-                "auth.login",
-                target,
-                "success",
-                None,
-            );
-            Ok(web::Json(tokens(session)))
-        }
-        Err(why) => {
-            ctx.audit(
-                "anonymous".to_owned(),
-                "auth.login",
-                target,
-                "failure",
-                Some(why.to_string()),
-            );
-            Err(ApiError::Unauthorized(match why {
-                AuthFailure::Disabled => "account disabled".to_owned(),
-                _ => "invalid username or password".to_owned(),
-            }))
-        }
-    }
+        Ok(session) => session,
+        Err(AuthError::Refused(why)) => return Err(refused(&ctx, "auth.login", target, why)),
+        Err(e) => return Err(e.into()),
+    };
+    ctx.audit(
+        format!("user:{}", session.user.username),
+        "auth.login",
+        target,
+        "success",
+        None,
+    );
+    Ok(web::Json(tokens(session)))
 }
 
 /// Exchange a refresh token for new tokens. The old refresh token is used up; presenting it
@@ -122,28 +153,21 @@ pub async fn refresh(
     body: ApiJson<RefreshRequest>,
 ) -> Result<web::Json<TokenResponse>, ApiError> {
     let db = ctx.db()?;
-    match ctx.state.auth.refresh(&db, &body.0.refresh_token).await? {
-        Ok(session) => {
-            let who = format!("user:{}", session.user.username);
-            ctx.audit(who.clone(), "auth.refresh", who, "success", None);
-            Ok(web::Json(tokens(session)))
-        }
-        Err(why) => {
-            let action = if matches!(why, AuthFailure::Reuse) {
+    let session = match ctx.state.auth.refresh(&db, &body.0.refresh_token).await {
+        Ok(session) => session,
+        Err(AuthError::Refused(why)) => {
+            let action = if why == AuthFailure::Reuse {
                 "auth.refresh_reuse"
             } else {
                 "auth.refresh"
             };
-            ctx.audit(
-                "anonymous".to_owned(),
-                action,
-                "refresh_token".to_owned(),
-                "failure",
-                Some(why.to_string()),
-            );
-            Err(ApiError::Unauthorized(why.to_string()))
+            return Err(refused(&ctx, action, "refresh_token".to_owned(), why));
         }
-    }
+        Err(e) => return Err(e.into()),
+    };
+    let who = format!("user:{}", session.user.username);
+    ctx.audit(who.clone(), "auth.refresh", who, "success", None);
+    Ok(web::Json(tokens(session)))
 }
 
 /// End the session: the refresh token's and the calling access token's. Both stop working at

@@ -2,9 +2,9 @@
 //! the trace id, the caller (if authenticated), the client IP, and the shared state.
 
 use super::AppState;
+use crate::api::guard::ClientIp;
 use crate::audit::Entry;
 use crate::auth::Principal;
-use crate::auth::guard::ClientIp;
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::http::Audited;

@@ -6,8 +6,11 @@
 //! - `meta.rs`: `/metrics`, `/` (redirect to the docs).
 //! - `json.rs`: the `ApiJson` body extractor with field-naming errors.
 //! - `problems.rs`: turning framework error responses into problem details.
+//! - `png.rs`: chart answers (`image/png`, rendered off the async workers).
 //! - `present.rs`: timestamps (RFC 3339) and money (currency scale) as responses show them.
 //! - `state.rs`: [`AppState`], what every handler shares.
+//! - `guard.rs`: the middleware applying rate limits, authentication and the access table
+//!   (`auth::policy`) to every request; refusals are problem responses.
 //! - `ctx.rs`: the per-request context extractor (trace id, caller, IP, state).
 //! - `auth.rs`, `admin.rs`, `audit.rs`, `settings.rs`, `jobs.rs`, `schedules.rs`: `/v1` routes.
 //! - `trading/`: `/v1/trading` (strategies, lifecycle commands, orders, connectors, PnL).
@@ -22,10 +25,12 @@ pub mod auth;
 pub mod ctx;
 mod doc;
 pub mod financial;
+pub mod guard;
 pub mod health;
 pub mod jobs;
 pub mod json;
 pub mod meta;
+pub mod png;
 pub mod present;
 pub mod problems;
 pub mod schedules;
@@ -78,6 +83,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
         .service(trading::reads::list_connectors)
         .service(trading::reads::connector_balances)
         .service(trading::reads::pnl)
+        .service(trading::charts::pnl_png)
         .service(trading::commands::deploy)
         .service(trading::commands::stop)
         .service(trading::commands::pause)
@@ -113,6 +119,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
         .service(financial::reports::cashflow)
         .service(financial::reports::balance)
         .service(financial::reports::top_counterparties)
+        .service(financial::charts::spending_png)
         .service(financial::categorization::backfill)
         .service(financial::categorization::stats);
 }

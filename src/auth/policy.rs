@@ -67,6 +67,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/v1/trading/connectors", VIEWER),
     rule("GET", "/v1/trading/connectors/{name}/balances", VIEWER),
     rule("GET", "/v1/trading/pnl", VIEWER),
+    rule("GET", "/v1/trading/pnl.png", VIEWER),
     rule("POST", "/v1/trading/deploy", TRADER),
     rule("POST", "/v1/trading/stop", TRADER),
     rule("POST", "/v1/trading/pause", TRADER),
@@ -103,6 +104,7 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/v1/financial/reports/cashflow", VIEWER),
     rule("GET", "/v1/financial/reports/balance", VIEWER),
     rule("GET", "/v1/financial/reports/top-counterparties", VIEWER),
+    rule("GET", "/v1/financial/reports/spending.png", VIEWER),
     rule("POST", "/v1/financial/categorization/backfill", TRADER),
     rule("GET", "/v1/financial/categorization/stats", VIEWER),
     // Administration.

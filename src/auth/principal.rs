@@ -1,8 +1,5 @@
 //! Who is calling, and with which role.
 
-use crate::error::ApiError;
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use futures::future::{Ready, ready};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -53,7 +50,8 @@ pub enum Subject {
     ApiKey { id: String, prefix: String },
 }
 
-/// The authenticated caller, put into request extensions by the guard middleware.
+/// The authenticated caller, put into request extensions by the guard middleware
+/// (`api::guard`); handlers read it through `api::ctx::Ctx`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub subject: Subject,
@@ -84,20 +82,6 @@ impl Principal {
             Subject::User { id, .. } => Some(id),
             Subject::ApiKey { .. } => None,
         }
-    }
-}
-
-impl FromRequest for Principal {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        ready(
-            req.extensions()
-                .get::<Principal>()
-                .cloned()
-                .ok_or_else(|| ApiError::Unauthorized("authentication required".to_owned())),
-        )
     }
 }
 

@@ -1,7 +1,7 @@
 //! Rate limits: per client IP (anonymous requests and failed credentials), per credential
 //! (authenticated requests), per IP for probes (`/health/*`, `/metrics`), and a stricter one
 //! for login attempts. GCRA from `governor`: a bucket of `n` per minute that refills smoothly.
-//! `guard.rs` decides which bucket a request is charged to.
+//! The guard middleware (`api/guard.rs`) decides which bucket a request is charged to.
 
 use crate::config::RateLimitSettings;
 use governor::clock::{Clock, DefaultClock};

@@ -1,12 +1,12 @@
 //! Login, refresh-token rotation with reuse detection, logout, and credential checks.
 
+use super::error::{AuthError, AuthFailure};
 use super::password::Passwords;
 use super::sessions::{SessionCache, SessionState};
 use super::tokens::{JwtKeys, digest, looks_like_jwt, random_secret};
 use super::{Principal, Role, Subject};
 use crate::config::AuthSettings;
 use crate::db::{Db, api_keys, tokens, users};
-use crate::error::ApiError;
 use chrono::{Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
@@ -30,19 +30,6 @@ pub struct Session {
     pub user: users::UserRow,
 }
 
-/// Why a login or refresh failed (all map to 401; the audit log keeps the reason).
-#[derive(Debug, thiserror::Error)]
-pub enum AuthFailure {
-    #[error("invalid username or password")]
-    BadCredentials,
-    #[error("account disabled")]
-    Disabled,
-    #[error("refresh token unknown, expired or revoked")]
-    BadRefresh,
-    #[error("refresh token reused; its session family was revoked")]
-    Reuse,
-}
-
 impl AuthService {
     pub fn new(jwt_secret: &SecretString, settings: AuthSettings) -> Self {
         Self {
@@ -60,7 +47,7 @@ impl AuthService {
         db: &Db,
         user: users::UserRow,
         family: &str,
-    ) -> Result<Session, ApiError> {
+    ) -> Result<Session, AuthError> {
         let role = Role::parse(&user.role).unwrap_or(Role::Viewer);
         let access_token = self.jwt.issue(&user.id, &user.username, role, family)?;
         let refresh = random_secret(REFRESH_PREFIX);
@@ -88,52 +75,48 @@ impl AuthService {
         db: &Db,
         username: &str,
         pw: SecretString,
-    ) -> Result<Result<Session, AuthFailure>, ApiError> {
+    ) -> Result<Session, AuthError> {
         let user = users::by_username(db, username).await?;
         let ok = self
             .passwords
             .verify(pw, user.as_ref().map(|u| u.password_hash.clone()))
             .await?;
         let Some(user) = user.filter(|_| ok) else {
-            return Ok(Err(AuthFailure::BadCredentials));
+            return Err(AuthFailure::BadCredentials.into());
         };
         if user.disabled {
-            return Ok(Err(AuthFailure::Disabled));
+            return Err(AuthFailure::Disabled.into());
         }
         let family = uuid::Uuid::now_v7().to_string();
-        Ok(Ok(self.new_session(db, user, &family).await?))
+        self.new_session(db, user, &family).await
     }
 
     /// Rotates: the presented token is consumed and a new one in the same family issued.
     /// Presenting an already-used token revokes the whole family (it was stolen or replayed).
-    pub async fn refresh(
-        &self,
-        db: &Db,
-        token: &str,
-    ) -> Result<Result<Session, AuthFailure>, ApiError> {
+    pub async fn refresh(&self, db: &Db, token: &str) -> Result<Session, AuthError> {
         let Some(row) = tokens::by_hash(db, &digest(token)).await? else {
-            return Ok(Err(AuthFailure::BadRefresh));
+            return Err(AuthFailure::BadRefresh.into());
         };
         if row.revoked_at.is_some() {
-            return Ok(Err(AuthFailure::BadRefresh));
+            return Err(AuthFailure::BadRefresh.into());
         }
         if row.used_at.is_some() || !tokens::consume(db, &row.id).await? {
             tokens::revoke_family(db, &row.family_id).await?;
             self.sessions.end_session(&row.family_id);
-            return Ok(Err(AuthFailure::Reuse));
+            return Err(AuthFailure::Reuse.into());
         }
         if row.expires_at <= Utc::now() {
-            return Ok(Err(AuthFailure::BadRefresh));
+            return Err(AuthFailure::BadRefresh.into());
         }
         let Some(user) = users::by_id(db, &row.user_id).await? else {
-            return Ok(Err(AuthFailure::BadRefresh));
+            return Err(AuthFailure::BadRefresh.into());
         };
         if user.disabled {
             tokens::revoke_family(db, &row.family_id).await?;
             self.sessions.end_session(&row.family_id);
-            return Ok(Err(AuthFailure::Disabled));
+            return Err(AuthFailure::Disabled.into());
         }
-        Ok(Ok(self.new_session(db, user, &row.family_id).await?))
+        self.new_session(db, user, &row.family_id).await
     }
 
     /// Ends the caller's session (`sid`, the family of the access token used) and the
@@ -145,7 +128,7 @@ impl AuthService {
         user_id: &str,
         sid: &str,
         token: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), AuthError> {
         let mut families = vec![sid.to_owned()];
         if let Some(row) = tokens::by_hash(db, &digest(token)).await?
             && row.user_id == user_id
@@ -166,7 +149,7 @@ impl AuthService {
         db: &Db,
         user_id: &str,
         end_sessions: bool,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), AuthError> {
         if end_sessions {
             tokens::revoke_user(db, user_id).await?;
         }
@@ -174,21 +157,19 @@ impl AuthService {
         Ok(())
     }
 
-    /// A bearer JWT or an API key → the caller. `Err` carries a client-safe reason.
+    /// A bearer JWT or an API key → the caller. [`AuthError::BadCredential`] carries a
+    /// client-safe reason.
     pub async fn authenticate(
         &self,
         db: Option<&Db>,
         credential: &str,
-    ) -> Result<Principal, ApiError> {
-        let unauthorized = |m: &str| ApiError::Unauthorized(m.to_owned());
+    ) -> Result<Principal, AuthError> {
         if looks_like_jwt(credential) {
             let claims = self.jwt.verify(credential).map_err(|e| {
                 tracing::debug!(error = %e, "access token rejected");
-                unauthorized("access token invalid or expired")
+                AuthError::BadCredential("access token invalid or expired")
             })?;
-            let db = db.ok_or_else(|| {
-                ApiError::Unavailable("the database is not reachable yet".to_owned())
-            })?;
+            let db = db.ok_or(AuthError::NoDatabase)?;
             return match self.sessions.state(db, &claims.sub, &claims.sid).await? {
                 SessionState::Live { username, role } => Ok(Principal {
                     subject: Subject::User {
@@ -198,23 +179,23 @@ impl AuthService {
                     session: Some(claims.sid),
                     role,
                 }),
-                SessionState::Ended => Err(unauthorized(
+                SessionState::Ended => Err(AuthError::BadCredential(
                     "session ended (logged out, revoked or user disabled)",
                 )),
             };
         }
         let Some(rest) = credential.strip_prefix(API_KEY_PREFIX) else {
-            return Err(unauthorized("unrecognised credential"));
+            return Err(AuthError::BadCredential("unrecognised credential"));
         };
         let Some((short, _)) = rest.split_once('_') else {
-            return Err(unauthorized("malformed API key"));
+            return Err(AuthError::BadCredential("malformed API key"));
         };
-        let db = db
-            .ok_or_else(|| ApiError::Unavailable("the database is not reachable yet".to_owned()))?;
+        let db = db.ok_or(AuthError::NoDatabase)?;
         let prefix = format!("{API_KEY_PREFIX}{short}");
-        let row = api_keys::by_prefix(db, &prefix)
-            .await?
-            .ok_or_else(|| unauthorized("API key invalid or revoked"))?;
+        let revoked = AuthError::BadCredential("API key invalid or revoked");
+        let Some(row) = api_keys::by_prefix(db, &prefix).await? else {
+            return Err(revoked);
+        };
         let matches: bool = row
             .key_hash
             .as_bytes()
@@ -222,7 +203,7 @@ impl AuthService {
             .into();
         let live = row.revoked_at.is_none() && row.expires_at.is_none_or(|t| t > Utc::now());
         if !matches || !live {
-            return Err(unauthorized("API key invalid or revoked"));
+            return Err(revoked);
         }
         let role = Role::parse(&row.role).unwrap_or(Role::Viewer);
         Ok(Principal {

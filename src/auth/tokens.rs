@@ -67,12 +67,8 @@ impl JwtKeys {
     }
 
     /// Signs claims as given (tests use this for expired tokens).
-    pub fn sign(&self, claims: &Claims) -> anyhow::Result<String> {
-        Ok(jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            claims,
-            &self.encoding,
-        )?)
+    pub fn sign(&self, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
     }
 
     pub fn issue(
@@ -81,7 +77,7 @@ impl JwtKeys {
         username: &str,
         role: Role,
         session_id: &str,
-    ) -> anyhow::Result<String> {
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         self.sign(&Claims {
             sub: user_id.to_owned(),

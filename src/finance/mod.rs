@@ -9,6 +9,7 @@
 //! - `category_store.rs`, `sync_ledger.rs`: ports for `CategorizerActor` and `BankSyncActor`.
 //! - `jobs.rs`: `import`, `autoCategorize`, `syncBank` job handlers.
 //! - `reports.rs`: spending, cash flow, balance over time, top counterparties.
+//! - `spending_totals.rs`: spending per category over a range, named (charts, chat).
 
 pub mod accounts;
 pub mod categories;
@@ -19,6 +20,7 @@ pub mod jobs;
 pub mod profiles;
 pub mod reports;
 pub mod rules;
+pub mod spending_totals;
 pub mod sql;
 pub mod sync_ledger;
 pub mod transactions;

@@ -6,8 +6,10 @@
 //! - `paper_store.rs`: `PaperStore` (the paper exchange's balances and orders).
 //! - `venues.rs`: the connectors strategies may name (paper venues, opened lazily).
 //! - `strategies.rs`: strategy CRUD and history queries for the API.
+//! - `pnl_history.rs`: cumulative realised PnL over time, replayed from the fills.
 
 pub mod paper_store;
+pub mod pnl_history;
 pub mod rows;
 pub mod store;
 pub mod strategies;

@@ -8,6 +8,7 @@
 mod helpers;
 
 mod auth;
+mod charts;
 mod cli;
 mod concurrency;
 mod config;

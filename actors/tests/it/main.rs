@@ -1,5 +1,12 @@
-//! The actors crate's one integration test binary: supervision and dependency monitoring,
-//! run on a real actix system with fake ports.
+//! The actors crate's one integration test binary, run on a real actix system with fake
+//! ports (`actors::testkit`, turned on by the crate's dev-dependency on itself): supervision
+//! and dependency monitoring, the trading engine and manager, the job dispatcher and the
+//! categorizer, none of them needing a database.
 
+mod categorizer;
+mod dispatcher;
+mod engine;
+mod fixtures;
 mod monitor;
 mod supervision;
+mod trading_manager;

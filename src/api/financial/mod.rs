@@ -5,11 +5,13 @@
 //! - `dto.rs`: bodies and field validation helpers (decimal strings, ISO dates).
 //! - `accounts.rs`, `categories.rs`, `transactions.rs`, `imports.rs`: the books.
 //! - `rules.rs`: categorization rules (with a dry run); `profiles.rs`: CSV profiles.
-//! - `reports.rs`: reports; `categorization.rs`: categorization backfill and stats.
+//! - `reports.rs`: reports; `charts.rs`: the spending report as a PNG;
+//!   `categorization.rs`: categorization backfill and stats.
 
 pub mod accounts;
 pub mod categories;
 pub mod categorization;
+pub mod charts;
 pub mod dto;
 pub mod imports;
 pub mod profiles;

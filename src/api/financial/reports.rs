@@ -34,21 +34,32 @@ pub struct ReportQuery {
 
 fn range(q: &ReportQuery) -> Result<Range, ApiError> {
     let mut errors = Vec::new();
-    for (f, v) in [("from", &q.from), ("to", &q.to)] {
-        if let Some(v) = v {
-            dto::date(f, v, &mut errors);
-        }
-    }
+    let r = checked_range(&q.from, &q.to, &q.account_id, &mut errors);
     // Only top-counterparties uses it, but every report documents it: check it everywhere.
     if q.limit.is_some_and(|l| !(1..=100).contains(&l)) {
         errors.push(FieldError::new("limit", "between 1 and 100"));
     }
     dto::done(errors)?;
-    Ok(Range {
-        from: q.from.clone(),
-        to: q.to.clone(),
-        account_id: q.account_id.clone(),
-    })
+    Ok(r)
+}
+
+/// The range every report (and the spending chart) takes, its field errors added to `errors`.
+pub(super) fn checked_range(
+    from: &Option<String>,
+    to: &Option<String>,
+    account_id: &Option<String>,
+    errors: &mut Vec<FieldError>,
+) -> Range {
+    for (f, v) in [("from", from), ("to", to)] {
+        if let Some(v) = v {
+            dto::date(f, v, errors);
+        }
+    }
+    Range {
+        from: from.clone(),
+        to: to.clone(),
+        account_id: account_id.clone(),
+    }
 }
 
 /// A sum in ten-thousandths, at its currency's scale (see `present::money`).

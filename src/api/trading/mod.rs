@@ -5,7 +5,9 @@
 //! - `strategies.rs`: strategy CRUD and the detail view (state, positions, PnL).
 //! - `commands.rs`: deploy/stop/pause/resume → 202 + job id.
 //! - `reads.rs`: connectors, balances, orders, PnL report.
+//! - `charts.rs`: cumulative realised PnL as a PNG.
 
+pub mod charts;
 pub mod commands;
 pub mod dto;
 pub mod reads;

@@ -10,7 +10,8 @@
 //! `stopped` with cause `restart` (or resume, when configured); after a restart of the manager
 //! itself they are simply re-adopted.
 
-use super::actor::{SetState, Shutdown, TradingFsmActor};
+use super::actor::{Shutdown, TradingFsmActor};
+use super::apply::{Settle, commit, plan};
 use super::deps::Deps;
 use super::engine::{Engine, EngineError, STRATEGIES_LIVE};
 use super::store::TransitionRecord;
@@ -157,6 +158,24 @@ impl TradingManager {
         metrics::gauge!(STRATEGIES_LIVE).set(self.children.len() as f64);
     }
 
+    /// Adopts what a committed command left to do in the manager's own state.
+    fn settle(&mut self, id: &str, settle: Settle, ctx: &mut Context<Self>) {
+        match settle {
+            Settle::Nothing => {}
+            Settle::Start(engine) => {
+                if let Some(old) = self.children.remove(id) {
+                    old.addr.do_send(Shutdown);
+                }
+                self.crashes.remove(id);
+                self.spawn_child(ctx, *engine);
+            }
+            Settle::Forget => {
+                self.children.remove(id);
+                self.update_gauge();
+            }
+        }
+    }
+
     /// An actor ended. If we did not ask it to (it is still registered), it crashed.
     fn child_exited(&mut self, id: &str, generation: u64, ctx: &mut Context<Self>) {
         if self
@@ -219,7 +238,10 @@ impl TradingManager {
 }
 
 /// The engine of a strategy whose stored state says it runs; `None` if it does not.
-async fn load_running(deps: &Arc<Deps>, id: &str) -> Result<Option<Engine>, TradingError> {
+pub(super) async fn load_running(
+    deps: &Arc<Deps>,
+    id: &str,
+) -> Result<Option<Engine>, TradingError> {
     let Some((spec, status)) = deps.store.load(id).await? else {
         return Ok(None);
     };
@@ -314,20 +336,13 @@ impl Actor for TradingManager {
 
 // ---- handlers ------------------------------------------------------------------------
 
-/// What the async part of `Apply` leaves for the actor to do.
-enum Plan {
-    Nothing,
-    Spawn(Box<Engine>),
-    Remove,
-}
-
 impl Handler<Apply> for TradingManager {
     type Result = AtomicResponse<Self, Result<ApplyOutcome, TradingError>>;
 
     fn handle(&mut self, msg: Apply, _: &mut Context<Self>) -> Self::Result {
         let span = tracing::info_span!("apply", strategy = %msg.strategy_id, command = msg.command.as_str(), trace_id = %msg.trace_id);
         let deps = Arc::clone(&self.deps);
-        let child = self.children.get(&msg.strategy_id).map(|c| c.addr.clone());
+        let actor = self.children.get(&msg.strategy_id).map(|c| c.addr.clone());
         let booted = self.booted;
         let id = msg.strategy_id.clone();
         let fut = async move {
@@ -341,112 +356,23 @@ impl Handler<Apply> for TradingManager {
                 .load(&msg.strategy_id)
                 .await?
                 .ok_or_else(|| TradingError::NotFound(msg.strategy_id.clone()))?;
-            let from = status.state;
-            if from == msg.command.target() {
-                // Idempotent repeat. A running state without an actor (lost somehow) is
-                // brought back rather than silently left dead.
-                let plan = if from.is_running() && child.is_none() {
-                    load_running(&deps, &spec.id)
-                        .await?
-                        .map_or(Plan::Nothing, |e| Plan::Spawn(Box::new(e)))
-                } else {
-                    Plan::Nothing
-                };
-                return Ok((
-                    ApplyOutcome {
-                        from,
-                        to: from,
-                        changed: false,
-                    },
-                    plan,
-                ));
-            }
-            let to = fsm::transition(from, msg.command)?;
-            let mut plan = Plan::Nothing;
-            if msg.command == Command::Deploy {
-                if spec.mode == "live"
-                    && !deps
-                        .venues
-                        .get(&spec.connector)
-                        .is_some_and(|v| v.is_live())
-                {
-                    return Err(TradingError::Invalid(format!(
-                        "live mode needs a live connector; `{}` is a paper venue",
-                        spec.connector
-                    )));
-                }
-                let engine = Engine::load(
-                    spec.clone(),
-                    to,
-                    status.pnl_day.zip(status.pnl_day_start),
-                    Arc::clone(&deps),
-                    msg.trace_id.clone(),
-                )
-                .await?;
-                plan = Plan::Spawn(Box::new(engine));
-            }
-            if matches!(msg.command, Command::Stop | Command::Fault) {
-                if let Some(child) = &child {
-                    match child.send(Shutdown).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => {
-                            tracing::warn!(error = %e, "some orders could not be cancelled on stop")
-                        }
-                        Err(e) => tracing::warn!(error = %e, "strategy actor already gone"),
-                    }
-                }
-                plan = Plan::Remove;
-            }
-            let applied = deps
-                .store
-                .transition(&TransitionRecord {
-                    strategy_id: spec.id.clone(),
-                    from,
-                    to,
-                    expected_version: status.version,
-                    cause: msg.command.as_str().to_owned(),
-                    reason: msg.reason.clone(),
-                    principal: msg.principal.clone(),
-                    trace_id: msg.trace_id.clone(),
-                    at_ms: (deps.clock)(),
-                })
-                .await?;
-            if !applied {
-                return Err(TradingError::Conflict(
-                    "the strategy changed state concurrently; retry".to_owned(),
-                ));
-            }
-            if matches!(msg.command, Command::Pause | Command::Resume)
-                && let Some(child) = &child
-            {
-                let _ = child.send(SetState(to)).await;
-            }
-            Ok((
-                ApplyOutcome {
-                    from,
-                    to,
-                    changed: true,
-                },
-                plan,
-            ))
+            let venue_is_live = deps
+                .venues
+                .get(&spec.connector)
+                .is_some_and(|v| v.is_live());
+            let step = plan(
+                msg.command,
+                &spec,
+                status.state,
+                actor.is_some(),
+                venue_is_live,
+            )?;
+            commit(&deps, actor, &msg, spec, status, step).await
         };
         AtomicResponse::new(Box::pin(fut.instrument(span).into_actor(self).map(
             move |res, act, ctx| {
-                let (outcome, plan) = res?;
-                match plan {
-                    Plan::Nothing => {}
-                    Plan::Spawn(engine) => {
-                        if let Some(old) = act.children.remove(&id) {
-                            old.addr.do_send(Shutdown);
-                        }
-                        act.crashes.remove(&id);
-                        act.spawn_child(ctx, *engine);
-                    }
-                    Plan::Remove => {
-                        act.children.remove(&id);
-                        act.update_gauge();
-                    }
-                }
+                let (outcome, settle) = res?;
+                act.settle(&id, settle, ctx);
                 tracing::info!(
                     from = outcome.from.as_str(),
                     to = outcome.to.as_str(),

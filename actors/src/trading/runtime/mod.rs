@@ -1,7 +1,10 @@
-//! The strategy runtime: the manager that owns lifecycles, one actor per running strategy,
-//! the engine each actor drives, the job handler, and the store port they persist through.
+//! The strategy runtime: the manager that owns lifecycles (`manager.rs`; what a command
+//! means and how it is carried out in `apply.rs`), one actor per running strategy
+//! (`actor.rs`), the engine each actor drives (`engine/`), the job handler (`jobs.rs`), and
+//! the store port they persist through (`store.rs`).
 
 pub mod actor;
+mod apply;
 pub mod deps;
 pub mod engine;
 pub mod jobs;

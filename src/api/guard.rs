@@ -1,9 +1,12 @@
 //! The guard middleware: rate limits, authentication and the access table, per request.
 //! It answers with problem responses itself (never `Err`), so outer middleware such as the
-//! security headers still apply to refusals.
+//! security headers still apply to refusals. The decisions are `auth`'s (policy, limits,
+//! credentials); turning them into HTTP answers happens here, at the edge.
 
-use super::policy::{Access, Decision, decide};
-use crate::api::AppState;
+use super::AppState;
+use crate::auth::AuthError;
+use crate::auth::policy::{Access, Decision, decide};
+use crate::auth::tokens::looks_like_jwt;
 use crate::error::ApiError;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -136,7 +139,7 @@ async fn check(
     // API keys cost a database lookup before they are known to be good; an IP over its
     // limit (e.g. guessing keys) gets no more lookups until its wait is over. JWTs are
     // checked by signature first, which costs no I/O.
-    if !super::tokens::looks_like_jwt(&cred)
+    if !looks_like_jwt(&cred)
         && let Some(wait) = state.limits.ip_blocked(ip)
     {
         return Err(refuse(retry_after(wait)));
@@ -146,10 +149,10 @@ async fn check(
         Ok(p) => p,
         Err(e) => {
             // A failed credential is an anonymous request: it pays from the IP's bucket.
-            if matches!(e, ApiError::Unauthorized(_)) {
+            if matches!(e, AuthError::BadCredential(_)) {
                 per_ip().map_err(wait)?;
             }
-            return Err(refuse(e));
+            return Err(refuse(e.into()));
         }
     };
     state
