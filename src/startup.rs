@@ -138,12 +138,27 @@ impl Application {
         // queue, which exists only after the dispatchers (hence the cell).
         let queue_cell = Arc::new(std::sync::OnceLock::new());
         let cipher = Arc::new(Cipher::new(keys.master()));
+        // The AI core before finance: the categorizer's tier 3 talks to it.
+        let ai = crate::ai::start(
+            &mut supervisor,
+            &settings.ai,
+            &db,
+            Arc::clone(&cipher),
+            &readiness,
+        )?;
+        let llm_tier = ai.as_ref().map(|a| {
+            Arc::new(crate::ai::tier::LlmTier {
+                actor: a.actor.clone(),
+                threshold: settings.finance.llm_threshold,
+            }) as Arc<dyn actors::finance::categorize::LlmCategorizer>
+        });
         let finance = crate::finance::start(
             &mut supervisor,
             &settings.finance,
             &db,
             Arc::clone(&cipher),
             Arc::clone(&queue_cell),
+            llm_tier,
         );
         crate::finance::jobs::register(&mut registry, Arc::new(finance.jobs.clone()));
         let job_store = Arc::new(SqlJobStore::new(db.clone()).with_host(hostname()));
@@ -196,6 +211,8 @@ impl Application {
             events,
             trading,
             finance,
+            ai,
+            ai_budget: Some(settings.ai.monthly_budget_usd),
         });
         if matches!(state.metrics_access, api::meta::MetricsAccess::Closed) {
             tracing::warn!(

@@ -41,7 +41,9 @@ pub struct ComponentCheck {
     "ready": false,
     "down": ["database"],
     "dependencies": {"database": {"status": "down", "detail": "connecting (attempt 3): cannot connect to the database: …", "since": "2026-11-28T10:00:00.000Z"}},
-    "actors": {"database-monitor": {"status": "up", "since": "2026-11-28T10:00:00.000Z"}}
+    "actors": {"database-monitor": {"status": "up", "since": "2026-11-28T10:00:00.000Z"}},
+    "degraded": ["llm"],
+    "optional": {"llm": {"status": "down", "detail": "openai circuit breaker open", "since": "2026-11-28T10:00:00.000Z"}}
 }))]
 pub struct Ready {
     pub ready: bool,
@@ -49,6 +51,10 @@ pub struct Ready {
     pub down: Vec<String>,
     pub dependencies: BTreeMap<String, ComponentCheck>,
     pub actors: BTreeMap<String, ComponentCheck>,
+    /// Optional components (the AI provider) that are not up: the service works without
+    /// them, so they never make it unready.
+    pub degraded: Vec<String>,
+    pub optional: BTreeMap<String, ComponentCheck>,
 }
 
 /// Liveness: the process is running and serving HTTP.
@@ -95,9 +101,12 @@ impl From<ReadinessReport> for Ready {
             .filter(|(_, c)| c.status != Status::Up)
             .map(|(name, _)| name.clone())
             .collect();
+        let degraded = r.degraded();
         Self {
             ready: r.ready,
             down,
+            degraded,
+            optional: r.optional.into_iter().map(|(k, v)| (k, v.into())).collect(),
             dependencies: r
                 .dependencies
                 .into_iter()

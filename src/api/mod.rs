@@ -20,6 +20,7 @@
 //! [`openapi`], so the committed spec cannot forget a route.
 
 pub mod admin;
+pub mod ai;
 pub mod audit;
 pub mod auth;
 pub mod ctx;
@@ -66,6 +67,9 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
         .service(settings::get_setting)
         .service(settings::put_setting)
         .service(settings::delete_setting)
+        .service(ai::ask)
+        .service(ai::usage)
+        .service(ai::prompts)
         .service(jobs::list_jobs)
         .service(jobs::get_job)
         .service(jobs::retry_job)

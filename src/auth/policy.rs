@@ -107,6 +107,10 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/v1/financial/reports/spending.png", VIEWER),
     rule("POST", "/v1/financial/categorization/backfill", TRADER),
     rule("GET", "/v1/financial/categorization/stats", VIEWER),
+    // AI: anyone may ask (read-only tools); usage and prompts show costs and internals.
+    rule("POST", "/v1/ai/ask", VIEWER),
+    rule("GET", "/v1/ai/usage", ADMIN),
+    rule("GET", "/v1/ai/prompts", ADMIN),
     // Administration.
     rule("GET", "/v1/users", ADMIN),
     rule("POST", "/v1/users", ADMIN),

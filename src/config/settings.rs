@@ -21,6 +21,7 @@ pub struct Settings {
     pub jobs: JobsSettings,
     pub trading: super::TradingSettings,
     pub finance: super::FinanceSettings,
+    pub ai: super::AiSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

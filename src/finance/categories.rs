@@ -73,6 +73,13 @@ pub async fn delete(db: &Db, id: &str) -> Result<bool, DbError> {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "UPDATE fin_transactions SET suggested_category_id = NULL, suggestion_confidence = NULL \
+             WHERE suggested_category_id = $1",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         let n = sqlx::query("DELETE FROM fin_categories WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)

@@ -9,7 +9,9 @@ use crate::{bind_args, on_db, stage_event};
 use actors::TraceId;
 use actors::events::CategoryUpdated;
 use actors::finance::categorize::{NaiveBayes, Rule, Tier};
-use actors::finance::categorizer::{Candidate, CategoryChange, CategoryStore, Example, Selection};
+use actors::finance::categorizer::{
+    Candidate, CategoryChange, CategoryStore, Example, Selection, Suggestion,
+};
 use actors::ports::DependencyError;
 use async_trait::async_trait;
 
@@ -135,7 +137,7 @@ impl CategoryStore for SqlCategoryStore {
     ) -> Result<Vec<Candidate>, DependencyError> {
         let db = self.db()?;
         let mut sql = Sql::new(
-            "SELECT id, account_id, description, counterparty, amount_e4 FROM fin_transactions WHERE 1 = 1",
+            "SELECT id, account_id, description, counterparty, amount_e4, booked_date FROM fin_transactions WHERE 1 = 1",
         );
         selection_sql(selection, &mut sql);
         if let Some(a) = after {
@@ -144,7 +146,7 @@ impl CategoryStore for SqlCategoryStore {
         }
         let p = sql.arg(Arg::Int(i64::from(limit)));
         sql.push(&format!(" ORDER BY id LIMIT {p}"));
-        let rows: Vec<(String, String, String, Option<String>, i64)> =
+        let rows: Vec<(String, String, String, Option<String>, i64, String)> =
             on_db!(&db, |p| bind_args!(sqlx::query_as(&sql.text), sql)
                 .fetch_all(p)
                 .await)
@@ -152,12 +154,13 @@ impl CategoryStore for SqlCategoryStore {
         Ok(rows
             .into_iter()
             .map(
-                |(id, account_id, description, counterparty, e4)| Candidate {
+                |(id, account_id, description, counterparty, e4, date)| Candidate {
                     id,
                     account_id,
                     description,
                     counterparty,
                     amount: from_e4(e4),
+                    date,
                 },
             )
             .collect())
@@ -239,6 +242,43 @@ impl CategoryStore for SqlCategoryStore {
                             .await?;
                     }
                 }
+            }
+            tx.commit().await?;
+            Ok::<u64, sqlx::Error>(written)
+        }
+        .await)
+        .map_err(dep)
+    }
+
+    async fn categories(&self) -> Result<Vec<(String, String)>, DependencyError> {
+        let db = self.db()?;
+        let rows = super::categories::list(&db).await.map_err(dep)?;
+        Ok(rows
+            .into_iter()
+            .filter(|c| c.kind != "transfer")
+            .map(|c| (c.id, c.name))
+            .collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(suggestions = suggestions.len()))]
+    async fn suggest(&self, suggestions: &[Suggestion]) -> Result<u64, DependencyError> {
+        let db = self.db()?;
+        let now = chrono::Utc::now().timestamp_millis();
+        on_db!(&db, |p| async {
+            let mut tx = p.begin_write().await?;
+            let mut written = 0u64;
+            for s in suggestions {
+                written += sqlx::query(
+                    "UPDATE fin_transactions SET suggested_category_id = $1, suggestion_confidence = $2, updated_at = $3 \
+                     WHERE id = $4 AND category_locked = FALSE AND category_id IS NULL",
+                )
+                .bind(&s.category_id)
+                .bind(s.confidence)
+                .bind(now)
+                .bind(&s.transaction_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             }
             tx.commit().await?;
             Ok::<u64, sqlx::Error>(written)

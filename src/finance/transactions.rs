@@ -26,13 +26,16 @@ pub struct TxRow {
     pub auto_category_id: Option<String>,
     pub auto_tier: Option<String>,
     pub rule_id: Option<String>,
+    /// The LLM tier's answer below the threshold (never applied).
+    pub suggested_category_id: Option<String>,
+    pub suggestion_confidence: Option<f64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 pub const COLUMNS: &str = "id, account_id, booked_date, value_date, amount, amount_e4, currency, description, counterparty, notes, \
     external_id, dedupe_key, import_batch, status, category_id, categorized_by, category_locked, auto_category_id, auto_tier, \
-    rule_id, created_at, updated_at";
+    rule_id, suggested_category_id, suggestion_confidence, created_at, updated_at";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sort {

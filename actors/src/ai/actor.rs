@@ -10,7 +10,8 @@ use actix::prelude::*;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub const NAME: &str = "llm";
+/// The readiness entry (optional) for the provider; the actor itself is `llm` under actors.
+pub const NAME: &str = "llm-provider";
 
 /// The prompts the actor uses, loaded once at start (embedded or overridden).
 #[derive(Debug, Clone)]

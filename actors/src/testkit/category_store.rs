@@ -25,7 +25,8 @@ pub struct StoredTransaction {
 
 impl StoredTransaction {
     /// An uncategorized, unlocked transaction.
-    pub fn new(candidate: Candidate, date: &str) -> Self {
+    pub fn new(mut candidate: Candidate, date: &str) -> Self {
+        candidate.date = date.to_owned();
         Self {
             candidate,
             date: date.to_owned(),
