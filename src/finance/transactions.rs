@@ -35,6 +35,12 @@ pub struct TxRow {
 
 pub const COLUMNS: &str = "id, account_id, booked_date, value_date, amount, amount_e4, currency, description, counterparty, notes, \
     external_id, dedupe_key, import_batch, status, category_id, categorized_by, category_locked, auto_category_id, auto_tier, \
+    rule_id, created_at, updated_at";
+
+/// What reads select: [`COLUMNS`] plus the LLM tier's suggestion, which only the
+/// categorizer writes (inserts and edits never set it).
+pub const READ_COLUMNS: &str = "id, account_id, booked_date, value_date, amount, amount_e4, currency, description, counterparty, notes, \
+    external_id, dedupe_key, import_batch, status, category_id, categorized_by, category_locked, auto_category_id, auto_tier, \
     rule_id, suggested_category_id, suggestion_confidence, created_at, updated_at";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +157,7 @@ pub async fn list(
     limit: u32,
 ) -> Result<(Vec<TxRow>, bool), DbError> {
     let mut sql = Sql::new(format!(
-        "SELECT {COLUMNS} FROM fin_transactions WHERE 1 = 1"
+        "SELECT {READ_COLUMNS} FROM fin_transactions WHERE 1 = 1"
     ));
     filter.apply(&mut sql);
     let col = sort.column();
@@ -196,7 +202,7 @@ pub fn cursor_after(sort: Sort, row: &TxRow) -> Cursor {
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<TxRow>, DbError> {
-    let sql = format!("SELECT {COLUMNS} FROM fin_transactions WHERE id = $1");
+    let sql = format!("SELECT {READ_COLUMNS} FROM fin_transactions WHERE id = $1");
     Ok(on_db!(db, |p| sqlx::query_as::<_, TxRow>(&sql)
         .bind(id)
         .fetch_optional(p)

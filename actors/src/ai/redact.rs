@@ -34,7 +34,7 @@ impl Kind {
 
 #[allow(clippy::expect_used)]
 static IBAN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
+    Regex::new(r"(?i)\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
         .expect("iban regex")
 });
 #[allow(clippy::expect_used)]
@@ -274,6 +274,11 @@ mod tests {
         let b = r.redact("again GB82WEST12345698765432");
         assert_eq!(a, "pay [IBAN_1]");
         assert_eq!(b, "again [IBAN_1]");
+        // Typed in lower case, followed by words: still found, and only the IBAN taken.
+        assert_eq!(
+            r.redact("mine is es91 2100 0418 4502 0005 1332 card ok"),
+            "mine is [IBAN_3] card ok"
+        );
         assert_eq!(
             r.redact("MERCADONA 12 -30.50 EUR 2026-10-01"),
             "MERCADONA 12 -30.50 EUR 2026-10-01"
