@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Upload memory benchmark (not a test): the release binary on a fresh SQLite file, with the
-# `financial` queue not dispatched (so only the upload is measured), then
+# `finance` queue not dispatched (so only the upload is measured), then
 #  - a 200 MB upload (refused at the 50 MiB limit with 413) and
 #  - a ~45 MB CSV statement (accepted: spooled to a temporary file, stored in 1 MiB chunks),
 # printing the process's RSS before, its peak (VmHWM) during each upload, and RSS 10 s after.

@@ -1,8 +1,7 @@
 //! The outbox on the database: staging events inside a caller's transaction, and the
 //! [`OutboxStore`] port the relay actor reads.
 
-use crate::db::DbHandle;
-use crate::on_db;
+use crate::db::{DbError, DbHandle, Sql, Tx};
 use actors::TraceId;
 use actors::events::{Event, OutboxRow, OutboxStore};
 use actors::ports::DependencyError;
@@ -10,7 +9,7 @@ use async_trait::async_trait;
 
 pub const INSERT: &str = "INSERT INTO outbox (id, event_type, payload, trace_id, created_at) VALUES ($1, $2, $3, $4, $5)";
 
-/// An event ready to be written with [`stage_event!`](crate::stage_event).
+/// An event ready to be written with [`stage_in`].
 pub struct Staged {
     pub id: String,
     pub event_type: &'static str,
@@ -29,19 +28,17 @@ pub fn stage<E: Event>(event: &E, trace_id: &TraceId) -> anyhow::Result<Staged> 
     })
 }
 
-/// Writes a [`Staged`] event on `$tx` (a `&mut Transaction` of either backend), so it commits
-/// or rolls back together with the change that caused it.
-#[macro_export]
-macro_rules! stage_event {
-    ($tx:expr, $staged:expr) => {
-        sqlx::query($crate::events::INSERT)
-            .bind(&$staged.id)
-            .bind($staged.event_type)
-            .bind(&$staged.payload)
-            .bind(&$staged.trace_id)
-            .bind($staged.created_at)
-            .execute(&mut *$tx)
-    };
+/// Writes a [`Staged`] event inside `tx`, so it commits or rolls back together with the
+/// change that caused it.
+pub async fn stage_in(tx: &mut Tx, staged: &Staged) -> Result<(), DbError> {
+    let sql = Sql::new(INSERT)
+        .bind(&staged.id)
+        .bind(staged.event_type)
+        .bind(&staged.payload)
+        .bind(&staged.trace_id)
+        .bind(staged.created_at);
+    tx.execute(sql).await?;
+    Ok(())
 }
 
 pub struct SqlOutbox(pub DbHandle);
@@ -52,12 +49,13 @@ impl OutboxStore for SqlOutbox {
         let db = self.0.port()?;
         let sql = "SELECT id, event_type, payload FROM outbox WHERE published_at IS NULL \
                    AND (retry_at IS NULL OR retry_at <= $2) ORDER BY id LIMIT $1";
-        let rows: Vec<(String, String, String)> = on_db!(&db, |p| sqlx::query_as(sql)
+        let sql = Sql::new(sql)
             .bind(i64::from(limit))
-            .bind(chrono::Utc::now().timestamp_millis())
-            .fetch_all(p)
-            .await)
-        .map_err(|e| DependencyError(e.to_string()))?;
+            .bind(chrono::Utc::now().timestamp_millis());
+        let rows: Vec<(String, String, String)> = db
+            .fetch_all(sql)
+            .await
+            .map_err(|e| DependencyError(e.to_string()))?;
         Ok(rows
             .into_iter()
             .map(|(id, event_type, payload)| OutboxRow {
@@ -77,16 +75,11 @@ impl OutboxStore for SqlOutbox {
         let db = self.0.port()?;
         let at = chrono::Utc::now().timestamp_millis()
             + i64::try_from(retry_after.as_millis()).unwrap_or(i64::MAX / 4);
-        on_db!(&db, |p| sqlx::query(
-            "UPDATE outbox SET last_error = $2, retry_at = $3 WHERE id = $1"
-        )
-        .bind(id)
-        .bind(error)
-        .bind(at)
-        .execute(p)
-        .await
-        .map(drop))
-        .map_err(|e| DependencyError(e.to_string()))
+        let sql = Sql::new("UPDATE outbox SET last_error = $2, retry_at = $3 WHERE id = $1");
+        db.execute(sql.bind(id).bind(error).bind(at))
+            .await
+            .map(drop)
+            .map_err(|e| DependencyError(e.to_string()))
     }
 
     async fn mark_published(&self, ids: &[String]) -> Result<(), DependencyError> {
@@ -94,13 +87,9 @@ impl OutboxStore for SqlOutbox {
         let now = chrono::Utc::now().timestamp_millis();
         let sql = "UPDATE outbox SET published_at = $2 WHERE id = $1";
         for id in ids {
-            on_db!(&db, |p| sqlx::query(sql)
-                .bind(id)
-                .bind(now)
-                .execute(p)
+            db.execute(Sql::new(sql).bind(id).bind(now))
                 .await
-                .map(drop))
-            .map_err(|e| DependencyError(e.to_string()))?;
+                .map_err(|e| DependencyError(e.to_string()))?;
         }
         Ok(())
     }

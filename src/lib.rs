@@ -6,15 +6,18 @@
 //! Layout:
 //! - `cli.rs`, `startup.rs`: commands, and the one place everything is wired in order.
 //! - `config/`: the typed configuration tree and its loader.
-//! - `db/`: SQLite/Postgres pools, write transactions (`Tx`, `on_tx!`), embedded migrations,
+//! - `db/`: SQLite/Postgres pools, the query facade (`Sql`, `Record`, `Db`/`Tx` execute and
+//!   fetch), write transactions (`Tx`), embedded migrations,
 //!   users/tokens/keys/audit/settings queries.
 //! - `adapters/`: outbound clients implementing ports (Redis, SimpleFIN).
 //! - `jobs/`: the SQL job store, the `JobQueue` facade, lease owners; `schedules.rs`: cron
 //!   schedules; `events.rs`: the outbox (staging events in a transaction, the relay's store).
-//! - `api/`: routes, OpenAPI, problem-details plumbing.
+//! - `api/`: routes, OpenAPI, problem-details plumbing, and the guard middleware (rate limits,
+//!   authentication, the access table) with the HTTP answers to auth's errors.
 //! - `error.rs`: the stable error codes and problem details every route returns.
 //! - `metrics.rs`, `telemetry.rs`: Prometheus metrics, logs and request ids.
-//! - `auth/`: users, tokens, API keys, roles, rate limits, the guard middleware.
+//! - `auth/`: passwords, tokens, API keys, sessions, roles, the access table, rate limits;
+//!   answers with its own `AuthError` and knows no HTTP.
 //! - `audit.rs`: recording audit events through the `AuditWriter` actor.
 //! - `crypto.rs`: AEAD for integration secrets at rest.
 //! - `http.rs`: security headers, CORS, the request audit middleware.

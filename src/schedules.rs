@@ -3,9 +3,8 @@
 //! A tick never runs work itself: it enqueues a job through the idempotent path with the key
 //! `schedule:<id>:<tick second>`, so two processes (or a restart inside one tick) enqueue once.
 
-use crate::db::{Db, DbError, DbHandle};
+use crate::db::{Arg, Db, DbError, DbHandle, Record, Sql};
 use crate::jobs::JobQueue;
-use crate::on_db;
 use actors::TraceId;
 use actors::jobs::{BackoffPolicy, JobSpec};
 use std::sync::Arc;
@@ -27,7 +26,26 @@ pub struct ScheduleRow {
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, name, cron, queue, job_name, payload, enabled, created_at, updated_at";
+impl Record for ScheduleRow {
+    const COLUMNS: &'static str =
+        "id, name, cron, queue, job_name, payload, enabled, created_at, updated_at";
+
+    fn args(&self) -> Vec<Arg<'_>> {
+        vec![
+            (&self.id).into(),
+            (&self.name).into(),
+            (&self.cron).into(),
+            (&self.queue).into(),
+            (&self.job_name).into(),
+            (&self.payload).into(),
+            self.enabled.into(),
+            self.created_at.into(),
+            self.updated_at.into(),
+        ]
+    }
+}
+
+const COLUMNS: &str = ScheduleRow::COLUMNS;
 
 /// `Err(reason)` when the expression is not a valid 6-field cron.
 pub fn validate_cron(cron: &str) -> Result<(), String> {
@@ -40,49 +58,31 @@ pub fn validate_cron(cron: &str) -> Result<(), String> {
 }
 
 pub async fn list(db: &Db) -> Result<Vec<ScheduleRow>, DbError> {
-    let sql = format!("SELECT {COLUMNS} FROM schedules ORDER BY name");
-    Ok(on_db!(db, |p| sqlx::query_as::<_, ScheduleRow>(&sql)
-        .fetch_all(p)
-        .await)?)
+    db.fetch_all(format!("SELECT {COLUMNS} FROM schedules ORDER BY name"))
+        .await
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<ScheduleRow>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM schedules WHERE id = $1");
-    Ok(on_db!(db, |p| sqlx::query_as::<_, ScheduleRow>(&sql)
-        .bind(id)
-        .fetch_optional(p)
-        .await)?)
+    db.fetch_optional(Sql::new(sql).bind(id)).await
 }
 
 /// Insert (when `row.id` is new) or replace.
 pub async fn upsert(db: &Db, row: &ScheduleRow) -> Result<(), DbError> {
-    let sql = format!(
-        "INSERT INTO schedules ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET \
-         name = excluded.name, cron = excluded.cron, queue = excluded.queue, job_name = excluded.job_name, \
-         payload = excluded.payload, enabled = excluded.enabled, updated_at = excluded.updated_at"
+    let mut sql = Sql::insert("schedules", row);
+    sql.push(
+        " ON CONFLICT (id) DO UPDATE SET name = excluded.name, cron = excluded.cron, queue = excluded.queue, \
+         job_name = excluded.job_name, payload = excluded.payload, enabled = excluded.enabled, \
+         updated_at = excluded.updated_at",
     );
-    on_db!(db, |p| sqlx::query(&sql)
-        .bind(&row.id)
-        .bind(&row.name)
-        .bind(&row.cron)
-        .bind(&row.queue)
-        .bind(&row.job_name)
-        .bind(&row.payload)
-        .bind(row.enabled)
-        .bind(row.created_at)
-        .bind(row.updated_at)
-        .execute(p)
-        .await
-        .map(drop))?;
+    db.execute(sql).await?;
     Ok(())
 }
 
 pub async fn delete(db: &Db, id: &str) -> Result<bool, DbError> {
-    let n = on_db!(db, |p| sqlx::query("DELETE FROM schedules WHERE id = $1")
-        .bind(id)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
+    let n = db
+        .execute(Sql::new("DELETE FROM schedules WHERE id = $1").bind(id))
+        .await?;
     Ok(n > 0)
 }
 

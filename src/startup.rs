@@ -1,6 +1,10 @@
 //! Builds the application in a fixed order and runs it until a signal or a test asks it to
-//! stop: config → database (+ migrations) → Redis (only when configured) → domain actors →
-//! HTTP. Shutdown runs in reverse: HTTP drains, then actors stop newest-first, then pools close.
+//! stop: keys (refused before anything listens) → metrics → database monitor (connects and
+//! migrates) → Redis monitor (only when configured) → audit writer → event bus → trading
+//! runtime → finance actors (categorizer, bank sync) → job registry and one dispatcher per
+//! queue → job queue, its LISTEN/NOTIFY listener and cron schedules → outbox relay and job
+//! pruning → HTTP (state, guard, routes, listener). Shutdown runs in reverse: HTTP drains,
+//! then actors stop newest-first, then pools close.
 
 use crate::adapters::redis::RedisDependency;
 use crate::api::{self, AppState};
@@ -30,8 +34,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tracing_actix_web::TracingLogger;
-use utoipa_actix_web::AppExt;
-use utoipa_swagger_ui::SwaggerUi;
 
 pub struct Application {
     port: u16,
@@ -183,8 +185,8 @@ impl Application {
         spawn_outbox_relay(&mut supervisor, &db, &events);
         spawn_job_pruning(db.clone(), &settings.jobs);
 
-        // Further domain actors (bank sync, Telegram, categorizer) are spawned here, in
-        // dependency order, by the issues that add them.
+        // Actors that enqueue jobs or subscribe to events start here, once the queue and the
+        // bus exist (Telegram, when it lands).
 
         let audit = Audit::new(audit_writer, secs(settings.audit.anonymous_window_secs));
         let closer = audit.clone();
@@ -340,16 +342,12 @@ fn http_server(
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(json_limit))
             .configure(api::problems::extractor_configs)
-            .into_utoipa_app()
-            .configure(api::routes)
-            .into_app()
+            // The plain route list: the OpenAPI document is built once, above, not per worker.
+            .configure(api::serve)
             .route("/docs", web::get().to(api::meta::docs_redirect))
             .app_data(spec.clone())
             .route("/openapi.json", web::get().to(api::meta::openapi_json))
-            .service(
-                SwaggerUi::new("/docs/{_:.*}")
-                    .config(utoipa_swagger_ui::Config::from("/openapi.json")),
-            )
+            .route("/docs/{_:.*}", web::get().to(api::swagger::asset))
             .default_service(web::to(api::problems::not_found))
             .wrap(ErrorHandlers::new().default_handler(api::problems::problemize))
             .wrap(from_fn(crate::api::guard::guard))
@@ -496,8 +494,13 @@ fn spawn_every(period: Duration, f: impl Fn() + 'static) {
 /// configured subset (`jobs.queues`). A configured queue nothing handles is an error (its
 /// jobs would wait forever); a queue left out is logged (another process must run it).
 fn dispatched_queues(registry: &JobRegistry, configured: &[String]) -> anyhow::Result<Vec<String>> {
+    /// Queues renamed since a config could have named them (stored jobs were migrated).
+    const RENAMED: [(&str, &str); 1] = [("financial", "finance")];
     let known = registry.queues();
     if let Some(unknown) = configured.iter().find(|q| !known.contains(&q.as_str())) {
+        if let Some((old, new)) = RENAMED.iter().find(|(old, _)| old == unknown) {
+            anyhow::bail!("jobs.queues: queue `{old}` is called `{new}` now");
+        }
         anyhow::bail!(
             "jobs.queues: no job kinds run in queue `{unknown}`; known queues: {}",
             known.join(", ")

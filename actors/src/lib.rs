@@ -21,6 +21,9 @@
 //!   paper exchange, and the runtime (manager + one actor per running strategy).
 //! - [`finance`]: statement parsers, dedupe identities, rules and the learned categorizer, and
 //!   the categorizer and bank-sync actors.
+//! - `testkit` (feature `testkit`): in-memory fakes of the ports (trading, job and category
+//!   stores, a venue that fails on demand) and `eventually`, so actors are tested without a
+//!   database; the crate's own tests turn it on.
 
 pub mod ai;
 pub mod audit;

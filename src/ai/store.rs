@@ -1,7 +1,6 @@
 //! `llm_calls`: one row per model request; the budget's starting point and the usage report.
 
-use crate::db::{Db, DbError, DbHandle, port_error};
-use crate::on_db;
+use crate::db::{Db, DbError, DbHandle, Sql, port_error};
 use actors::ai::engine::{CallRecord, LlmCallStore};
 use actors::ports::DependencyError;
 use rust_decimal::Decimal;
@@ -29,26 +28,22 @@ pub async fn insert(db: &Db, c: &CallRecord, now_ms: i64, month: &str) -> Result
                input_tokens, output_tokens, cost_nano_usd, latency_ms, outcome, trace_id) \
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
     let clamp = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    on_db!(db, |p| {
-        sqlx::query(sql)
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(now_ms)
-            .bind(month)
-            .bind(&c.purpose)
-            .bind(&c.template)
-            .bind(i32::try_from(c.template_version).unwrap_or(i32::MAX))
-            .bind(&c.provider)
-            .bind(&c.model)
-            .bind(clamp(c.input_tokens))
-            .bind(clamp(c.output_tokens))
-            .bind(to_nano(c.cost_usd))
-            .bind(clamp(c.latency_ms))
-            .bind(&c.outcome)
-            .bind(&c.trace_id)
-            .execute(p)
-            .await
-            .map(|_| ())
-    })?;
+    let q = Sql::new(sql)
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(now_ms)
+        .bind(month)
+        .bind(&c.purpose)
+        .bind(&c.template)
+        .bind(i64::from(c.template_version))
+        .bind(&c.provider)
+        .bind(&c.model)
+        .bind(clamp(c.input_tokens))
+        .bind(clamp(c.output_tokens))
+        .bind(to_nano(c.cost_usd))
+        .bind(clamp(c.latency_ms))
+        .bind(&c.outcome)
+        .bind(&c.trace_id);
+    db.execute(q).await?;
     Ok(())
 }
 
@@ -56,10 +51,7 @@ pub async fn insert(db: &Db, c: &CallRecord, now_ms: i64, month: &str) -> Result
 pub async fn spent(db: &Db, month: &str) -> Result<Decimal, DbError> {
     let sql =
         "SELECT CAST(COALESCE(SUM(cost_nano_usd), 0) AS BIGINT) FROM llm_calls WHERE month = $1";
-    let n: i64 = on_db!(db, |p| sqlx::query_scalar(sql)
-        .bind(month)
-        .fetch_one(p)
-        .await)?;
+    let n: i64 = db.fetch_scalar(Sql::new(sql).bind(month)).await?;
     Ok(from_nano(n))
 }
 
@@ -104,7 +96,7 @@ pub async fn usage(db: &Db, month: &str) -> Result<Vec<UsageLine>, DbError> {
                CAST(SUM(output_tokens) AS BIGINT) AS output_tokens, \
                CAST(SUM(cost_nano_usd) AS BIGINT) AS cost \
                FROM llm_calls WHERE month = $1 GROUP BY purpose, provider, model ORDER BY purpose, provider, model";
-    let rows: Vec<UsageRow> = on_db!(db, |p| sqlx::query_as(sql).bind(month).fetch_all(p).await)?;
+    let rows: Vec<UsageRow> = db.fetch_all(Sql::new(sql).bind(month)).await?;
     Ok(rows
         .into_iter()
         .map(|r| UsageLine {

@@ -5,7 +5,7 @@
 //! schema subset has no patterns.
 
 use crate::db::DbHandle;
-use crate::finance::sql::from_e4;
+use crate::finance::money::from_e4;
 use crate::finance::{accounts, categories, reports, transactions};
 use actors::ai::ToolSpec;
 use actors::ai::engine::{ToolExecutor, ToolOutput};

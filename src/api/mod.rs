@@ -4,6 +4,7 @@
 //! - `doc.rs`: the OpenAPI root (info, tags, security schemes, shared error responses).
 //! - `health.rs`: `/health/live`, `/health/ready`.
 //! - `meta.rs`: `/metrics`, `/` (redirect to the docs).
+//! - `swagger.rs`: `/docs/`, Swagger UI from the binary, pre-compressed (`build.rs`).
 //! - `json.rs`: the `ApiJson` body extractor with field-naming errors.
 //! - `problems.rs`: turning framework error responses into problem details.
 //! - `png.rs`: chart answers (`image/png`, rendered off the async workers).
@@ -16,8 +17,8 @@
 //! - `trading/`: `/v1/trading` (strategies, lifecycle commands, orders, connectors, PnL).
 //! - `financial/`: `/v1/financial` (accounts, transactions, imports, rules, reports).
 //!
-//! Every route is registered through [`routes`], which feeds both the server and
-//! [`openapi`], so the committed spec cannot forget a route.
+//! Every route is listed once (`every_route!`), which feeds both the server ([`serve`]) and
+//! [`openapi`] ([`routes`]), so the committed spec cannot forget a route.
 
 pub mod admin;
 pub mod ai;
@@ -38,6 +39,7 @@ pub mod schedules;
 pub mod schema;
 pub mod settings;
 mod state;
+pub mod swagger;
 pub mod trading;
 
 use actix_web::App;
@@ -46,86 +48,100 @@ use utoipa_actix_web::AppExt;
 pub use doc::ApiDoc;
 pub use state::AppState;
 
-/// Registers every documented route.
+/// Every documented route, written once for both users: [`routes`] (the OpenAPI document)
+/// and [`serve`] (the workers). A route missing here is missing from both.
+macro_rules! every_route {
+    ($cfg:ident) => {
+        $cfg.service(health::live)
+            .service(health::ready)
+            .service(meta::metrics)
+            .service(meta::root)
+            .service(auth::login)
+            .service(auth::refresh)
+            .service(auth::logout)
+            .service(auth::me)
+            .service(admin::list_users)
+            .service(admin::create_user)
+            .service(admin::update_user)
+            .service(admin::list_keys)
+            .service(admin::create_key)
+            .service(admin::revoke_key)
+            .service(audit::list_events)
+            .service(settings::list_settings)
+            .service(settings::get_setting)
+            .service(settings::put_setting)
+            .service(settings::delete_setting)
+            .service(ai::ask)
+            .service(ai::usage)
+            .service(ai::prompts)
+            .service(jobs::list_jobs)
+            .service(jobs::get_job)
+            .service(jobs::retry_job)
+            .service(jobs::cancel_job)
+            .service(schedules::list_schedules)
+            .service(schedules::create_schedule)
+            .service(schedules::update_schedule)
+            .service(schedules::delete_schedule)
+            .service(trading::strategies::list_strategies)
+            .service(trading::strategies::create_strategy)
+            .service(trading::strategies::get_strategy)
+            .service(trading::strategies::update_strategy)
+            .service(trading::strategies::delete_strategy)
+            .service(trading::reads::list_orders)
+            .service(trading::reads::list_connectors)
+            .service(trading::reads::connector_balances)
+            .service(trading::reads::pnl)
+            .service(trading::charts::pnl_png)
+            .service(trading::commands::deploy)
+            .service(trading::commands::stop)
+            .service(trading::commands::pause)
+            .service(trading::commands::resume)
+            .service(financial::accounts::list_accounts)
+            .service(financial::accounts::create_account)
+            .service(financial::accounts::get_account)
+            .service(financial::accounts::update_account)
+            .service(financial::accounts::delete_account)
+            .service(financial::accounts::sync_account)
+            .service(financial::categories::list_categories)
+            .service(financial::categories::create_category)
+            .service(financial::categories::update_category)
+            .service(financial::categories::delete_category)
+            .service(financial::transactions::list_transactions)
+            .service(financial::transactions::create_transaction)
+            .service(financial::transactions::get_transaction)
+            .service(financial::transactions::patch_transaction)
+            .service(financial::transactions::delete_transaction)
+            .service(financial::imports::create_import)
+            .service(financial::imports::list_imports)
+            .service(financial::imports::get_import)
+            .service(financial::rules::list_rules)
+            .service(financial::rules::create_rule)
+            .service(financial::rules::update_rule)
+            .service(financial::rules::delete_rule)
+            .service(financial::rules::test_rule)
+            .service(financial::profiles::list_profiles)
+            .service(financial::profiles::create_profile)
+            .service(financial::profiles::update_profile)
+            .service(financial::profiles::delete_profile)
+            .service(financial::reports::spending)
+            .service(financial::reports::cashflow)
+            .service(financial::reports::balance)
+            .service(financial::reports::top_counterparties)
+            .service(financial::charts::spending_png)
+            .service(financial::categorization::backfill)
+            .service(financial::categorization::stats);
+    };
+}
+
+/// Registers every documented route on the OpenAPI collector (the spec and its tests).
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
-    cfg.service(health::live)
-        .service(health::ready)
-        .service(meta::metrics)
-        .service(meta::root)
-        .service(auth::login)
-        .service(auth::refresh)
-        .service(auth::logout)
-        .service(auth::me)
-        .service(admin::list_users)
-        .service(admin::create_user)
-        .service(admin::update_user)
-        .service(admin::list_keys)
-        .service(admin::create_key)
-        .service(admin::revoke_key)
-        .service(audit::list_events)
-        .service(settings::list_settings)
-        .service(settings::get_setting)
-        .service(settings::put_setting)
-        .service(settings::delete_setting)
-        .service(ai::ask)
-        .service(ai::usage)
-        .service(ai::prompts)
-        .service(jobs::list_jobs)
-        .service(jobs::get_job)
-        .service(jobs::retry_job)
-        .service(jobs::cancel_job)
-        .service(schedules::list_schedules)
-        .service(schedules::create_schedule)
-        .service(schedules::update_schedule)
-        .service(schedules::delete_schedule)
-        .service(trading::strategies::list_strategies)
-        .service(trading::strategies::create_strategy)
-        .service(trading::strategies::get_strategy)
-        .service(trading::strategies::update_strategy)
-        .service(trading::strategies::delete_strategy)
-        .service(trading::reads::list_orders)
-        .service(trading::reads::list_connectors)
-        .service(trading::reads::connector_balances)
-        .service(trading::reads::pnl)
-        .service(trading::charts::pnl_png)
-        .service(trading::commands::deploy)
-        .service(trading::commands::stop)
-        .service(trading::commands::pause)
-        .service(trading::commands::resume)
-        .service(financial::accounts::list_accounts)
-        .service(financial::accounts::create_account)
-        .service(financial::accounts::get_account)
-        .service(financial::accounts::update_account)
-        .service(financial::accounts::delete_account)
-        .service(financial::accounts::sync_account)
-        .service(financial::categories::list_categories)
-        .service(financial::categories::create_category)
-        .service(financial::categories::update_category)
-        .service(financial::categories::delete_category)
-        .service(financial::transactions::list_transactions)
-        .service(financial::transactions::create_transaction)
-        .service(financial::transactions::get_transaction)
-        .service(financial::transactions::patch_transaction)
-        .service(financial::transactions::delete_transaction)
-        .service(financial::imports::create_import)
-        .service(financial::imports::list_imports)
-        .service(financial::imports::get_import)
-        .service(financial::rules::list_rules)
-        .service(financial::rules::create_rule)
-        .service(financial::rules::update_rule)
-        .service(financial::rules::delete_rule)
-        .service(financial::rules::test_rule)
-        .service(financial::profiles::list_profiles)
-        .service(financial::profiles::create_profile)
-        .service(financial::profiles::update_profile)
-        .service(financial::profiles::delete_profile)
-        .service(financial::reports::spending)
-        .service(financial::reports::cashflow)
-        .service(financial::reports::balance)
-        .service(financial::reports::top_counterparties)
-        .service(financial::charts::spending_png)
-        .service(financial::categorization::backfill)
-        .service(financial::categorization::stats);
+    every_route!(cfg);
+}
+
+/// Registers every documented route on a worker's app. The same list as [`routes`], without
+/// generating the OpenAPI path items per worker (that is done once, for `/openapi.json`).
+pub fn serve(cfg: &mut actix_web::web::ServiceConfig) {
+    every_route!(cfg);
 }
 
 /// The complete OpenAPI document, generated from the code.

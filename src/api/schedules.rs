@@ -105,7 +105,7 @@ async fn save(
 ) -> Result<Schedule, ApiError> {
     let mut input = input;
     if input.payload.is_null() {
-        // No payload is an empty one (`syncAll` takes `{}`).
+        // No payload is an empty one (`sync_all` takes `{}`).
         input.payload = serde_json::json!({});
     }
     validate(&input, &ctx.state.jobs)?;

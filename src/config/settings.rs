@@ -336,7 +336,7 @@ pub struct JobsSettings {
 impl Default for JobsSettings {
     fn default() -> Self {
         Self {
-            queues: vec!["financial".to_owned(), "trading".to_owned()],
+            queues: vec!["finance".to_owned(), "trading".to_owned()],
             concurrency: 4,
             concurrency_by_queue: std::collections::BTreeMap::new(),
             lease_secs: 60,

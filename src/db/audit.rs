@@ -1,7 +1,6 @@
 //! `event_log`: the audit trail. Append-only; read by `GET /v1/audit`.
 
-use super::BeginWrite;
-use super::{Db, DbError};
+use super::{Db, DbError, Sql};
 use actors::audit::AuditEvent;
 use chrono::{DateTime, Utc};
 
@@ -37,27 +36,23 @@ pub struct EventFilter {
 pub async fn insert_batch(db: &Db, batch: &[AuditEvent]) -> Result<(), DbError> {
     let sql = "INSERT INTO event_log (id, at, trace_id, principal, action, target, outcome, client_ip, detail, occurrences) \
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-    on_db!(db, |p| {
-        let mut tx = p.begin_write().await?;
-        for e in batch {
-            let at = DateTime::<Utc>::from_timestamp_millis(e.at_ms).unwrap_or_else(Utc::now);
-            sqlx::query(sql)
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(at)
-                .bind(e.trace_id.as_str())
-                .bind(&e.principal)
-                .bind(&e.action)
-                .bind(&e.target)
-                .bind(&e.outcome)
-                .bind(&e.client_ip)
-                .bind(&e.detail)
-                .bind(i64::try_from(e.occurrences).unwrap_or(i64::MAX))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await
-    })?;
-    Ok(())
+    let mut tx = db.begin_write().await?;
+    for e in batch {
+        let at = DateTime::<Utc>::from_timestamp_millis(e.at_ms).unwrap_or_else(Utc::now);
+        let row = Sql::new(sql)
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(at)
+            .bind(e.trace_id.as_str())
+            .bind(&e.principal)
+            .bind(&e.action)
+            .bind(&e.target)
+            .bind(&e.outcome)
+            .bind(&e.client_ip)
+            .bind(&e.detail)
+            .bind(i64::try_from(e.occurrences).unwrap_or(i64::MAX));
+        tx.execute(row).await?;
+    }
+    tx.commit().await
 }
 
 /// Newest first. Ids are UUIDv7, so `id < cursor` pages backwards in time.
@@ -68,7 +63,7 @@ pub async fn list(db: &Db, f: &EventFilter) -> Result<Vec<EventRow>, DbError> {
                AND ($3 IS NULL OR outcome = $3) AND ($4 IS NULL OR trace_id = $4) \
                AND ($5 IS NULL OR at >= $5) AND ($6 IS NULL OR at < $6) AND ($7 IS NULL OR id < $7) \
                ORDER BY id DESC LIMIT $8";
-    Ok(on_db!(db, |p| sqlx::query_as::<_, EventRow>(sql)
+    let sql = Sql::new(sql)
         .bind(&f.principal)
         .bind(&f.action)
         .bind(&f.outcome)
@@ -76,7 +71,6 @@ pub async fn list(db: &Db, f: &EventFilter) -> Result<Vec<EventRow>, DbError> {
         .bind(f.since)
         .bind(f.until)
         .bind(&f.before)
-        .bind(i64::from(f.limit))
-        .fetch_all(p)
-        .await)?)
+        .bind(i64::from(f.limit));
+    db.fetch_all(sql).await
 }

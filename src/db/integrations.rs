@@ -1,7 +1,6 @@
 //! `integration_settings` and `integration_secrets` (ciphertext only; see `crate::crypto`).
 
-use super::BeginWrite;
-use super::{Db, DbError};
+use super::{Db, DbError, Sql};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -50,38 +49,32 @@ pub async fn upsert(
                    DO UPDATE SET ciphertext = excluded.ciphertext, last4 = excluded.last4, updated_at = excluded.updated_at";
     let del_sql =
         "DELETE FROM integration_secrets WHERE environment = $1 AND provider = $2 AND name = $3";
-    on_db!(db, |p| {
-        let mut tx = p.begin_write().await?;
-        sqlx::query(upsert)
+    let mut tx = db.begin_write().await?;
+    let sql = Sql::new(upsert)
+        .bind(environment)
+        .bind(provider)
+        .bind(mode)
+        .bind(now)
+        .bind(by);
+    tx.execute(sql).await?;
+    for s in put {
+        let sql = Sql::new(put_sql)
             .bind(environment)
             .bind(provider)
-            .bind(mode)
-            .bind(now)
-            .bind(by)
-            .execute(&mut *tx)
-            .await?;
-        for s in put {
-            sqlx::query(put_sql)
-                .bind(environment)
-                .bind(provider)
-                .bind(&s.name)
-                .bind(&s.ciphertext)
-                .bind(&s.last4)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for name in delete {
-            sqlx::query(del_sql)
-                .bind(environment)
-                .bind(provider)
-                .bind(name)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await
-    })?;
-    Ok(())
+            .bind(&s.name)
+            .bind(&s.ciphertext)
+            .bind(&s.last4)
+            .bind(now);
+        tx.execute(sql).await?;
+    }
+    for name in delete {
+        let sql = Sql::new(del_sql)
+            .bind(environment)
+            .bind(provider)
+            .bind(name);
+        tx.execute(sql).await?;
+    }
+    tx.commit().await
 }
 
 #[tracing::instrument(skip_all)]

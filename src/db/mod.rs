@@ -4,14 +4,20 @@
 //! Layout:
 //! - `pool.rs`: [`Db`], connecting (SQLite file + WAL, or Postgres) and pinging.
 //! - `migrate.rs`: embedded per-backend migrations, safe under concurrent boots.
-//! - `tx.rs`: [`Tx`], write transactions (`BEGIN IMMEDIATE` on SQLite) and `on_tx!`.
+//! - `sql.rs`: [`Sql`] (text + values) and [`Record`] (a row type's columns and values, once).
+//! - `query.rs`: `execute` / `fetch_*` on [`Db`] and [`Tx`], decoding into [`DbRow`] types.
+//! - `tx.rs`: [`Tx`], write transactions (`BEGIN IMMEDIATE` on SQLite, transaction-scoped
+//!   advisory locks on Postgres) and `on_tx!`.
 //! - `handle.rs`: [`DbHandle`], the slot that holds the pool once it exists.
 //! - `dependency.rs`: the `Dependency` port implementation the monitor actor drives.
-//! - `users.rs`, `tokens.rs`, `api_keys.rs`, `audit.rs`, `integrations.rs`: queries, each
-//!   written once for both backends through [`on_db!`](crate::on_db).
+//! - `users.rs`, `tokens.rs`, `api_keys.rs`, `audit.rs`, `integrations.rs`: queries.
+//!
+//! Code outside this folder runs SQL only through `Sql` and the `query.rs` methods; the
+//! backend macros `on_db!`/`on_tx!` are for this folder alone.
 
 /// Runs `$body` with `$pool` bound to whichever typed pool `$db` holds, so each query is
-/// written once and still decodes with the backend's native types.
+/// written once and still decodes with the backend's native types. For `src/db` only.
+#[doc(hidden)]
 #[macro_export]
 macro_rules! on_db {
     ($db:expr, |$pool:ident| $body:expr) => {
@@ -29,6 +35,8 @@ mod handle;
 pub mod integrations;
 mod migrate;
 mod pool;
+mod query;
+pub mod sql;
 pub mod tokens;
 mod tx;
 pub mod users;
@@ -43,4 +51,6 @@ pub fn port_error(e: impl std::fmt::Display) -> actors::ports::DependencyError {
 pub use handle::DbHandle;
 pub use migrate::embedded_count;
 pub use pool::{Db, DbError};
-pub use tx::{BeginWrite, Tx};
+pub use query::DbRow;
+pub use sql::{Arg, Record, Sql};
+pub use tx::Tx;

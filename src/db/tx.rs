@@ -19,7 +19,8 @@ pub enum Tx {
 
 /// Runs `$body` with `$conn` bound to the transaction's connection (`&mut SqliteConnection`
 /// or `&mut PgConnection`), so a query is written once for both backends. Reborrow with
-/// `&mut *$conn` to use it more than once.
+/// `&mut *$conn` to use it more than once. For `src/db` only.
+#[doc(hidden)]
 #[macro_export]
 macro_rules! on_tx {
     ($tx:expr, |$conn:ident| $body:expr) => {
@@ -60,32 +61,40 @@ impl Tx {
         }
         Ok(())
     }
-}
 
-/// `begin_write` for code that holds a typed pool inside [`on_db!`](crate::on_db).
-pub trait BeginWrite {
-    type Database: sqlx::Database;
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>> + Send;
-}
-
-impl BeginWrite for sqlx::SqlitePool {
-    type Database = sqlx::Sqlite;
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>> + Send
-    {
-        self.begin_with("BEGIN IMMEDIATE")
+    /// Rolls back now (dropping the transaction does the same, later).
+    pub async fn rollback(self) -> Result<(), DbError> {
+        match self {
+            Self::Sqlite(t) => t.rollback().await?,
+            Self::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
     }
-}
 
-impl BeginWrite for sqlx::PgPool {
-    type Database = sqlx::Postgres;
-    fn begin_write(
-        &self,
-    ) -> impl Future<Output = Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error>> + Send
-    {
-        self.begin()
+    /// Serialises writers of the same `keys` inside this transaction, so each lock dies with
+    /// it: a killed process (its connection gone) or a rollback frees it at once, and a retry
+    /// takes it without waiting out a TTL. SQLite needs nothing: the transaction began
+    /// `IMMEDIATE`, so it already is the only writer. On Postgres a transaction-scoped
+    /// advisory lock per key, taken in key order (a `BTreeSet`: no deadlock between two
+    /// writers); waiting for one is waiting, not a failed attempt, and `lock_timeout` bounds
+    /// the wait for a writer that hangs.
+    #[tracing::instrument(skip_all, fields(keys = keys.len()))]
+    pub async fn lock_keys(
+        &mut self,
+        keys: &std::collections::BTreeSet<String>,
+    ) -> Result<(), DbError> {
+        let Self::Postgres(t) = self else {
+            return Ok(());
+        };
+        sqlx::query("SET LOCAL lock_timeout = '120s'")
+            .execute(&mut **t)
+            .await?;
+        for key in keys {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(key)
+                .execute(&mut **t)
+                .await?;
+        }
+        Ok(())
     }
 }

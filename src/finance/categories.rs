@@ -1,8 +1,6 @@
 //! `fin_categories`: a two-level tree (parent/child), each income, expense or transfer.
 
-use crate::db::BeginWrite;
-use crate::db::{Db, DbError};
-use crate::on_db;
+use crate::db::{Arg, Db, DbError, Record, Sql};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CategoryRow {
@@ -14,81 +12,80 @@ pub struct CategoryRow {
     pub updated_at: i64,
 }
 
+impl Record for CategoryRow {
+    const COLUMNS: &'static str = "id, name, parent_id, kind, created_at, updated_at";
+
+    fn args(&self) -> Vec<Arg<'_>> {
+        vec![
+            (&self.id).into(),
+            (&self.name).into(),
+            (&self.parent_id).into(),
+            (&self.kind).into(),
+            self.created_at.into(),
+            self.updated_at.into(),
+        ]
+    }
+}
+
 pub const KINDS: &[&str] = &["income", "expense", "transfer"];
-const COLUMNS: &str = "id, name, parent_id, kind, created_at, updated_at";
+const COLUMNS: &str = CategoryRow::COLUMNS;
 
 pub async fn list(db: &Db) -> Result<Vec<CategoryRow>, DbError> {
-    let sql = format!("SELECT {COLUMNS} FROM fin_categories ORDER BY name, id");
-    Ok(on_db!(db, |p| sqlx::query_as::<_, CategoryRow>(&sql)
-        .fetch_all(p)
-        .await)?)
+    db.fetch_all(format!(
+        "SELECT {COLUMNS} FROM fin_categories ORDER BY name, id"
+    ))
+    .await
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<CategoryRow>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM fin_categories WHERE id = $1");
-    Ok(on_db!(db, |p| sqlx::query_as::<_, CategoryRow>(&sql)
-        .bind(id)
-        .fetch_optional(p)
-        .await)?)
+    db.fetch_optional(Sql::new(sql).bind(id)).await
 }
 
 pub async fn upsert(db: &Db, c: &CategoryRow) -> Result<(), DbError> {
-    let sql = format!(
-        "INSERT INTO fin_categories ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET \
-         name = excluded.name, parent_id = excluded.parent_id, kind = excluded.kind, updated_at = excluded.updated_at"
+    let mut sql = Sql::insert("fin_categories", c);
+    sql.push(
+        " ON CONFLICT (id) DO UPDATE SET name = excluded.name, parent_id = excluded.parent_id, \
+         kind = excluded.kind, updated_at = excluded.updated_at",
     );
-    on_db!(db, |p| sqlx::query(&sql)
-        .bind(&c.id)
-        .bind(&c.name)
-        .bind(&c.parent_id)
-        .bind(&c.kind)
-        .bind(c.created_at)
-        .bind(c.updated_at)
-        .execute(p)
-        .await
-        .map(drop))?;
+    db.execute(sql).await?;
     Ok(())
 }
 
 /// Deletes a category with no children; its transactions become uncategorized (and
 /// unlocked: the user's choice no longer exists).
 pub async fn delete(db: &Db, id: &str) -> Result<bool, DbError> {
-    let n = on_db!(db, |p| {
-        async {
-        let mut tx = p.begin_write().await?;
-        let children: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fin_categories WHERE parent_id = $1")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-        if children.0 > 0 {
-            return Ok::<u64, sqlx::Error>(0);
-        }
-        sqlx::query(
-            "UPDATE fin_transactions SET category_id = NULL, categorized_by = NULL, category_locked = FALSE WHERE category_id = $1",
-        )
-        .bind(id)
-        .execute(&mut *tx)
+    let mut tx = db.begin_write().await?;
+    let children: i64 = tx
+        .fetch_scalar(Sql::new("SELECT COUNT(*) FROM fin_categories WHERE parent_id = $1").bind(id))
         .await?;
-        sqlx::query("UPDATE fin_transactions SET auto_category_id = NULL WHERE auto_category_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
+    if children > 0 {
+        return Ok(false);
+    }
+    tx.execute(
+        Sql::new(
+            "UPDATE fin_transactions SET category_id = NULL, categorized_by = NULL, category_locked = FALSE \
+             WHERE category_id = $1",
+        )
+        .bind(id),
+    )
+    .await?;
+    tx.execute(
+        Sql::new("UPDATE fin_transactions SET auto_category_id = NULL WHERE auto_category_id = $1")
+            .bind(id),
+    )
+    .await?;
+    tx.execute(
+        Sql::new(
             "UPDATE fin_transactions SET suggested_category_id = NULL, suggestion_confidence = NULL \
              WHERE suggested_category_id = $1",
         )
-        .bind(id)
-        .execute(&mut *tx)
+        .bind(id),
+    )
+    .await?;
+    let n = tx
+        .execute(Sql::new("DELETE FROM fin_categories WHERE id = $1").bind(id))
         .await?;
-        let n = sqlx::query("DELETE FROM fin_categories WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(n)
-    }
-    .await
-    })?;
+    tx.commit().await?;
     Ok(n > 0)
 }

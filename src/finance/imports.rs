@@ -1,7 +1,6 @@
 //! `fin_imports`: an uploaded statement and what became of it.
 
-use crate::db::{Db, DbError, Tx};
-use crate::{on_db, on_tx};
+use crate::db::{Db, DbError, Sql, Tx};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ImportRow {
@@ -43,24 +42,23 @@ pub async fn create_in(
     file: &mut (impl tokio::io::AsyncRead + Unpin),
 ) -> Result<u64, ImportWriteError> {
     use tokio::io::AsyncReadExt;
-    on_tx!(tx, |c| sqlx::query(
-        "INSERT INTO fin_imports (id, account_id, format, filename, profile_id, skip_bad_rows, status, job_id, trace_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    let sql = Sql::new(
+        "INSERT INTO fin_imports (id, account_id, format, filename, profile_id, skip_bad_rows, status, job_id, \
+         trace_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    );
+    tx.execute(
+        sql.bind(&r.id)
+            .bind(&r.account_id)
+            .bind(&r.format)
+            .bind(&r.filename)
+            .bind(&r.profile_id)
+            .bind(r.skip_bad_rows)
+            .bind(&r.status)
+            .bind(&r.job_id)
+            .bind(&r.trace_id)
+            .bind(r.created_at),
     )
-    .bind(&r.id)
-    .bind(&r.account_id)
-    .bind(&r.format)
-    .bind(&r.filename)
-    .bind(&r.profile_id)
-    .bind(r.skip_bad_rows)
-    .bind(&r.status)
-    .bind(&r.job_id)
-    .bind(&r.trace_id)
-    .bind(r.created_at)
-    .execute(c)
-    .await
-    .map(drop))
-    .map_err(DbError::from)?;
+    .await?;
     let mut buf = vec![0u8; CHUNK];
     let (mut seq, mut total) = (0i64, 0u64);
     loop {
@@ -76,16 +74,10 @@ pub async fn create_in(
         if filled == 0 {
             break;
         }
-        on_tx!(tx, |c| sqlx::query(
-            "INSERT INTO fin_import_chunks (import_id, seq, data) VALUES ($1, $2, $3)"
-        )
-        .bind(&r.id)
-        .bind(seq)
-        .bind(&buf[..filled])
-        .execute(c)
-        .await
-        .map(drop))
-        .map_err(DbError::from)?;
+        let sql =
+            Sql::new("INSERT INTO fin_import_chunks (import_id, seq, data) VALUES ($1, $2, $3)");
+        tx.execute(sql.bind(&r.id).bind(seq).bind(&buf[..filled]))
+            .await?;
         seq += 1;
         total += filled as u64;
         if filled < CHUNK {
@@ -111,26 +103,16 @@ pub async fn set_status(
     status: &str,
     error: Option<&str>,
 ) -> Result<(), DbError> {
-    on_db!(db, |p| {
-        sqlx::query(
-        "UPDATE fin_imports SET status = $1, error = $2 WHERE id = $3 AND status NOT IN ('completed', 'failed')"
-    )
-    .bind(status)
-    .bind(error)
-    .bind(id)
-    .execute(p)
-    .await
-    .map(drop)
-    })?;
+    let sql = Sql::new(
+        "UPDATE fin_imports SET status = $1, error = $2 WHERE id = $3 AND status NOT IN ('completed', 'failed')",
+    );
+    db.execute(sql.bind(status).bind(error).bind(id)).await?;
     Ok(())
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<ImportRow>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM fin_imports WHERE id = $1");
-    Ok(on_db!(db, |p| sqlx::query_as::<_, ImportRow>(&sql)
-        .bind(id)
-        .fetch_optional(p)
-        .await)?)
+    db.fetch_optional(Sql::new(sql).bind(id)).await
 }
 
 pub async fn list(
@@ -141,45 +123,31 @@ pub async fn list(
     let sql = format!(
         "SELECT {COLUMNS} FROM fin_imports WHERE ($1 IS NULL OR account_id = $1) ORDER BY created_at DESC, id DESC LIMIT $2"
     );
-    Ok(on_db!(db, |p| sqlx::query_as::<_, ImportRow>(&sql)
-        .bind(account_id)
-        .bind(limit)
-        .fetch_all(p)
-        .await)?)
+    db.fetch_all(Sql::new(sql).bind(account_id).bind(limit))
+        .await
 }
 
 /// The uploaded file: its chunks in order (rows from before chunking keep it in `content`).
 pub async fn content(db: &Db, id: &str) -> Result<Option<Vec<u8>>, DbError> {
     use futures::TryStreamExt;
-    let size: i64 = on_db!(db, |p| sqlx::query_scalar(
-        "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM fin_import_chunks WHERE import_id = $1"
-    )
-    .bind(id)
-    .fetch_one(p)
-    .await)?;
+    let sql = Sql::new(
+        "SELECT COALESCE(SUM(LENGTH(data)), 0) FROM fin_import_chunks WHERE import_id = $1",
+    );
+    let size: i64 = db.fetch_scalar(sql.bind(id)).await?;
     if size > 0 {
         // Chunk by chunk into one buffer of the right size: the file is in memory once, not
         // twice (all chunks, then their concatenation).
         let mut out = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        on_db!(db, |p| {
-            let mut rows = sqlx::query_scalar::<_, Vec<u8>>(
-                "SELECT data FROM fin_import_chunks WHERE import_id = $1 ORDER BY seq",
-            )
-            .bind(id)
-            .fetch(p);
-            while let Some(chunk) = rows.try_next().await? {
-                out.extend_from_slice(&chunk);
-            }
-            Ok::<(), sqlx::Error>(())
-        })?;
+        let sql = Sql::new("SELECT data FROM fin_import_chunks WHERE import_id = $1 ORDER BY seq")
+            .bind(id);
+        let mut rows = db.fetch::<(Vec<u8>,)>(&sql);
+        while let Some((chunk,)) = rows.try_next().await? {
+            out.extend_from_slice(&chunk);
+        }
         return Ok(Some(out));
     }
-    let row: Option<(Option<Vec<u8>>,)> = on_db!(db, |p| sqlx::query_as(
-        "SELECT content FROM fin_imports WHERE id = $1"
-    )
-    .bind(id)
-    .fetch_optional(p)
-    .await)?;
+    let sql = Sql::new("SELECT content FROM fin_imports WHERE id = $1").bind(id);
+    let row: Option<(Option<Vec<u8>>,)> = db.fetch_optional(sql).await?;
     Ok(row.and_then(|(c,)| c))
 }
 
@@ -210,30 +178,26 @@ pub async fn finish_in(
     error: Option<String>,
 ) -> Result<(), DbError> {
     let now = chrono::Utc::now().timestamp_millis();
-    on_tx!(tx, |c| {
-        sqlx::query(
+    let sql = Sql::new(
         "UPDATE fin_imports SET status = $1, rows_total = $2, inserted = $3, updated = $4, duplicates = $5, \
          skipped = $6, error = $7, finished_at = $8, content = CASE WHEN $1 = 'completed' THEN NULL ELSE content END \
-         WHERE id = $9"
+         WHERE id = $9",
+    );
+    tx.execute(
+        sql.bind(status)
+            .bind(counts.0)
+            .bind(counts.1)
+            .bind(counts.2)
+            .bind(counts.3)
+            .bind(skipped)
+            .bind(error)
+            .bind(now)
+            .bind(id),
     )
-    .bind(status)
-    .bind(counts.0)
-    .bind(counts.1)
-    .bind(counts.2)
-    .bind(counts.3)
-    .bind(&skipped)
-    .bind(&error)
-    .bind(now)
-    .bind(id)
-    .execute(&mut *c)
     .await?;
-        if status == "completed" {
-            sqlx::query("DELETE FROM fin_import_chunks WHERE import_id = $1")
-                .bind(id)
-                .execute(&mut *c)
-                .await?;
-        }
-        Ok::<(), sqlx::Error>(())
-    })?;
+    if status == "completed" {
+        tx.execute(Sql::new("DELETE FROM fin_import_chunks WHERE import_id = $1").bind(id))
+            .await?;
+    }
     Ok(())
 }

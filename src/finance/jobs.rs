@@ -1,7 +1,9 @@
-//! The `financial` queue's handlers: `import` (a stored upload → the books), `autoCategorize`
-//! (after each import/sync, and as a date-range backfill, with progress) and `syncBank`.
+//! The `finance` queue's handlers: `import` (a stored upload → the books), `auto_categorize`
+//! (after each import/sync, and as a date-range backfill, with progress) and `sync_bank`.
 
-use super::{accounts, imports, ingest, profiles};
+use super::accounts::{self, AccountRow};
+use super::imports::{self, ImportRow};
+use super::{ingest, profiles};
 use crate::db::{Db, DbHandle};
 use crate::jobs::JobQueue;
 use crate::jobs::store::enqueue_in;
@@ -9,7 +11,7 @@ use actors::TraceId;
 use actors::finance::bank_sync::{BankSyncActor, SyncError, SyncNow};
 use actors::finance::categorizer::{CategorizeBatch, CategorizerActor, Selection};
 use actors::finance::parse::{self, CsvProfile, Format};
-use actors::finance::{ParseIssue, StatementLine};
+use actors::finance::{ParseIssue, Parsed, StatementLine};
 use actors::jobs::{Claimed, JobError, JobHandler, JobKind, JobRegistry, JobSpec, Progress};
 use actors::supervise::ActorRef;
 use async_trait::async_trait;
@@ -17,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::{Arc, OnceLock};
 
-pub const QUEUE: &str = "financial";
+pub const QUEUE: &str = "finance";
 
 /// `import`: a stored upload → the books.
 pub struct Import;
@@ -32,7 +34,7 @@ impl JobKind for Import {
     type Payload = ImportPayload;
 }
 
-/// `autoCategorize`: what an import or sync wrote, given ids, or a date range (backfill).
+/// `auto_categorize`: what an import or sync wrote, given ids, or a date range (backfill).
 pub struct AutoCategorize;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged, deny_unknown_fields)]
@@ -52,11 +54,11 @@ pub enum CategorizePayload {
 }
 impl JobKind for AutoCategorize {
     const QUEUE: &'static str = QUEUE;
-    const NAME: &'static str = "autoCategorize";
+    const NAME: &'static str = "auto_categorize";
     type Payload = CategorizePayload;
 }
 
-/// `syncBank`: one account from its bank provider.
+/// `sync_bank`: one account from its bank provider.
 pub struct SyncBank;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,11 +67,11 @@ pub struct SyncBankPayload {
 }
 impl JobKind for SyncBank {
     const QUEUE: &'static str = QUEUE;
-    const NAME: &'static str = "syncBank";
+    const NAME: &'static str = "sync_bank";
     type Payload = SyncBankPayload;
 }
 
-/// `syncAll`: enqueues `syncBank` for every linked, unarchived account (the job a cron
+/// `sync_all`: enqueues `sync_bank` for every linked, unarchived account (the job a cron
 /// schedule runs). Its payload is `{}`.
 pub struct SyncAll;
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -77,7 +79,7 @@ pub struct SyncAll;
 pub struct NoPayload {}
 impl JobKind for SyncAll {
     const QUEUE: &'static str = QUEUE;
-    const NAME: &'static str = "syncAll";
+    const NAME: &'static str = "sync_all";
     type Payload = NoPayload;
 }
 
@@ -104,7 +106,7 @@ fn retry(e: impl std::fmt::Display) -> JobError {
     JobError::Retryable(e.to_string())
 }
 
-/// The `autoCategorize` job for what an import or sync just wrote. It is enqueued in the
+/// The `auto_categorize` job for what an import or sync just wrote. It is enqueued in the
 /// same transaction as those rows, so it cannot be dropped.
 pub fn categorize_spec(
     payload: &CategorizePayload,
@@ -114,6 +116,76 @@ pub fn categorize_spec(
     let mut spec = JobSpec::of::<AutoCategorize>(payload, trace_id.clone());
     spec.idempotency_key = key;
     spec
+}
+
+/// How an import attempt failed.
+enum ImportFailure {
+    /// The job's error: retried while attempts remain.
+    Job(JobError),
+    /// The file cannot be imported as it is: the import is marked failed with `error` and the
+    /// rows to blame, and the job ends.
+    Refused {
+        error: String,
+        issues: Vec<ParseIssue>,
+    },
+}
+
+impl From<JobError> for ImportFailure {
+    fn from(e: JobError) -> Self {
+        Self::Job(e)
+    }
+}
+
+impl ImportFailure {
+    fn refused(error: String, issue: Option<ParseIssue>) -> Self {
+        Self::Refused {
+            error,
+            issues: issue.into_iter().collect(),
+        }
+    }
+}
+
+/// The uploaded file, parsed with its format (detected when `auto`) and CSV profile. Its
+/// bytes are given back before the ingest allocates its rows (a 45 MB statement held them
+/// to the end).
+async fn parse_upload(
+    db: &Db,
+    row: &ImportRow,
+    progress: &Progress,
+) -> Result<Parsed, ImportFailure> {
+    let content = imports::content(db, &row.id)
+        .await
+        .map_err(retry)?
+        .ok_or_else(|| JobError::Permanent("the uploaded file is gone".to_owned()))?;
+    let format = match Format::parse(&row.format) {
+        Some(f) => f,
+        None => match parse::detect(&content) {
+            Some(f) => f,
+            None => {
+                return Err(ImportFailure::refused(
+                    parse::undetected_reason(&content),
+                    None,
+                ));
+            }
+        },
+    };
+    let profile: Option<CsvProfile> = match &row.profile_id {
+        Some(pid) => {
+            let p = profiles::get(db, pid)
+                .await
+                .map_err(retry)?
+                .ok_or_else(|| JobError::Permanent(format!("no CSV profile {pid}")))?;
+            Some(serde_json::from_str(&p.profile).map_err(|e| JobError::Permanent(e.to_string()))?)
+        }
+        None => None,
+    };
+    progress.report(5, Some("parsing")).await;
+    parse::parse(format, &content, profile.as_ref()).map_err(|issue| {
+        ImportFailure::refused(
+            format!("not a readable {} file: {issue}", format.as_str()),
+            Some(issue),
+        )
+    })
 }
 
 impl FinanceJobs {
@@ -166,26 +238,25 @@ impl FinanceJobs {
         import_id: &str,
         progress: &Progress,
     ) -> Result<Value, JobError> {
-        let db = db.clone();
-        let row = imports::get(&db, import_id)
+        let row = imports::get(db, import_id)
             .await
             .map_err(retry)?
             .ok_or_else(|| JobError::Permanent(format!("no import {import_id}")))?;
         if row.status == "completed" {
             return Ok(json!({"import_id": row.id, "inserted": row.inserted, "already": true}));
         }
-        imports::set_status(&db, &row.id, "running", None)
+        imports::set_status(db, &row.id, "running", None)
             .await
             .map_err(retry)?;
-        let fail = |error: String, issues: &[ParseIssue]| {
-            let db = db.clone();
-            let id = row.id.clone();
-            let skipped =
-                (!issues.is_empty()).then(|| serde_json::to_string(issues).unwrap_or_default());
-            async move {
+        match self.run_import(db, job, &row, progress).await {
+            Ok(v) => Ok(v),
+            Err(ImportFailure::Job(e)) => Err(e),
+            Err(ImportFailure::Refused { error, issues }) => {
+                let skipped = (!issues.is_empty())
+                    .then(|| serde_json::to_string(&issues).unwrap_or_default());
                 imports::finish(
-                    &db,
-                    &id,
+                    db,
+                    &row.id,
                     "failed",
                     (0, 0, 0, 0),
                     skipped,
@@ -193,91 +264,78 @@ impl FinanceJobs {
                 )
                 .await
                 .map_err(retry)?;
-                Err::<Value, JobError>(JobError::Permanent(error))
+                Err(JobError::Permanent(error))
             }
-        };
-        let account = accounts::get(&db, &row.account_id)
+        }
+    }
+
+    /// Reads, parses and writes one import. A file that cannot be imported is `Refused`
+    /// (the caller marks the import failed); anything else is the job's error.
+    async fn run_import(
+        &self,
+        db: &Db,
+        job: &Claimed,
+        row: &ImportRow,
+        progress: &Progress,
+    ) -> Result<Value, ImportFailure> {
+        let account = accounts::get(db, &row.account_id)
             .await
             .map_err(retry)?
             .ok_or_else(|| JobError::Permanent("the account no longer exists".to_owned()))?;
-        let content = imports::content(&db, &row.id)
-            .await
-            .map_err(retry)?
-            .ok_or_else(|| JobError::Permanent("the uploaded file is gone".to_owned()))?;
-        let format = match Format::parse(&row.format) {
-            Some(f) => f,
-            None => match parse::detect(&content) {
-                Some(f) => f,
-                None => return fail(parse::undetected_reason(&content), &[]).await,
-            },
-        };
-        let profile: Option<CsvProfile> = match &row.profile_id {
-            Some(pid) => {
-                let p = profiles::get(&db, pid)
-                    .await
-                    .map_err(retry)?
-                    .ok_or_else(|| JobError::Permanent(format!("no CSV profile {pid}")))?;
-                Some(
-                    serde_json::from_str(&p.profile)
-                        .map_err(|e| JobError::Permanent(e.to_string()))?,
-                )
-            }
-            None => None,
-        };
-        progress.report(5, Some("parsing")).await;
-        let parsed = match parse::parse(format, &content, profile.as_ref()) {
-            Ok(p) => p,
-            Err(issue) => {
-                return fail(
-                    format!("not a readable {} file: {issue}", format.as_str()),
-                    &[issue],
-                )
-                .await;
-            }
-        };
-        // The parsed lines are all that is needed from here on: give the file's bytes back
-        // before the ingest allocates its rows (a 45 MB statement held them to the end).
-        drop(content);
+        let parsed = parse_upload(db, row, progress).await?;
         if !parsed.bad.is_empty() && !row.skip_bad_rows {
             let n = parsed.bad.len();
-            return fail(
-                format!(
+            return Err(ImportFailure::Refused {
+                error: format!(
                     "{n} row{} could not be read ({}); nothing was imported. Fix the file, or import again with skip_bad_rows",
                     if n == 1 { "" } else { "s" },
                     parsed.bad[0]
                 ),
-                &parsed.bad,
-            )
-            .await;
+                issues: parsed.bad,
+            });
         }
-        progress
-            .report(
-                20,
-                Some(&format!(
-                    "{} rows read; writing",
-                    parsed.statement.lines.len()
-                )),
-            )
-            .await;
         let lines: Vec<StatementLine> = parsed.statement.lines;
-        // The rows, the import's outcome and its categorization job commit together: a crash
-        // leaves none of them (the retry redoes all), never rows without their outcome or job.
+        progress
+            .report(20, Some(&format!("{} rows read; writing", lines.len())))
+            .await;
+        let out = self
+            .write_import(db, job, row, &account, &lines, &parsed.bad)
+            .await?;
+        Ok(json!({
+            "import_id": row.id, "rows": lines.len(), "inserted": out.inserted,
+            "updated": out.updated, "duplicates": out.duplicates, "skipped": parsed.bad.len(),
+        }))
+    }
+
+    /// The rows, the import's outcome and its categorization job commit together: a crash
+    /// leaves none of them (the retry redoes all), never rows without their outcome or job.
+    async fn write_import(
+        &self,
+        db: &Db,
+        job: &Claimed,
+        row: &ImportRow,
+        account: &AccountRow,
+        lines: &[StatementLine],
+        bad: &[ParseIssue],
+    ) -> Result<ingest::IngestOutcome, ImportFailure> {
         let mut tx = db.begin_write().await.map_err(retry)?;
         let opts = ingest::IngestOptions {
             import_batch: Some(row.id.clone()),
         };
-        let out = match ingest::ingest_in(&mut tx, &account, &lines, &opts, &job.trace_id).await {
-            Ok(o) => o,
-            Err(
-                e @ (ingest::IngestError::Currency { .. } | ingest::IngestError::Precision { .. }),
-            ) => {
-                drop(tx); // roll back before `fail` writes (SQLite has one writer)
-                return fail(e.to_string(), &[]).await;
-            }
-            Err(e) => return Err(retry(e)),
-        };
-        let skipped = (!parsed.bad.is_empty())
-            .then(|| serde_json::to_string(&parsed.bad).unwrap_or_default());
+        // A refusal drops (rolls back) the transaction before the caller records the
+        // failure: SQLite has one writer.
+        let out = ingest::ingest_in(&mut tx, account, lines, &opts, &job.trace_id)
+            .await
+            .map_err(|e| match e {
+                ingest::IngestError::Currency { .. } | ingest::IngestError::Precision { .. } => {
+                    ImportFailure::Refused {
+                        error: e.to_string(),
+                        issues: Vec::new(),
+                    }
+                }
+                other => ImportFailure::Job(retry(other)),
+            })?;
+        let skipped = (!bad.is_empty()).then(|| serde_json::to_string(bad).unwrap_or_default());
         let counts = (
             lines.len() as i64,
             out.inserted as i64,
@@ -303,10 +361,7 @@ impl FinanceJobs {
         if follow_up.is_some() {
             self.wake();
         }
-        Ok(json!({
-            "import_id": row.id, "rows": lines.len(), "inserted": out.inserted,
-            "updated": out.updated, "duplicates": out.duplicates, "skipped": parsed.bad.len(),
-        }))
+        Ok(out)
     }
 
     async fn categorize(&self, job: &Claimed, progress: &Progress) -> Result<Value, JobError> {
@@ -407,7 +462,7 @@ impl FinanceJobs {
                 other => JobError::Retryable(other.to_string()),
             })?;
         if summary.inserted + summary.updated > 0 {
-            // The ledger enqueued `autoCategorize` with the rows (see `SqlSyncLedger::ingest`).
+            // The ledger enqueued `auto_categorize` with the rows (see `SqlSyncLedger::ingest`).
             self.wake();
         }
         serde_json::to_value(summary).map_err(|e| JobError::Permanent(e.to_string()))
@@ -429,7 +484,7 @@ impl JobHandler for FinanceJobs {
                 self.sync_all(job).await
             }
             other => Err(JobError::Permanent(format!(
-                "unknown financial job `{other}`"
+                "unknown finance job `{other}`"
             ))),
         }
     }

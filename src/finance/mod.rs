@@ -3,11 +3,11 @@
 //! categorizer and bank-sync actors.
 //!
 //! Layout:
-//! - `sql.rs`: dynamic SQL with positional args; decimal ↔ `*_e4` BIGINT.
+//! - `money.rs`: decimal ↔ `*_e4` BIGINT.
 //! - `accounts.rs`, `categories.rs`, `transactions.rs`, `rules.rs`, `profiles.rs`, `imports.rs`: tables.
 //! - `ingest.rs`: dedupe keys, month locks, pending → booked, all-or-nothing writes.
 //! - `category_store.rs`, `sync_ledger.rs`: ports for `CategorizerActor` and `BankSyncActor`.
-//! - `jobs.rs`: `import`, `autoCategorize`, `syncBank` job handlers.
+//! - `jobs.rs`: `import`, `auto_categorize`, `sync_bank` job handlers.
 //! - `reports.rs`: spending, cash flow, balance over time, top counterparties.
 //! - `spending_totals.rs`: spending per category over a range, named (charts, chat).
 
@@ -17,11 +17,11 @@ pub mod category_store;
 pub mod imports;
 pub mod ingest;
 pub mod jobs;
+pub mod money;
 pub mod profiles;
 pub mod reports;
 pub mod rules;
 pub mod spending_totals;
-pub mod sql;
 pub mod sync_ledger;
 pub mod transactions;
 

@@ -2,9 +2,7 @@
 //! each transaction's currency: rows are grouped by currency, never converted. Transactions in
 //! `transfer` categories are left out of spending and cash flow (they are not income or cost).
 
-use super::sql::{Arg, Sql};
-use crate::db::{Db, DbError};
-use crate::{bind_args, on_db};
+use crate::db::{Db, DbError, Sql};
 
 #[derive(Debug, Clone, Default)]
 pub struct Range {
@@ -14,17 +12,17 @@ pub struct Range {
 }
 
 impl Range {
-    fn apply(&self, sql: &mut Sql) {
+    fn apply<'a>(&'a self, sql: &mut Sql<'a>) {
         if let Some(f) = &self.from {
-            let p = sql.arg(Arg::Text(f.clone()));
+            let p = sql.arg(f);
             sql.push(&format!(" AND t.booked_date >= {p}"));
         }
         if let Some(t) = &self.to {
-            let p = sql.arg(Arg::Text(t.clone()));
+            let p = sql.arg(t);
             sql.push(&format!(" AND t.booked_date <= {p}"));
         }
         if let Some(a) = &self.account_id {
-            let p = sql.arg(Arg::Text(a.clone()));
+            let p = sql.arg(a);
             sql.push(&format!(" AND t.account_id = {p}"));
         }
     }
@@ -44,9 +42,7 @@ pub async fn spending(
     sql.push(NOT_TRANSFER);
     r.apply(&mut sql);
     sql.push(" GROUP BY SUBSTR(t.booked_date, 1, 7), t.category_id, t.currency ORDER BY 1, 2, 3");
-    Ok(on_db!(db, |p| bind_args!(sqlx::query_as(&sql.text), sql)
-        .fetch_all(p)
-        .await)?)
+    db.fetch_all(sql).await
 }
 
 /// (month, currency, income, expense (negative), count).
@@ -60,9 +56,7 @@ pub async fn cashflow(db: &Db, r: &Range) -> Result<Vec<(String, String, i64, i6
     sql.push(NOT_TRANSFER);
     r.apply(&mut sql);
     sql.push(" GROUP BY SUBSTR(t.booked_date, 1, 7), t.currency ORDER BY 1, 2");
-    Ok(on_db!(db, |p| bind_args!(sqlx::query_as(&sql.text), sql)
-        .fetch_all(p)
-        .await)?)
+    db.fetch_all(sql).await
 }
 
 /// Booked movement per month of one account: (month, sum), plus the sum before `from`.
@@ -73,15 +67,11 @@ pub async fn monthly_movement(
 ) -> Result<(i64, Vec<(String, i64)>), DbError> {
     let mut before = 0;
     if let Some(from) = &r.from {
-        let (b,): (Option<i64>,) = on_db!(db, |p| {
-            sqlx::query_as(
-            "SELECT CAST(SUM(amount_e4) AS BIGINT) FROM fin_transactions WHERE account_id = $1 AND status = 'booked' AND booked_date < $2"
-        )
-        .bind(account_id)
-        .bind(from)
-        .fetch_one(p)
-        .await
-        })?;
+        let sql = Sql::new(
+            "SELECT CAST(SUM(amount_e4) AS BIGINT) FROM fin_transactions \
+             WHERE account_id = $1 AND status = 'booked' AND booked_date < $2",
+        );
+        let b: Option<i64> = db.fetch_scalar(sql.bind(account_id).bind(from)).await?;
         before = b.unwrap_or(0);
     }
     let mut sql = Sql::new(
@@ -94,9 +84,7 @@ pub async fn monthly_movement(
     };
     scoped.apply(&mut sql);
     sql.push(" GROUP BY SUBSTR(t.booked_date, 1, 7) ORDER BY 1");
-    let rows = on_db!(db, |p| bind_args!(sqlx::query_as(&sql.text), sql)
-        .fetch_all(p)
-        .await)?;
+    let rows = db.fetch_all(sql).await?;
     Ok((before, rows))
 }
 
@@ -112,14 +100,9 @@ pub async fn top_counterparties(
     );
     sql.push(NOT_TRANSFER);
     r.apply(&mut sql);
-    let p = sql.arg(Arg::Int(limit));
+    let p = sql.arg(limit);
     sql.push(&format!(
         " GROUP BY COALESCE(t.counterparty, t.description), t.currency ORDER BY 4 ASC, 1 ASC LIMIT {p}"
     ));
-    Ok(on_db!(db, |pool| bind_args!(
-        sqlx::query_as(&sql.text),
-        sql
-    )
-    .fetch_all(pool)
-    .await)?)
+    db.fetch_all(sql).await
 }

@@ -1,7 +1,6 @@
 //! `fin_rules`: categorization rules (conditions and actions stored as JSON).
 
-use crate::db::{Db, DbError};
-use crate::on_db;
+use crate::db::{Arg, Db, DbError, Record, Sql};
 use actors::finance::categorize::{Condition, Rule, RuleActions};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -33,52 +32,54 @@ impl RuleRow {
     }
 }
 
-const COLUMNS: &str = "id, name, position, enabled, match_all, conditions, actions, stop_processing, created_at, updated_at";
+impl Record for RuleRow {
+    const COLUMNS: &'static str = "id, name, position, enabled, match_all, conditions, actions, stop_processing, \
+        created_at, updated_at";
+
+    fn args(&self) -> Vec<Arg<'_>> {
+        vec![
+            (&self.id).into(),
+            (&self.name).into(),
+            self.position.into(),
+            self.enabled.into(),
+            self.match_all.into(),
+            (&self.conditions).into(),
+            (&self.actions).into(),
+            self.stop_processing.into(),
+            self.created_at.into(),
+            self.updated_at.into(),
+        ]
+    }
+}
+
+const COLUMNS: &str = RuleRow::COLUMNS;
 
 pub async fn list(db: &Db) -> Result<Vec<RuleRow>, DbError> {
-    let sql = format!("SELECT {COLUMNS} FROM fin_rules ORDER BY position, id");
-    Ok(on_db!(db, |p| sqlx::query_as::<_, RuleRow>(&sql)
-        .fetch_all(p)
-        .await)?)
+    db.fetch_all(format!(
+        "SELECT {COLUMNS} FROM fin_rules ORDER BY position, id"
+    ))
+    .await
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<RuleRow>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM fin_rules WHERE id = $1");
-    Ok(on_db!(db, |p| sqlx::query_as::<_, RuleRow>(&sql)
-        .bind(id)
-        .fetch_optional(p)
-        .await)?)
+    db.fetch_optional(Sql::new(sql).bind(id)).await
 }
 
 pub async fn upsert(db: &Db, r: &RuleRow) -> Result<(), DbError> {
-    let sql = format!(
-        "INSERT INTO fin_rules ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (id) DO UPDATE SET \
-         name = excluded.name, position = excluded.position, enabled = excluded.enabled, match_all = excluded.match_all, \
-         conditions = excluded.conditions, actions = excluded.actions, stop_processing = excluded.stop_processing, \
-         updated_at = excluded.updated_at"
+    let mut sql = Sql::insert("fin_rules", r);
+    sql.push(
+        " ON CONFLICT (id) DO UPDATE SET name = excluded.name, position = excluded.position, \
+         enabled = excluded.enabled, match_all = excluded.match_all, conditions = excluded.conditions, \
+         actions = excluded.actions, stop_processing = excluded.stop_processing, updated_at = excluded.updated_at",
     );
-    on_db!(db, |p| sqlx::query(&sql)
-        .bind(&r.id)
-        .bind(&r.name)
-        .bind(r.position)
-        .bind(r.enabled)
-        .bind(r.match_all)
-        .bind(&r.conditions)
-        .bind(&r.actions)
-        .bind(r.stop_processing)
-        .bind(r.created_at)
-        .bind(r.updated_at)
-        .execute(p)
-        .await
-        .map(drop))?;
+    db.execute(sql).await?;
     Ok(())
 }
 
 pub async fn delete(db: &Db, id: &str) -> Result<bool, DbError> {
-    let n = on_db!(db, |p| sqlx::query("DELETE FROM fin_rules WHERE id = $1")
-        .bind(id)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
+    let n = db
+        .execute(Sql::new("DELETE FROM fin_rules WHERE id = $1").bind(id))
+        .await?;
     Ok(n > 0)
 }

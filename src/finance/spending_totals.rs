@@ -2,8 +2,8 @@
 //! months), with category names: what the spending chart and the chat's `/report` show.
 
 use super::categories;
+use super::money::from_e4;
 use super::reports::{self, Range};
-use super::sql::from_e4;
 use crate::db::{Db, DbError};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;

@@ -1,8 +1,6 @@
 //! `fin_transactions`: filtered, stably paginated listing, manual entry and edits.
 
-use super::sql::{Arg, Sql};
-use crate::db::{Db, DbError};
-use crate::{bind_args, on_db};
+use crate::db::{Arg, Db, DbError, Record, Sql};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TxRow {
@@ -26,22 +24,75 @@ pub struct TxRow {
     pub auto_category_id: Option<String>,
     pub auto_tier: Option<String>,
     pub rule_id: Option<String>,
-    /// The LLM tier's answer below the threshold (never applied).
+    /// The LLM tier's answer below the threshold (never applied); only the categorizer
+    /// writes it, so inserts and edits leave it out (see [`READ_COLUMNS`]).
     pub suggested_category_id: Option<String>,
     pub suggestion_confidence: Option<f64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-pub const COLUMNS: &str = "id, account_id, booked_date, value_date, amount, amount_e4, currency, description, counterparty, notes, \
-    external_id, dedupe_key, import_batch, status, category_id, categorized_by, category_locked, auto_category_id, auto_tier, \
-    rule_id, created_at, updated_at";
+/// What reads select: [`Record::COLUMNS`] plus the LLM tier's suggestion.
+pub const READ_COLUMNS: &str = "id, account_id, booked_date, value_date, amount, amount_e4, currency, description, \
+    counterparty, notes, external_id, dedupe_key, import_batch, status, category_id, categorized_by, category_locked, \
+    auto_category_id, auto_tier, rule_id, suggested_category_id, suggestion_confidence, created_at, updated_at";
 
-/// What reads select: [`COLUMNS`] plus the LLM tier's suggestion, which only the
-/// categorizer writes (inserts and edits never set it).
-pub const READ_COLUMNS: &str = "id, account_id, booked_date, value_date, amount, amount_e4, currency, description, counterparty, notes, \
-    external_id, dedupe_key, import_batch, status, category_id, categorized_by, category_locked, auto_category_id, auto_tier, \
-    rule_id, suggested_category_id, suggestion_confidence, created_at, updated_at";
+impl Record for TxRow {
+    const COLUMNS: &'static str = "id, account_id, booked_date, value_date, amount, amount_e4, currency, description, \
+        counterparty, notes, external_id, dedupe_key, import_batch, status, category_id, categorized_by, category_locked, \
+        auto_category_id, auto_tier, rule_id, created_at, updated_at";
+
+    fn args(&self) -> Vec<Arg<'_>> {
+        vec![
+            (&self.id).into(),
+            (&self.account_id).into(),
+            (&self.booked_date).into(),
+            (&self.value_date).into(),
+            (&self.amount).into(),
+            self.amount_e4.into(),
+            (&self.currency).into(),
+            (&self.description).into(),
+            (&self.counterparty).into(),
+            (&self.notes).into(),
+            (&self.external_id).into(),
+            (&self.dedupe_key).into(),
+            (&self.import_batch).into(),
+            (&self.status).into(),
+            (&self.category_id).into(),
+            (&self.categorized_by).into(),
+            self.category_locked.into(),
+            (&self.auto_category_id).into(),
+            (&self.auto_tier).into(),
+            (&self.rule_id).into(),
+            self.created_at.into(),
+            self.updated_at.into(),
+        ]
+    }
+}
+
+impl TxRow {
+    /// The values of an insert: the row's, then its `search` text.
+    pub fn insert_args(&self) -> Vec<Arg<'_>> {
+        let mut args = self.args();
+        args.push(self.search().into());
+        args
+    }
+
+    /// The row's `search` column (see [`search_text`]).
+    pub fn search(&self) -> String {
+        search_text(
+            &self.description,
+            self.counterparty.as_deref(),
+            self.notes.as_deref(),
+        )
+    }
+}
+
+/// What an insert writes: [`TxRow`]'s columns and `search`.
+pub fn insert_columns() -> &'static str {
+    static COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| format!("{}, search", TxRow::COLUMNS))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sort {
@@ -97,21 +148,21 @@ pub struct Filter {
 
 impl Filter {
     /// Appends ` AND …` conditions.
-    pub fn apply(&self, sql: &mut Sql) {
+    pub fn apply<'a>(&'a self, sql: &mut Sql<'a>) {
         if let Some(a) = &self.account_id {
-            let p = sql.arg(Arg::Text(a.clone()));
+            let p = sql.arg(a);
             sql.push(&format!(" AND account_id = {p}"));
         }
         if let Some(d) = &self.from {
-            let p = sql.arg(Arg::Text(d.clone()));
+            let p = sql.arg(d);
             sql.push(&format!(" AND booked_date >= {p}"));
         }
         if let Some(d) = &self.to {
-            let p = sql.arg(Arg::Text(d.clone()));
+            let p = sql.arg(d);
             sql.push(&format!(" AND booked_date <= {p}"));
         }
         if let Some(c) = &self.category_id {
-            let p = sql.arg(Arg::Text(c.clone()));
+            let p = sql.arg(c);
             sql.push(&format!(" AND category_id = {p}"));
         }
         if self.uncategorized {
@@ -124,23 +175,23 @@ impl Filter {
                 .replace('\\', "\\\\")
                 .replace('%', "\\%")
                 .replace('_', "\\_");
-            let p = sql.arg(Arg::Text(format!("%{escaped}%")));
+            let p = sql.arg(format!("%{escaped}%"));
             sql.push(&format!(" AND search LIKE {p} ESCAPE '\\'"));
         }
         if let Some(v) = self.min_e4 {
-            let p = sql.arg(Arg::Int(v));
+            let p = sql.arg(v);
             sql.push(&format!(" AND amount_e4 >= {p}"));
         }
         if let Some(v) = self.max_e4 {
-            let p = sql.arg(Arg::Int(v));
+            let p = sql.arg(v);
             sql.push(&format!(" AND amount_e4 <= {p}"));
         }
         if let Some(s) = &self.status {
-            let p = sql.arg(Arg::Text(s.clone()));
+            let p = sql.arg(s);
             sql.push(&format!(" AND status = {p}"));
         }
         if let Some(b) = &self.import_batch {
-            let p = sql.arg(Arg::Text(b.clone()));
+            let p = sql.arg(b);
             sql.push(&format!(" AND import_batch = {p}"));
         }
     }
@@ -164,16 +215,13 @@ pub async fn list(
     let op = if sort.descending() { "<" } else { ">" };
     match cursor {
         Some(Cursor::Date(d, id)) if col == "booked_date" => {
-            let (a, b) = (
-                sql.arg(Arg::Text(d.clone())),
-                sql.arg(Arg::Text(id.clone())),
-            );
+            let (a, b) = (sql.arg(d), sql.arg(id));
             sql.push(&format!(
                 " AND (booked_date {op} {a} OR (booked_date = {a} AND id {op} {b}))"
             ));
         }
         Some(Cursor::Amount(v, id)) if col == "amount_e4" => {
-            let (a, b) = (sql.arg(Arg::Int(*v)), sql.arg(Arg::Text(id.clone())));
+            let (a, b) = (sql.arg(*v), sql.arg(id));
             sql.push(&format!(
                 " AND (amount_e4 {op} {a} OR (amount_e4 = {a} AND id {op} {b}))"
             ));
@@ -181,14 +229,9 @@ pub async fn list(
         _ => {}
     }
     let dir = if sort.descending() { "DESC" } else { "ASC" };
-    let lim = sql.arg(Arg::Int(i64::from(limit) + 1));
+    let lim = sql.arg(i64::from(limit) + 1);
     sql.push(&format!(" ORDER BY {col} {dir}, id {dir} LIMIT {lim}"));
-    let mut rows = on_db!(db, |p| bind_args!(
-        sqlx::query_as::<_, TxRow>(&sql.text),
-        sql
-    )
-    .fetch_all(p)
-    .await)?;
+    let mut rows: Vec<TxRow> = db.fetch_all(sql).await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     Ok((rows, more))
@@ -203,10 +246,7 @@ pub fn cursor_after(sort: Sort, row: &TxRow) -> Cursor {
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<TxRow>, DbError> {
     let sql = format!("SELECT {READ_COLUMNS} FROM fin_transactions WHERE id = $1");
-    Ok(on_db!(db, |p| sqlx::query_as::<_, TxRow>(&sql)
-        .bind(id)
-        .fetch_optional(p)
-        .await)?)
+    db.fetch_optional(Sql::new(sql).bind(id)).await
 }
 
 /// The `search` column: description, counterparty and notes, lower-cased (Unicode).
@@ -222,63 +262,21 @@ pub fn search_text(description: &str, counterparty: Option<&str>, notes: Option<
 /// Insert (new id) or replace every editable field (same id).
 #[tracing::instrument(skip_all, fields(tx = %t.id))]
 pub async fn upsert(db: &Db, t: &TxRow) -> Result<(), DbError> {
-    let sql = format!(
-        "INSERT INTO fin_transactions ({COLUMNS}, search) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23) \
-         ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, booked_date = excluded.booked_date, \
+    let mut sql = Sql::insert_values("fin_transactions", insert_columns(), t.insert_args());
+    sql.push(
+        " ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id, booked_date = excluded.booked_date, \
          value_date = excluded.value_date, amount = excluded.amount, amount_e4 = excluded.amount_e4, currency = excluded.currency, \
          description = excluded.description, counterparty = excluded.counterparty, notes = excluded.notes, status = excluded.status, \
          category_id = excluded.category_id, categorized_by = excluded.categorized_by, category_locked = excluded.category_locked, \
-         updated_at = excluded.updated_at, search = excluded.search"
+         updated_at = excluded.updated_at, search = excluded.search",
     );
-    let search = search_text(
-        &t.description,
-        t.counterparty.as_deref(),
-        t.notes.as_deref(),
-    );
-    on_db!(db, |p| crate::bind_tx_row!(sqlx::query(&sql), t)
-        .bind(&search)
-        .execute(p)
-        .await
-        .map(drop))?;
+    db.execute(sql).await?;
     Ok(())
 }
 
-/// Binds a row's 22 columns in `COLUMNS` order.
-#[macro_export]
-macro_rules! bind_tx_row {
-    ($q:expr, $t:expr) => {
-        $q.bind(&$t.id)
-            .bind(&$t.account_id)
-            .bind(&$t.booked_date)
-            .bind(&$t.value_date)
-            .bind(&$t.amount)
-            .bind($t.amount_e4)
-            .bind(&$t.currency)
-            .bind(&$t.description)
-            .bind(&$t.counterparty)
-            .bind(&$t.notes)
-            .bind(&$t.external_id)
-            .bind(&$t.dedupe_key)
-            .bind(&$t.import_batch)
-            .bind(&$t.status)
-            .bind(&$t.category_id)
-            .bind(&$t.categorized_by)
-            .bind($t.category_locked)
-            .bind(&$t.auto_category_id)
-            .bind(&$t.auto_tier)
-            .bind(&$t.rule_id)
-            .bind($t.created_at)
-            .bind($t.updated_at)
-    };
-}
-
 pub async fn delete(db: &Db, id: &str) -> Result<bool, DbError> {
-    let n = on_db!(db, |p| sqlx::query(
-        "DELETE FROM fin_transactions WHERE id = $1"
-    )
-    .bind(id)
-    .execute(p)
-    .await
-    .map(|r| r.rows_affected()))?;
+    let n = db
+        .execute(Sql::new("DELETE FROM fin_transactions WHERE id = $1").bind(id))
+        .await?;
     Ok(n > 0)
 }

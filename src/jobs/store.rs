@@ -2,8 +2,8 @@
 //! dispatchers, many processes); SQLite serialises writers, so a plain `UPDATE … RETURNING`
 //! is already exclusive there.
 
-use crate::db::{Db, DbError, DbHandle, Tx};
-use crate::{on_db, on_tx};
+use crate::config::Backend;
+use crate::db::{Db, DbError, DbHandle, Sql, Tx};
 use actors::TraceId;
 use actors::jobs::{BackoffPolicy, Claimed, JobSpec, JobStore, Outcome};
 use actors::ports::DependencyError;
@@ -33,25 +33,17 @@ impl SqlJobStore {
 
     /// Marks as expired the leases held by processes on this host that are gone.
     async fn expire_dead_local_leases(&self, db: &Db, host: &str) -> Result<(), DbError> {
-        let held: Vec<(String, String)> = on_db!(db, |p| sqlx::query_as(
-            "SELECT id, lease_owner FROM jobs WHERE state = 'active' AND lease_owner LIKE $1"
-        )
-        .bind(format!("{host}:%"))
-        .fetch_all(p)
-        .await)?;
+        let sql = Sql::new(
+            "SELECT id, lease_owner FROM jobs WHERE state = 'active' AND lease_owner LIKE $1",
+        );
+        let held: Vec<(String, String)> = db.fetch_all(sql.bind(format!("{host}:%"))).await?;
         for (id, owner) in held {
             if super::owner::is_dead_local(&owner, host) {
                 tracing::warn!(job = %id, owner = %owner, "lease of a process that is gone: re-queued now");
-                on_db!(db, |p| {
-                    sqlx::query(
-                    "UPDATE jobs SET lease_expires_at = 0 WHERE id = $1 AND state = 'active' AND lease_owner = $2"
-                )
-                .bind(&id)
-                .bind(&owner)
-                .execute(p)
-                .await
-                .map(drop)
-                })?;
+                let sql = Sql::new(
+                    "UPDATE jobs SET lease_expires_at = 0 WHERE id = $1 AND state = 'active' AND lease_owner = $2",
+                );
+                db.execute(sql.bind(&id).bind(&owner)).await?;
             }
         }
         Ok(())
@@ -129,10 +121,7 @@ const COLUMNS: &str = "id, queue, name, payload, state, attempts, max_attempts, 
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<JobRow>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM jobs WHERE id = $1");
-    Ok(on_db!(db, |p| sqlx::query_as::<_, JobRow>(&sql)
-        .bind(id)
-        .fetch_optional(p)
-        .await)?)
+    db.fetch_optional(Sql::new(sql).bind(id)).await
 }
 
 /// Newest first; `before` is a cursor (job id, UUIDv7).
@@ -147,25 +136,19 @@ pub async fn list(
         "SELECT {COLUMNS} FROM jobs WHERE ($1 IS NULL OR queue = $1) AND ($2 IS NULL OR state = $2) \
          AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
     );
-    Ok(on_db!(db, |p| sqlx::query_as::<_, JobRow>(&sql)
+    let sql = Sql::new(sql)
         .bind(queue)
         .bind(state)
         .bind(before)
-        .bind(i64::from(limit))
-        .fetch_all(p)
-        .await)?)
+        .bind(i64::from(limit));
+    db.fetch_all(sql).await
 }
 
 /// Puts a dead/failed/cancelled job back to waiting with a fresh attempt budget.
 pub async fn retry(db: &Db, id: &str) -> Result<bool, DbError> {
     let sql = "UPDATE jobs SET state = 'waiting', attempts = 0, run_at = $2, updated_at = $2, finished_at = NULL \
                WHERE id = $1 AND state IN ('dead', 'failed', 'cancelled')";
-    let n = on_db!(db, |p| sqlx::query(sql)
-        .bind(id)
-        .bind(now_ms())
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
+    let n = db.execute(Sql::new(sql).bind(id).bind(now_ms())).await?;
     Ok(n == 1)
 }
 
@@ -173,12 +156,7 @@ pub async fn retry(db: &Db, id: &str) -> Result<bool, DbError> {
 pub async fn cancel(db: &Db, id: &str) -> Result<bool, DbError> {
     let sql = "UPDATE jobs SET state = 'cancelled', updated_at = $2, finished_at = $2 \
                WHERE id = $1 AND state IN ('waiting', 'delayed')";
-    let n = on_db!(db, |p| sqlx::query(sql)
-        .bind(id)
-        .bind(now_ms())
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
+    let n = db.execute(Sql::new(sql).bind(id).bind(now_ms())).await?;
     Ok(n == 1)
 }
 
@@ -188,32 +166,24 @@ pub async fn prune(db: &Db, max_age: Duration) -> Result<u64, DbError> {
     let sql = "DELETE FROM jobs WHERE state IN ('completed', 'dead', 'failed', 'cancelled') AND finished_at < $1 \
                AND (idempotency_expires_at IS NULL OR idempotency_expires_at < $2)";
     let now = now_ms();
-    Ok(on_db!(db, |p| sqlx::query(sql)
-        .bind(now - ms(max_age))
-        .bind(now)
-        .execute(p)
+    db.execute(Sql::new(sql).bind(now - ms(max_age)).bind(now))
         .await
-        .map(|r| r.rows_affected()))?)
 }
 
 /// Retention by count: keeps the newest `keep` finished jobs (idempotency windows still apply).
 pub async fn prune_to_count(db: &Db, keep: u32) -> Result<u64, DbError> {
     let finished = "state IN ('completed', 'dead', 'failed', 'cancelled') \
                     AND (idempotency_expires_at IS NULL OR idempotency_expires_at < $2)";
-    let sql = match db {
-        Db::Sqlite(_) => format!(
+    let sql = match db.backend() {
+        Backend::Sqlite => format!(
             "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE {finished} ORDER BY id DESC LIMIT -1 OFFSET $1)"
         ),
-        Db::Postgres(_) => format!(
+        Backend::Postgres => format!(
             "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE {finished} ORDER BY id DESC OFFSET $1)"
         ),
     };
-    Ok(on_db!(db, |p| sqlx::query(&sql)
-        .bind(i64::from(keep))
-        .bind(now_ms())
-        .execute(p)
+    db.execute(Sql::new(sql).bind(i64::from(keep)).bind(now_ms()))
         .await
-        .map(|r| r.rows_affected()))?)
 }
 
 #[derive(sqlx::FromRow)]
@@ -252,62 +222,43 @@ pub async fn enqueue_in(tx: &mut Tx, spec: &JobSpec) -> Result<(String, bool), D
                   trace_id, idempotency_key, idempotency_expires_at, created_at, updated_at) \
                   VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $9, $10, $11, $12, $12) \
                   ON CONFLICT (queue, idempotency_key) DO NOTHING";
-    let is_pg = tx.is_postgres();
-    let res: Result<(String, bool), sqlx::Error> = on_tx!(tx, |c| async {
-        if let Some(key) = &spec.idempotency_key {
-            let existing: Option<String> = sqlx::query_scalar(find)
-                .bind(&spec.queue)
-                .bind(key)
-                .bind(now)
-                .fetch_optional(&mut *c)
-                .await?;
-            if let Some(existing) = existing {
-                return Ok((existing, false));
-            }
-            // An expired key stays on its old row only as history: free it.
-            sqlx::query(release)
-                .bind(&spec.queue)
-                .bind(key)
-                .execute(&mut *c)
-                .await?;
+    if let Some(key) = &spec.idempotency_key {
+        let sql = Sql::new(find).bind(&spec.queue).bind(key).bind(now);
+        if let Some(existing) = tx.fetch_scalar_optional::<String>(sql).await? {
+            return Ok((existing, false));
         }
-        let n = sqlx::query(insert)
-            .bind(&id)
-            .bind(&spec.queue)
-            .bind(&spec.name)
-            .bind(&payload)
-            .bind(state)
-            .bind(i64::from(spec.max_attempts.max(1)))
-            .bind(backoff_to_text(spec.backoff))
-            .bind(run_at)
-            .bind(spec.trace_id.as_str())
-            .bind(&spec.idempotency_key)
-            .bind(idem_until)
-            .bind(now)
-            .execute(&mut *c)
-            .await?
-            .rows_affected();
-        if n == 0 {
-            // Lost the race for the key: the winner's job is the one.
-            let winner: String = sqlx::query_scalar(find)
-                .bind(&spec.queue)
-                .bind(spec.idempotency_key.as_deref().unwrap_or_default())
-                .bind(now)
-                .fetch_one(&mut *c)
-                .await?;
-            return Ok((winner, false));
-        }
-        if is_pg {
-            // Delivered at commit to every process LISTENing (see `jobs::listen`).
-            sqlx::query(NOTIFY)
-                .bind(&spec.queue)
-                .execute(&mut *c)
-                .await?;
-        }
-        Ok((id.clone(), true))
+        // An expired key stays on its old row only as history: free it.
+        tx.execute(Sql::new(release).bind(&spec.queue).bind(key))
+            .await?;
     }
-    .await);
-    let (id, created) = res?;
+    let sql = Sql::new(insert)
+        .bind(&id)
+        .bind(&spec.queue)
+        .bind(&spec.name)
+        .bind(&payload)
+        .bind(state)
+        .bind(i64::from(spec.max_attempts.max(1)))
+        .bind(backoff_to_text(spec.backoff))
+        .bind(run_at)
+        .bind(spec.trace_id.as_str())
+        .bind(&spec.idempotency_key)
+        .bind(idem_until)
+        .bind(now);
+    let res = if tx.execute(sql).await? == 0 {
+        // Lost the race for the key: the winner's job is the one.
+        let sql = Sql::new(find)
+            .bind(&spec.queue)
+            .bind(spec.idempotency_key.as_deref().unwrap_or_default())
+            .bind(now);
+        (tx.fetch_scalar::<String>(sql).await?, false)
+    } else {
+        if tx.is_postgres() {
+            // Delivered at commit to every process LISTENing (see `jobs::listen`).
+            tx.execute(Sql::new(NOTIFY).bind(&spec.queue)).await?;
+        }
+        (id, true)
+    };
+    let (id, created) = res;
     if created {
         metrics::counter!(actors::jobs::JOBS_ENQUEUED_TOTAL, "queue" => spec.queue.clone(), "name" => spec.name.clone())
             .increment(1);
@@ -341,20 +292,18 @@ impl JobStore for SqlJobStore {
                     ORDER BY run_at, id LIMIT $6";
         let update = "UPDATE jobs SET state = 'active', attempts = attempts + 1, lease_id = $1, lease_owner = $2, \
                       lease_expires_at = $3, updated_at = $4 WHERE id IN";
-        let sql = match &db {
-            Db::Postgres(_) => format!("{update} ({pick} FOR UPDATE SKIP LOCKED) {returning}"),
-            Db::Sqlite(_) => format!("{update} ({pick}) {returning}"),
+        let sql = match db.backend() {
+            Backend::Postgres => format!("{update} ({pick} FOR UPDATE SKIP LOCKED) {returning}"),
+            Backend::Sqlite => format!("{update} ({pick}) {returning}"),
         };
-        let rows: Vec<ClaimRow> = on_db!(&db, |p| sqlx::query_as::<_, ClaimRow>(&sql)
+        let sql = Sql::new(sql)
             .bind(&lease_id)
             .bind(owner)
             .bind(now + ms(lease))
             .bind(now)
             .bind(queue)
-            .bind(i64::from(limit))
-            .fetch_all(p)
-            .await)
-        .map_err(port)?;
+            .bind(i64::from(limit));
+        let rows: Vec<ClaimRow> = db.fetch_all(sql).await.map_err(port)?;
         Ok(rows
             .into_iter()
             .map(|r| Claimed {
@@ -380,28 +329,32 @@ impl JobStore for SqlJobStore {
         let db = self.db()?;
         let now = now_ms();
         let fence = "WHERE id = $1 AND lease_id = $2 AND state = 'active'";
-        let n = match outcome {
-            Outcome::Completed { result } => {
-                let sql = format!(
-                    "UPDATE jobs SET state = 'completed', result = $3, progress = 100, lease_id = NULL, last_error = NULL, \
-                     finished_at = $4, updated_at = $4 {fence}"
-                );
-                on_db!(&db, |p| sqlx::query(&sql).bind(job_id).bind(lease_id).bind(result.to_string()).bind(now).execute(p).await.map(|r| r.rows_affected()))
-            }
-            Outcome::Retry { error, at_ms } => {
-                let sql = format!(
-                    "UPDATE jobs SET state = 'delayed', last_error = $3, run_at = $4, lease_id = NULL, updated_at = $5 {fence}"
-                );
-                on_db!(&db, |p| sqlx::query(&sql).bind(job_id).bind(lease_id).bind(error).bind(*at_ms).bind(now).execute(p).await.map(|r| r.rows_affected()))
-            }
-            Outcome::Dead { error } => {
-                let sql = format!(
-                    "UPDATE jobs SET state = 'dead', last_error = $3, lease_id = NULL, finished_at = $4, updated_at = $4 {fence}"
-                );
-                on_db!(&db, |p| sqlx::query(&sql).bind(job_id).bind(lease_id).bind(error).bind(now).execute(p).await.map(|r| r.rows_affected()))
-            }
-        }
-        .map_err(port)?;
+        let sql = match outcome {
+            Outcome::Completed { result } => Sql::new(format!(
+                "UPDATE jobs SET state = 'completed', result = $3, progress = 100, lease_id = NULL, last_error = NULL, \
+                 finished_at = $4, updated_at = $4 {fence}"
+            ))
+            .bind(job_id)
+            .bind(lease_id)
+            .bind(result.to_string())
+            .bind(now),
+            Outcome::Retry { error, at_ms } => Sql::new(format!(
+                "UPDATE jobs SET state = 'delayed', last_error = $3, run_at = $4, lease_id = NULL, updated_at = $5 {fence}"
+            ))
+            .bind(job_id)
+            .bind(lease_id)
+            .bind(error)
+            .bind(*at_ms)
+            .bind(now),
+            Outcome::Dead { error } => Sql::new(format!(
+                "UPDATE jobs SET state = 'dead', last_error = $3, lease_id = NULL, finished_at = $4, updated_at = $4 {fence}"
+            ))
+            .bind(job_id)
+            .bind(lease_id)
+            .bind(error)
+            .bind(now),
+        };
+        let n = db.execute(sql).await.map_err(port)?;
         Ok(n == 1)
     }
 
@@ -414,15 +367,12 @@ impl JobStore for SqlJobStore {
         let db = self.db()?;
         let now = now_ms();
         let sql = "UPDATE jobs SET lease_expires_at = $3, updated_at = $4 WHERE id = $1 AND lease_id = $2 AND state = 'active'";
-        let n = on_db!(&db, |p| sqlx::query(sql)
+        let sql = Sql::new(sql)
             .bind(job_id)
             .bind(lease_id)
             .bind(now + ms(lease))
-            .bind(now)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(port)?;
+            .bind(now);
+        let n = db.execute(sql).await.map_err(port)?;
         Ok(n == 1)
     }
 
@@ -436,16 +386,13 @@ impl JobStore for SqlJobStore {
         let db = self.db()?;
         let sql = "UPDATE jobs SET progress = $3, progress_message = $4, updated_at = $5 \
                    WHERE id = $1 AND lease_id = $2 AND state = 'active'";
-        let n = on_db!(&db, |p| sqlx::query(sql)
+        let sql = Sql::new(sql)
             .bind(job_id)
             .bind(lease_id)
             .bind(i64::from(percent))
             .bind(message)
-            .bind(now_ms())
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(port)?;
+            .bind(now_ms());
+        let n = db.execute(sql).await.map_err(port)?;
         Ok(n == 1)
     }
 
@@ -460,22 +407,16 @@ impl JobStore for SqlJobStore {
                    finished_at = CASE WHEN attempts >= max_attempts THEN $1 ELSE finished_at END, \
                    lease_id = NULL, lease_owner = NULL, last_error = 'lease expired: the worker stopped answering', \
                    updated_at = $1 WHERE state = 'active' AND lease_expires_at < $1";
-        on_db!(&db, |p| sqlx::query(sql)
-            .bind(now_ms())
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(port)
+        db.execute(Sql::new(sql).bind(now_ms())).await.map_err(port)
     }
 
     async fn waiting(&self, queue: &str) -> Result<u64, DependencyError> {
         let db = self.db()?;
         let sql = "SELECT COUNT(*) FROM jobs WHERE queue = $1 AND state IN ('waiting', 'delayed')";
-        let n: i64 = on_db!(&db, |p| sqlx::query_scalar(sql)
-            .bind(queue)
-            .fetch_one(p)
-            .await)
-        .map_err(port)?;
+        let n: i64 = db
+            .fetch_scalar(Sql::new(sql).bind(queue))
+            .await
+            .map_err(port)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }

@@ -2,9 +2,7 @@
 //! restarts, and its trade sequence never repeats an id.
 
 use super::store::dec;
-use crate::db::BeginWrite;
-use crate::db::{Db, DbHandle};
-use crate::on_db;
+use crate::db::{Db, DbError, DbHandle, Sql};
 use actors::ports::DependencyError;
 use actors::trading::paper::{PaperOrder, PaperSnapshot, PaperStore};
 use async_trait::async_trait;
@@ -30,30 +28,18 @@ impl PaperStore for SqlPaperStore {
     #[tracing::instrument(skip_all, fields(venue))]
     async fn load(&self, venue: &str) -> Result<Option<PaperSnapshot>, DependencyError> {
         let db = self.db()?;
-        let seq: Option<(i64,)> = on_db!(&db, |p| sqlx::query_as(
-            "SELECT last_trade_seq FROM paper_venues WHERE venue = $1"
-        )
-        .bind(venue)
-        .fetch_optional(p)
-        .await)
-        .map_err(dep)?;
-        let Some((seq,)) = seq else {
+        let sql = Sql::new("SELECT last_trade_seq FROM paper_venues WHERE venue = $1").bind(venue);
+        let seq: Option<i64> = db.fetch_scalar_optional(sql).await.map_err(dep)?;
+        let Some(seq) = seq else {
             return Ok(None);
         };
-        let balances: Vec<(String, String)> = on_db!(&db, |p| sqlx::query_as(
-            "SELECT asset, amount FROM paper_balances WHERE venue = $1"
+        let sql = Sql::new("SELECT asset, amount FROM paper_balances WHERE venue = $1").bind(venue);
+        let balances: Vec<(String, String)> = db.fetch_all(sql).await.map_err(dep)?;
+        let sql = Sql::new(
+            "SELECT body FROM paper_orders WHERE venue = $1 AND terminal = FALSE ORDER BY client_order_id",
         )
-        .bind(venue)
-        .fetch_all(p)
-        .await)
-        .map_err(dep)?;
-        let bodies: Vec<(String,)> = on_db!(&db, |p| sqlx::query_as(
-            "SELECT body FROM paper_orders WHERE venue = $1 AND terminal = FALSE ORDER BY client_order_id"
-        )
-        .bind(venue)
-        .fetch_all(p)
-        .await)
-        .map_err(dep)?;
+        .bind(venue);
+        let bodies: Vec<(String,)> = db.fetch_all(sql).await.map_err(dep)?;
         Ok(Some(PaperSnapshot {
             balances: balances
                 .iter()
@@ -73,15 +59,12 @@ impl PaperStore for SqlPaperStore {
         client_order_id: &str,
     ) -> Result<Option<PaperOrder>, DependencyError> {
         let db = self.db()?;
-        let body: Option<(String,)> = on_db!(&db, |p| sqlx::query_as(
-            "SELECT body FROM paper_orders WHERE venue = $1 AND client_order_id = $2"
-        )
-        .bind(venue)
-        .bind(client_order_id)
-        .fetch_optional(p)
-        .await)
-        .map_err(dep)?;
-        body.map(|(b,)| order(&b)).transpose()
+        let sql =
+            Sql::new("SELECT body FROM paper_orders WHERE venue = $1 AND client_order_id = $2")
+                .bind(venue)
+                .bind(client_order_id);
+        let body: Option<String> = db.fetch_scalar_optional(sql).await.map_err(dep)?;
+        body.map(|b| order(&b)).transpose()
     }
 
     #[tracing::instrument(skip_all, fields(venue))]
@@ -98,43 +81,48 @@ impl PaperStore for SqlPaperStore {
             .map(|o| serde_json::to_string(o).map_err(dep))
             .transpose()?;
         let now = chrono::Utc::now().timestamp_millis();
-        on_db!(&db, |p| async {
-            let mut tx = p.begin_write().await?;
-            sqlx::query(
-                "INSERT INTO paper_venues (venue, last_trade_seq) VALUES ($1, $2) \
-                 ON CONFLICT (venue) DO UPDATE SET last_trade_seq = excluded.last_trade_seq",
-            )
-            .bind(venue)
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
-            for (asset, amount) in balances {
-                sqlx::query(
-                    "INSERT INTO paper_balances (venue, asset, amount) VALUES ($1, $2, $3) \
-                     ON CONFLICT (venue, asset) DO UPDATE SET amount = excluded.amount",
-                )
-                .bind(venue)
-                .bind(asset)
-                .bind(amount.to_string())
-                .execute(&mut *tx)
-                .await?;
-            }
-            if let (Some(o), Some(body)) = (paper_order, &body) {
-                sqlx::query(
-                    "INSERT INTO paper_orders (venue, client_order_id, terminal, body, updated_at) VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT (venue, client_order_id) DO UPDATE SET terminal = excluded.terminal, body = excluded.body, updated_at = excluded.updated_at",
-                )
-                .bind(venue)
-                .bind(&o.request.client_order_id)
-                .bind(o.report.status.is_terminal())
-                .bind(body)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await
-        }
-        .await)
-        .map_err(dep)
+        let order = paper_order.zip(body.as_deref());
+        save_in(&db, venue, balances, seq, order, now)
+            .await
+            .map_err(dep)
     }
+}
+
+/// The venue's sequence, its balances and the order that changed, in one transaction.
+async fn save_in(
+    db: &Db,
+    venue: &str,
+    balances: &BTreeMap<String, Decimal>,
+    seq: i64,
+    order: Option<(&PaperOrder, &str)>,
+    now: i64,
+) -> Result<(), DbError> {
+    let mut tx = db.begin_write().await?;
+    let sql = Sql::new(
+        "INSERT INTO paper_venues (venue, last_trade_seq) VALUES ($1, $2) \
+         ON CONFLICT (venue) DO UPDATE SET last_trade_seq = excluded.last_trade_seq",
+    );
+    tx.execute(sql.bind(venue).bind(seq)).await?;
+    for (asset, amount) in balances {
+        let sql = Sql::new(
+            "INSERT INTO paper_balances (venue, asset, amount) VALUES ($1, $2, $3) \
+             ON CONFLICT (venue, asset) DO UPDATE SET amount = excluded.amount",
+        );
+        tx.execute(sql.bind(venue).bind(asset).bind(amount.to_string()))
+            .await?;
+    }
+    if let Some((o, body)) = order {
+        let sql = Sql::new(
+            "INSERT INTO paper_orders (venue, client_order_id, terminal, body, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (venue, client_order_id) DO UPDATE SET terminal = excluded.terminal, body = excluded.body, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(venue)
+        .bind(&o.request.client_order_id)
+        .bind(o.report.status.is_terminal())
+        .bind(body)
+        .bind(now);
+        tx.execute(sql).await?;
+    }
+    tx.commit().await
 }

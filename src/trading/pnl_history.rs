@@ -2,8 +2,7 @@
 //! position (strategy, venue, symbol) exactly as the trading runtime applied it, so the last
 //! point equals the realised PnL `/v1/trading/pnl` shows from the positions table.
 
-use crate::db::{Db, DbError};
-use crate::on_db;
+use crate::db::{Db, DbError, Sql};
 use actors::trading::pnl::Position;
 use actors::trading::types::{Side, split_symbol};
 use chrono::{DateTime, Utc};
@@ -47,15 +46,14 @@ pub async fn cumulative_realised(
     now: DateTime<Utc>,
 ) -> Result<PnlCurves, DbError> {
     let to_ms = w.to.map(|t| t.timestamp_millis());
-    let rows: Vec<FillRow> = on_db!(db, |p| sqlx::query_as(
+    let sql = Sql::new(
         "SELECT strategy_id, venue, symbol, side, qty, price, fee, ts FROM fills \
          WHERE ($1 IS NULL OR strategy_id = $1) AND ($2 IS NULL OR ts <= $2) \
-         ORDER BY ts, venue, trade_id"
+         ORDER BY ts, venue, trade_id",
     )
     .bind(w.strategy_id.as_deref())
-    .bind(to_ms)
-    .fetch_all(p)
-    .await)?;
+    .bind(to_ms);
+    let rows: Vec<FillRow> = db.fetch_all(sql).await?;
     replay(&rows, w, now)
 }
 

@@ -2,6 +2,7 @@
 //! types (an unknown stored value is an error, never a guess).
 
 use crate::db::port_error as dep;
+use crate::db::{Arg, Record};
 use actors::TraceId;
 use actors::ports::DependencyError;
 use actors::trading::fsm::StrategyState;
@@ -50,9 +51,41 @@ pub struct StrategyRow {
     pub updated_at: i64,
 }
 
-pub const STRATEGY_COLUMNS: &str = "id, name, kind, params, connector, symbols, mode, tick_interval_ms, \
-    max_order_notional, max_open_position, max_orders_per_minute, daily_loss_limit, state, state_version, \
-    state_since, state_reason, last_tick_at, ticks, slow_ticks, pnl_day, pnl_day_start, created_at, updated_at";
+impl Record for StrategyRow {
+    const COLUMNS: &'static str = "id, name, kind, params, connector, symbols, mode, tick_interval_ms, \
+        max_order_notional, max_open_position, max_orders_per_minute, daily_loss_limit, state, state_version, \
+        state_since, state_reason, last_tick_at, ticks, slow_ticks, pnl_day, pnl_day_start, created_at, updated_at";
+
+    fn args(&self) -> Vec<Arg<'_>> {
+        vec![
+            (&self.id).into(),
+            (&self.name).into(),
+            (&self.kind).into(),
+            (&self.params).into(),
+            (&self.connector).into(),
+            (&self.symbols).into(),
+            (&self.mode).into(),
+            self.tick_interval_ms.into(),
+            (&self.max_order_notional).into(),
+            (&self.max_open_position).into(),
+            self.max_orders_per_minute.into(),
+            (&self.daily_loss_limit).into(),
+            (&self.state).into(),
+            self.state_version.into(),
+            self.state_since.into(),
+            (&self.state_reason).into(),
+            self.last_tick_at.into(),
+            self.ticks.into(),
+            self.slow_ticks.into(),
+            self.pnl_day.into(),
+            (&self.pnl_day_start).into(),
+            self.created_at.into(),
+            self.updated_at.into(),
+        ]
+    }
+}
+
+pub const STRATEGY_COLUMNS: &str = StrategyRow::COLUMNS;
 
 impl StrategyRow {
     /// Strict: an unknown stored state is an error, not a guess.

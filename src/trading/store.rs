@@ -2,10 +2,8 @@
 //! Decimals are stored as strings; each write that carries an audit row or an event does so
 //! in the same transaction.
 
-use crate::db::BeginWrite;
-use crate::db::{Db, DbHandle};
-use crate::events::stage;
-use crate::{on_db, stage_event};
+use crate::db::{Arg, Db, DbError, DbHandle, Sql, Tx};
+use crate::events::{Staged, stage, stage_in};
 use actors::events::{StrategyStateChanged, TradeExecuted};
 use actors::ports::DependencyError;
 use actors::trading::fsm::StrategyState;
@@ -44,21 +42,15 @@ fn liquidity(l: Liquidity) -> &'static str {
     }
 }
 
-pub async fn strategy_row(db: &Db, id: &str) -> Result<Option<StrategyRow>, sqlx::Error> {
+pub async fn strategy_row(db: &Db, id: &str) -> Result<Option<StrategyRow>, DbError> {
     let sql = format!("SELECT {STRATEGY_COLUMNS} FROM strategies WHERE id = $1");
-    on_db!(db, |p| sqlx::query_as::<_, StrategyRow>(&sql)
-        .bind(id)
-        .fetch_optional(p)
-        .await)
+    db.fetch_optional(Sql::new(sql).bind(id)).await
 }
 
-pub async fn position_rows(db: &Db, strategy_id: &str) -> Result<Vec<PositionRow>, sqlx::Error> {
+pub async fn position_rows(db: &Db, strategy_id: &str) -> Result<Vec<PositionRow>, DbError> {
     let sql = "SELECT strategy_id, venue, symbol, qty, avg_price, realised, fees_paid, mark_price, updated_at \
                FROM positions WHERE strategy_id = $1 ORDER BY venue, symbol";
-    on_db!(db, |p| sqlx::query_as::<_, PositionRow>(sql)
-        .bind(strategy_id)
-        .fetch_all(p)
-        .await)
+    db.fetch_all(Sql::new(sql).bind(strategy_id)).await
 }
 
 const UPSERT_POSITION: &str = "INSERT INTO positions (strategy_id, venue, symbol, qty, avg_price, realised, fees_paid, mark_price, updated_at) \
@@ -82,12 +74,12 @@ impl TradingStore for SqlTradingStore {
 
     async fn running(&self) -> Result<Vec<(String, StrategyState)>, DependencyError> {
         let db = self.db()?;
-        let rows: Vec<(String, String)> = on_db!(&db, |p| sqlx::query_as(
-            "SELECT id, state FROM strategies WHERE state IN ('live', 'paused') ORDER BY id"
-        )
-        .fetch_all(p)
-        .await)
-        .map_err(dep)?;
+        let rows: Vec<(String, String)> = db
+            .fetch_all(
+                "SELECT id, state FROM strategies WHERE state IN ('live', 'paused') ORDER BY id",
+            )
+            .await
+            .map_err(dep)?;
         Ok(rows
             .into_iter()
             .filter_map(|(id, s)| StrategyState::parse(&s).map(|s| (id, s)))
@@ -97,14 +89,9 @@ impl TradingStore for SqlTradingStore {
     #[tracing::instrument(skip_all, fields(strategy = %t.strategy_id, from = t.from.as_str(), to = t.to.as_str(), trace_id = %t.trace_id))]
     async fn transition(&self, t: &TransitionRecord) -> Result<bool, DependencyError> {
         let db = self.db()?;
-        let name: Option<(String,)> = on_db!(&db, |p| sqlx::query_as(
-            "SELECT name FROM strategies WHERE id = $1"
-        )
-        .bind(&t.strategy_id)
-        .fetch_optional(p)
-        .await)
-        .map_err(dep)?;
-        let Some((name,)) = name else {
+        let sql = Sql::new("SELECT name FROM strategies WHERE id = $1").bind(&t.strategy_id);
+        let name: Option<String> = db.fetch_scalar_optional(sql).await.map_err(dep)?;
+        let Some(name) = name else {
             return Ok(false);
         };
         let event = stage(
@@ -120,101 +107,37 @@ impl TradingStore for SqlTradingStore {
             &t.trace_id,
         )
         .map_err(dep)?;
-        let at = DateTime::<Utc>::from_timestamp_millis(t.at_ms).unwrap_or_else(Utc::now);
-        let detail = format!(
-            "{} → {} ({}): {}",
-            t.from.as_str(),
-            t.to.as_str(),
-            t.cause,
-            t.reason
-        );
-        let applied = on_db!(&db, |p| async {
-            let mut tx = p.begin_write().await?;
-            let n = sqlx::query(
-                "UPDATE strategies SET state = $1, state_version = state_version + 1, state_since = $2, \
-                 state_reason = $3, updated_at = $2 WHERE id = $4 AND state_version = $5 AND state = $6",
-            )
-            .bind(t.to.as_str())
-            .bind(t.at_ms)
-            .bind(&t.reason)
-            .bind(&t.strategy_id)
-            .bind(t.expected_version)
-            .bind(t.from.as_str())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n == 0 {
-                tx.rollback().await?;
-                Ok::<bool, sqlx::Error>(false)
-            } else {
-                sqlx::query(
-                    "INSERT INTO strategy_transitions (id, strategy_id, from_state, to_state, cause, reason, principal, trace_id, at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(&t.strategy_id)
-                .bind(t.from.as_str())
-                .bind(t.to.as_str())
-                .bind(&t.cause)
-                .bind(&t.reason)
-                .bind(&t.principal)
-                .bind(t.trace_id.as_str())
-                .bind(t.at_ms)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO event_log (id, at, trace_id, principal, action, target, outcome, client_ip, detail) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'success', NULL, $7)",
-                )
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(at)
-                .bind(t.trace_id.as_str())
-                .bind(&t.principal)
-                .bind(format!("strategy.{}", t.cause))
-                .bind(format!("strategy:{name}"))
-                .bind(&detail)
-                .execute(&mut *tx)
-                .await?;
-                stage_event!(tx, event).await?;
-                tx.commit().await?;
-                Ok(true)
-            }
-        }
-        .await)
-        .map_err(dep)?;
-        Ok(applied)
+        transition_in(&db, t, &name, &event).await.map_err(dep)
     }
 
     #[tracing::instrument(skip_all, fields(order = %o.client_order_id, trace_id = %o.trace_id))]
     async fn insert_order(&self, o: &OrderRecord) -> Result<(), DependencyError> {
         let db = self.db()?;
         let (order_type, limit) = kind_parts(o.kind);
-        let sql = format!(
-            "INSERT INTO orders ({ORDER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-        );
-        on_db!(&db, |p| sqlx::query(&sql)
-            .bind(&o.client_order_id)
-            .bind(&o.strategy_id)
-            .bind(&o.venue)
-            .bind(&o.symbol)
-            .bind(o.side.as_str())
-            .bind(order_type)
-            .bind(&limit)
-            .bind(text(o.qty))
-            .bind(text(o.filled_qty))
-            .bind(o.avg_fill_price.map(text))
-            .bind(text(o.fees))
-            .bind(o.status.as_str())
-            .bind(&o.venue_order_id)
-            .bind(&o.reason)
-            .bind(&o.tag)
-            .bind(o.trace_id.as_str())
-            .bind(o.created_ms)
-            .bind(o.updated_ms)
-            .execute(p)
+        let args: Vec<Arg<'_>> = vec![
+            (&o.client_order_id).into(),
+            (&o.strategy_id).into(),
+            (&o.venue).into(),
+            (&o.symbol).into(),
+            o.side.as_str().into(),
+            order_type.into(),
+            limit.into(),
+            text(o.qty).into(),
+            text(o.filled_qty).into(),
+            o.avg_fill_price.map(text).into(),
+            text(o.fees).into(),
+            o.status.as_str().into(),
+            (&o.venue_order_id).into(),
+            (&o.reason).into(),
+            (&o.tag).into(),
+            o.trace_id.as_str().into(),
+            o.created_ms.into(),
+            o.updated_ms.into(),
+        ];
+        db.execute(Sql::insert_values("orders", ORDER_COLUMNS, args))
             .await
-            .map(drop))
-        .map_err(dep)
+            .map(drop)
+            .map_err(dep)
     }
 
     #[tracing::instrument(skip_all, fields(order = %o.client_order_id, status = o.status.as_str()))]
@@ -222,7 +145,7 @@ impl TradingStore for SqlTradingStore {
         let db = self.db()?;
         let sql = "UPDATE orders SET filled_qty = $1, avg_fill_price = $2, fees = $3, status = $4, \
                    venue_order_id = $5, reason = $6, updated_at = $7 WHERE client_order_id = $8";
-        on_db!(&db, |p| sqlx::query(sql)
+        let sql = Sql::new(sql)
             .bind(text(o.filled_qty))
             .bind(o.avg_fill_price.map(text))
             .bind(text(o.fees))
@@ -230,11 +153,8 @@ impl TradingStore for SqlTradingStore {
             .bind(&o.venue_order_id)
             .bind(&o.reason)
             .bind(o.updated_ms)
-            .bind(&o.client_order_id)
-            .execute(p)
-            .await
-            .map(drop))
-        .map_err(dep)
+            .bind(&o.client_order_id);
+        db.execute(sql).await.map(drop).map_err(dep)
     }
 
     #[tracing::instrument(skip_all, fields(trade_id = %f.trade_id, venue = %f.venue, trace_id = %f.trace_id))]
@@ -262,49 +182,7 @@ impl TradingStore for SqlTradingStore {
         )
         .map_err(dep)?;
         let now = chrono::Utc::now().timestamp_millis();
-        on_db!(&db, |p| async {
-            let mut tx = p.begin_write().await?;
-            // The primary key (venue, trade_id) is the dedupe: a repeat inserts nothing.
-            let n = sqlx::query(
-                "INSERT INTO fills (venue, trade_id, client_order_id, strategy_id, symbol, side, qty, price, fee, liquidity, ts) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (venue, trade_id) DO NOTHING",
-            )
-            .bind(&f.venue)
-            .bind(&f.trade_id)
-            .bind(&f.client_order_id)
-            .bind(&f.strategy_id)
-            .bind(&f.symbol)
-            .bind(f.side.as_str())
-            .bind(text(f.qty))
-            .bind(text(f.price))
-            .bind(text(f.fee))
-            .bind(liquidity(f.liquidity))
-            .bind(f.ts_ms)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n == 0 {
-                tx.rollback().await?;
-                return Ok::<bool, sqlx::Error>(false);
-            }
-            sqlx::query(UPSERT_POSITION)
-                .bind(&f.strategy_id)
-                .bind(&pos.venue)
-                .bind(&pos.symbol)
-                .bind(text(pos.position.qty))
-                .bind(text(pos.position.avg_price))
-                .bind(text(pos.position.realised))
-                .bind(text(pos.position.fees_paid))
-                .bind(pos.mark.map(text))
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            stage_event!(tx, event).await?;
-            tx.commit().await?;
-            Ok(true)
-        }
-        .await)
-        .map_err(dep)
+        record_fill_in(&db, f, pos, &event, now).await.map_err(dep)
     }
 
     async fn open_orders(&self, strategy_id: &str) -> Result<Vec<OrderRecord>, DependencyError> {
@@ -312,11 +190,10 @@ impl TradingStore for SqlTradingStore {
         let sql = format!(
             "SELECT {ORDER_COLUMNS} FROM orders WHERE strategy_id = $1 AND status IN ('pending_submit', 'open', 'partially_filled') ORDER BY created_at"
         );
-        let rows = on_db!(&db, |p| sqlx::query_as::<_, OrderRow>(&sql)
-            .bind(strategy_id)
-            .fetch_all(p)
-            .await)
-        .map_err(dep)?;
+        let rows: Vec<OrderRow> = db
+            .fetch_all(Sql::new(sql).bind(strategy_id))
+            .await
+            .map_err(dep)?;
         rows.iter().map(OrderRow::record).collect()
     }
 
@@ -333,62 +210,157 @@ impl TradingStore for SqlTradingStore {
     async fn tick_done(&self, t: &TickRecord) -> Result<(), DependencyError> {
         let db = self.db()?;
         let slow = i64::try_from(t.slow_ticks).unwrap_or(i64::MAX);
-        on_db!(&db, |p| async {
-            let mut tx = p.begin_write().await?;
-            sqlx::query(
-                "UPDATE strategies SET last_tick_at = $1, ticks = ticks + 1, slow_ticks = slow_ticks + $2, \
-                 pnl_day = $3, pnl_day_start = $4 WHERE id = $5",
-            )
-            .bind(t.at_ms)
-            .bind(slow)
-            .bind(t.pnl_day)
-            .bind(text(t.pnl_day_start))
-            .bind(&t.strategy_id)
-            .execute(&mut *tx)
-            .await?;
-            for (venue, symbol, mark) in &t.marks {
-                sqlx::query(
-                    "UPDATE positions SET mark_price = $1 WHERE strategy_id = $2 AND venue = $3 AND symbol = $4",
-                )
-                .bind(text(*mark))
-                .bind(&t.strategy_id)
-                .bind(venue)
-                .bind(symbol)
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await
-        }
-        .await)
-        .map_err(dep)
+        tick_done_in(&db, t, slow).await.map_err(dep)
     }
 }
 
-/// How many of a strategy's orders are not final yet.
-pub async fn open_order_count(db: &Db, strategy_id: &str) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) = on_db!(db, |p| {
-        sqlx::query_as(
-        "SELECT COUNT(*) FROM orders WHERE strategy_id = $1 AND status IN ('pending_submit', 'open', 'partially_filled')"
+/// The state change, its history row, its audit row and its event, in one transaction.
+/// `false` when the version or state moved meanwhile (nothing written).
+async fn transition_in(
+    db: &Db,
+    t: &TransitionRecord,
+    name: &str,
+    event: &Staged,
+) -> Result<bool, DbError> {
+    let mut tx = db.begin_write().await?;
+    let sql = Sql::new(
+        "UPDATE strategies SET state = $1, state_version = state_version + 1, state_since = $2, \
+         state_reason = $3, updated_at = $2 WHERE id = $4 AND state_version = $5 AND state = $6",
     )
-    .bind(strategy_id)
-    .fetch_one(p)
-    .await
-    })?;
-    Ok(n)
+    .bind(t.to.as_str())
+    .bind(t.at_ms)
+    .bind(&t.reason)
+    .bind(&t.strategy_id)
+    .bind(t.expected_version)
+    .bind(t.from.as_str());
+    if tx.execute(sql).await? == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    let sql = Sql::new(
+        "INSERT INTO strategy_transitions (id, strategy_id, from_state, to_state, cause, reason, principal, trace_id, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(&t.strategy_id)
+    .bind(t.from.as_str())
+    .bind(t.to.as_str())
+    .bind(&t.cause)
+    .bind(&t.reason)
+    .bind(&t.principal)
+    .bind(t.trace_id.as_str())
+    .bind(t.at_ms);
+    tx.execute(sql).await?;
+    let at = DateTime::<Utc>::from_timestamp_millis(t.at_ms).unwrap_or_else(Utc::now);
+    let detail = format!(
+        "{} → {} ({}): {}",
+        t.from.as_str(),
+        t.to.as_str(),
+        t.cause,
+        t.reason
+    );
+    let sql = Sql::new(
+        "INSERT INTO event_log (id, at, trace_id, principal, action, target, outcome, client_ip, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'success', NULL, $7)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(at)
+    .bind(t.trace_id.as_str())
+    .bind(&t.principal)
+    .bind(format!("strategy.{}", t.cause))
+    .bind(format!("strategy:{name}"))
+    .bind(detail);
+    tx.execute(sql).await?;
+    stage_in(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The fill, the position it moves and its event, in one transaction. `false` for a fill
+/// already recorded: the primary key (venue, trade_id) is the dedupe.
+async fn record_fill_in(
+    db: &Db,
+    f: &FillRecord,
+    pos: &PositionRecord,
+    event: &Staged,
+    now: i64,
+) -> Result<bool, DbError> {
+    let mut tx = db.begin_write().await?;
+    let sql = Sql::new(
+        "INSERT INTO fills (venue, trade_id, client_order_id, strategy_id, symbol, side, qty, price, fee, liquidity, ts) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (venue, trade_id) DO NOTHING",
+    )
+    .bind(&f.venue)
+    .bind(&f.trade_id)
+    .bind(&f.client_order_id)
+    .bind(&f.strategy_id)
+    .bind(&f.symbol)
+    .bind(f.side.as_str())
+    .bind(text(f.qty))
+    .bind(text(f.price))
+    .bind(text(f.fee))
+    .bind(liquidity(f.liquidity))
+    .bind(f.ts_ms);
+    if tx.execute(sql).await? == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    let sql = Sql::new(UPSERT_POSITION)
+        .bind(&f.strategy_id)
+        .bind(&pos.venue)
+        .bind(&pos.symbol)
+        .bind(text(pos.position.qty))
+        .bind(text(pos.position.avg_price))
+        .bind(text(pos.position.realised))
+        .bind(text(pos.position.fees_paid))
+        .bind(pos.mark.map(text))
+        .bind(now);
+    tx.execute(sql).await?;
+    stage_in(&mut tx, event).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The tick's counters and marks, in one transaction.
+async fn tick_done_in(db: &Db, t: &TickRecord, slow: i64) -> Result<(), DbError> {
+    let mut tx: Tx = db.begin_write().await?;
+    let sql = Sql::new(
+        "UPDATE strategies SET last_tick_at = $1, ticks = ticks + 1, slow_ticks = slow_ticks + $2, \
+         pnl_day = $3, pnl_day_start = $4 WHERE id = $5",
+    )
+    .bind(t.at_ms)
+    .bind(slow)
+    .bind(t.pnl_day)
+    .bind(text(t.pnl_day_start))
+    .bind(&t.strategy_id);
+    tx.execute(sql).await?;
+    for (venue, symbol, mark) in &t.marks {
+        let sql = Sql::new(
+            "UPDATE positions SET mark_price = $1 WHERE strategy_id = $2 AND venue = $3 AND symbol = $4",
+        )
+        .bind(text(*mark))
+        .bind(&t.strategy_id)
+        .bind(venue)
+        .bind(symbol);
+        tx.execute(sql).await?;
+    }
+    tx.commit().await
+}
+
+/// How many of a strategy's orders are not final yet.
+pub async fn open_order_count(db: &Db, strategy_id: &str) -> Result<i64, DbError> {
+    let sql = Sql::new(
+        "SELECT COUNT(*) FROM orders WHERE strategy_id = $1 \
+         AND status IN ('pending_submit', 'open', 'partially_filled')",
+    );
+    db.fetch_scalar(sql.bind(strategy_id)).await
 }
 
 /// Order rows for the API.
-pub async fn order_rows(
-    db: &Db,
-    strategy_id: &str,
-    limit: i64,
-) -> Result<Vec<OrderRow>, sqlx::Error> {
+pub async fn order_rows(db: &Db, strategy_id: &str, limit: i64) -> Result<Vec<OrderRow>, DbError> {
     let sql = format!(
         "SELECT {ORDER_COLUMNS} FROM orders WHERE strategy_id = $1 ORDER BY created_at DESC, client_order_id DESC LIMIT $2"
     );
-    on_db!(db, |p| sqlx::query_as::<_, OrderRow>(&sql)
-        .bind(strategy_id)
-        .bind(limit)
-        .fetch_all(p)
-        .await)
+    db.fetch_all(Sql::new(sql).bind(strategy_id).bind(limit))
+        .await
 }

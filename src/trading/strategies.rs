@@ -1,53 +1,22 @@
 //! Strategy rows for the API: create, replace, delete, list, and their history.
 
 use super::store::{STRATEGY_COLUMNS, StrategyRow};
-use crate::db::BeginWrite;
-use crate::db::{Db, DbError};
-use crate::on_db;
+use crate::db::{Db, DbError, Sql};
 
 pub async fn list(db: &Db) -> Result<Vec<StrategyRow>, DbError> {
-    let sql = format!("SELECT {STRATEGY_COLUMNS} FROM strategies ORDER BY name");
-    Ok(on_db!(db, |p| sqlx::query_as::<_, StrategyRow>(&sql)
-        .fetch_all(p)
-        .await)?)
+    db.fetch_all(format!(
+        "SELECT {STRATEGY_COLUMNS} FROM strategies ORDER BY name"
+    ))
+    .await
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<StrategyRow>, DbError> {
-    Ok(super::store::strategy_row(db, id).await?)
+    super::store::strategy_row(db, id).await
 }
 
 #[tracing::instrument(skip_all, fields(strategy = %row.id))]
 pub async fn insert(db: &Db, row: &StrategyRow) -> Result<(), DbError> {
-    let sql = format!(
-        "INSERT INTO strategies ({STRATEGY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
-    );
-    on_db!(db, |p| sqlx::query(&sql)
-        .bind(&row.id)
-        .bind(&row.name)
-        .bind(&row.kind)
-        .bind(&row.params)
-        .bind(&row.connector)
-        .bind(&row.symbols)
-        .bind(&row.mode)
-        .bind(row.tick_interval_ms)
-        .bind(&row.max_order_notional)
-        .bind(&row.max_open_position)
-        .bind(row.max_orders_per_minute)
-        .bind(&row.daily_loss_limit)
-        .bind(&row.state)
-        .bind(row.state_version)
-        .bind(row.state_since)
-        .bind(&row.state_reason)
-        .bind(row.last_tick_at)
-        .bind(row.ticks)
-        .bind(row.slow_ticks)
-        .bind(row.pnl_day)
-        .bind(&row.pnl_day_start)
-        .bind(row.created_at)
-        .bind(row.updated_at)
-        .execute(p)
-        .await
-        .map(drop))?;
+    db.execute(Sql::insert("strategies", row)).await?;
     Ok(())
 }
 
@@ -59,7 +28,7 @@ pub async fn update_config(db: &Db, row: &StrategyRow) -> Result<bool, DbError> 
                tick_interval_ms = $7, max_order_notional = $8, max_open_position = $9, max_orders_per_minute = $10, \
                daily_loss_limit = $11, updated_at = $12 \
                WHERE id = $13 AND state_version = $14 AND state NOT IN ('live', 'paused')";
-    let n = on_db!(db, |p| sqlx::query(sql)
+    let sql = Sql::new(sql)
         .bind(&row.name)
         .bind(&row.kind)
         .bind(&row.params)
@@ -73,32 +42,20 @@ pub async fn update_config(db: &Db, row: &StrategyRow) -> Result<bool, DbError> 
         .bind(&row.daily_loss_limit)
         .bind(row.updated_at)
         .bind(&row.id)
-        .bind(row.state_version)
-        .execute(p)
-        .await
-        .map(|r| r.rows_affected()))?;
+        .bind(row.state_version);
+    let n = db.execute(sql).await?;
     Ok(n > 0)
 }
 
 /// Deletes a strategy that is not running, with its positions. Orders, fills and
 /// transitions stay: they are the trading record.
 pub async fn delete(db: &Db, id: &str) -> Result<bool, DbError> {
-    let n = on_db!(db, |p| {
-        let mut tx = p.begin_write().await?;
-        let n =
-            sqlx::query("DELETE FROM strategies WHERE id = $1 AND state NOT IN ('live', 'paused')")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-        sqlx::query("DELETE FROM positions WHERE strategy_id = $1 AND $2")
-            .bind(id)
-            .bind(n > 0)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok::<u64, sqlx::Error>(n)
-    })?;
+    let mut tx = db.begin_write().await?;
+    let sql = Sql::new("DELETE FROM strategies WHERE id = $1 AND state NOT IN ('live', 'paused')");
+    let n = tx.execute(sql.bind(id)).await?;
+    let sql = Sql::new("DELETE FROM positions WHERE strategy_id = $1 AND $2");
+    tx.execute(sql.bind(id).bind(n > 0)).await?;
+    tx.commit().await?;
     Ok(n > 0)
 }
 
@@ -117,9 +74,5 @@ pub struct TransitionRow {
 pub async fn transitions(db: &Db, id: &str, limit: i64) -> Result<Vec<TransitionRow>, DbError> {
     let sql = "SELECT id, from_state, to_state, cause, reason, principal, trace_id, at FROM strategy_transitions \
                WHERE strategy_id = $1 ORDER BY at DESC, id DESC LIMIT $2";
-    Ok(on_db!(db, |p| sqlx::query_as::<_, TransitionRow>(sql)
-        .bind(id)
-        .bind(limit)
-        .fetch_all(p)
-        .await)?)
+    db.fetch_all(Sql::new(sql).bind(id).bind(limit)).await
 }

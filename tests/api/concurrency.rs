@@ -141,7 +141,7 @@ async fn concurrent_and_serial_writes_while_trading_never_fail(backend: Backend)
     );
 
     // Every import has its job and finished; every import that wrote rows got its
-    // autoCategorize job.
+    // auto_categorize job.
     let imports = all_imports_done(&app, &token).await;
     assert_eq!(imports.len(), 32);
     let mut wrote = 0;
@@ -155,7 +155,7 @@ async fn concurrent_and_serial_writes_while_trading_never_fail(backend: Backend)
     let jobs: Value = app
         .call(
             "GET",
-            "/v1/jobs?queue=financial&limit=500",
+            "/v1/jobs?queue=finance&limit=500",
             Some(&token),
             None,
         )
@@ -167,11 +167,11 @@ async fn concurrent_and_serial_writes_while_trading_never_fail(backend: Backend)
         .as_array()
         .expect("jobs")
         .iter()
-        .filter(|j| j["name"] == "autoCategorize")
+        .filter(|j| j["name"] == "auto_categorize")
         .count();
     assert_eq!(
         categorize, wrote,
-        "one autoCategorize per import that wrote"
+        "one auto_categorize per import that wrote"
     );
 
     // Their events (TransactionSynced, StrategyStateChanged, ...) were all published.
@@ -181,15 +181,14 @@ async fn concurrent_and_serial_writes_while_trading_never_fail(backend: Backend)
         .expect("connect");
     let mut counts = (0, 0);
     for _ in 0..200 {
-        counts = ai_service::on_db!(&db, |p| {
-            sqlx::query_as::<_, (i64, i64)>(
-            "SELECT COALESCE(SUM(CASE WHEN last_error IS NOT NULL THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN event_type = 'TransactionSynced' AND published_at IS NOT NULL THEN 1 ELSE 0 END), 0) FROM outbox"
-        )
-        .fetch_one(p)
-        .await
-        .expect("outbox")
-        });
+        counts = db
+            .fetch_one::<(i64, i64)>(
+                "SELECT COALESCE(SUM(CASE WHEN last_error IS NOT NULL THEN 1 ELSE 0 END), 0), \
+                 COALESCE(SUM(CASE WHEN event_type = 'TransactionSynced' AND published_at IS NOT NULL THEN 1 ELSE 0 END), 0) \
+                 FROM outbox",
+            )
+            .await
+            .expect("outbox");
         if counts.1 == 32 {
             break;
         }

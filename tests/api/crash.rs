@@ -222,12 +222,10 @@ async fn kill_9_mid_import_then_restart_completes_exactly(backend: Backend) {
         .await
         .expect("connect");
     let count = || async {
-        ai_service::on_db!(&db_conn, |p| sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM fin_transactions"
-        )
-        .fetch_one(p)
-        .await)
-        .expect("count")
+        db_conn
+            .fetch_scalar::<i64>("SELECT COUNT(*) FROM fin_transactions")
+            .await
+            .expect("count")
     };
     assert_eq!(count().await, 0, "killed before its transaction committed");
 

@@ -5,8 +5,8 @@ use crate::on_both_backends;
 use actix::Actor;
 use actors::TraceId;
 use actors::events::{EventBus, OutboxRelay, TradeExecuted};
-use ai_service::db::{Db, DbHandle};
-use ai_service::events::{SqlOutbox, stage};
+use ai_service::db::{Db, DbHandle, Sql};
+use ai_service::events::{SqlOutbox, stage, stage_in};
 use ai_service::jobs::{JobQueue, SqlJobStore};
 use ai_service::schedules::{ScheduleRow, ScheduleRunner, upsert};
 use std::collections::HashMap;
@@ -60,24 +60,17 @@ async fn an_outbox_event_survives_a_crash_before_publish(backend: Backend) {
     let db = connect(&test_db).await;
     // The change and its event commit together; then the process "dies" before publishing.
     let staged = stage(&trade(7), &TraceId::new("t-trade")).expect("stage");
-    ai_service::on_db!(&db, |p| {
-        let mut tx = p.begin().await.expect("begin");
-        sqlx::query("INSERT INTO app_meta (key, value) VALUES ('last_trade', '7')")
-            .execute(&mut *tx)
-            .await
-            .expect("change");
-        ai_service::stage_event!(tx, staged).await.expect("stage");
-        tx.commit().await.expect("commit");
-    });
+    let mut tx = db.begin_write().await.expect("begin");
+    tx.execute("INSERT INTO app_meta (key, value) VALUES ('last_trade', '7')")
+        .await
+        .expect("change");
+    stage_in(&mut tx, &staged).await.expect("stage");
+    tx.commit().await.expect("commit");
     // A rolled-back change leaves no event behind.
     let discarded = stage(&trade(8), &TraceId::new("t-rollback")).expect("stage");
-    ai_service::on_db!(&db, |p| {
-        let mut tx = p.begin().await.expect("begin");
-        ai_service::stage_event!(tx, discarded)
-            .await
-            .expect("stage");
-        tx.rollback().await.expect("rollback");
-    });
+    let mut tx = db.begin_write().await.expect("begin");
+    stage_in(&mut tx, &discarded).await.expect("stage");
+    tx.rollback().await.expect("rollback");
 
     // Next start: a fresh bus and relay deliver it.
     let bus = EventBus::new(16);
@@ -94,12 +87,10 @@ async fn an_outbox_event_survives_a_crash_before_publish(backend: Backend) {
         .expect("event");
     assert_eq!(got, trade(7));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let pending: i64 = ai_service::on_db!(&db, |p| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM outbox WHERE published_at IS NULL"
-    )
-    .fetch_one(p)
-    .await
-    .expect("count"));
+    let pending: i64 = db
+        .fetch_scalar("SELECT COUNT(*) FROM outbox WHERE published_at IS NULL")
+        .await
+        .expect("count");
     assert_eq!(pending, 0, "marked published");
     assert!(
         tokio::time::timeout(Duration::from_millis(300), sub.recv())
@@ -143,12 +134,11 @@ async fn a_schedule_fires_once_per_tick_with_two_processes(backend: Backend) {
     for r in &runners {
         r.shutdown().await;
     }
-    let keys: Vec<String> = ai_service::on_db!(&db, |p| sqlx::query_scalar(
-        "SELECT idempotency_key FROM jobs WHERE queue = 'sched'"
-    )
-    .fetch_all(p)
-    .await
-    .expect("jobs"));
+    let keys: Vec<(String,)> = db
+        .fetch_all("SELECT idempotency_key FROM jobs WHERE queue = 'sched'")
+        .await
+        .expect("jobs");
+    let keys: Vec<String> = keys.into_iter().map(|(k,)| k).collect();
     assert!(
         (2..=4).contains(&keys.len()),
         "one job per tick over ~3.5 s, got {}: {keys:?}",
@@ -164,7 +154,7 @@ async fn schedules_api_validates_and_persists(backend: Backend) {
     let app = crate::helpers::TestApp::spawn(backend).await;
     let admin = app.token_for("admin").await;
     let bad = app
-        .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "every night", "queue": "financial", "job_name": "sync"})))
+        .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "every night", "queue": "finance", "job_name": "sync"})))
         .await;
     assert_eq!(bad.status(), 422);
     let fields = |v: serde_json::Value| -> Vec<String> {
@@ -182,7 +172,7 @@ async fn schedules_api_validates_and_persists(backend: Backend) {
     );
     // A known job with a payload its kind does not take.
     let bad = app
-        .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "0 30 2 * * *", "queue": "financial", "job_name": "syncBank", "payload": {"account": 1}})))
+        .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "0 30 2 * * *", "queue": "finance", "job_name": "sync_bank", "payload": {"account": 1}})))
         .await;
     assert_eq!(bad.status(), 422);
     assert_eq!(fields(bad.json().await.expect("json")), vec!["payload"]);
@@ -191,7 +181,7 @@ async fn schedules_api_validates_and_persists(backend: Backend) {
             "POST",
             "/v1/schedules",
             Some(&admin),
-            Some(serde_json::json!({"name": "nightly", "cron": "0 30 2 * * *", "queue": "financial", "job_name": "syncBank", "payload": {"account_id": "acc-1"}})),
+            Some(serde_json::json!({"name": "nightly", "cron": "0 30 2 * * *", "queue": "finance", "job_name": "sync_bank", "payload": {"account_id": "acc-1"}})),
         )
         .await;
     assert_eq!(created.status(), 201);
@@ -205,7 +195,7 @@ async fn schedules_api_validates_and_persists(backend: Backend) {
     assert_eq!(list[0]["name"], "nightly");
     assert_eq!(list[0]["payload"]["account_id"], "acc-1");
     let dup = app
-        .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "0 0 3 * * *", "queue": "financial", "job_name": "syncAll"})))
+        .call("POST", "/v1/schedules", Some(&admin), Some(serde_json::json!({"name": "nightly", "cron": "0 0 3 * * *", "queue": "finance", "job_name": "sync_all"})))
         .await;
     assert_eq!(dup.status(), 409);
     let id = s["id"].as_str().expect("id");
@@ -252,16 +242,13 @@ async fn every_outbox_type_is_published_and_unknown_ones_stay_pending(backend: B
         ),
     ];
     for (id, kind, payload) in &rows {
-        ai_service::on_db!(&db, |p| sqlx::query(ai_service::events::INSERT)
+        let sql = Sql::new(ai_service::events::INSERT)
             .bind(*id)
             .bind(*kind)
             .bind(payload)
             .bind("t")
-            .bind(0_i64)
-            .execute(p)
-            .await
-            .map(drop)
-            .expect("insert"));
+            .bind(0_i64);
+        db.execute(sql).await.expect("insert");
     }
     let relay = OutboxRelay::new(
         Arc::new(SqlOutbox(DbHandle::connected(db.clone()))),
@@ -274,17 +261,12 @@ async fn every_outbox_type_is_published_and_unknown_ones_stay_pending(backend: B
         .expect("the row after the unknown one is delivered")
         .expect("event");
     assert_eq!(got, event);
-    let mut state = Vec::new();
+    let mut state: Vec<(String, Option<i64>, Option<String>)> = Vec::new();
     for _ in 0..100 {
-        state = ai_service::on_db!(&db, |p| sqlx::query_as::<
-            _,
-            (String, Option<i64>, Option<String>),
-        >(
-            "SELECT id, published_at, last_error FROM outbox ORDER BY id"
-        )
-        .fetch_all(p)
-        .await
-        .expect("rows"));
+        state = db
+            .fetch_all("SELECT id, published_at, last_error FROM outbox ORDER BY id")
+            .await
+            .expect("rows");
         if state
             .iter()
             .all(|(_, published, error)| published.is_some() || error.is_some())

@@ -552,7 +552,7 @@ async fn rules_then_model_categorize_and_user_locks_win(backend: Backend) {
     let file = "inline:date,text,amount\n2026-01-05,Coffee corner,-3.20\n2026-01-06,Kiosk,-4.00\n2026-01-07,MERCADONA ALICANTE,-61.10\n2026-01-08,Unknown big thing,-300.00\n";
     let i = import(&app, &token, &acc, file, &[("profile_id", pid)]).await;
     assert_eq!(i["inserted"], 4);
-    // The import queues autoCategorize; wait for it.
+    // The import queues auto_categorize; wait for it.
     let mut got = Vec::new();
     for _ in 0..200 {
         got = txs(

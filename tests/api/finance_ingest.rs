@@ -11,7 +11,6 @@ use actors::finance::{StatementLine, TxStatus};
 use ai_service::db::Db;
 use ai_service::finance::accounts::{self, AccountRow};
 use ai_service::finance::ingest::{IngestOptions, ingest, ingest_in};
-use ai_service::on_db;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -64,11 +63,10 @@ fn line(day: &str, amount: &str, desc: &str, ext: Option<&str>, status: TxStatus
 }
 
 async fn rows(db: &Db) -> Vec<(String, String, String)> {
-    on_db!(db, |p| sqlx::query_as(
-        "SELECT booked_date, amount, status FROM fin_transactions ORDER BY booked_date, amount"
+    db.fetch_all(
+        "SELECT booked_date, amount, status FROM fin_transactions ORDER BY booked_date, amount",
     )
-    .fetch_all(p)
-    .await)
+    .await
     .expect("rows")
 }
 
@@ -124,13 +122,9 @@ async fn pending_lines_get_booked_not_duplicated(backend: Backend) {
     )
     .await;
     assert_eq!((out.inserted, out.updated), (0, 1));
-    on_db!(&db, |p| sqlx::query(
-        "DELETE FROM fin_transactions WHERE external_id = 'B-9'"
-    )
-    .execute(p)
-    .await
-    .map(drop))
-    .expect("cleanup");
+    db.execute("DELETE FROM fin_transactions WHERE external_id = 'B-9'")
+        .await
+        .expect("cleanup");
     // Without one: same amount and description a few days later books the pending line…
     run(
         &db,
@@ -191,12 +185,12 @@ async fn a_killed_import_leaves_nothing_and_reruns_exactly(backend: Backend) {
         1000,
         line("2026-01-15", "-1", "POISON", None, TxStatus::Booked),
     );
-    let trigger: &[&str] = match &db {
-        Db::Sqlite(_) => &[
+    let trigger: &[&str] = match db.backend() {
+        ai_service::config::Backend::Sqlite => &[
             "CREATE TRIGGER poison BEFORE INSERT ON fin_transactions WHEN NEW.description = 'POISON' \
              BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END",
         ],
-        Db::Postgres(_) => &[
+        ai_service::config::Backend::Postgres => &[
             "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
              IF NEW.description = 'POISON' THEN RAISE EXCEPTION 'disk full (simulated)'; END IF; \
              RETURN NEW; END $$",
@@ -204,7 +198,7 @@ async fn a_killed_import_leaves_nothing_and_reruns_exactly(backend: Backend) {
         ],
     };
     for q in trigger {
-        on_db!(&db, |p| sqlx::query(q).execute(p).await.map(drop)).expect(q);
+        db.execute(*q).await.expect(q);
     }
     let err = ingest(
         &db,
@@ -454,17 +448,17 @@ async fn simplefin_sync_against_a_fake_bridge(backend: Backend) {
         "metric missing"
     );
 
-    // A cron schedule running `syncAll` syncs every linked account.
+    // A cron schedule running `sync_all` syncs every linked account.
     let res = app
-        .call("POST", "/v1/schedules", Some(&admin), Some(json!({"name": "bank", "cron": "* * * * * *", "queue": "financial", "job_name": "syncAll"})))
+        .call("POST", "/v1/schedules", Some(&admin), Some(json!({"name": "bank", "cron": "* * * * * *", "queue": "finance", "job_name": "sync_all"})))
         .await;
     assert_eq!(res.status().as_u16(), 201);
     let schedule: Value = res.json().await.expect("json");
     let mut synced = false;
     for _ in 0..100 {
-        let jobs = get(&app, &admin, "/v1/jobs?queue=financial&limit=100").await;
+        let jobs = get(&app, &admin, "/v1/jobs?queue=finance&limit=100").await;
         synced = jobs["items"].as_array().expect("items").iter().any(|j| {
-            j["name"] == "syncBank"
+            j["name"] == "sync_bank"
                 && j["state"] == "completed"
                 && j["payload"]["account_id"] == acc.as_str()
                 && j["id"] != first
@@ -477,7 +471,7 @@ async fn simplefin_sync_against_a_fake_bridge(backend: Backend) {
     }
     assert!(
         synced,
-        "the schedule's syncAll ran a syncBank for the account"
+        "the schedule's sync_all ran a sync_bank for the account"
     );
     app.call(
         "DELETE",

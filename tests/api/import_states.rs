@@ -14,19 +14,20 @@ on_both_backends!(an_import_shows_retrying_then_completed_or_failed);
 const CSV: &str = "date,description,amount\n2026-03-01,Coffee {n},-3.50\n";
 
 async fn refuse_rows(db: &ai_service::db::Db, on: bool) {
-    let sql: &[&str] = match (db, on) {
-        (ai_service::db::Db::Sqlite(_), true) => &[
+    use ai_service::config::Backend as Kind;
+    let sql: &[&str] = match (db.backend(), on) {
+        (Kind::Sqlite, true) => &[
             "CREATE TRIGGER refuse BEFORE INSERT ON fin_transactions BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END",
         ],
-        (ai_service::db::Db::Sqlite(_), false) => &["DROP TRIGGER refuse"],
-        (ai_service::db::Db::Postgres(_), true) => &[
+        (Kind::Sqlite, false) => &["DROP TRIGGER refuse"],
+        (Kind::Postgres, true) => &[
             "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full (simulated)'; END $$",
             "CREATE TRIGGER refuse BEFORE INSERT ON fin_transactions FOR EACH ROW EXECUTE FUNCTION refuse()",
         ],
-        (ai_service::db::Db::Postgres(_), false) => &["DROP TRIGGER refuse ON fin_transactions"],
+        (Kind::Postgres, false) => &["DROP TRIGGER refuse ON fin_transactions"],
     };
     for q in sql {
-        ai_service::on_db!(db, |p| sqlx::query(q).execute(p).await.map(drop)).expect(q);
+        db.execute(*q).await.expect(q);
     }
 }
 

@@ -509,19 +509,27 @@ async fn postgres_notify_wakes_other_processes() {
 }
 
 /// Dispatchers come from the registered job kinds; a configured queue nothing handles is
-/// refused at start (a typo like `finance` used to start a dispatcher with no handlers while
-/// `financial` jobs waited forever).
+/// refused at start (a typo like `finanse` used to start a dispatcher with no handlers while
+/// `finance` jobs waited forever). The queue's old name says what it is called now.
 #[actix_web::test]
 async fn a_configured_queue_without_job_kinds_is_refused() {
     let db = crate::helpers::TestDb::new(Backend::Sqlite).await;
-    let mut settings = crate::helpers::test_settings(db.url());
-    settings.jobs.queues = vec!["financial".to_owned(), "finance".to_owned()];
-    let Err(err) = ai_service::startup::Application::build(settings).await else {
-        panic!("a queue without job kinds was accepted");
-    };
-    let text = format!("{err:#}");
-    assert!(
-        text.contains("jobs.queues: no job kinds run in queue `finance`"),
-        "{text}"
-    );
+    for (queue, says) in [
+        (
+            "finanse",
+            "jobs.queues: no job kinds run in queue `finanse`; known queues: finance, trading",
+        ),
+        (
+            "financial",
+            "jobs.queues: queue `financial` is called `finance` now",
+        ),
+    ] {
+        let mut settings = crate::helpers::test_settings(db.url());
+        settings.jobs.queues = vec!["finance".to_owned(), queue.to_owned()];
+        let Err(err) = ai_service::startup::Application::build(settings).await else {
+            panic!("queue `{queue}` without job kinds was accepted");
+        };
+        let text = format!("{err:#}");
+        assert!(text.contains(says), "{text}");
+    }
 }

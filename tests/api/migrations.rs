@@ -1,11 +1,14 @@
 use crate::helpers::{Backend, TestApp, TestDb, test_settings};
 use crate::on_both_backends;
 use ai_service::db::{Db, embedded_count};
+use ai_service::on_db;
+use sqlx::migrate::Migrator;
 
 on_both_backends!(
     migrations_are_idempotent,
     concurrent_migrations_apply_once,
-    two_processes_migrate_at_once
+    two_processes_migrate_at_once,
+    jobs_and_schedules_stored_under_the_old_names_carry_the_new_ones
 );
 
 fn backend_of(b: Backend) -> ai_service::config::Backend {
@@ -149,4 +152,83 @@ async fn both_backends_have_the_same_migrations_tables_and_columns() {
         only(sqlite, postgres),
         only(postgres, sqlite)
     );
+}
+
+/// The migration that renamed the `financial` queue `finance` and the camelCase job names.
+const JOB_NAMES_MIGRATION: i64 = 20_261_202_100_000;
+
+/// A job and a schedule written under the old names (queue `financial`, `syncBank`,
+/// `syncAll`) before the renaming migration show the new names after it, so the registered
+/// kinds still run them.
+async fn jobs_and_schedules_stored_under_the_old_names_carry_the_new_ones(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let settings = test_settings(test_db.url());
+    let db = Db::connect(&settings.database).await.expect("connect");
+    let folder = match backend {
+        Backend::Sqlite => "migrations/sqlite",
+        Backend::Postgres => "migrations/postgres",
+    };
+    let mut before = Migrator::new(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(folder))
+        .await
+        .expect("migrations folder");
+    let earlier: Vec<_> = before
+        .migrations
+        .iter()
+        .filter(|m| m.version < JOB_NAMES_MIGRATION)
+        .cloned()
+        .collect();
+    assert!(
+        earlier.len() < before.migrations.len(),
+        "the renaming migration exists"
+    );
+    before.migrations = earlier.into();
+    on_db!(&db, |p| before.run(p).await).expect("migrate up to the renaming");
+    on_db!(&db, |p| sqlx::query(
+        "INSERT INTO jobs (id, queue, name, payload, state, attempts, max_attempts, backoff, run_at, \
+         last_error, trace_id, created_at, updated_at) VALUES ('job-old', 'financial', 'syncBank', \
+         '{\"account_id\":\"acc-1\"}', 'dead', 5, 5, 'fixed:1000', 1, 'boom', 't-old', 1, 1)"
+    )
+    .execute(p)
+    .await
+    .map(drop))
+    .expect("old job");
+    on_db!(&db, |p| sqlx::query(
+        "INSERT INTO schedules (id, name, cron, queue, job_name, payload, enabled, created_at, updated_at) \
+         VALUES ('sch-old', 'bank', '0 0 3 * * *', 'financial', 'syncAll', '{}', $1, 1, 1)"
+    )
+    .bind(false)
+    .execute(p)
+    .await
+    .map(drop))
+    .expect("old schedule");
+    db.migrate().await.expect("the renaming and what follows");
+    db.close().await;
+
+    let mut app = TestApp::with_settings(settings).await;
+    app.db = Some(test_db);
+    let admin = app.token_for("admin").await;
+    let job: serde_json::Value = app
+        .call("GET", "/v1/jobs/job-old", Some(&admin), None)
+        .await
+        .json()
+        .await
+        .expect("job");
+    assert_eq!(
+        (job["queue"].as_str(), job["name"].as_str()),
+        (Some("finance"), Some("sync_bank")),
+        "{job}"
+    );
+    let schedules: serde_json::Value = app
+        .call("GET", "/v1/schedules", Some(&admin), None)
+        .await
+        .json()
+        .await
+        .expect("schedules");
+    let bank = &schedules[0];
+    assert_eq!(
+        (bank["queue"].as_str(), bank["job_name"].as_str()),
+        (Some("finance"), Some("sync_all")),
+        "{schedules}"
+    );
+    app.stop().await;
 }

@@ -79,6 +79,35 @@ async fn the_server_serves_the_spec_and_swagger_ui() {
         .await
         .expect("js");
     assert!(init.contains("/openapi.json"), "{init}");
+
+    // Stored gzipped: sent as stored to a client that accepts gzip, inflated for one that
+    // does not (this client sends no Accept-Encoding of its own).
+    let plain = app.get("/docs/swagger-ui-bundle.js").await;
+    assert_eq!(plain.status(), 200);
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().await.expect("js");
+    let gz = app
+        .client
+        .get(format!("{}/docs/swagger-ui-bundle.js", app.address))
+        .header("accept-encoding", "gzip, br")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    assert_eq!(gz.headers()["vary"], "accept-encoding");
+    let gz = gz.bytes().await.expect("gz");
+    assert!(gz.starts_with(&[0x1f, 0x8b]), "a gzip stream");
+    assert!(
+        gz.len() * 3 < plain.len(),
+        "{} vs {} bytes",
+        gz.len(),
+        plain.len()
+    );
+    let mut inflated = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut inflated)
+        .expect("inflates");
+    assert_eq!(inflated, plain);
+    assert_eq!(app.get("/docs/swagger-ui.js.map").await.status(), 404);
     app.stop().await;
 }
 

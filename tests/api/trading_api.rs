@@ -232,7 +232,7 @@ async fn double_deploy_is_one_job(backend: Backend) {
     let db = TestDb::new(backend).await;
     let mut settings = test_settings(db.url());
     // No trading dispatcher: the job waits, so the second request meets it queued.
-    settings.jobs.queues = vec!["financial".to_owned()];
+    settings.jobs.queues = vec!["finance".to_owned()];
     let mut app = TestApp::with_settings(settings).await;
     app.db = Some(db);
     let token = app.token_for("trader").await;
@@ -281,12 +281,12 @@ async fn live_strategy_comes_back_stopped_after_restart(backend: Backend) {
     let pool = ai_service::db::Db::connect(&test_settings(&url).database)
         .await
         .expect("connect");
-    let rows: Vec<(String,)> = ai_service::on_db!(&pool, |p| sqlx::query_as(
-        "SELECT payload FROM outbox WHERE event_type = 'StrategyStateChanged' ORDER BY id"
-    )
-    .fetch_all(p)
-    .await)
-    .expect("outbox");
+    let rows: Vec<(String,)> = pool
+        .fetch_all(
+            "SELECT payload FROM outbox WHERE event_type = 'StrategyStateChanged' ORDER BY id",
+        )
+        .await
+        .expect("outbox");
     let last: Value = serde_json::from_str(&rows.last().expect("event").0).expect("json");
     assert_eq!(last["cause"], "restart");
     assert_eq!(last["to"], "stopped");

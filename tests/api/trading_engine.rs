@@ -15,8 +15,7 @@ use actors::trading::runtime::{Deps, Engine, RuntimeConfig, TradingStore};
 use actors::trading::types::{
     Fees, FillReport, Level, Liquidity, OrderBook, OrderReport, OrderRequest,
 };
-use ai_service::db::{Db, DbHandle};
-use ai_service::on_db;
+use ai_service::db::{Db, DbHandle, Sql};
 use ai_service::trading::store::{SqlTradingStore, StrategyRow};
 use async_trait::async_trait;
 use rust_decimal::{Decimal, dec};
@@ -86,13 +85,13 @@ impl Connector for CheckingVenue {
         Ok(BTreeMap::new())
     }
     async fn place(&self, order: &OrderRequest) -> Result<OrderReport, ConnectorError> {
-        let status: Option<(String,)> = on_db!(&self.db, |p| sqlx::query_as(
-            "SELECT status FROM orders WHERE client_order_id = $1"
-        )
-        .bind(&order.client_order_id)
-        .fetch_optional(p)
-        .await)
-        .map_err(|e| ConnectorError::Unavailable(e.to_string()))?;
+        let sql = Sql::new("SELECT status FROM orders WHERE client_order_id = $1")
+            .bind(&order.client_order_id);
+        let status: Option<(String,)> = self
+            .db
+            .fetch_optional(sql)
+            .await
+            .map_err(|e| ConnectorError::Unavailable(e.to_string()))?;
         self.seen_at_place
             .lock()
             .expect("lock")
@@ -214,8 +213,7 @@ async fn engine(s: &Setup) -> Engine {
 }
 
 async fn count(db: &Db, sql: &str) -> i64 {
-    let (n,): (i64,) = on_db!(db, |p| sqlx::query_as(sql).fetch_one(p).await).expect("count");
-    n
+    db.fetch_scalar(sql).await.expect("count")
 }
 
 async fn orders_are_recorded_before_the_venue_sees_them_and_fills_dedupe(backend: Backend) {
@@ -247,12 +245,9 @@ async fn orders_are_recorded_before_the_venue_sees_them_and_fills_dedupe(backend
     assert_eq!(p.fees_paid, dec!(0.101));
     assert_eq!(p.realised, dec!(-0.101));
     let (status, filled, avg): (String, String, Option<String>) =
-        on_db!(&s.db, |pool| sqlx::query_as(
-            "SELECT status, filled_qty, avg_fill_price FROM orders"
-        )
-        .fetch_one(pool)
-        .await)
-        .expect("order");
+        s.db.fetch_one("SELECT status, filled_qty, avg_fill_price FROM orders")
+            .await
+            .expect("order");
     assert_eq!((status.as_str(), filled.as_str()), ("filled", "1"));
     assert_eq!(avg.as_deref(), Some("101"));
     // Full position: the strategy asks for nothing more.
@@ -270,26 +265,22 @@ async fn orders_are_recorded_before_the_venue_sees_them_and_fills_dedupe(backend
 async fn unsent_orders_are_reconciled_before_anything_new(backend: Backend) {
     let s = setup(backend, "1000").await;
     // Recorded, then the process died before sending: the venue never heard of it.
-    on_db!(&s.db, |p| sqlx::query(
+    s.db.execute(
         "INSERT INTO orders (client_order_id, strategy_id, venue, symbol, side, order_type, limit_price, qty, filled_qty, \
          avg_fill_price, fees, status, venue_order_id, reason, tag, trace_id, created_at, updated_at) \
-         VALUES ('lost-1', 's-1', 'fake', 'BTC-USDT', 'buy', 'market', NULL, '1', '0', NULL, '0', 'pending_submit', NULL, NULL, 'x', 't', 1, 1)"
+         VALUES ('lost-1', 's-1', 'fake', 'BTC-USDT', 'buy', 'market', NULL, '1', '0', NULL, '0', 'pending_submit', NULL, NULL, 'x', 't', 1, 1)",
     )
-    .execute(p)
     .await
-    .map(drop))
     .expect("insert");
     let mut e = engine(&s).await;
     assert_eq!(e.open_orders().count(), 1);
     // The threshold strategy holds back while an order is unfinished, so this tick only
     // reconciles; the next one may trade.
     let summary = e.tick().await.expect("tick");
-    let (status, reason): (String, Option<String>) = on_db!(&s.db, |p| sqlx::query_as(
-        "SELECT status, reason FROM orders WHERE client_order_id = 'lost-1'"
-    )
-    .fetch_one(p)
-    .await)
-    .expect("order");
+    let (status, reason): (String, Option<String>) =
+        s.db.fetch_one("SELECT status, reason FROM orders WHERE client_order_id = 'lost-1'")
+            .await
+            .expect("order");
     assert_eq!(status, "rejected");
     assert_eq!(reason.as_deref(), Some("never reached the venue"));
     assert_eq!(summary.orders.len(), 1, "trades once the book is clean");
@@ -355,14 +346,12 @@ async fn arbitrage_case(
 ) -> (Setup, Vec<(String, String, String, String)>) {
     let s = setup(backend, "1000").await;
     let params = serde_json::json!({"other_connector": "b", "order_qty": "1", "min_profit_bps": "10", "execute": true});
-    on_db!(&s.db, |p| sqlx::query(
-        "UPDATE strategies SET kind = 'arbitrage', connector = 'a', params = $1 WHERE id = 's-1'"
-    )
-    .bind(params.to_string())
-    .execute(p)
-    .await
-    .map(drop))
-    .expect("make it an arbitrage strategy");
+    let sql = Sql::new(
+        "UPDATE strategies SET kind = 'arbitrage', connector = 'a', params = $1 WHERE id = 's-1'",
+    );
+    s.db.execute(sql.bind(params.to_string()))
+        .await
+        .expect("make it an arbitrage strategy");
     let (feed_a, feed_b) = (Arc::new(StaticFeed::new()), Arc::new(StaticFeed::new()));
     feed_a.set(book("BTC-USDT", dec!(99.5), dec!(100)));
     feed_b.set(book("BTC-USDT", dec!(102), dec!(102.5)));
@@ -387,12 +376,11 @@ async fn arbitrage_case(
     );
     assert_eq!(event.net_profit, "1.798");
     assert!(event.executed);
-    let orders: Vec<(String, String, String, String)> = on_db!(&s.db, |p| sqlx::query_as(
-        "SELECT tag, venue, status, filled_qty FROM orders ORDER BY created_at, tag"
-    )
-    .fetch_all(p)
-    .await)
-    .expect("orders");
+    let orders: Vec<(String, String, String, String)> = s
+        .db
+        .fetch_all("SELECT tag, venue, status, filled_qty FROM orders ORDER BY created_at, tag")
+        .await
+        .expect("orders");
     (s, orders)
 }
 
@@ -495,14 +483,9 @@ async fn corrupt_stored_values_are_errors_not_guesses(backend: Backend) {
                 .contains(if side == "buy" { kind } else { side }),
             "{err}"
         );
-        on_db!(&s.db, |p| sqlx::query(
-            "DELETE FROM orders WHERE client_order_id = $1"
-        )
-        .bind(id)
-        .execute(p)
-        .await
-        .map(drop))
-        .expect("delete");
+        s.db.execute(Sql::new("DELETE FROM orders WHERE client_order_id = $1").bind(id))
+            .await
+            .expect("delete");
     }
     write_corrupt(
         &s.db,

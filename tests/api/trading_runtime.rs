@@ -12,7 +12,6 @@ use actors::trading::fsm::Command;
 use actors::trading::runtime::{Apply, Deps, RuntimeConfig, TradingError, TradingManager};
 use actors::trading::types::{Fees, OrderBook, OrderReport, OrderRequest};
 use ai_service::db::{Db, DbHandle};
-use ai_service::on_db;
 use ai_service::trading::store::SqlTradingStore;
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -142,12 +141,10 @@ async fn wait_state(db: &Db, want: &str) -> (String, Option<String>) {
         Duration::from_secs(6),
         &format!("strategy {want}"),
         || async {
-            let row: (String, Option<String>) = on_db!(db, |p| sqlx::query_as(
-                "SELECT state, state_reason FROM strategies WHERE id = 's-1'"
-            )
-            .fetch_one(p)
-            .await)
-            .expect("strategy");
+            let row: (String, Option<String>) = db
+                .fetch_one("SELECT state, state_reason FROM strategies WHERE id = 's-1'")
+                .await
+                .expect("strategy");
             if row.0 == want { Ok(row) } else { Err(row) }
         },
     )
@@ -178,14 +175,12 @@ async fn a_failing_venue_faults_the_strategy(backend: Backend) {
     wait_state(&db, "live").await;
     apply(&manager, Command::Stop).await;
     wait_state(&db, "stopped").await;
-    let (n,): (i64,) = on_db!(&db, |p| {
-        sqlx::query_as(
-        "SELECT COUNT(*) FROM strategy_transitions WHERE strategy_id = 's-1' AND cause = 'fault'"
-    )
-    .fetch_one(p)
-    .await
-    })
-    .expect("count");
+    let n: i64 = db
+        .fetch_scalar(
+            "SELECT COUNT(*) FROM strategy_transitions WHERE strategy_id = 's-1' AND cause = 'fault'",
+        )
+        .await
+        .expect("count");
     assert!(n >= 1);
     supervisor.shutdown().await;
 }
@@ -215,12 +210,10 @@ async fn slow_ticks_are_counted_and_stored(backend: Backend) {
         Duration::from_secs(6),
         "slow ticks in the database",
         || async {
-            let n = on_db!(&db, |p| sqlx::query_scalar::<_, i64>(
-                "SELECT slow_ticks FROM strategies WHERE id = 's-1'"
-            )
-            .fetch_one(p)
-            .await)
-            .expect("strategy");
+            let n: i64 = db
+                .fetch_scalar("SELECT slow_ticks FROM strategies WHERE id = 's-1'")
+                .await
+                .expect("strategy");
             if n > 0 { Ok(n) } else { Err(n) }
         },
     )

@@ -11,7 +11,7 @@ use serde_json::Value;
 on_both_backends!(a_multi_chunk_upload_imports_exactly_and_an_oversized_one_leaves_nothing);
 
 async fn count(db: &ai_service::db::Db, sql: &str) -> i64 {
-    ai_service::on_db!(db, |p| sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await).expect(sql)
+    db.fetch_scalar(sql).await.expect(sql)
 }
 
 async fn a_multi_chunk_upload_imports_exactly_and_an_oversized_one_leaves_nothing(

@@ -1,4 +1,4 @@
-//! `BankSyncActor`: runs `syncBank` for one account at a time: asks the provider for the
+//! `BankSyncActor`: runs `sync_bank` for one account at a time: asks the provider for the
 //! account's recent transactions and hands them to the ledger, which dedupes them (bank ids,
 //! pending → booked) exactly as file imports are. Counted in `transactions_synced_total`.
 

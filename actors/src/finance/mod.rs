@@ -7,6 +7,7 @@
 //! - `bank_sync.rs`: `BankSyncActor` and its `SyncLedger` port.
 //! - `parse/`: CSV (saved column-mapping profiles), OFX 1.x/2.x, CAMT.053, Norma 43.
 //! - `identity.rs`: description normalisation and stable dedupe keys (twins kept apart).
+//! - `matching.rs`: which incoming lines are new, known, or book a pending transaction.
 //! - `categorize/`: rules (ordered, stop-processing), the naive Bayes model, the pipeline.
 //! - `categorizer.rs`: `CategorizerActor` and its `CategoryStore` port.
 
@@ -15,6 +16,7 @@ pub mod bank_sync;
 pub mod categorize;
 pub mod categorizer;
 pub mod identity;
+pub mod matching;
 pub mod parse;
 pub mod types;
 

@@ -45,7 +45,7 @@ async fn save(
         currency: i.currency,
         institution: i.institution.filter(|s| !s.trim().is_empty()),
         opening_balance: opening.normalize().to_string(),
-        opening_e4: crate::finance::sql::to_e4(opening).unwrap_or_default(),
+        opening_e4: crate::finance::money::to_e4(opening).unwrap_or_default(),
         external_ref: i.external_ref.filter(|s| !s.trim().is_empty()),
         archived: i.archived,
         last_synced_at: base.as_ref().and_then(|b| b.last_synced_at),
@@ -191,7 +191,7 @@ pub async fn delete_account(ctx: Ctx, id: web::Path<String>) -> Result<HttpRespo
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Sync the account from its bank provider now (a `syncBank` job; SimpleFIN credentials in
+/// Sync the account from its bank provider now (a `sync_bank` job; SimpleFIN credentials in
 /// `/v1/settings/integrations/default/simplefin`, the account's `external_ref` = its id there).
 #[utoipa::path(tag = "financial", params(("id" = String, Path)), responses((status = 202, description = "Job enqueued", body = JobAccepted), (status = 404, description = "No such account", body = crate::error::Problem), (status = 422, description = "Not linked to a provider", body = crate::error::Problem)))]
 #[post("/v1/financial/accounts/{id}/sync")]

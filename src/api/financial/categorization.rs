@@ -6,7 +6,6 @@ use crate::api::ctx::Ctx;
 use crate::api::json::ApiJson;
 use crate::error::{ApiError, FieldError};
 use crate::finance::jobs::{AutoCategorize, CategorizePayload};
-use crate::on_db;
 use actix_web::{HttpResponse, get, post, web};
 use actors::jobs::JobSpec;
 use serde::{Deserialize, Serialize};
@@ -103,22 +102,18 @@ pub struct CategorizationStats {
 #[tracing::instrument(skip_all)]
 pub async fn stats(ctx: Ctx) -> Result<web::Json<CategorizationStats>, ApiError> {
     let db = ctx.db()?;
-    let by_source: Vec<(Option<String>, i64)> = on_db!(&db, |p| sqlx::query_as(
-        "SELECT categorized_by, COUNT(*) FROM fin_transactions GROUP BY categorized_by"
-    )
-    .fetch_all(p)
-    .await)
-    .map_err(crate::db::DbError::from)?;
-    let tiers: Vec<(String, i64, i64, i64)> = on_db!(&db, |p| sqlx::query_as(
+    let by_source: Vec<(Option<String>, i64)> = db
+        .fetch_all("SELECT categorized_by, COUNT(*) FROM fin_transactions GROUP BY categorized_by")
+        .await?;
+    let tiers: Vec<(String, i64, i64, i64)> = db
+        .fetch_all(
         "SELECT auto_tier, COUNT(*), \
          CAST(SUM(CASE WHEN categorized_by = 'user' AND category_id = auto_category_id THEN 1 ELSE 0 END) AS BIGINT), \
          CAST(SUM(CASE WHEN categorized_by = 'user' AND (category_id IS NULL OR category_id <> auto_category_id) THEN 1 \
                        WHEN categorized_by IS NULL THEN 1 ELSE 0 END) AS BIGINT) \
-         FROM fin_transactions WHERE auto_tier IS NOT NULL GROUP BY auto_tier ORDER BY auto_tier"
-    )
-    .fetch_all(p)
-    .await)
-    .map_err(crate::db::DbError::from)?;
+         FROM fin_transactions WHERE auto_tier IS NOT NULL GROUP BY auto_tier ORDER BY auto_tier",
+        )
+        .await?;
     let total: i64 = by_source.iter().map(|(_, n)| n).sum();
     let uncategorized = by_source
         .iter()

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 /// Parses a decimal string with at most 4 decimal places, or records why not.
 pub fn amount(field: &str, v: &str, errors: &mut Vec<FieldError>) -> Option<Decimal> {
     match Decimal::from_str(v.trim()) {
-        Ok(d) if crate::finance::sql::to_e4(d).is_some() => Some(d),
+        Ok(d) if crate::finance::money::to_e4(d).is_some() => Some(d),
         Ok(_) => {
             errors.push(FieldError::new(field, "at most 4 decimal places"));
             None

@@ -2,13 +2,16 @@
 
 use super::dto::{Import, ImportAccepted, ImportForm};
 use crate::api::ctx::Ctx;
+use crate::db::Db;
 use crate::error::{ApiError, FieldError};
+use crate::finance::accounts::{self, AccountRow};
 use crate::finance::imports::{self, ImportRow};
 use crate::finance::jobs::{self as finance_jobs, ImportPayload, QUEUE};
-use crate::finance::{accounts, profiles};
+use crate::finance::profiles;
 use crate::jobs::store::enqueue_in;
 use actix_multipart::Multipart;
 use actix_web::{HttpResponse, get, post, web};
+use actors::TraceId;
 use actors::finance::parse::Format;
 use actors::jobs::JobSpec;
 use futures::TryStreamExt;
@@ -108,6 +111,39 @@ async fn read_form(mut payload: Multipart) -> Result<Form, ApiError> {
 pub async fn create_import(ctx: Ctx, payload: Multipart) -> Result<HttpResponse, ApiError> {
     let form = read_form(payload).await?;
     let db = ctx.db()?;
+    let mut upload = validate(&db, form).await?;
+    let (row, job_id) = store(&db, &mut upload, &ctx.trace_id).await?;
+    ctx.state.jobs.wake(QUEUE);
+    ctx.audit(
+        ctx.who(),
+        "import.create",
+        format!("account:{}", upload.account.name),
+        "accepted",
+        Some(format!(
+            "{} ({} bytes), job {job_id}",
+            row.filename, upload.size
+        )),
+    );
+    Ok(HttpResponse::Accepted().json(ImportAccepted {
+        import_id: row.id,
+        job_id,
+    }))
+}
+
+/// An upload whose fields all passed [`validate`].
+struct Upload {
+    account: AccountRow,
+    /// A parser name, or `auto` (detected by the job).
+    format: String,
+    profile_id: Option<String>,
+    skip_bad_rows: bool,
+    filename: String,
+    file: tokio::fs::File,
+    size: u64,
+}
+
+/// Checks every field, naming each bad one (all of them at once, not the first).
+async fn validate(db: &Db, form: Form) -> Result<Upload, ApiError> {
     let mut errors = Vec::new();
     let account = match &form.account_id {
         None => {
@@ -115,7 +151,7 @@ pub async fn create_import(ctx: Ctx, payload: Multipart) -> Result<HttpResponse,
             None
         }
         Some(id) => {
-            let a = accounts::get(&db, id).await?;
+            let a = accounts::get(db, id).await?;
             if a.is_none() {
                 errors.push(FieldError::new("account_id", "no such account"));
             }
@@ -136,11 +172,11 @@ pub async fn create_import(ctx: Ctx, payload: Multipart) -> Result<HttpResponse,
         ));
     }
     if let Some(pid) = &form.profile_id
-        && profiles::get(&db, pid).await?.is_none()
+        && profiles::get(db, pid).await?.is_none()
     {
         errors.push(FieldError::new("profile_id", "no such CSV profile"));
     }
-    let skip = match form.skip_bad_rows.as_deref() {
+    let skip_bad_rows = match form.skip_bad_rows.as_deref() {
         None | Some("false" | "0" | "") => false,
         Some("true" | "1") => true,
         Some(_) => {
@@ -154,33 +190,50 @@ pub async fn create_import(ctx: Ctx, payload: Multipart) -> Result<HttpResponse,
         Some(_) => {}
     }
     super::dto::done(errors)?;
-    let (Some(account), Some((mut file, size))) = (account, form.file) else {
+    let (Some(account), Some((file, size))) = (account, form.file) else {
         return Err(ApiError::BadRequest("incomplete form".to_owned()));
     };
+    // A profile only describes CSV.
     let format = if format == "auto" && form.profile_id.is_some() {
         "csv".to_owned()
     } else {
         format
     };
+    Ok(Upload {
+        account,
+        format,
+        profile_id: form.profile_id,
+        skip_bad_rows,
+        filename: form.filename.unwrap_or_else(|| "upload".to_owned()),
+        file,
+        size,
+    })
+}
+
+/// Writes the import row, its file and its job in one transaction: a failure leaves none of
+/// them, never an import `queued` without a job. Returns the row and the job id.
+async fn store(
+    db: &Db,
+    upload: &mut Upload,
+    trace_id: &TraceId,
+) -> Result<(ImportRow, String), ApiError> {
     let id = uuid::Uuid::now_v7().to_string();
     let mut spec = JobSpec::of::<finance_jobs::Import>(
         &ImportPayload {
             import_id: id.clone(),
         },
-        ctx.trace_id.clone(),
+        trace_id.clone(),
     );
     spec.idempotency_key = Some(format!("import:{id}"));
-    // The import row, its file and its job commit together: a failure leaves none of them,
-    // never an import `queued` without a job.
     let mut tx = db.begin_write().await?;
     let (job_id, _) = enqueue_in(&mut tx, &spec).await?;
     let row = ImportRow {
         id,
-        account_id: account.id.clone(),
-        format,
-        filename: form.filename.unwrap_or_else(|| "upload".to_owned()),
-        profile_id: form.profile_id,
-        skip_bad_rows: skip,
+        account_id: upload.account.id.clone(),
+        format: upload.format.clone(),
+        filename: upload.filename.clone(),
+        profile_id: upload.profile_id.clone(),
+        skip_bad_rows: upload.skip_bad_rows,
         status: "queued".to_owned(),
         job_id: Some(job_id.clone()),
         rows_total: 0,
@@ -189,26 +242,15 @@ pub async fn create_import(ctx: Ctx, payload: Multipart) -> Result<HttpResponse,
         duplicates: 0,
         skipped: None,
         error: None,
-        trace_id: ctx.trace_id.as_str().to_owned(),
+        trace_id: trace_id.as_str().to_owned(),
         created_at: chrono::Utc::now().timestamp_millis(),
         finished_at: None,
     };
-    imports::create_in(&mut tx, &row, &mut file)
+    imports::create_in(&mut tx, &row, &mut upload.file)
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
     tx.commit().await?;
-    ctx.state.jobs.wake(QUEUE);
-    ctx.audit(
-        ctx.who(),
-        "import.create",
-        format!("account:{}", account.name),
-        "accepted",
-        Some(format!("{} ({} bytes), job {job_id}", row.filename, size)),
-    );
-    Ok(HttpResponse::Accepted().json(ImportAccepted {
-        import_id: row.id,
-        job_id,
-    }))
+    Ok((row, job_id))
 }
 
 #[derive(Deserialize, IntoParams)]

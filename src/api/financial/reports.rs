@@ -5,8 +5,8 @@
 use super::dto;
 use crate::api::ctx::Ctx;
 use crate::error::{ApiError, FieldError};
+use crate::finance::money::from_e4;
 use crate::finance::reports::{self, Range};
-use crate::finance::sql::from_e4;
 use crate::finance::{accounts, categories};
 use actix_web::{get, web};
 use serde::{Deserialize, Serialize};

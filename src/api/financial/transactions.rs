@@ -4,10 +4,12 @@
 use super::dto::{self, Transaction, TransactionInput, TransactionPage, TransactionPatch};
 use crate::api::ctx::Ctx;
 use crate::api::json::ApiJson;
+use crate::db::Db;
 use crate::error::{ApiError, FieldError};
-use crate::finance::sql::{from_e4, to_e4};
+use crate::finance::accounts::{self, AccountRow};
+use crate::finance::categories;
+use crate::finance::money::{from_e4, to_e4};
 use crate::finance::transactions::{self, Cursor, Filter, Sort, TxRow};
-use crate::finance::{accounts, categories};
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use actors::events::CategoryUpdated;
 use actors::finance::categorizer::Learn;
@@ -153,8 +155,38 @@ pub async fn create_transaction(
 ) -> Result<HttpResponse, ApiError> {
     let i = body.into_inner();
     let db = ctx.db()?;
+    let (account, line) = validate_new(&db, &i).await?;
+    let row = new_row(&account, &line, i);
+    match transactions::upsert(&db, &row).await {
+        Err(crate::db::DbError::Conflict { .. }) => {
+            return Err(ApiError::Conflict(
+                "an identical transaction (same day, amount and description) is already recorded"
+                    .to_owned(),
+            ));
+        }
+        other => other?,
+    }
+    if let Some(c) = &row.category_id {
+        learn(&ctx, &row, None, c);
+    }
+    ctx.audit(
+        ctx.who(),
+        "transaction.create",
+        format!("transaction:{}", row.id),
+        "success",
+        None,
+    );
+    Ok(HttpResponse::Created().json(Transaction::from(row)))
+}
+
+/// Checks every field of a new transaction (naming each bad one) and reads it as the line a
+/// statement would have carried.
+async fn validate_new(
+    db: &Db,
+    i: &TransactionInput,
+) -> Result<(AccountRow, StatementLine), ApiError> {
     let mut errors = Vec::new();
-    let account = accounts::get(&db, &i.account_id).await?;
+    let account = accounts::get(db, &i.account_id).await?;
     if account.is_none() {
         errors.push(FieldError::new("account_id", "no such account"));
     }
@@ -176,7 +208,7 @@ pub async fn create_transaction(
         }
     };
     if let Some(c) = &i.category_id
-        && categories::get(&db, c).await?.is_none()
+        && categories::get(db, c).await?.is_none()
     {
         errors.push(FieldError::new("category_id", "no such category"));
     }
@@ -197,17 +229,22 @@ pub async fn create_transaction(
         external_id: None,
         status,
     };
-    // Manual entries get a key too, so the same purchase imported later is not doubled.
-    let key = dedupe_keys(&account.id, std::slice::from_ref(&line)).remove(0);
+    Ok((account, line))
+}
+
+/// The row of a manual entry. It gets a dedupe key too, so the same purchase imported later
+/// is not doubled; a category given here is the user's, and locked.
+fn new_row(account: &AccountRow, line: &StatementLine, i: TransactionInput) -> TxRow {
+    let key = dedupe_keys(&account.id, std::slice::from_ref(line)).remove(0);
     let now = chrono::Utc::now().timestamp_millis();
     let user_category = i.category_id.is_some();
-    let row = TxRow {
+    TxRow {
         id: uuid::Uuid::now_v7().to_string(),
         account_id: account.id.clone(),
-        booked_date: booked.to_string(),
-        value_date: value.map(|d| d.to_string()),
-        amount: amount.normalize().to_string(),
-        amount_e4: to_e4(amount).unwrap_or_default(),
+        booked_date: line.booked.to_string(),
+        value_date: line.value_date.map(|d| d.to_string()),
+        amount: line.amount.normalize().to_string(),
+        amount_e4: to_e4(line.amount).unwrap_or_default(),
         currency: account.currency.clone(),
         description: line.description.clone(),
         counterparty: i.counterparty,
@@ -215,7 +252,7 @@ pub async fn create_transaction(
         external_id: None,
         dedupe_key: key,
         import_batch: None,
-        status: status.as_str().to_owned(),
+        status: line.status.as_str().to_owned(),
         category_id: i.category_id,
         categorized_by: user_category.then(|| "user".to_owned()),
         category_locked: user_category,
@@ -226,27 +263,7 @@ pub async fn create_transaction(
         suggestion_confidence: None,
         created_at: now,
         updated_at: now,
-    };
-    match transactions::upsert(&db, &row).await {
-        Err(crate::db::DbError::Conflict { .. }) => {
-            return Err(ApiError::Conflict(
-                "an identical transaction (same day, amount and description) is already recorded"
-                    .to_owned(),
-            ));
-        }
-        other => other?,
     }
-    if let Some(c) = &row.category_id {
-        learn(&ctx, &row, None, c);
-    }
-    ctx.audit(
-        ctx.who(),
-        "transaction.create",
-        format!("transaction:{}", row.id),
-        "success",
-        None,
-    );
-    Ok(HttpResponse::Created().json(Transaction::from(row)))
 }
 
 fn learn(ctx: &Ctx, row: &TxRow, previous: Option<String>, category: &str) {

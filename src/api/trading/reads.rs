@@ -87,9 +87,7 @@ pub async fn list_orders(
         )]));
     }
     let row = super::strategies::load(&ctx, &id).await?;
-    let rows = order_rows(&ctx.db()?, &row.id, i64::from(limit))
-        .await
-        .map_err(crate::db::DbError::from)?;
+    let rows = order_rows(&ctx.db()?, &row.id, i64::from(limit)).await?;
     Ok(web::Json(rows.into_iter().map(Order::from).collect()))
 }
 
@@ -108,10 +106,7 @@ pub async fn pnl(ctx: Ctx) -> Result<web::Json<PnlReport>, ApiError> {
     for s in strategies::list(&db).await? {
         let (mut realised, mut unrealised) = (Decimal::ZERO, Decimal::ZERO);
         let mut currency = String::new();
-        for p in position_rows(&db, &s.id)
-            .await
-            .map_err(crate::db::DbError::from)?
-        {
+        for p in position_rows(&db, &s.id).await? {
             let fee = venues
                 .get(&p.venue)
                 .map_or(Decimal::ZERO, |v| v.fees().taker);

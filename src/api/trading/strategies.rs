@@ -208,10 +208,7 @@ pub async fn get_strategy(
     let venues = &ctx.state.trading.venues;
     let (mut realised, mut unrealised) = (Decimal::ZERO, Decimal::ZERO);
     let mut positions = Vec::new();
-    for p in position_rows(&db, &row.id)
-        .await
-        .map_err(crate::db::DbError::from)?
-    {
+    for p in position_rows(&db, &row.id).await? {
         let fee = venues
             .get(&p.venue)
             .map_or(Decimal::ZERO, |v| v.fees().taker);
@@ -220,9 +217,7 @@ pub async fn get_strategy(
         unrealised += u;
         positions.push(dto);
     }
-    let open_orders = open_order_count(&db, &row.id)
-        .await
-        .map_err(crate::db::DbError::from)?;
+    let open_orders = open_order_count(&db, &row.id).await?;
     let transitions = strategies::transitions(&db, &row.id, 20)
         .await?
         .into_iter()

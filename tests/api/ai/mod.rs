@@ -197,16 +197,15 @@ async fn categorization_batches_thresholds_redaction_and_usage(backend: Backend)
     // 30 uncategorized transactions: two batches (25 + 5), strict schema, nothing sensitive.
     let requests = fake.requests();
     assert_eq!(requests.len(), 2, "one request per batch");
-    let mut sizes: Vec<usize> =
-        requests
-            .iter()
-            .map(|r| {
-                r.body["response_format"]["json_schema"]["schema"]["properties"]["results"]["items"]
+    let mut sizes: Vec<usize> = requests
+        .iter()
+        .map(|r| {
+            r.body["response_format"]["json_schema"]["schema"]["properties"]["results"]["items"]
                     ["properties"]["ref"]["enum"]
                     .as_array()
                     .map_or(0, Vec::len)
-            })
-            .collect();
+        })
+        .collect();
     sizes.sort_unstable();
     assert_eq!(sizes, vec![5, 25]);
     for r in &requests {

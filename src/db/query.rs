@@ -1,0 +1,201 @@
+//! Running a [`Sql`] on the pool ([`Db`]) or inside a write transaction ([`Tx`]): execute, or
+//! fetch rows decoded into a type that reads the same on both backends ([`DbRow`]).
+//!
+//! Every error leaves through `DbError::from(sqlx::Error)`, so a unique violation becomes
+//! `DbError::Conflict` in that one place.
+
+use super::sql::{Arg, Sql};
+use super::{Db, DbError, Tx};
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+
+/// A row type that decodes from either backend's rows (derive `sqlx::FromRow`, or a tuple).
+pub trait DbRow:
+    for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+impl<T> DbRow for T where
+    T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+/// Binds every value of `$args` (a `&[Arg]`) to a sqlx query of either backend, as the types
+/// the stores always bound (see `sql.rs`).
+macro_rules! bind_args {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Arg::Text(v) => q.bind(v.as_deref()),
+                Arg::Int(v) => q.bind(*v),
+                Arg::Bool(v) => q.bind(*v),
+                Arg::Bytes(v) => q.bind(v.as_deref()),
+                Arg::Float(v) => q.bind(*v),
+                Arg::Time(v) => q.bind(*v),
+            };
+        }
+        q
+    }};
+}
+
+impl Db {
+    /// Runs a statement; the number of rows it changed.
+    #[tracing::instrument(skip_all)]
+    pub async fn execute<'a>(&self, sql: impl Into<Sql<'a>>) -> Result<u64, DbError> {
+        let sql = sql.into();
+        Ok(crate::on_db!(self, |p| bind_args!(
+            sqlx::query(&sql.text),
+            &sql.args
+        )
+        .execute(p)
+        .await
+        .map(|r| r.rows_affected()))?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn fetch_all<'a, T: DbRow>(
+        &self,
+        sql: impl Into<Sql<'a>>,
+    ) -> Result<Vec<T>, DbError> {
+        let sql = sql.into();
+        Ok(crate::on_db!(self, |p| bind_args!(
+            sqlx::query_as::<_, T>(&sql.text),
+            &sql.args
+        )
+        .fetch_all(p)
+        .await)?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn fetch_one<'a, T: DbRow>(&self, sql: impl Into<Sql<'a>>) -> Result<T, DbError> {
+        let sql = sql.into();
+        Ok(crate::on_db!(self, |p| bind_args!(
+            sqlx::query_as::<_, T>(&sql.text),
+            &sql.args
+        )
+        .fetch_one(p)
+        .await)?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn fetch_optional<'a, T: DbRow>(
+        &self,
+        sql: impl Into<Sql<'a>>,
+    ) -> Result<Option<T>, DbError> {
+        let sql = sql.into();
+        Ok(crate::on_db!(self, |p| bind_args!(
+            sqlx::query_as::<_, T>(&sql.text),
+            &sql.args
+        )
+        .fetch_optional(p)
+        .await)?)
+    }
+
+    /// The first column of the one row (`COUNT(*)`, `SUM(…)`).
+    pub async fn fetch_scalar<'a, T>(&self, sql: impl Into<Sql<'a>>) -> Result<T, DbError>
+    where
+        (T,): DbRow,
+    {
+        Ok(self.fetch_one::<(T,)>(sql).await?.0)
+    }
+
+    /// The first column of the row, if there is one.
+    pub async fn fetch_scalar_optional<'a, T>(
+        &self,
+        sql: impl Into<Sql<'a>>,
+    ) -> Result<Option<T>, DbError>
+    where
+        (T,): DbRow,
+    {
+        Ok(self.fetch_optional::<(T,)>(sql).await?.map(|(v,)| v))
+    }
+
+    /// Rows one at a time, as the database returns them (large results read in pieces).
+    pub fn fetch<'s, T: DbRow + 's>(
+        &'s self,
+        sql: &'s Sql<'s>,
+    ) -> BoxStream<'s, Result<T, DbError>> {
+        crate::on_db!(self, |p| bind_args!(
+            sqlx::query_as::<_, T>(&sql.text),
+            &sql.args
+        )
+        .fetch(p)
+        .map_err(DbError::from)
+        .boxed())
+    }
+}
+
+impl Tx {
+    /// Runs a statement; the number of rows it changed.
+    #[tracing::instrument(skip_all)]
+    pub async fn execute<'a>(&mut self, sql: impl Into<Sql<'a>>) -> Result<u64, DbError> {
+        let sql = sql.into();
+        Ok(crate::on_tx!(self, |c| bind_args!(
+            sqlx::query(&sql.text),
+            &sql.args
+        )
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn fetch_all<'a, T: DbRow>(
+        &mut self,
+        sql: impl Into<Sql<'a>>,
+    ) -> Result<Vec<T>, DbError> {
+        let sql = sql.into();
+        Ok(crate::on_tx!(self, |c| bind_args!(
+            sqlx::query_as::<_, T>(&sql.text),
+            &sql.args
+        )
+        .fetch_all(c)
+        .await)?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn fetch_one<'a, T: DbRow>(&mut self, sql: impl Into<Sql<'a>>) -> Result<T, DbError> {
+        let sql = sql.into();
+        Ok(crate::on_tx!(self, |c| bind_args!(
+            sqlx::query_as::<_, T>(&sql.text),
+            &sql.args
+        )
+        .fetch_one(c)
+        .await)?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn fetch_optional<'a, T: DbRow>(
+        &mut self,
+        sql: impl Into<Sql<'a>>,
+    ) -> Result<Option<T>, DbError> {
+        let sql = sql.into();
+        Ok(crate::on_tx!(self, |c| bind_args!(
+            sqlx::query_as::<_, T>(&sql.text),
+            &sql.args
+        )
+        .fetch_optional(c)
+        .await)?)
+    }
+
+    /// The first column of the one row.
+    pub async fn fetch_scalar<'a, T>(&mut self, sql: impl Into<Sql<'a>>) -> Result<T, DbError>
+    where
+        (T,): DbRow,
+    {
+        Ok(self.fetch_one::<(T,)>(sql).await?.0)
+    }
+
+    /// The first column of the row, if there is one.
+    pub async fn fetch_scalar_optional<'a, T>(
+        &mut self,
+        sql: impl Into<Sql<'a>>,
+    ) -> Result<Option<T>, DbError>
+    where
+        (T,): DbRow,
+    {
+        Ok(self.fetch_optional::<(T,)>(sql).await?.map(|(v,)| v))
+    }
+}
