@@ -140,12 +140,27 @@ impl Application {
         // queue, which exists only after the dispatchers (hence the cell).
         let queue_cell = Arc::new(std::sync::OnceLock::new());
         let cipher = Arc::new(Cipher::new(keys.master()));
+        // The AI core before finance: the categorizer's tier 3 talks to it.
+        let ai = crate::ai::start(
+            &mut supervisor,
+            &settings.ai,
+            &db,
+            Arc::clone(&cipher),
+            &readiness,
+        )?;
+        let llm_tier = ai.as_ref().map(|a| {
+            Arc::new(crate::ai::tier::LlmTier {
+                actor: a.actor.clone(),
+                threshold: settings.finance.llm_threshold,
+            }) as Arc<dyn actors::finance::categorize::LlmCategorizer>
+        });
         let finance = crate::finance::start(
             &mut supervisor,
             &settings.finance,
             &db,
             Arc::clone(&cipher),
             Arc::clone(&queue_cell),
+            llm_tier,
         );
         crate::finance::jobs::register(&mut registry, Arc::new(finance.jobs.clone()));
         // Telegram's backend and summary job read the app state, which exists only at the
@@ -225,6 +240,8 @@ impl Application {
             trading,
             finance,
             telegram,
+            ai,
+            ai_budget: Some(settings.ai.monthly_budget_usd),
         });
         let _ = state_cell.set(state.get_ref().clone());
         if matches!(state.metrics_access, api::meta::MetricsAccess::Closed) {

@@ -5,6 +5,8 @@
 //! lets every state machine be tested as a pure function and every actor against a fake port.
 //!
 //! # Layout
+//! - [`ai`]: the AI core (redaction, strict answers, retries, breaker, budget, cache, the
+//!   categorization tier and the ask tool loop) behind the `LlmProvider` port.
 //! - [`trace`]: the trace id that ties a request to the actor messages and jobs it causes.
 //! - [`ports`]: traits the actors need from the outside (a dependency to connect and check, …).
 //! - [`supervise`]: restart-with-backoff supervision on top of actix (which does not catch
@@ -25,6 +27,7 @@
 //!   stores, a venue that fails on demand) and `eventually`, so actors are tested without a
 //!   database; the crate's own tests turn it on.
 
+pub mod ai;
 pub mod audit;
 pub mod events;
 pub mod finance;

@@ -44,7 +44,8 @@ pub struct ComponentCheck {
     "down": ["database"],
     "dependencies": {"database": {"status": "down", "detail": "connecting (attempt 3): cannot connect to the database: …", "since": "2026-11-28T10:00:00.000Z"}},
     "actors": {"database-monitor": {"status": "up", "since": "2026-11-28T10:00:00.000Z"}},
-    "optional": {"telegram": {"status": "degraded", "detail": "conflict (409): another poller or a webhook uses this bot token", "since": "2026-11-28T10:00:00.000Z"}}
+    "degraded": ["llm", "telegram"],
+    "optional": {"llm": {"status": "down", "detail": "openai circuit breaker open", "since": "2026-11-28T10:00:00.000Z"}, "telegram": {"status": "degraded", "detail": "conflict (409): another poller or a webhook uses this bot token", "since": "2026-11-28T10:00:00.000Z"}}
 }))]
 pub struct Ready {
     pub ready: bool,
@@ -52,7 +53,9 @@ pub struct Ready {
     pub down: Vec<String>,
     pub dependencies: BTreeMap<String, ComponentCheck>,
     pub actors: BTreeMap<String, ComponentCheck>,
-    /// Optional dependencies (Telegram): `degraded` here never makes the service unready.
+    /// Optional dependencies (Telegram, the AI provider) that are not up: the service works
+    /// without them, so they never make it unready.
+    pub degraded: Vec<String>,
     pub optional: BTreeMap<String, ComponentCheck>,
 }
 
@@ -100,9 +103,11 @@ impl From<ReadinessReport> for Ready {
             .filter(|(_, c)| c.status != Status::Up)
             .map(|(name, _)| name.clone())
             .collect();
+        let degraded = r.degraded();
         Self {
             ready: r.ready,
             down,
+            degraded,
             dependencies: r
                 .dependencies
                 .into_iter()

@@ -22,6 +22,7 @@
 //! [`openapi`] ([`routes`]), so the committed spec cannot forget a route.
 
 pub mod admin;
+pub mod ai;
 pub mod audit;
 pub mod auth;
 pub mod ctx;
@@ -72,6 +73,9 @@ macro_rules! every_route {
             .service(settings::get_setting)
             .service(settings::put_setting)
             .service(settings::delete_setting)
+            .service(ai::ask)
+            .service(ai::usage)
+            .service(ai::prompts)
             .service(jobs::list_jobs)
             .service(jobs::get_job)
             .service(jobs::retry_job)

@@ -115,6 +115,10 @@ pub const RULES: &[Rule] = &[
     rule("DELETE", "/v1/telegram/links/{telegram_user_id}", VIEWER),
     rule("GET", "/v1/telegram/preferences", VIEWER),
     rule("PUT", "/v1/telegram/preferences", VIEWER),
+    // AI: anyone may ask (read-only tools); usage and prompts show costs and internals.
+    rule("POST", "/v1/ai/ask", VIEWER),
+    rule("GET", "/v1/ai/usage", ADMIN),
+    rule("GET", "/v1/ai/prompts", ADMIN),
     // Administration.
     rule("GET", "/v1/users", ADMIN),
     rule("POST", "/v1/users", ADMIN),

@@ -118,6 +118,7 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
         server,
         database_url,
         finance,
+        ai,
         trading,
         telegram,
         pool_redis,
@@ -172,6 +173,58 @@ fn finance(s: &Settings) -> Result<(), ConfigError> {
             "finance.model_threshold",
             "a probability between 0 and 1, e.g. 0.6",
         ));
+    }
+    Ok(())
+}
+
+/// `[ai]`: a provider needs a model; limits must allow at least one call.
+fn ai(s: &Settings) -> Result<(), ConfigError> {
+    if !(0.0..=1.0).contains(&s.finance.llm_threshold) {
+        return Err(key(
+            "finance.llm_threshold",
+            "a probability between 0 and 1, e.g. 0.8",
+        ));
+    }
+    let a = &s.ai;
+    if !a.enabled() {
+        return Ok(());
+    }
+    if a.model.trim().is_empty() {
+        return Err(key(
+            "ai.model",
+            "required when ai.provider is set, e.g. gpt-4o-mini or claude-haiku-4-5",
+        ));
+    }
+    if !(a.base_url.is_empty()
+        || a.base_url.starts_with("https://")
+        || a.base_url.starts_with("http://"))
+    {
+        return Err(key(
+            "ai.base_url",
+            "an http(s) URL, or empty for the provider's own",
+        ));
+    }
+    for (field, v) in [
+        ("timeout_secs", a.timeout_secs),
+        ("max_concurrency", a.max_concurrency as u64),
+        ("max_tokens", u64::from(a.max_tokens)),
+        ("breaker_threshold", u64::from(a.breaker_threshold)),
+        ("max_tool_steps", u64::from(a.max_tool_steps)),
+    ] {
+        if v == 0 {
+            return Err(key(&format!("ai.{field}"), "must be at least 1"));
+        }
+    }
+    if a.monthly_budget_usd.is_sign_negative() {
+        return Err(key("ai.monthly_budget_usd", "USD, 0 or more, e.g. \"10\""));
+    }
+    for (model, p) in &a.prices {
+        if p.input_per_mtok.is_sign_negative() || p.output_per_mtok.is_sign_negative() {
+            return Err(key(
+                &format!("ai.prices.{model}"),
+                "prices cannot be negative",
+            ));
+        }
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! Every section has defaults (the same values `config.toml` documents; a test keeps the two
 //! equal), unknown keys are rejected, and errors name the key and what is allowed.
 
+mod ai;
 mod finance;
 mod load;
 mod secret;
@@ -11,6 +12,7 @@ mod settings;
 mod telegram;
 mod trading;
 
+pub use ai::{AiProvider, AiSettings, ModelPrice};
 pub use finance::FinanceSettings;
 pub use load::{ConfigError, load};
 pub use secret::{Secret, SecretUrl};

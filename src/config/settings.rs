@@ -22,6 +22,7 @@ pub struct Settings {
     pub trading: super::TradingSettings,
     pub finance: super::FinanceSettings,
     pub telegram: super::TelegramSettings,
+    pub ai: super::AiSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]

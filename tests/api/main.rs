@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod ai;
 mod auth;
 mod charts;
 mod cli;

@@ -22,7 +22,8 @@ pub enum Status {
 pub enum ComponentKind {
     Dependency,
     Actor,
-    /// A dependency the service works without (Telegram): reported, not required.
+    /// A dependency the service works without (Telegram, the LLM provider): reported,
+    /// not required; one that is not up makes the service `degraded`, never not ready.
     Optional,
 }
 
@@ -45,6 +46,17 @@ pub struct ReadinessReport {
     pub actors: BTreeMap<String, Check>,
     /// Optional dependencies: shown, never part of `ready`.
     pub optional: BTreeMap<String, Check>,
+}
+
+impl ReadinessReport {
+    /// Names of optional components that are not up.
+    pub fn degraded(&self) -> Vec<String> {
+        self.optional
+            .iter()
+            .filter(|(_, c)| c.status != Status::Up)
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
 }
 
 /// Shared, cheap to clone. Writers are actors and watcher tasks; the reader is the
@@ -77,6 +89,10 @@ impl Readiness {
                 since_ms,
             },
         );
+    }
+
+    pub fn set_optional(&self, name: &str, status: Status, detail: Option<String>) {
+        self.set(ComponentKind::Optional, name, status, detail);
     }
 
     pub fn get(&self, kind: ComponentKind, name: &str) -> Option<Check> {
@@ -139,6 +155,13 @@ mod tests {
             "an optional dependency never makes the service unready"
         );
         assert_eq!(rep.optional["telegram"].status, Status::Degraded);
+        r.set_optional("llm", Status::Down, Some("breaker open".into()));
+        let rep = r.report();
+        assert!(rep.ready, "an optional component never makes us unready");
+        assert_eq!(
+            rep.degraded(),
+            vec!["llm".to_owned(), "telegram".to_owned()]
+        );
     }
 
     #[test]
