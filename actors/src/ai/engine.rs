@@ -27,7 +27,9 @@ use tokio::sync::Semaphore;
 
 pub const LLM_REQUESTS_TOTAL: &str = "llm_requests_total";
 pub const LLM_TOKENS_TOTAL: &str = "llm_tokens_total";
-pub const LLM_COST_USD_TOTAL: &str = "llm_cost_usd_total";
+/// A gauge that only grows: the `metrics` crate's counters are integers, and promtool refuses
+/// a `_total` name on a gauge, so not `llm_cost_usd_total` as the issue named it.
+pub const LLM_COST_USD: &str = "llm_cost_usd";
 pub const LLM_REQUEST_DURATION_SECONDS: &str = "llm_request_duration_seconds";
 pub const LLM_BUDGET_REMAINING_USD: &str = "llm_budget_remaining_usd";
 
@@ -41,7 +43,7 @@ pub fn describe_metrics() {
         "Tokens by provider and direction (input/output)."
     );
     metrics::describe_gauge!(
-        LLM_COST_USD_TOTAL,
+        LLM_COST_USD,
         metrics::Unit::Count,
         "US dollars spent on model calls since start (a float, so a gauge that only grows)."
     );
@@ -310,7 +312,7 @@ impl Engine {
                 .increment(usage.output_tokens);
         }
         if cost > Decimal::ZERO {
-            metrics::gauge!(LLM_COST_USD_TOTAL).increment(cost.to_f64().unwrap_or_default());
+            metrics::gauge!(LLM_COST_USD).increment(cost.to_f64().unwrap_or_default());
         }
         if let Some(rem) = self.status().budget_remaining_usd {
             metrics::gauge!(LLM_BUDGET_REMAINING_USD).set(rem.to_f64().unwrap_or_default());
