@@ -1,4 +1,5 @@
-//! Command line: `ai-service [--config PATH] [serve|migrate|openapi|config check]`.
+//! Command line: `ai-service [--config PATH] [serve|migrate|openapi|config check|user create|
+//! telegram link]`.
 
 use crate::config::{self, Settings};
 use crate::db::Db;
@@ -39,6 +40,23 @@ pub enum Command {
     User {
         #[command(subcommand)]
         action: UserCommand,
+    },
+    /// The Telegram bot.
+    Telegram {
+        #[command(subcommand)]
+        action: TelegramCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TelegramCommand {
+    /// Link a Telegram user id to a user without the chat (headless setup). The chat the
+    /// bot answers is the private chat with that user (same id).
+    Link {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        telegram_user_id: i64,
     },
 }
 
@@ -86,6 +104,20 @@ pub fn run(cli: Cli) -> i32 {
         } => {
             crate::telemetry::init(&settings.telemetry);
             report(actix_web::rt::System::new().block_on(create_user(settings, username, role)))
+        }
+        Command::Telegram {
+            action:
+                TelegramCommand::Link {
+                    username,
+                    telegram_user_id,
+                },
+        } => {
+            crate::telemetry::init(&settings.telemetry);
+            report(actix_web::rt::System::new().block_on(telegram_link(
+                settings,
+                username,
+                telegram_user_id,
+            )))
         }
         Command::Migrate => {
             crate::telemetry::init(&settings.telemetry);
@@ -140,6 +172,42 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         .await?
         .run_until_stopped()
         .await
+}
+
+async fn telegram_link(
+    settings: Settings,
+    username: String,
+    telegram_user_id: i64,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        telegram_user_id > 0,
+        "--telegram-user-id: a Telegram user id is a positive number (ask @userinfobot)"
+    );
+    let db = Db::connect(&settings.database)
+        .await
+        .context("connecting to the database")?;
+    db.migrate().await.context("applying migrations")?;
+    let user = crate::db::users::by_username(&db, &username).await;
+    let result = match user {
+        Ok(Some(u)) => crate::telegram::store::upsert_link(
+            &db,
+            telegram_user_id,
+            &u.id,
+            None,
+            telegram_user_id,
+        )
+        .await
+        .map(|()| u)
+        .context("storing the link"),
+        Ok(None) => Err(anyhow::anyhow!("--username: no user named `{username}`")),
+        Err(e) => Err(e).context("reading users"),
+    };
+    db.close().await;
+    let user = result?;
+    write_stdout(&format!(
+        "linked Telegram user {telegram_user_id} to {} (role {})\n",
+        user.username, user.role
+    ))
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {

@@ -46,6 +46,12 @@ pub enum ErrorCode {
     Overloaded,
     /// Something failed on our side. The body says nothing more; the log has the cause.
     Internal,
+    /// An AI endpoint was called but `ai.provider` is `none`.
+    AiNotConfigured,
+    /// This month's AI budget (`ai.monthly_budget_usd`) is spent; calls resume next month.
+    AiBudgetExhausted,
+    /// The AI provider is failing (circuit breaker open, rate limited, down, quota); retry later.
+    AiUnavailable,
 }
 
 impl ErrorCode {
@@ -65,6 +71,9 @@ impl ErrorCode {
             Self::ServiceUnavailable => "service_unavailable",
             Self::Overloaded => "overloaded",
             Self::Internal => "internal",
+            Self::AiNotConfigured => "ai_not_configured",
+            Self::AiBudgetExhausted => "ai_budget_exhausted",
+            Self::AiUnavailable => "ai_unavailable",
         }
     }
 
@@ -201,6 +210,10 @@ pub enum ApiError {
         detail: String,
         retry_after_secs: u64,
     },
+    /// The AI core cannot answer (not configured, out of budget, provider failing): 503 with
+    /// one of the `ai_*` codes.
+    #[error("AI unavailable: {detail}")]
+    Ai { code: ErrorCode, detail: String },
     /// Anything unexpected. Its chain is logged; the client sees an opaque 500.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -227,6 +240,7 @@ impl ApiError {
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::Unavailable(_) => ErrorCode::ServiceUnavailable,
             Self::Overloaded { .. } => ErrorCode::Overloaded,
+            Self::Ai { code, .. } => *code,
             Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -255,7 +269,8 @@ impl ApiError {
             | Self::Forbidden(d)
             | Self::Conflict(d)
             | Self::Unavailable(d)
-            | Self::Overloaded { detail: d, .. } => Problem::new(status, code, d.clone()),
+            | Self::Overloaded { detail: d, .. }
+            | Self::Ai { detail: d, .. } => Problem::new(status, code, d.clone()),
             Self::RateLimited { retry_after_secs } => Problem::new(
                 status,
                 code,
@@ -278,7 +293,9 @@ impl ResponseError for ApiError {
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Unavailable(_) | Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::Overloaded { .. } | Self::Ai { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -23,9 +23,12 @@
 //! - `http.rs`: security headers, CORS, the request audit middleware.
 //! - `trading/`: the trading runtime's SQL ports, venues and strategy queries.
 //! - `finance/`: accounts, transactions, imports, categorization and reports on the database.
+//! - `ai/`: the AI core's prompts, `llm_calls`, read-only tools and the categorization tier;
+//!   the provider adapters are `adapters/openai.rs` and `adapters/anthropic.rs`.
 //! - `charts/`: PNG charts (spending by category, cumulative PnL) and their text tables; pure.
 
 pub mod adapters;
+pub mod ai;
 pub mod api;
 pub mod audit;
 pub mod auth;
@@ -42,5 +45,6 @@ pub mod jobs;
 pub mod metrics;
 pub mod schedules;
 pub mod startup;
+pub mod telegram;
 pub mod telemetry;
 pub mod trading;

@@ -140,14 +140,40 @@ impl Application {
         // queue, which exists only after the dispatchers (hence the cell).
         let queue_cell = Arc::new(std::sync::OnceLock::new());
         let cipher = Arc::new(Cipher::new(keys.master()));
+        // The AI core before finance: the categorizer's tier 3 talks to it.
+        let ai = crate::ai::start(
+            &mut supervisor,
+            &settings.ai,
+            &db,
+            Arc::clone(&cipher),
+            &readiness,
+        )?;
+        let llm_tier = ai.as_ref().map(|a| {
+            Arc::new(crate::ai::tier::LlmTier {
+                actor: a.actor.clone(),
+                threshold: settings.finance.llm_threshold,
+            }) as Arc<dyn actors::finance::categorize::LlmCategorizer>
+        });
         let finance = crate::finance::start(
             &mut supervisor,
             &settings.finance,
             &db,
             Arc::clone(&cipher),
             Arc::clone(&queue_cell),
+            llm_tier,
         );
         crate::finance::jobs::register(&mut registry, Arc::new(finance.jobs.clone()));
+        // Telegram's backend and summary job read the app state, which exists only at the
+        // end (hence the cells).
+        let state_cell: crate::telegram::backend::StateCell = Arc::default();
+        let notifier_cell = Arc::new(std::sync::OnceLock::new());
+        crate::telegram::jobs::register(
+            &mut registry,
+            Arc::new(crate::telegram::jobs::TelegramJobs {
+                state: Arc::clone(&state_cell),
+                notifier: Arc::clone(&notifier_cell),
+            }),
+        );
         let job_store = Arc::new(SqlJobStore::new(db.clone()).with_host(hostname()));
         let dispatchers = spawn_dispatchers(
             &mut supervisor,
@@ -170,8 +196,23 @@ impl Application {
         spawn_outbox_relay(&mut supervisor, &db, &events);
         spawn_job_pruning(db.clone(), &settings.jobs);
 
-        // Actors that enqueue jobs or subscribe to events start here, once the queue and the
-        // bus exist (Telegram, when it lands).
+        // Telegram last among the domain actors: its commands use everything above.
+        let telegram = crate::telegram::start(
+            &mut supervisor,
+            &settings.telegram,
+            &db,
+            Arc::clone(&cipher),
+            Arc::clone(&state_cell),
+        );
+        if let Some(actor) = &telegram.actor {
+            let notifier = crate::telegram::notify::Notifier::new(
+                db.clone(),
+                actor.clone(),
+                settings.telegram.notify_min_amount,
+            );
+            notifier.clone().start(&events);
+            let _ = notifier_cell.set(notifier);
+        }
 
         let audit = Audit::new(audit_writer, secs(settings.audit.anonymous_window_secs));
         let closer = audit.clone();
@@ -203,7 +244,11 @@ impl Application {
             events,
             trading,
             finance,
+            telegram,
+            ai,
+            ai_budget: Some(settings.ai.monthly_budget_usd),
         });
+        let _ = state_cell.set(state.get_ref().clone());
         if matches!(state.metrics_access, api::meta::MetricsAccess::Closed) {
             tracing::warn!(
                 host = %settings.server.host,

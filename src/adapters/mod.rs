@@ -1,4 +1,8 @@
 //! Implementations of the `actors` crate's ports against real infrastructure.
 
+pub mod anthropic;
+pub mod llm_http;
+pub mod openai;
 pub mod redis;
 pub mod simplefin;
+pub mod telegram;

@@ -22,9 +22,11 @@ use utoipa::openapi::{Content, ContentBuilder, OpenApi, Ref, RefOr, ResponseBuil
         (name = "auth", description = "Login, token refresh, logout"),
         (name = "admin", description = "Users, API keys, audit trail (role admin)"),
         (name = "jobs", description = "Durable jobs: inspect, retry, cancel"),
+        (name = "ai", description = "Ask your money (read-only tools), AI usage and prompt templates"),
         (name = "settings", description = "Integration settings and secrets (role admin)"),
         (name = "financial", description = "Accounts, transactions, imports (CSV, OFX, CAMT.053, Norma 43), bank sync, categorization rules, reports"),
         (name = "trading", description = "Strategies, their lifecycle (deploy/stop/pause/resume as jobs), orders, connectors, PnL"),
+        (name = "telegram", description = "The Telegram bot: webhook, linking Telegram users to accounts, notification preferences"),
     ),
     components(schemas(Problem, ErrorCode, FieldError))
 )]
@@ -140,6 +142,9 @@ fn example_problem(status: StatusCode) -> Problem {
         ErrorCode::ServiceUnavailable => "the database is busy or unreachable; retry shortly",
         ErrorCode::Overloaded => "too many password checks at once; retry in 1 s",
         ErrorCode::Internal => "internal error; the server log has the details",
+        ErrorCode::AiNotConfigured => "no AI provider is configured (ai.provider = \"none\")",
+        ErrorCode::AiBudgetExhausted => "this month's AI budget of 10 USD is spent",
+        ErrorCode::AiUnavailable => "the AI provider is failing; retry later",
     };
     let problem = Problem::new(status, code, detail);
     if code == ErrorCode::ValidationFailed {

@@ -24,6 +24,8 @@ pub enum ComponentStatus {
     Starting,
     Down,
     Stopped,
+    /// An optional dependency that is not working (the service stays ready).
+    Degraded,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,7 +43,9 @@ pub struct ComponentCheck {
     "ready": false,
     "down": ["database"],
     "dependencies": {"database": {"status": "down", "detail": "connecting (attempt 3): cannot connect to the database: …", "since": "2026-11-28T10:00:00.000Z"}},
-    "actors": {"database-monitor": {"status": "up", "since": "2026-11-28T10:00:00.000Z"}}
+    "actors": {"database-monitor": {"status": "up", "since": "2026-11-28T10:00:00.000Z"}},
+    "degraded": ["llm", "telegram"],
+    "optional": {"llm": {"status": "down", "detail": "openai circuit breaker open", "since": "2026-11-28T10:00:00.000Z"}, "telegram": {"status": "degraded", "detail": "conflict (409): another poller or a webhook uses this bot token", "since": "2026-11-28T10:00:00.000Z"}}
 }))]
 pub struct Ready {
     pub ready: bool,
@@ -49,6 +53,10 @@ pub struct Ready {
     pub down: Vec<String>,
     pub dependencies: BTreeMap<String, ComponentCheck>,
     pub actors: BTreeMap<String, ComponentCheck>,
+    /// Optional dependencies (Telegram, the AI provider) that are not up: the service works
+    /// without them, so they never make it unready.
+    pub degraded: Vec<String>,
+    pub optional: BTreeMap<String, ComponentCheck>,
 }
 
 /// Liveness: the process is running and serving HTTP.
@@ -95,15 +103,18 @@ impl From<ReadinessReport> for Ready {
             .filter(|(_, c)| c.status != Status::Up)
             .map(|(name, _)| name.clone())
             .collect();
+        let degraded = r.degraded();
         Self {
             ready: r.ready,
             down,
+            degraded,
             dependencies: r
                 .dependencies
                 .into_iter()
                 .map(|(k, v)| (k, v.into()))
                 .collect(),
             actors: r.actors.into_iter().map(|(k, v)| (k, v.into())).collect(),
+            optional: r.optional.into_iter().map(|(k, v)| (k, v.into())).collect(),
         }
     }
 }
@@ -121,6 +132,7 @@ impl From<Check> for ComponentCheck {
                 Status::Starting => ComponentStatus::Starting,
                 Status::Down => ComponentStatus::Down,
                 Status::Stopped => ComponentStatus::Stopped,
+                Status::Degraded => ComponentStatus::Degraded,
             },
             detail: c.detail,
             since,

@@ -17,11 +17,13 @@
 //! - `auth.rs`, `admin.rs`, `audit.rs`, `settings.rs`, `jobs.rs`, `schedules.rs`: `/v1` routes.
 //! - `trading/`: `/v1/trading` (strategies, lifecycle commands, orders, connectors, PnL).
 //! - `financial/`: `/v1/financial` (accounts, transactions, imports, rules, reports).
+//! - `telegram.rs`: `/v1/telegram` (webhook, link codes, links, notification preferences).
 //!
 //! Every route is listed once (`every_route!`), which feeds both the server ([`serve`]) and
 //! [`openapi`] ([`routes`]), so the committed spec cannot forget a route.
 
 pub mod admin;
+pub mod ai;
 pub mod audit;
 pub mod auth;
 pub mod client_ip;
@@ -41,6 +43,7 @@ pub mod schema;
 pub mod settings;
 mod state;
 pub mod swagger;
+pub mod telegram;
 pub mod trading;
 
 use actix_web::App;
@@ -72,6 +75,9 @@ macro_rules! every_route {
             .service(settings::get_setting)
             .service(settings::put_setting)
             .service(settings::delete_setting)
+            .service(ai::ask)
+            .service(ai::usage)
+            .service(ai::prompts)
             .service(jobs::list_jobs)
             .service(jobs::get_job)
             .service(jobs::retry_job)
@@ -127,7 +133,13 @@ macro_rules! every_route {
             .service(financial::reports::top_counterparties)
             .service(financial::charts::spending_png)
             .service(financial::categorization::backfill)
-            .service(financial::categorization::stats);
+            .service(financial::categorization::stats)
+            .service(telegram::webhook)
+            .service(telegram::create_link_code)
+            .service(telegram::list_links)
+            .service(telegram::delete_link)
+            .service(telegram::get_preferences)
+            .service(telegram::put_preferences);
     };
 }
 

@@ -223,6 +223,10 @@ pub async fn put_setting(
         "success",
         Some(detail),
     );
+    if provider == crate::adapters::telegram::PROVIDER {
+        // A new token or mode applies now, without a restart.
+        ctx.state.telegram.reload();
+    }
     let (s, k) = integrations::get(&db, &env, &provider)
         .await?
         .ok_or_else(|| anyhow::anyhow!("setting vanished after write"))?;
@@ -244,6 +248,9 @@ pub async fn delete_setting(
         return Err(ApiError::NotFound(format!(
             "no settings for {env}/{provider}"
         )));
+    }
+    if provider == crate::adapters::telegram::PROVIDER {
+        ctx.state.telegram.reload();
     }
     ctx.audit(
         ctx.who(),

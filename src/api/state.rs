@@ -34,4 +34,9 @@ pub struct AppState {
     pub events: actors::events::EventBus,
     pub trading: crate::trading::Trading,
     pub finance: crate::finance::Finance,
+    pub telegram: crate::telegram::Telegram,
+    /// `None` when `ai.provider = "none"`: AI routes answer 503 `ai_not_configured`.
+    pub ai: Option<crate::ai::Ai>,
+    /// `ai.monthly_budget_usd` (for past months' usage reports).
+    pub ai_budget: Option<rust_decimal::Decimal>,
 }

@@ -107,6 +107,18 @@ pub const RULES: &[Rule] = &[
     rule("GET", "/v1/financial/reports/spending.png", VIEWER),
     rule("POST", "/v1/financial/categorization/backfill", TRADER),
     rule("GET", "/v1/financial/categorization/stats", VIEWER),
+    // Telegram: Telegram itself calls the webhook (secret header checked in the handler);
+    // anyone logged in may link their own account and set their notifications.
+    rule("POST", "/v1/telegram/webhook", Public),
+    rule("POST", "/v1/telegram/link-codes", VIEWER),
+    rule("GET", "/v1/telegram/links", ADMIN),
+    rule("DELETE", "/v1/telegram/links/{telegram_user_id}", VIEWER),
+    rule("GET", "/v1/telegram/preferences", VIEWER),
+    rule("PUT", "/v1/telegram/preferences", VIEWER),
+    // AI: anyone may ask (read-only tools); usage and prompts show costs and internals.
+    rule("POST", "/v1/ai/ask", VIEWER),
+    rule("GET", "/v1/ai/usage", ADMIN),
+    rule("GET", "/v1/ai/prompts", ADMIN),
     // Administration.
     rule("GET", "/v1/users", ADMIN),
     rule("POST", "/v1/users", ADMIN),

@@ -10,6 +10,9 @@ pub struct FinanceSettings {
     pub model_threshold: f64,
     /// The model stays silent until it has learned from this many of your categorizations.
     pub model_min_examples: u64,
+    /// The LLM tier's answer is applied (tier `llm`) at this confidence or above (0-1);
+    /// below it, it is stored as a suggestion for you to accept.
+    pub llm_threshold: f64,
 }
 
 impl Default for FinanceSettings {
@@ -17,6 +20,7 @@ impl Default for FinanceSettings {
         Self {
             model_threshold: 0.6,
             model_min_examples: 10,
+            llm_threshold: 0.8,
         }
     }
 }

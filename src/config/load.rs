@@ -119,7 +119,9 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
         server,
         database_url,
         finance,
+        ai,
         trading,
+        telegram,
         pool_redis,
         telemetry,
         retries,
@@ -176,6 +178,58 @@ fn finance(s: &Settings) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// `[ai]`: a provider needs a model; limits must allow at least one call.
+fn ai(s: &Settings) -> Result<(), ConfigError> {
+    if !(0.0..=1.0).contains(&s.finance.llm_threshold) {
+        return Err(key(
+            "finance.llm_threshold",
+            "a probability between 0 and 1, e.g. 0.8",
+        ));
+    }
+    let a = &s.ai;
+    if !a.enabled() {
+        return Ok(());
+    }
+    if a.model.trim().is_empty() {
+        return Err(key(
+            "ai.model",
+            "required when ai.provider is set, e.g. gpt-4o-mini or claude-haiku-4-5",
+        ));
+    }
+    if !(a.base_url.is_empty()
+        || a.base_url.starts_with("https://")
+        || a.base_url.starts_with("http://"))
+    {
+        return Err(key(
+            "ai.base_url",
+            "an http(s) URL, or empty for the provider's own",
+        ));
+    }
+    for (field, v) in [
+        ("timeout_secs", a.timeout_secs),
+        ("max_concurrency", a.max_concurrency as u64),
+        ("max_tokens", u64::from(a.max_tokens)),
+        ("breaker_threshold", u64::from(a.breaker_threshold)),
+        ("max_tool_steps", u64::from(a.max_tool_steps)),
+    ] {
+        if v == 0 {
+            return Err(key(&format!("ai.{field}"), "must be at least 1"));
+        }
+    }
+    if a.monthly_budget_usd.is_sign_negative() {
+        return Err(key("ai.monthly_budget_usd", "USD, 0 or more, e.g. \"10\""));
+    }
+    for (model, p) in &a.prices {
+        if p.input_per_mtok.is_sign_negative() || p.output_per_mtok.is_sign_negative() {
+            return Err(key(
+                &format!("ai.prices.{model}"),
+                "prices cannot be negative",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// `[trading]` and its paper venues.
 fn trading(s: &Settings) -> Result<(), ConfigError> {
     let t = &s.trading;
@@ -222,6 +276,34 @@ fn trading(s: &Settings) -> Result<(), ConfigError> {
         return Err(key(
             "trading.paper",
             "step_ms, start_price and level_qty must be positive",
+        ));
+    }
+    Ok(())
+}
+
+/// `[telegram]`.
+fn telegram(s: &Settings) -> Result<(), ConfigError> {
+    let t = &s.telegram;
+    if !(t.api_base_url.starts_with("http://") || t.api_base_url.starts_with("https://")) {
+        return Err(key(
+            "telegram.api_base_url",
+            "an http(s) URL, e.g. https://api.telegram.org",
+        ));
+    }
+    if !(1..=50).contains(&t.poll_timeout_secs) {
+        return Err(key("telegram.poll_timeout_secs", "between 1 and 50"));
+    }
+    if t.global_per_second == 0 {
+        return Err(key("telegram.global_per_second", "must be at least 1"));
+    }
+    if t.notify_min_amount.is_sign_negative() {
+        return Err(key("telegram.notify_min_amount", "must not be negative"));
+    }
+    if t.enabled && t.mode == super::TelegramMode::Webhook && !t.public_url.starts_with("https://")
+    {
+        return Err(key(
+            "telegram.public_url",
+            "webhook mode needs the public https:// base URL Telegram can reach",
         ));
     }
     Ok(())

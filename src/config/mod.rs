@@ -4,14 +4,18 @@
 //! Every section has defaults (the same values `config.toml` documents; a test keeps the two
 //! equal), unknown keys are rejected, and errors name the key and what is allowed.
 
+mod ai;
 mod finance;
 mod load;
 mod secret;
 mod settings;
+mod telegram;
 mod trading;
 
+pub use ai::{AiProvider, AiSettings, ModelPrice};
 pub use finance::FinanceSettings;
 pub use load::{ConfigError, load};
 pub use secret::{Secret, SecretUrl};
 pub use settings::*;
+pub use telegram::{TelegramMode, TelegramSettings};
 pub use trading::{PaperSettings, TradingSettings};

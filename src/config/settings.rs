@@ -21,6 +21,8 @@ pub struct Settings {
     pub jobs: JobsSettings,
     pub trading: super::TradingSettings,
     pub finance: super::FinanceSettings,
+    pub telegram: super::TelegramSettings,
+    pub ai: super::AiSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -336,7 +338,11 @@ pub struct JobsSettings {
 impl Default for JobsSettings {
     fn default() -> Self {
         Self {
-            queues: vec!["finance".to_owned(), "trading".to_owned()],
+            queues: vec![
+                "finance".to_owned(),
+                "telegram".to_owned(),
+                "trading".to_owned(),
+            ],
             concurrency: 4,
             concurrency_by_queue: std::collections::BTreeMap::new(),
             lease_secs: 60,

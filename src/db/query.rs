@@ -32,6 +32,7 @@ macro_rules! bind_args {
                 Arg::Int(v) => q.bind(*v),
                 Arg::Bool(v) => q.bind(*v),
                 Arg::Bytes(v) => q.bind(v.as_deref()),
+                Arg::Float(v) => q.bind(*v),
                 Arg::Time(v) => q.bind(*v),
             };
         }

@@ -11,10 +11,12 @@ use std::borrow::Cow;
 
 /// A bind value. Text and bytes borrow when they can: an import binds every column of every
 /// row, and copying them would cost more than the insert.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Arg<'a> {
     Text(Option<Cow<'a, str>>),
     Int(Option<i64>),
+    /// Probabilities (the LLM tier's confidence); money is never a float.
+    Float(Option<f64>),
     Bool(Option<bool>),
     Bytes(Option<Cow<'a, [u8]>>),
     Time(Option<DateTime<Utc>>),
@@ -26,6 +28,7 @@ impl Arg<'_> {
         match self {
             Self::Text(_) => "text",
             Self::Int(_) => "bigint",
+            Self::Float(_) => "double precision",
             Self::Bool(_) => "boolean",
             Self::Bytes(_) => "bytea",
             Self::Time(_) => "timestamptz",
@@ -39,6 +42,7 @@ impl serde::Serialize for Arg<'_> {
         match self {
             Self::Text(v) => v.as_deref().serialize(s),
             Self::Int(v) => v.serialize(s),
+            Self::Float(v) => v.serialize(s),
             Self::Bool(v) => v.serialize(s),
             Self::Time(v) => v.serialize(s),
             Self::Bytes(_) => Err(serde::ser::Error::custom("bytes have no JSON form")),
@@ -63,6 +67,10 @@ arg_from!(Text:
     Option<&'a str> => |v| v.map(Cow::Borrowed),
     Option<String> => |v| v.map(Cow::Owned),
     &'a Option<String> => |v| v.as_deref().map(Cow::Borrowed),
+);
+arg_from!(Float:
+    f64 => |v| Some(v),
+    Option<f64> => |v| v,
 );
 arg_from!(Int:
     i64 => |v| Some(v),

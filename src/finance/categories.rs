@@ -75,6 +75,14 @@ pub async fn delete(db: &Db, id: &str) -> Result<bool, DbError> {
             .bind(id),
     )
     .await?;
+    tx.execute(
+        Sql::new(
+            "UPDATE fin_transactions SET suggested_category_id = NULL, suggestion_confidence = NULL \
+             WHERE suggested_category_id = $1",
+        )
+        .bind(id),
+    )
+    .await?;
     let n = tx
         .execute(Sql::new("DELETE FROM fin_categories WHERE id = $1").bind(id))
         .await?;

@@ -7,7 +7,9 @@ use crate::events::{stage, stage_in};
 use actors::TraceId;
 use actors::events::CategoryUpdated;
 use actors::finance::categorize::{NaiveBayes, Rule, Tier};
-use actors::finance::categorizer::{Candidate, CategoryChange, CategoryStore, Example, Selection};
+use actors::finance::categorizer::{
+    Candidate, CategoryChange, CategoryStore, Example, Selection, Suggestion,
+};
 use actors::ports::DependencyError;
 use async_trait::async_trait;
 
@@ -126,7 +128,7 @@ impl CategoryStore for SqlCategoryStore {
     ) -> Result<Vec<Candidate>, DependencyError> {
         let db = self.db()?;
         let mut sql = Sql::new(
-            "SELECT id, account_id, description, counterparty, amount_e4 FROM fin_transactions WHERE 1 = 1",
+            "SELECT id, account_id, description, counterparty, amount_e4, booked_date FROM fin_transactions WHERE 1 = 1",
         );
         selection_sql(selection, &mut sql);
         if let Some(a) = after {
@@ -135,17 +137,18 @@ impl CategoryStore for SqlCategoryStore {
         }
         let p = sql.arg(i64::from(limit));
         sql.push(&format!(" ORDER BY id LIMIT {p}"));
-        let rows: Vec<(String, String, String, Option<String>, i64)> =
+        let rows: Vec<(String, String, String, Option<String>, i64, String)> =
             db.fetch_all(sql).await.map_err(dep)?;
         Ok(rows
             .into_iter()
             .map(
-                |(id, account_id, description, counterparty, e4)| Candidate {
+                |(id, account_id, description, counterparty, e4, date)| Candidate {
                     id,
                     account_id,
                     description,
                     counterparty,
                     amount: from_e4(e4),
+                    date,
                 },
             )
             .collect())
@@ -187,6 +190,43 @@ impl CategoryStore for SqlCategoryStore {
         }
         apply_in(&db, changes, &staged, now).await.map_err(dep)
     }
+
+    async fn categories(&self) -> Result<Vec<(String, String)>, DependencyError> {
+        let db = self.db()?;
+        let rows = super::categories::list(&db).await.map_err(dep)?;
+        Ok(rows
+            .into_iter()
+            .filter(|c| c.kind != "transfer")
+            .map(|c| (c.id, c.name))
+            .collect())
+    }
+
+    #[tracing::instrument(skip_all, fields(suggestions = suggestions.len()))]
+    async fn suggest(&self, suggestions: &[Suggestion]) -> Result<u64, DependencyError> {
+        let db = self.db()?;
+        suggest_in(&db, suggestions, chrono::Utc::now().timestamp_millis())
+            .await
+            .map_err(dep)
+    }
+}
+
+/// Stores the LLM tier's low-confidence answers on rows still uncategorized and unlocked.
+async fn suggest_in(db: &Db, suggestions: &[Suggestion], now: i64) -> Result<u64, DbError> {
+    let mut tx = db.begin_write().await?;
+    let mut written = 0u64;
+    for s in suggestions {
+        let sql = Sql::new(
+            "UPDATE fin_transactions SET suggested_category_id = $1, suggestion_confidence = $2, updated_at = $3 \
+             WHERE id = $4 AND category_locked = FALSE AND category_id IS NULL",
+        )
+        .bind(&s.category_id)
+        .bind(s.confidence)
+        .bind(now)
+        .bind(&s.transaction_id);
+        written += tx.execute(sql).await?;
+    }
+    tx.commit().await?;
+    Ok(written)
 }
 
 /// Writes the changes and their events in one transaction. The WHERE re-checks the lock: a

@@ -46,6 +46,7 @@ pub fn start(
     db: &DbHandle,
     cipher: Arc<Cipher>,
     queue: Arc<OnceLock<crate::jobs::JobQueue>>,
+    llm: Option<Arc<dyn actors::finance::categorize::LlmCategorizer>>,
 ) -> Finance {
     let store = Arc::new(category_store::SqlCategoryStore(db.clone()));
     let config = CategorizerConfig {
@@ -54,10 +55,14 @@ pub fn start(
         ..CategorizerConfig::default()
     };
     let categorizer = supervisor.spawn("categorizer", move |_| {
-        CategorizerActor::new(
+        let actor = CategorizerActor::new(
             Arc::clone(&store) as Arc<dyn actors::finance::categorizer::CategoryStore>,
             config,
-        )
+        );
+        match &llm {
+            Some(l) => actor.with_llm(Arc::clone(l)),
+            None => actor,
+        }
     });
     let ledger = Arc::new(sync_ledger::SqlSyncLedger {
         db: db.clone(),

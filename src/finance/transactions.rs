@@ -24,9 +24,18 @@ pub struct TxRow {
     pub auto_category_id: Option<String>,
     pub auto_tier: Option<String>,
     pub rule_id: Option<String>,
+    /// The LLM tier's answer below the threshold (never applied); only the categorizer
+    /// writes it, so inserts and edits leave it out (see [`READ_COLUMNS`]).
+    pub suggested_category_id: Option<String>,
+    pub suggestion_confidence: Option<f64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+/// What reads select: [`Record::COLUMNS`] plus the LLM tier's suggestion.
+pub const READ_COLUMNS: &str = "id, account_id, booked_date, value_date, amount, amount_e4, currency, description, \
+    counterparty, notes, external_id, dedupe_key, import_batch, status, category_id, categorized_by, category_locked, \
+    auto_category_id, auto_tier, rule_id, suggested_category_id, suggestion_confidence, created_at, updated_at";
 
 impl Record for TxRow {
     const COLUMNS: &'static str = "id, account_id, booked_date, value_date, amount, amount_e4, currency, description, \
@@ -199,8 +208,7 @@ pub async fn list(
     limit: u32,
 ) -> Result<(Vec<TxRow>, bool), DbError> {
     let mut sql = Sql::new(format!(
-        "SELECT {} FROM fin_transactions WHERE 1 = 1",
-        TxRow::COLUMNS
+        "SELECT {READ_COLUMNS} FROM fin_transactions WHERE 1 = 1"
     ));
     filter.apply(&mut sql);
     let col = sort.column();
@@ -237,10 +245,7 @@ pub fn cursor_after(sort: Sort, row: &TxRow) -> Cursor {
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Option<TxRow>, DbError> {
-    let sql = format!(
-        "SELECT {} FROM fin_transactions WHERE id = $1",
-        TxRow::COLUMNS
-    );
+    let sql = format!("SELECT {READ_COLUMNS} FROM fin_transactions WHERE id = $1");
     db.fetch_optional(Sql::new(sql).bind(id)).await
 }
 

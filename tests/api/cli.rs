@@ -144,3 +144,53 @@ async fn user_create_reads_the_password_from_stdin() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("password"));
 }
+
+#[actix_web::test]
+async fn telegram_link_binds_a_telegram_user_headlessly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/data/cli.db", dir.path().display());
+    assert!(
+        user_create(&url, "owner", "trader", "a-long-enough-password")
+            .status
+            .success()
+    );
+    let run = |name: &str| {
+        ai_service()
+            .args([
+                "telegram",
+                "link",
+                "--username",
+                name,
+                "--telegram-user-id",
+                "123456789",
+            ])
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run")
+    };
+    let out = run("owner");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("linked Telegram user 123456789 to owner")
+    );
+    let missing = run("nobody");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no user named `nobody`"));
+    let db = ai_service::db::Db::connect(&crate::helpers::test_settings(&url).database)
+        .await
+        .expect("connect");
+    let link = ai_service::telegram::store::link_of(&db, 123_456_789)
+        .await
+        .expect("query")
+        .expect("linked");
+    assert_eq!(
+        (link.username.as_str(), link.role.as_str(), link.chat_id),
+        ("owner", "trader", 123_456_789)
+    );
+    db.close().await;
+}

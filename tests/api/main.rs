@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod ai;
 mod auth;
 mod charts;
 mod cli;
@@ -27,6 +28,8 @@ mod monitoring;
 mod openapi;
 mod redis;
 mod security;
+mod telegram;
+mod telegram_fake;
 mod trading_api;
 mod trading_engine;
 mod trading_runtime;

@@ -3,8 +3,9 @@
 //! and measures itself (`categorization_latency_seconds`). Its rules and model live in memory;
 //! the `CategoryStore` port persists them and the transactions.
 
-use super::categorize::{Categorizer, NaiveBayes, Rule, RuleSet, Tier, TxView};
+use super::categorize::{Categorizer, LlmCategorizer, NaiveBayes, Rule, RuleSet, Tier, TxView};
 use crate::TraceId;
+use crate::ai::categorize::{LlmCandidate, MAX_BATCH, Verdict};
 use crate::ports::DependencyError;
 use actix::prelude::*;
 use async_trait::async_trait;
@@ -40,6 +41,16 @@ pub struct Candidate {
     pub description: String,
     pub counterparty: Option<String>,
     pub amount: Decimal,
+    /// Booked date, `YYYY-MM-DD` (the LLM tier sends it: "monthly" payments read differently).
+    pub date: String,
+}
+
+/// The LLM tier's answer below the threshold: shown to the user, never applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suggestion {
+    pub transaction_id: String,
+    pub category_id: String,
+    pub confidence: f64,
 }
 
 /// Which transactions to (re)consider. Only uncategorized or automatically categorized,
@@ -98,6 +109,14 @@ pub trait CategoryStore: Send + Sync + 'static {
         changes: &[CategoryChange],
         trace_id: &TraceId,
     ) -> Result<u64, DependencyError>;
+    /// The user's categories as (id, name), for the LLM tier. None: the tier is skipped.
+    async fn categories(&self) -> Result<Vec<(String, String)>, DependencyError> {
+        Ok(Vec::new())
+    }
+    /// Stores the LLM tier's low-confidence answers (skipping locked or user-set rows).
+    async fn suggest(&self, _suggestions: &[Suggestion]) -> Result<u64, DependencyError> {
+        Ok(0)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -135,6 +154,10 @@ pub struct BatchResult {
     pub seen: u64,
     pub by_rule: u64,
     pub by_model: u64,
+    /// Applied from the LLM tier (confidence at or above the threshold).
+    pub by_llm: u64,
+    /// Stored as suggestions (the LLM tier below the threshold); counted in `abstained` too.
+    pub suggested: u64,
     pub abstained: u64,
     /// The last candidate id: pass as `after` for the next batch; `None` = done.
     pub next: Option<String>,
@@ -166,6 +189,8 @@ pub struct Explain(pub Candidate);
 
 pub struct CategorizerActor {
     store: Arc<dyn CategoryStore>,
+    /// Tier 3, when an AI provider is configured.
+    llm: Option<Arc<dyn LlmCategorizer>>,
     config: CategorizerConfig,
     categorizer: Arc<Categorizer>,
     dirty_model: bool,
@@ -178,6 +203,7 @@ impl CategorizerActor {
         describe_metrics();
         Self {
             store,
+            llm: None,
             config,
             categorizer: Arc::new(Categorizer {
                 rules: RuleSet::default(),
@@ -188,6 +214,12 @@ impl CategorizerActor {
             dirty_model: false,
             loaded: false,
         }
+    }
+
+    /// Adds tier 3: what rules and model leave uncategorized goes to the LLM in batches.
+    pub fn with_llm(mut self, llm: Arc<dyn LlmCategorizer>) -> Self {
+        self.llm = Some(llm);
+        self
     }
 
     fn categorizer_mut(&mut self) -> &mut Categorizer {
@@ -278,10 +310,11 @@ impl Handler<CategorizeBatch> for CategorizerActor {
                 ))
             });
         }
-        let (store, categorizer, limit) = (
+        let (store, categorizer, limit, llm) = (
             Arc::clone(&self.store),
             Arc::clone(&self.categorizer),
             self.config.batch,
+            self.llm.clone(),
         );
         Box::pin(async move {
             let candidates = store
@@ -295,6 +328,7 @@ impl Handler<CategorizeBatch> for CategorizerActor {
                 ..BatchResult::default()
             };
             let mut changes = Vec::new();
+            let mut left: Vec<(&Candidate, super::categorize::Decision)> = Vec::new();
             for c in &candidates {
                 let started = Instant::now();
                 let d = categorizer.decide(&TxView {
@@ -310,28 +344,117 @@ impl Handler<CategorizeBatch> for CategorizerActor {
                 });
                 metrics::histogram!(CATEGORIZATION_LATENCY_SECONDS, "tier" => tier)
                     .record(started.elapsed().as_secs_f64());
-                match (d.category, d.tier) {
+                match (d.category.clone(), d.tier) {
                     (Some(category_id), Some(tier)) => {
                         match tier {
                             Tier::Rule => out.by_rule += 1,
-                            Tier::Model | Tier::Llm => out.by_model += 1,
+                            Tier::Model => out.by_model += 1,
+                            Tier::Llm => out.by_llm += 1,
                         }
                         changes.push(CategoryChange {
                             transaction_id: c.id.clone(),
                             category_id,
                             tier,
-                            rule_id: d.rule_id,
-                            counterparty: d.counterparty,
-                            notes: d.notes,
+                            rule_id: d.rule_id.clone(),
+                            counterparty: d.counterparty.clone(),
+                            notes: d.notes.clone(),
                         });
                     }
-                    _ => out.abstained += 1,
+                    _ => {
+                        out.abstained += 1;
+                        left.push((c, d));
+                    }
                 }
             }
+            let mut suggestions = Vec::new();
+            if let Some(llm) = llm.filter(|_| !left.is_empty()) {
+                llm_tier(
+                    llm.as_ref(),
+                    store.as_ref(),
+                    &left,
+                    &msg.trace_id,
+                    &mut out,
+                    &mut changes,
+                    &mut suggestions,
+                )
+                .await?;
+            }
             store.apply(&changes, &msg.trace_id).await?;
+            if !suggestions.is_empty() {
+                store.suggest(&suggestions).await?;
+            }
             Ok(out)
         })
     }
+}
+
+/// Tier 3 over what tiers 1-2 left: batches of at most 25. A failing provider (down, over
+/// budget, breaker open) ends the tier for this batch without failing it: the transactions
+/// simply stay uncategorized, as they would without AI.
+async fn llm_tier(
+    llm: &dyn LlmCategorizer,
+    store: &dyn CategoryStore,
+    left: &[(&Candidate, super::categorize::Decision)],
+    trace_id: &TraceId,
+    out: &mut BatchResult,
+    changes: &mut Vec<CategoryChange>,
+    suggestions: &mut Vec<Suggestion>,
+) -> Result<(), DependencyError> {
+    let categories = store.categories().await?;
+    if categories.is_empty() {
+        return Ok(());
+    }
+    for chunk in left.chunks(MAX_BATCH) {
+        let batch: Vec<LlmCandidate> = chunk
+            .iter()
+            .map(|(c, d)| LlmCandidate {
+                id: c.id.clone(),
+                description: c.description.clone(),
+                counterparty: d.counterparty.clone().or_else(|| c.counterparty.clone()),
+                amount: c.amount,
+                date: c.date.clone(),
+            })
+            .collect();
+        let verdicts = match llm.categorize(batch, categories.clone(), trace_id).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "LLM categorization tier unavailable; transactions stay uncategorized");
+                return Ok(());
+            }
+        };
+        for (id, verdict) in verdicts {
+            let Some((_, d)) = chunk.iter().find(|(c, _)| c.id == id) else {
+                continue;
+            };
+            match verdict {
+                Verdict::Apply { category_id, .. } => {
+                    out.by_llm += 1;
+                    out.abstained = out.abstained.saturating_sub(1);
+                    changes.push(CategoryChange {
+                        transaction_id: id,
+                        category_id,
+                        tier: Tier::Llm,
+                        rule_id: None,
+                        counterparty: d.counterparty.clone(),
+                        notes: d.notes.clone(),
+                    });
+                }
+                Verdict::Suggest {
+                    category_id,
+                    confidence,
+                } => {
+                    out.suggested += 1;
+                    suggestions.push(Suggestion {
+                        transaction_id: id,
+                        category_id,
+                        confidence,
+                    });
+                }
+                Verdict::Abstain => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Handler<ReloadRules> for CategorizerActor {

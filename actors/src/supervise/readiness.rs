@@ -12,6 +12,9 @@ pub enum Status {
     Starting,
     Down,
     Stopped,
+    /// An optional dependency that does not work (Telegram unreachable): shown, never
+    /// makes the service unready.
+    Degraded,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -19,6 +22,9 @@ pub enum Status {
 pub enum ComponentKind {
     Dependency,
     Actor,
+    /// A dependency the service works without (Telegram, the LLM provider): reported,
+    /// not required; one that is not up makes the service `degraded`, never not ready.
+    Optional,
 }
 
 /// The state of one component as last reported.
@@ -38,6 +44,19 @@ pub struct ReadinessReport {
     pub ready: bool,
     pub dependencies: BTreeMap<String, Check>,
     pub actors: BTreeMap<String, Check>,
+    /// Optional dependencies: shown, never part of `ready`.
+    pub optional: BTreeMap<String, Check>,
+}
+
+impl ReadinessReport {
+    /// Names of optional components that are not up.
+    pub fn degraded(&self) -> Vec<String> {
+        self.optional
+            .iter()
+            .filter(|(_, c)| c.status != Status::Up)
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
 }
 
 /// Shared, cheap to clone. Writers are actors and watcher tasks; the reader is the
@@ -72,6 +91,10 @@ impl Readiness {
         );
     }
 
+    pub fn set_optional(&self, name: &str, status: Status, detail: Option<String>) {
+        self.set(ComponentKind::Optional, name, status, detail);
+    }
+
     pub fn get(&self, kind: ComponentKind, name: &str) -> Option<Check> {
         let map = self.inner.read().unwrap_or_else(PoisonError::into_inner);
         map.get(&(kind, name.to_owned())).cloned()
@@ -85,13 +108,17 @@ impl Readiness {
             ready: true,
             dependencies: BTreeMap::new(),
             actors: BTreeMap::new(),
+            optional: BTreeMap::new(),
         };
         for ((kind, name), check) in map.iter() {
-            report.ready &= check.status == Status::Up;
             let section = match kind {
                 ComponentKind::Dependency => &mut report.dependencies,
                 ComponentKind::Actor => &mut report.actors,
+                ComponentKind::Optional => &mut report.optional,
             };
+            if *kind != ComponentKind::Optional {
+                report.ready &= check.status == Status::Up;
+            }
             section.insert(name.clone(), check.clone());
         }
         report
@@ -116,6 +143,25 @@ mod tests {
         assert_eq!(rep.actors["monitor"].status, Status::Starting);
         r.set(ComponentKind::Actor, "monitor", Status::Up, None);
         assert!(r.report().ready);
+        r.set(
+            ComponentKind::Optional,
+            "telegram",
+            Status::Degraded,
+            Some("409".into()),
+        );
+        let rep = r.report();
+        assert!(
+            rep.ready,
+            "an optional dependency never makes the service unready"
+        );
+        assert_eq!(rep.optional["telegram"].status, Status::Degraded);
+        r.set_optional("llm", Status::Down, Some("breaker open".into()));
+        let rep = r.report();
+        assert!(rep.ready, "an optional component never makes us unready");
+        assert_eq!(
+            rep.degraded(),
+            vec!["llm".to_owned(), "telegram".to_owned()]
+        );
     }
 
     #[test]

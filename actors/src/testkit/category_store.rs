@@ -3,7 +3,9 @@
 use super::unavailable;
 use crate::TraceId;
 use crate::finance::categorize::{NaiveBayes, Rule, Tier};
-use crate::finance::categorizer::{Candidate, CategoryChange, CategoryStore, Example, Selection};
+use crate::finance::categorizer::{
+    Candidate, CategoryChange, CategoryStore, Example, Selection, Suggestion,
+};
 use crate::ports::DependencyError;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
@@ -25,7 +27,8 @@ pub struct StoredTransaction {
 
 impl StoredTransaction {
     /// An uncategorized, unlocked transaction.
-    pub fn new(candidate: Candidate, date: &str) -> Self {
+    pub fn new(mut candidate: Candidate, date: &str) -> Self {
+        candidate.date = date.to_owned();
         Self {
             candidate,
             date: date.to_owned(),
@@ -69,6 +72,9 @@ struct State {
     /// By id (ids order candidates, as in the SQL store).
     transactions: BTreeMap<String, StoredTransaction>,
     applied: Vec<CategoryChange>,
+    /// (id, name) offered to the LLM tier; empty = the tier is skipped.
+    categories: Vec<(String, String)>,
+    suggestions: Vec<Suggestion>,
     down: bool,
 }
 
@@ -98,6 +104,15 @@ impl MemoryCategoryStore {
     /// Every call fails while `down` (a database outage).
     pub fn set_down(&self, down: bool) {
         self.lock().down = down;
+    }
+
+    pub fn set_categories(&self, categories: Vec<(String, String)>) {
+        self.lock().categories = categories;
+    }
+
+    /// The LLM tier's suggestions, in order.
+    pub fn suggestions(&self) -> Vec<Suggestion> {
+        self.lock().suggestions.clone()
     }
 
     pub fn set_rules(&self, rules: Vec<Rule>) {
@@ -204,5 +219,15 @@ impl CategoryStore for MemoryCategoryStore {
             written += 1;
         }
         Ok(written)
+    }
+
+    async fn categories(&self) -> Result<Vec<(String, String)>, DependencyError> {
+        Ok(self.up()?.categories.clone())
+    }
+
+    async fn suggest(&self, suggestions: &[Suggestion]) -> Result<u64, DependencyError> {
+        let mut state = self.up()?;
+        state.suggestions.extend_from_slice(suggestions);
+        Ok(suggestions.len() as u64)
     }
 }

@@ -21,6 +21,7 @@ fn tx(id: &str, description: &str, amount: Decimal) -> StoredTransaction {
             description: description.to_owned(),
             counterparty: None,
             amount,
+            date: "2026-01-15".to_owned(),
         },
         "2026-01-15",
     );

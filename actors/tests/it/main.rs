@@ -7,6 +7,7 @@ mod categorizer;
 mod dispatcher;
 mod engine;
 mod fixtures;
+mod llm_replay;
 mod monitor;
 mod supervision;
 mod trading_manager;

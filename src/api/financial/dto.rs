@@ -249,6 +249,11 @@ pub struct Transaction {
     /// `user`, `rule`, `model` or `llm`.
     pub categorized_by: Option<String>,
     pub category_locked: bool,
+    /// The LLM tier's suggestion for an uncategorized transaction (below
+    /// `finance.llm_threshold`, so not applied); accept it by setting the category.
+    pub suggested_category_id: Option<String>,
+    /// 0-1.
+    pub suggestion_confidence: Option<f64>,
     /// The rule that set the category, when one did.
     pub rule_id: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -257,6 +262,7 @@ pub struct Transaction {
 
 impl From<TxRow> for Transaction {
     fn from(t: TxRow) -> Self {
+        let uncategorized = t.category_id.is_none();
         Self {
             id: t.id,
             account_id: t.account_id,
@@ -273,6 +279,8 @@ impl From<TxRow> for Transaction {
             category_id: t.category_id,
             categorized_by: t.categorized_by,
             category_locked: t.category_locked,
+            suggested_category_id: uncategorized.then_some(t.suggested_category_id).flatten(),
+            suggestion_confidence: uncategorized.then_some(t.suggestion_confidence).flatten(),
             rule_id: t.rule_id,
             created_at: time(t.created_at),
             updated_at: time(t.updated_at),

@@ -259,6 +259,8 @@ fn new_row(account: &AccountRow, line: &StatementLine, i: TransactionInput) -> T
         auto_category_id: None,
         auto_tier: None,
         rule_id: None,
+        suggested_category_id: None,
+        suggestion_confidence: None,
         created_at: now,
         updated_at: now,
     }

@@ -11,28 +11,35 @@ use actors::jobs::BackoffPolicy;
 use actors::trading::fsm::{self, Command};
 use actors::trading::runtime::jobs::{self, CommandPayload};
 
-async fn enqueue(
-    ctx: &Ctx,
-    input: CommandInput,
+/// A lifecycle command accepted: its durable job.
+pub struct Requested {
+    pub job_id: String,
+    pub created: bool,
+    pub strategy: crate::trading::rows::StrategyRow,
+}
+
+/// Writes the durable job for `command` on a strategy (REST and Telegram both come here):
+/// refused at once when the state machine would refuse it, idempotent per strategy, target
+/// state and state version.
+pub async fn request(
+    state: &crate::api::AppState,
+    row: crate::trading::rows::StrategyRow,
     command: Command,
-) -> Result<HttpResponse, ApiError> {
-    let row = super::strategies::load(ctx, &input.strategy_id).await?;
-    let state = row.state().map_err(|e| ApiError::Internal(e.into()))?;
-    if state != command.target() {
+    who: String,
+    reason: Option<String>,
+    trace_id: actors::TraceId,
+) -> Result<Requested, ApiError> {
+    let current = row.state().map_err(|e| ApiError::Internal(e.into()))?;
+    if current != command.target() {
         // Refuse at once what the state machine would refuse later.
-        fsm::transition(state, command).map_err(|e| ApiError::Conflict(e.to_string()))?;
+        fsm::transition(current, command).map_err(|e| ApiError::Conflict(e.to_string()))?;
     }
     let payload = CommandPayload {
         strategy_id: row.id.clone(),
-        principal: Some(ctx.who()),
-        reason: Some(
-            input
-                .reason
-                .clone()
-                .unwrap_or_else(|| format!("{} requested by {}", command.as_str(), ctx.who())),
-        ),
+        reason: Some(reason.unwrap_or_else(|| format!("{} requested by {who}", command.as_str()))),
+        principal: Some(who),
     };
-    let mut spec = jobs::spec_for(command, &payload, ctx.trace_id.clone())
+    let mut spec = jobs::spec_for(command, &payload, trace_id)
         .ok_or_else(|| ApiError::Conflict("fault is not a user command".to_owned()))?;
     spec.idempotency_key = Some(format!(
         "strategy:{}:{}:v{}",
@@ -45,19 +52,41 @@ async fn enqueue(
         base_ms: 500,
         max_ms: 30_000,
     };
-    let (job_id, created) = ctx.state.jobs.enqueue(&spec).await?;
+    let (job_id, created) = state.jobs.enqueue(&spec).await?;
+    Ok(Requested {
+        job_id,
+        created,
+        strategy: row,
+    })
+}
+
+async fn enqueue(
+    ctx: &Ctx,
+    input: CommandInput,
+    command: Command,
+) -> Result<HttpResponse, ApiError> {
+    let row = super::strategies::load(ctx, &input.strategy_id).await?;
+    let r = request(
+        &ctx.state,
+        row,
+        command,
+        ctx.who(),
+        input.reason.clone(),
+        ctx.trace_id.clone(),
+    )
+    .await?;
     ctx.audit(
         ctx.who(),
         &format!("strategy.{}.request", command.as_str()),
-        format!("strategy:{}", row.name),
+        format!("strategy:{}", r.strategy.name),
         "accepted",
-        Some(format!("job {job_id}")),
+        Some(format!("job {}", r.job_id)),
     );
     Ok(HttpResponse::Accepted().json(CommandAccepted {
-        job_id,
-        strategy_id: row.id,
+        job_id: r.job_id,
+        strategy_id: r.strategy.id,
         command: command.as_str().to_owned(),
-        deduplicated: !created,
+        deduplicated: !r.created,
     }))
 }
 

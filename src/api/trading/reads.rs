@@ -97,7 +97,15 @@ pub async fn list_orders(
 #[tracing::instrument(skip_all)]
 pub async fn pnl(ctx: Ctx) -> Result<web::Json<PnlReport>, ApiError> {
     let db = ctx.db()?;
-    let venues = &ctx.state.trading.venues;
+    Ok(web::Json(pnl_report(&db, &ctx.state.trading.venues).await?))
+}
+
+/// PnL per strategy and per quote currency (REST and Telegram).
+pub async fn pnl_report(
+    db: &crate::db::Db,
+    venues: &crate::trading::Venues,
+) -> Result<PnlReport, ApiError> {
+    let db = db.clone();
     let mut report = PnlReport {
         strategies: Vec::new(),
         totals: BTreeMap::new(),
@@ -140,5 +148,5 @@ pub async fn pnl(ctx: Ctx) -> Result<web::Json<PnlReport>, ApiError> {
         .into_iter()
         .map(|(c, (r, u))| (c, dto::pnl(r, u)))
         .collect();
-    Ok(web::Json(report))
+    Ok(report)
 }

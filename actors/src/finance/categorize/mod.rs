@@ -8,7 +8,6 @@ pub mod rules;
 pub use model::{NaiveBayes, Prediction};
 pub use rules::{Condition, Direction, Rule, RuleActions, RuleOutcome, RuleSet, TxView};
 
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 /// Who categorised a transaction; matches the DB's `categorized_by` values besides `user`.
@@ -82,23 +81,22 @@ impl Categorizer {
     }
 }
 
-/// Tier 3 seam (a later issue implements it): asked only for transactions tiers 1-2 left
-/// uncategorized, with the (category id, name) pairs to choose from. Returns the chosen
-/// category id and a confidence, or `None` when it would rather not say.
+/// Tier 3: asked only about transactions tiers 1-2 left uncategorized, one batch (at most
+/// [`crate::ai::categorize::MAX_BATCH`]) at a time, with the (category id, name) pairs to
+/// choose from. Every transaction of the batch gets a verdict (apply, suggest or abstain).
 #[async_trait::async_trait]
 pub trait LlmCategorizer: Send + Sync + 'static {
-    async fn suggest(
+    async fn categorize(
         &self,
-        description: &str,
-        counterparty: Option<&str>,
-        amount: Decimal,
-        categories: &[(String, String)],
-    ) -> Result<Option<(String, f64)>, crate::ports::DependencyError>;
+        batch: Vec<crate::ai::categorize::LlmCandidate>,
+        categories: Vec<(String, String)>,
+        trace_id: &crate::TraceId,
+    ) -> Result<Vec<(String, crate::ai::categorize::Verdict)>, crate::ports::DependencyError>;
 }
 
 #[cfg(test)]
 mod tests {
-    use rust_decimal::dec;
+    use rust_decimal::{Decimal, dec};
 
     use super::*;
 

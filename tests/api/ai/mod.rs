@@ -1,0 +1,588 @@
+//! The AI core against local fakes of OpenAI and Anthropic: structured categorization in
+//! batches with thresholds and redaction, repair-then-abstain, the ask tool loop (refused
+//! mutations, step limit, cache), retries honouring retry-after, quota never retried, the
+//! circuit breaker and readiness `degraded`, the budget stop, timeouts, usage and prompts.
+
+mod fake;
+
+use crate::helpers::{Backend, TestApp, TestDb, eventually, test_settings};
+use crate::on_both_backends;
+use ai_service::config::{AiProvider, ModelPrice, Secret, Settings};
+use fake::*;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use std::str::FromStr;
+use std::time::Duration;
+
+on_both_backends!(categorization_batches_thresholds_redaction_and_usage);
+
+const KEY: &str = "sk-test-key-0123456789";
+
+async fn app_with(
+    backend: Backend,
+    provider: AiProvider,
+    fake: &FakeLlm,
+    tweak: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let db = TestDb::new(backend).await;
+    let mut s = test_settings(db.url());
+    s.ai.provider = provider;
+    s.ai.model = "gpt-test".to_owned();
+    s.ai.base_url = match provider {
+        AiProvider::Anthropic => fake.address.clone(),
+        _ => format!("{}/v1", fake.address),
+    };
+    s.ai.api_key = Secret::new(KEY);
+    s.ai.timeout_secs = 5;
+    tweak(&mut s);
+    let mut app = TestApp::with_settings(s).await;
+    app.db = Some(db);
+    app
+}
+
+async fn ask(app: &TestApp, token: &str, question: &str) -> (u16, Value) {
+    let res = app
+        .call(
+            "POST",
+            "/v1/ai/ask",
+            Some(token),
+            Some(json!({"question": question})),
+        )
+        .await;
+    let status = res.status().as_u16();
+    (status, res.json().await.expect("json"))
+}
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> Value {
+    let res = app.call("POST", path, Some(token), Some(body)).await;
+    let status = res.status().as_u16();
+    let v: Value = res.json().await.expect("json");
+    assert!((200..300).contains(&status), "{path}: {status} {v:#}");
+    v
+}
+
+async fn get(app: &TestApp, token: &str, path: &str) -> Value {
+    let res = app.call("GET", path, Some(token), None).await;
+    assert_eq!(res.status().as_u16(), 200, "{path}");
+    res.json().await.expect("json")
+}
+
+/// The fake model's categorizer: MERCADONA → groceries (sure), NETFLIX → fun (unsure),
+/// anything else → null. Reads refs and categories from the request, as a model would.
+fn categorizing_model(body: &Value) -> Reply {
+    let input: Value = body["messages"][1]["content"]
+        .as_str()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or(Value::Null);
+    let id_of = |name: &str| {
+        input["categories"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+            .map(|c| c["id"].clone())
+            .unwrap_or(Value::Null)
+    };
+    let results: Vec<Value> = input["transactions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|t| {
+            let d = t["description"].as_str().unwrap_or_default();
+            let (cat, conf) = if d.contains("MERCADONA") {
+                (id_of("Groceries"), 0.95)
+            } else if d.contains("NETFLIX") {
+                (id_of("Fun"), 0.5)
+            } else {
+                (Value::Null, 0.2)
+            };
+            json!({"ref": t["ref"], "category_id": cat, "confidence": conf})
+        })
+        .collect();
+    openai_content(&json!({"results": results}).to_string())
+}
+
+async fn categorization_batches_thresholds_redaction_and_usage(backend: Backend) {
+    let fake = FakeLlm::start().await;
+    fake.respond(categorizing_model);
+    let app = app_with(backend, AiProvider::Openai, &fake, |s| {
+        s.ai.prices.insert(
+            "gpt-test".to_owned(),
+            ModelPrice {
+                input_per_mtok: Decimal::from(1),
+                output_per_mtok: Decimal::from(2),
+            },
+        );
+    })
+    .await;
+    let token = app.token_for("trader").await;
+    let admin = app.token_for("admin").await;
+    let acc = post(&app, &token, "/v1/financial/accounts",
+        json!({"name": "Main", "account_type": "checking", "currency": "EUR", "opening_balance": "0"})).await["id"]
+        .as_str().expect("id").to_owned();
+    let groceries = post(
+        &app,
+        &token,
+        "/v1/financial/categories",
+        json!({"name": "Groceries", "kind": "expense"}),
+    )
+    .await["id"]
+        .clone();
+    let fun = post(
+        &app,
+        &token,
+        "/v1/financial/categories",
+        json!({"name": "Fun", "kind": "expense"}),
+    )
+    .await["id"]
+        .clone();
+    for i in 0..30 {
+        let description = match i % 3 {
+            0 => "NETFLIX.COM".to_owned(),
+            1 => format!("MERCADONA VALENCIA {i}"),
+            _ => format!(
+                "TRANSFER TO ES91 2100 0418 4502 0005 1332 ana.k@example.com card 4111 1111 1111 1111 #{i}"
+            ),
+        };
+        post(&app, &token, "/v1/financial/transactions", json!({"account_id": acc,
+            "booked_date": format!("2026-10-{:02}", 1 + i % 28), "amount": "-10.00", "description": description})).await;
+    }
+    post(
+        &app,
+        &token,
+        "/v1/financial/categorization/backfill",
+        json!({"from": "2026-10-01", "to": "2026-10-31"}),
+    )
+    .await;
+    let txs = eventually(
+        Duration::from_secs(20),
+        "LLM-categorized groceries",
+        || async {
+            let page = get(&app, &token, "/v1/financial/transactions?limit=100").await;
+            let items = page["items"].as_array().cloned().unwrap_or_default();
+            let applied = items
+                .iter()
+                .filter(|t| t["categorized_by"] == "llm")
+                .count();
+            let suggested = items
+                .iter()
+                .filter(|t| !t["suggested_category_id"].is_null())
+                .count();
+            if (applied, suggested) == (10, 10) {
+                Ok(items)
+            } else {
+                Err((applied, suggested))
+            }
+        },
+    )
+    .await;
+    for t in &txs {
+        let d = t["description"].as_str().unwrap_or_default();
+        if d.contains("MERCADONA") {
+            assert_eq!(
+                (&t["category_id"], &t["categorized_by"]),
+                (&groceries, &json!("llm")),
+                "{t:#}"
+            );
+        } else if d.contains("NETFLIX") {
+            // Below finance.llm_threshold (0.8): a suggestion, not applied.
+            assert!(t["category_id"].is_null(), "{t:#}");
+            assert_eq!(t["suggested_category_id"], fun, "{t:#}");
+            assert_eq!(t["suggestion_confidence"], json!(0.5));
+        } else {
+            assert!(
+                t["category_id"].is_null() && t["suggested_category_id"].is_null(),
+                "{t:#}"
+            );
+        }
+    }
+    // 30 uncategorized transactions: two batches (25 + 5), strict schema, nothing sensitive.
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2, "one request per batch");
+    let mut sizes: Vec<usize> = requests
+        .iter()
+        .map(|r| {
+            r.body["response_format"]["json_schema"]["schema"]["properties"]["results"]["items"]
+                    ["properties"]["ref"]["enum"]
+                    .as_array()
+                    .map_or(0, Vec::len)
+        })
+        .collect();
+    sizes.sort_unstable();
+    assert_eq!(sizes, vec![5, 25]);
+    for r in &requests {
+        assert_eq!(r.path, "/v1/chat/completions");
+        assert_eq!(
+            r.body["response_format"]["json_schema"]["strict"],
+            json!(true)
+        );
+        assert!(
+            r.headers
+                .iter()
+                .any(|(k, v)| k == "authorization" && v == &format!("Bearer {KEY}"))
+        );
+        for secret in [
+            "2100 0418",
+            "ES91",
+            "ana.k@example.com",
+            "4111 1111",
+            "-10.00",
+        ] {
+            assert!(
+                !r.raw.contains(secret),
+                "`{secret}` left the process: {}",
+                r.raw
+            );
+        }
+    }
+    // Usage: two categorize calls, each 1000 input + 100 output tokens at 1 and 2 USD/Mtok.
+    let usage = get(&app, &admin, "/v1/ai/usage").await;
+    let line = usage["lines"]
+        .as_array()
+        .and_then(|l| l.iter().find(|l| l["purpose"] == "categorize"))
+        .cloned()
+        .expect("line");
+    assert_eq!(
+        (
+            line["calls"].as_i64(),
+            line["answered"].as_i64(),
+            line["input_tokens"].as_i64()
+        ),
+        (Some(2), Some(2), Some(2000)),
+        "{usage:#}"
+    );
+    assert_eq!(
+        Decimal::from_str(line["cost_usd"].as_str().unwrap_or("x")).ok(),
+        Decimal::from_str("0.0024").ok(),
+        "{usage:#}"
+    );
+    // Categorization stats now count the llm tier.
+    let stats = get(&app, &token, "/v1/financial/categorization/stats").await;
+    assert!(stats.to_string().contains("llm"), "{stats:#}");
+    // A viewer may ask but not read usage.
+    let viewer = app.token_for("viewer").await;
+    assert_eq!(
+        app.call("GET", "/v1/ai/usage", Some(&viewer), None)
+            .await
+            .status()
+            .as_u16(),
+        403
+    );
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn not_configured_is_a_503_problem_and_readiness_degraded() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let token = app.token_for("admin").await;
+    let (status, body) = ask(&app, &token, "how much on food?").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("ai_not_configured")),
+        "{body:#}"
+    );
+    let res = app.call("GET", "/v1/ai/prompts", Some(&token), None).await;
+    assert_eq!(res.status().as_u16(), 503);
+    let ready = app.wait_ready_status(200).await;
+    assert_eq!(ready["degraded"], json!(["llm-provider"]), "{ready:#}");
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn invalid_answers_are_repaired_once_then_the_tier_abstains() {
+    let fake = FakeLlm::start().await;
+    let bad = openai_content(
+        r#"{"results": [{"ref": "t1", "category_id": "made_up", "confidence": 0.99}]}"#,
+    );
+    fake.push(bad.clone());
+    fake.push(openai_content("not json at all"));
+    let app = app_with(Backend::Sqlite, AiProvider::Openai, &fake, |_| {}).await;
+    let token = app.token_for("trader").await;
+    let acc = post(&app, &token, "/v1/financial/accounts",
+        json!({"name": "Main", "account_type": "checking", "currency": "EUR", "opening_balance": "0"})).await["id"]
+        .as_str().expect("id").to_owned();
+    post(
+        &app,
+        &token,
+        "/v1/financial/categories",
+        json!({"name": "Groceries", "kind": "expense"}),
+    )
+    .await;
+    post(
+        &app,
+        &token,
+        "/v1/financial/transactions",
+        json!({"account_id": acc,
+        "booked_date": "2026-10-03", "amount": "-5.00", "description": "SOMETHING"}),
+    )
+    .await;
+    post(
+        &app,
+        &token,
+        "/v1/financial/categorization/backfill",
+        json!({"from": "2026-10-01", "to": "2026-10-31"}),
+    )
+    .await;
+    eventually(Duration::from_secs(10), "a repair attempt", || async {
+        if fake.count() >= 2 {
+            Ok(())
+        } else {
+            Err(fake.count())
+        }
+    })
+    .await;
+    let repair = &fake.requests()[1];
+    let last = repair.body["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        last["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("does not match"),
+        "{last:#}"
+    );
+    // Abstained: still uncategorized, and no third request.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.count(), 2);
+    let page = get(&app, &token, "/v1/financial/transactions").await;
+    assert!(page["items"][0]["category_id"].is_null(), "{page:#}");
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn ask_with_anthropic_tools_refuses_mutations_and_caches() {
+    let fake = FakeLlm::start().await;
+    fake.push(anthropic_tool_use(&[
+        ("toolu_1", "delete_transaction", json!({"id": "x"})),
+        ("toolu_2", "list_accounts", json!({})),
+    ]));
+    fake.push(anthropic_text(
+        "You have 1 account, Main. Your IBAN is [IBAN_1].",
+    ));
+    let app = app_with(Backend::Sqlite, AiProvider::Anthropic, &fake, |s| {
+        s.ai.model = "claude-test".to_owned()
+    })
+    .await;
+    let token = app.token_for("trader").await;
+    post(&app, &token, "/v1/financial/accounts",
+        json!({"name": "Main", "account_type": "checking", "currency": "EUR", "opening_balance": "0"})).await;
+    let q = "How many accounts do I have? My IBAN is ES91 2100 0418 4502 0005 1332";
+    let (status, body) = ask(&app, &token, q).await;
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(body["status"], "answered");
+    assert_eq!(
+        body["answer"],
+        "You have 1 account, Main. Your IBAN is ES91 2100 0418 4502 0005 1332."
+    );
+    assert_eq!(body["tool_calls"][0]["name"], "delete_transaction");
+    assert_eq!(body["tool_calls"][0]["refused"], json!(true));
+    assert_eq!(body["tool_calls"][1]["refused"], json!(false));
+    assert_eq!(
+        body["usage"],
+        json!({"input_tokens": 1600, "output_tokens": 120})
+    );
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 2);
+    let header = |r: &Recorded, k: &str| {
+        r.headers
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(header(&reqs[0], "x-api-key").as_deref(), Some(KEY));
+    assert_eq!(
+        header(&reqs[0], "anthropic-version").as_deref(),
+        Some("2023-06-01")
+    );
+    assert_eq!(reqs[0].path, "/v1/messages");
+    // Both tool results go back in one user turn, the refusal among them.
+    let results = reqs[1].body["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        results["content"].as_array().map(Vec::len),
+        Some(2),
+        "{results:#}"
+    );
+    assert!(results.to_string().contains("not an available tool"));
+    for r in &reqs {
+        assert!(!r.raw.contains("2100 0418"), "IBAN left the process");
+    }
+    // The same question again: from the cache, no request.
+    let (status, again) = ask(&app, &token, &q.to_lowercase()).await;
+    assert_eq!(
+        (status, again["cached"].as_bool()),
+        (200, Some(true)),
+        "{again:#}"
+    );
+    assert_eq!(fake.count(), 2);
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn ask_stops_at_the_step_limit() {
+    let fake = FakeLlm::start().await;
+    fake.respond(|_| openai_tool_calls(&[("call_1", "list_accounts", json!({}))]));
+    let app = app_with(Backend::Sqlite, AiProvider::Openai, &fake, |s| {
+        s.ai.max_tool_steps = 2
+    })
+    .await;
+    let token = app.token_for("viewer").await;
+    let (status, body) = ask(&app, &token, "loop forever").await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("abstained")),
+        "{body:#}"
+    );
+    assert_eq!(
+        fake.count(),
+        3,
+        "two tool steps, the third reply ends the loop"
+    );
+    assert_eq!(body["tool_calls"].as_array().map(Vec::len), Some(2));
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn retries_honour_retry_after_quota_is_final_and_the_breaker_opens() {
+    let fake = FakeLlm::start().await;
+    fake.push(openai_error(429, "requests", "rate_limit_exceeded").retry_after("0"));
+    fake.push(openai_error(503, "server_error", "overloaded").retry_after("0"));
+    fake.push(openai_content("Hello."));
+    let app = app_with(Backend::Sqlite, AiProvider::Openai, &fake, |s| {
+        s.ai.max_retries = 2;
+        s.ai.breaker_threshold = 3;
+        s.ai.breaker_cool_down_secs = 60;
+    })
+    .await;
+    let token = app.token_for("admin").await;
+    let (status, body) = ask(&app, &token, "hi").await;
+    assert_eq!(
+        (status, body["answer"].as_str()),
+        (200, Some("Hello.")),
+        "{body:#}"
+    );
+    assert_eq!(fake.count(), 3);
+    // Quota: never retried.
+    fake.push(openai_error(
+        429,
+        "insufficient_quota",
+        "insufficient_quota",
+    ));
+    let (status, body) = ask(&app, &token, "again").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("ai_unavailable")),
+        "{body:#}"
+    );
+    assert_eq!(fake.count(), 4);
+    // Three 500s in a row open the breaker; the next question makes no request.
+    for _ in 0..3 {
+        fake.push(openai_error(500, "server_error", "server_error").retry_after("0"));
+    }
+    let (status, _) = ask(&app, &token, "third").await;
+    assert_eq!(status, 503);
+    assert_eq!(fake.count(), 7);
+    let (status, body) = ask(&app, &token, "fourth").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("ai_unavailable")),
+        "{body:#}"
+    );
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("circuit breaker"),
+        "{body:#}"
+    );
+    assert_eq!(fake.count(), 7, "no request while the breaker is open");
+    // Degraded, never unready.
+    let ready = app.wait_ready_status(200).await;
+    assert_eq!(ready["degraded"], json!(["llm-provider"]), "{ready:#}");
+    let usage = get(&app, &token, "/v1/ai/usage").await;
+    assert_eq!(usage["breaker"], "open", "{usage:#}");
+    let metrics = app.get("/metrics").await.text().await.expect("text");
+    assert!(
+        metrics.contains("llm_requests_total{"),
+        "metrics lack llm_requests_total"
+    );
+    assert!(metrics.contains("outcome=\"rate_limited\""));
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn anthropic_529_is_retried_and_timeouts_give_up() {
+    let fake = FakeLlm::start().await;
+    fake.push(anthropic_error(529, "overloaded_error").retry_after("0"));
+    fake.push(anthropic_text("Fine."));
+    let app = app_with(Backend::Sqlite, AiProvider::Anthropic, &fake, |s| {
+        s.ai.max_retries = 1;
+        s.ai.timeout_secs = 1;
+    })
+    .await;
+    let token = app.token_for("viewer").await;
+    let (status, body) = ask(&app, &token, "ok?").await;
+    assert_eq!(
+        (status, body["answer"].as_str()),
+        (200, Some("Fine.")),
+        "{body:#}"
+    );
+    assert_eq!(fake.count(), 2);
+    fake.push(anthropic_text("late").delayed(Duration::from_secs(3)));
+    fake.push(anthropic_text("late").delayed(Duration::from_secs(3)));
+    let (status, body) = ask(&app, &token, "slow?").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("ai_unavailable")),
+        "{body:#}"
+    );
+    assert_eq!(fake.count(), 4, "one retry after the timeout");
+    // Auth errors are final too.
+    fake.push(anthropic_error(401, "authentication_error"));
+    let (status, _) = ask(&app, &token, "auth?").await;
+    assert_eq!((status, fake.count()), (503, 5));
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn the_budget_stops_calls_before_they_go_out() {
+    let fake = FakeLlm::start().await;
+    fake.respond(|_| openai_content("Yes."));
+    let app = app_with(Backend::Sqlite, AiProvider::Openai, &fake, |s| {
+        s.ai.max_tokens = 100;
+        s.ai.monthly_budget_usd = Decimal::from_str("0.15").expect("dec");
+        s.ai.prices.insert(
+            "gpt-test".to_owned(),
+            ModelPrice {
+                input_per_mtok: Decimal::from(100),
+                output_per_mtok: Decimal::from(100),
+            },
+        );
+    })
+    .await;
+    let token = app.token_for("admin").await;
+    let (status, _) = ask(&app, &token, "first?").await;
+    assert_eq!(status, 200);
+    // 1100 tokens at 100 USD/Mtok = 0.11 spent; the next call's reservation would pass 0.15.
+    let (status, body) = ask(&app, &token, "second?").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("ai_budget_exhausted")),
+        "{body:#}"
+    );
+    assert_eq!(fake.count(), 1, "refused before the request");
+    let usage = get(&app, &token, "/v1/ai/usage").await;
+    assert_eq!(usage["spent_usd"], "0.11", "{usage:#}");
+    assert_eq!(usage["remaining_usd"], "0.04", "{usage:#}");
+    let prompts = get(&app, &token, "/v1/ai/prompts").await;
+    assert_eq!(
+        prompts["items"].as_array().map(Vec::len),
+        Some(2),
+        "{prompts:#}"
+    );
+    app.stop().await;
+}
