@@ -106,21 +106,26 @@ async fn lifecycle_through_http_and_jobs(backend: Backend) {
     assert_eq!(job["state"], "completed", "{job:#}");
     assert_eq!(job["result"]["to"], "live");
 
-    // Orders were recorded, filled on the paper venue at its VWAP, fees charged.
-    let orders: Value = app
-        .call(
-            "GET",
-            &format!("/v1/trading/strategies/{id}/orders"),
-            Some(&token),
-            None,
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
-    let orders = orders.as_array().expect("orders");
-    assert_eq!(orders.len(), 3, "{orders:#?}");
-    for o in orders {
+    // Orders were recorded, filled on the paper venue at its VWAP, fees charged. The position
+    // shown above is the actor's; the last order row turns `filled` in the store a moment
+    // later, so wait for the rows rather than read them once.
+    let path = format!("/v1/trading/strategies/{id}/orders");
+    let orders: Vec<Value> = eventually(Duration::from_secs(10), "three filled orders", || async {
+        let orders: Value = app
+            .call("GET", &path, Some(&token), None)
+            .await
+            .json()
+            .await
+            .expect("json");
+        let orders = orders.as_array().cloned().unwrap_or_default();
+        if orders.len() == 3 && orders.iter().all(|o| o["status"] == "filled") {
+            Ok(orders)
+        } else {
+            Err(orders)
+        }
+    })
+    .await;
+    for o in &orders {
         assert_eq!(o["status"], "filled");
         assert_eq!(o["side"], "buy");
         assert_ne!(o["fees"], "0");
