@@ -14,7 +14,8 @@ on_both_backends!(
     viewer_is_refused_trading_from_chat,
     confirmation_yes_no_and_someone_elses_button,
     notifications_are_not_repeated_after_a_restart,
-    document_import_then_category_tap
+    document_import_then_category_tap,
+    old_notification_dedupe_rows_are_pruned
 );
 
 fn settings(db: &TestDb, fake: &FakeBotApi) -> Settings {
@@ -341,6 +342,37 @@ async fn notifications_are_not_repeated_after_a_restart(backend: Backend) {
         .filter(|m| text(m).contains("failed for good"))
         .count();
     assert_eq!(job1, 2, "one message per event: {:?}", fake.sent_to(401));
+    app.stop().await;
+}
+
+async fn old_notification_dedupe_rows_are_pruned(backend: Backend) {
+    use ai_service::telegram::store::{
+        NOTIFICATION_RETENTION_DAYS, claim_notification, prune_notifications,
+    };
+    let fake = FakeBotApi::start().await;
+    let app = spawn(backend, &fake).await;
+    let url = app.db.as_ref().expect("db").url().to_owned();
+    let db = ai_service::db::Db::connect(&test_settings(&url).database)
+        .await
+        .expect("connect");
+    assert!(claim_notification(&db, "recent", 1).await.expect("claim"));
+    let old = chrono::Utc::now() - chrono::TimeDelta::days(NOTIFICATION_RETENTION_DAYS + 1);
+    db.execute(
+        ai_service::db::sql::Sql::new(
+            "INSERT INTO telegram_notifications (event_key, telegram_user_id, sent_at) VALUES ($1, $2, $3)",
+        )
+        .bind("old")
+        .bind(1_i64)
+        .bind(old),
+    )
+    .await
+    .expect("insert old");
+    let before = chrono::Utc::now() - chrono::TimeDelta::days(NOTIFICATION_RETENTION_DAYS);
+    assert_eq!(prune_notifications(&db, before).await.expect("prune"), 1);
+    // The recent row is still claimed (a replay stays deduplicated); the old one is free again.
+    assert!(!claim_notification(&db, "recent", 1).await.expect("claim"));
+    assert!(claim_notification(&db, "old", 1).await.expect("claim"));
+    db.close().await;
     app.stop().await;
 }
 
