@@ -15,7 +15,8 @@ on_both_backends!(
     confirmation_yes_no_and_someone_elses_button,
     notifications_are_not_repeated_after_a_restart,
     document_import_then_category_tap,
-    old_notification_dedupe_rows_are_pruned
+    old_notification_dedupe_rows_are_pruned,
+    sync_one_account_by_name
 );
 
 fn settings(db: &TestDb, fake: &FakeBotApi) -> Settings {
@@ -373,6 +374,45 @@ async fn old_notification_dedupe_rows_are_pruned(backend: Backend) {
     assert!(!claim_notification(&db, "recent", 1).await.expect("claim"));
     assert!(claim_notification(&db, "old", 1).await.expect("claim"));
     db.close().await;
+    app.stop().await;
+}
+
+async fn sync_one_account_by_name(backend: Backend) {
+    let fake = FakeBotApi::start().await;
+    let app = spawn(backend, &fake).await;
+    let token = link(&app, &fake, 901, "trader").await;
+    let linked = crate::finance_api::post(
+        &app,
+        &token,
+        "/v1/financial/accounts",
+        json!({"name": "Checking Main", "account_type": "checking", "currency": "USD",
+            "opening_balance": "1.00", "external_ref": "ext-1"}),
+    )
+    .await;
+    let linked = linked["id"].as_str().expect("id").to_owned();
+    crate::finance_api::account(&app, &token, "Savings", "USD").await;
+    // Case-insensitive, spaces allowed: one sync_bank job for that account only.
+    fake.text_from(901, "/sync checking MAIN", 0);
+    let ok = fake.matching(901, "requested", 1).await;
+    let t = text(&ok);
+    assert!(t.contains("Sync of <b>Checking Main</b>"), "{t}");
+    let job_id = t
+        .rsplit("(job ")
+        .next()
+        .and_then(|r| r.strip_suffix(")."))
+        .expect("job id")
+        .to_owned();
+    let job = crate::finance_api::get(&app, &token, &format!("/v1/jobs/{job_id}")).await;
+    assert_eq!(job["name"], "sync_bank", "{job}");
+    assert_eq!(job["payload"]["account_id"], linked.as_str(), "{job}");
+    // A typo is refused with the close name; nothing is enqueued.
+    fake.text_from(901, "/sync chekcing main", 0);
+    let t = text(&fake.matching(901, "Did you mean", 1).await);
+    assert!(t.contains("<code>Checking Main</code>"), "{t}");
+    // An account without a provider link says so.
+    fake.text_from(901, "/sync savings", 0);
+    let t = text(&fake.matching(901, "not linked", 1).await);
+    assert!(t.contains("<b>Savings</b>"), "{t}");
     app.stop().await;
 }
 
