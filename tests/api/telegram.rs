@@ -369,7 +369,8 @@ async fn old_notification_dedupe_rows_are_pruned(backend: Backend) {
     .await
     .expect("insert old");
     let before = chrono::Utc::now() - chrono::TimeDelta::days(NOTIFICATION_RETENTION_DAYS);
-    assert_eq!(prune_notifications(&db, before).await.expect("prune"), 1);
+    // At most the old row: the app's own pruning (first run at start-up) may get there first.
+    assert!(prune_notifications(&db, before).await.expect("prune") <= 1);
     // The recent row is still claimed (a replay stays deduplicated); the old one is free again.
     assert!(!claim_notification(&db, "recent", 1).await.expect("claim"));
     assert!(claim_notification(&db, "old", 1).await.expect("claim"));
