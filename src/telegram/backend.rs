@@ -786,10 +786,7 @@ impl ChatBackend for SqlChatBackend {
                 self.sync_one(user, &inv.args.join(" "), trace).await
             }
             C::Sync => self.sync(user, trace).await,
-            C::Uncategorized => Handled::text(
-                "ok",
-                "New transactions above the configured amount arrive with category buttons; the full list is GET /v1/financial/transactions?uncategorized=true.",
-            ),
+            C::Uncategorized => self.uncategorized().await,
             C::Jobs => self.jobs().await,
             C::Health => self.health(),
             C::Notify => self.notify(user, inv).await,

@@ -16,7 +16,8 @@ on_both_backends!(
     notifications_are_not_repeated_after_a_restart,
     document_import_then_category_tap,
     old_notification_dedupe_rows_are_pruned,
-    sync_one_account_by_name
+    sync_one_account_by_name,
+    uncategorized_lists_with_buttons_and_a_tap_works
 );
 
 fn settings(db: &TestDb, fake: &FakeBotApi) -> Settings {
@@ -414,6 +415,100 @@ async fn sync_one_account_by_name(backend: Backend) {
     fake.text_from(901, "/sync savings", 0);
     let t = text(&fake.matching(901, "not linked", 1).await);
     assert!(t.contains("<b>Savings</b>"), "{t}");
+    app.stop().await;
+}
+
+fn uncategorized_count(txs: &Value) -> usize {
+    txs["items"].as_array().or(txs.as_array()).map_or(0, |a| {
+        a.iter().filter(|t| t["category_id"].is_null()).count()
+    })
+}
+
+async fn uncategorized_lists_with_buttons_and_a_tap_works(backend: Backend) {
+    let fake = FakeBotApi::start().await;
+    let db = TestDb::new(backend).await;
+    let mut s = settings(&db, &fake);
+    // No new-transaction notifications: only the list sends "Category?" messages.
+    s.telegram.notify_min_amount = rust_decimal::Decimal::new(1_000_000_000, 0);
+    let app = app_with(db, s).await;
+    let token = link(&app, &fake, 1001, "trader").await;
+    fake.text_from(1001, "/uncategorized", 0);
+    fake.matching(1001, "No uncategorized transactions", 1)
+        .await;
+    let account = crate::finance_api::account(&app, &token, "Card", "USD").await;
+    crate::finance_api::post(
+        &app,
+        &token,
+        "/v1/financial/categories",
+        json!({"name": "Food", "kind": "expense"}),
+    )
+    .await;
+    crate::finance_api::import(&app, &token, &account, "ofx2.qfx", &[]).await;
+    let path = "/v1/financial/transactions?limit=100";
+    let n = uncategorized_count(&crate::finance_api::get(&app, &token, path).await);
+    assert!(n > 0, "the fixture has uncategorized transactions");
+    fake.text_from(1001, "/uncategorized", 0);
+    let head = text(
+        &fake
+            .matching(1001, "uncategorized transactions; the latest", 1)
+            .await,
+    );
+    assert!(head.contains(&format!("<b>{n}</b>")), "{head}");
+    let shown = n.min(10);
+    let taps = eventually(
+        Duration::from_secs(15),
+        "one message per transaction",
+        || async {
+            let c: Vec<Value> = fake
+                .sent_to(1001)
+                .into_iter()
+                .filter(|m| text(m).contains("Category?"))
+                .collect();
+            if c.len() == shown { Ok(c) } else { Err(c) }
+        },
+    )
+    .await;
+    let buttons = |m: &Value| -> Vec<Value> {
+        m["reply_markup"]["inline_keyboard"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .flat_map(|r| r.as_array().cloned().unwrap_or_default())
+            .collect()
+    };
+    for m in &taps {
+        let b = buttons(m);
+        assert!(b.iter().any(|b| b["text"] == "Food"), "{m}");
+        assert!(b.iter().any(|b| b["text"] == "Other…"), "{m}");
+    }
+    let food = buttons(&taps[0])
+        .into_iter()
+        .find(|b| b["text"] == "Food")
+        .expect("Food");
+    fake.press(
+        1001,
+        1001,
+        91,
+        food["callback_data"].as_str().expect("data"),
+    );
+    eventually(Duration::from_secs(10), "categorized", || async {
+        let e = fake.calls("editMessageText");
+        if e.iter().any(|b| text(b).contains("<b>Food</b>")) {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })
+    .await;
+    let left = uncategorized_count(&crate::finance_api::get(&app, &token, path).await);
+    assert_eq!(left, n - 1);
+    fake.text_from(1001, "/uncategorized", 0);
+    let head = text(
+        &fake
+            .matching(1001, "uncategorized transactions; the latest", 2)
+            .await,
+    );
+    assert!(head.contains(&format!("<b>{left}</b>")), "{head}");
     app.stop().await;
 }
 
