@@ -493,7 +493,8 @@ fn spawn_outbox_relay(supervisor: &mut Supervisor, db: &DbHandle, events: &Event
     });
 }
 
-/// Hourly retention of finished jobs, by age and by count.
+/// Hourly retention of finished jobs, by age and by count, and of the Telegram
+/// notification dedupe rows (by age).
 fn spawn_job_pruning(db: DbHandle, settings: &crate::config::JobsSettings) {
     let retention = Duration::from_secs(settings.retention_days * 86_400);
     let retention_max = settings.retention_max_jobs;
@@ -512,6 +513,13 @@ fn spawn_job_pruning(db: DbHandle, settings: &crate::config::JobsSettings) {
                 Ok(n) if n > 0 => tracing::info!(jobs = n, "pruned finished jobs"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "pruning jobs failed"),
+            }
+            let before = chrono::Utc::now()
+                - chrono::TimeDelta::days(crate::telegram::store::NOTIFICATION_RETENTION_DAYS);
+            match crate::telegram::store::prune_notifications(&db, before).await {
+                Ok(n) if n > 0 => tracing::info!(rows = n, "pruned telegram notification dedupe"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning telegram notifications failed"),
             }
         }
     });

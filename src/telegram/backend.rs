@@ -603,6 +603,65 @@ impl SqlChatBackend {
         Handled::ok(Reply::Text(out))
     }
 
+    /// `/sync ACCOUNT`: the one account (resolved by name, as `POST /v1/financial/accounts/{id}/sync`).
+    async fn sync_one(&self, user: &LinkedUser, name: &str, trace: &TraceId) -> Handled {
+        let (Ok(state), Ok(db)) = (self.state(), self.db()) else {
+            return unavailable("not ready");
+        };
+        let rows = match crate::finance::accounts::list(&db, false).await {
+            Ok(r) => r,
+            Err(e) => return unavailable(e),
+        };
+        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        let Some(a) = (match resolve::resolve(name, &names) {
+            Resolved::One(n) => rows.iter().find(|r| r.name == n),
+            Resolved::NotFound { suggestions } => {
+                return Handled::text(
+                    "not_found",
+                    resolve::not_found_message("account", name, &suggestions, &names),
+                );
+            }
+        }) else {
+            return unavailable("resolved name vanished");
+        };
+        if a.external_ref.is_none() {
+            return Handled::text(
+                "invalid",
+                format!(
+                    "<b>{}</b> is not linked to a bank provider account (set its external_ref first).",
+                    esc(&a.name)
+                ),
+            );
+        }
+        let mut spec = actors::jobs::JobSpec::of::<crate::finance::jobs::SyncBank>(
+            &crate::finance::jobs::SyncBankPayload {
+                account_id: a.id.clone(),
+            },
+            trace.clone(),
+        );
+        // The same double-tap window as the REST route.
+        spec.idempotency_key = Some(format!("sync:{}", a.id));
+        spec.idempotency_window = Duration::from_secs(2);
+        match state.jobs.enqueue(&spec).await {
+            Ok((id, _)) => {
+                state.audit.record(Entry {
+                    trace_id: trace,
+                    principal: format!("user:{}", user.username),
+                    action: "account.sync.request",
+                    target: format!("account:{}", a.name),
+                    outcome: "accepted",
+                    client_ip: None,
+                    detail: Some(format!("job {id} (telegram)")),
+                });
+                Handled::text(
+                    "ok",
+                    format!("Sync of <b>{}</b> requested (job {id}).", esc(&a.name)),
+                )
+            }
+            Err(e) => unavailable(e),
+        }
+    }
+
     async fn sync(&self, user: &LinkedUser, trace: &TraceId) -> Handled {
         let Ok(state) = self.state() else {
             return unavailable("not ready");
@@ -722,11 +781,12 @@ impl ChatBackend for SqlChatBackend {
                     .filter(|a| !(a.len() == 7 && a.as_bytes().get(4) == Some(&b'-')));
                 self.report(inv, category).await
             }
+            // Account names may contain spaces.
+            C::Sync if !inv.args.is_empty() => {
+                self.sync_one(user, &inv.args.join(" "), trace).await
+            }
             C::Sync => self.sync(user, trace).await,
-            C::Uncategorized => Handled::text(
-                "ok",
-                "New transactions above the configured amount arrive with category buttons; the full list is GET /v1/financial/transactions?uncategorized=true.",
-            ),
+            C::Uncategorized => self.uncategorized().await,
             C::Jobs => self.jobs().await,
             C::Health => self.health(),
             C::Notify => self.notify(user, inv).await,

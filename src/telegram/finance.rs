@@ -303,6 +303,74 @@ async fn uncategorized_in(db: &crate::db::Db, import_id: &str) -> Result<i64, cr
     db.fetch_scalar(Sql::new(sql).bind(import_id)).await
 }
 
+/// A transaction with its category buttons (the top suggestions, then Other…): the
+/// new-transaction notification and each line of `/uncategorized`.
+pub async fn category_tap(
+    db: &crate::db::Db,
+    row: &transactions::TxRow,
+) -> Result<Reply, crate::db::DbError> {
+    let mut options: Vec<(String, String)> = suggestions(db, row)
+        .await?
+        .into_iter()
+        .map(|(cat, name)| (name, format!("cat:{}:{cat}", row.id)))
+        .collect();
+    options.push(("Other…".to_owned(), format!("cat:{}:other", row.id)));
+    let text = format!(
+        "🧾 {} <b>{} {}</b> {}{}\nCategory?",
+        esc(&row.booked_date),
+        esc(&row.amount),
+        esc(&row.currency),
+        esc(&row.description),
+        row.counterparty
+            .as_deref()
+            .map(|c| format!(" ({})", esc(c)))
+            .unwrap_or_default()
+    );
+    Ok(Reply::Choose { text, options })
+}
+
+/// How many uncategorized transactions `/uncategorized` lists (one message each).
+const UNCATEGORIZED_SHOWN: i64 = 10;
+
+impl SqlChatBackend {
+    /// `/uncategorized`: the total, then the latest few, each with its category buttons.
+    pub(super) async fn uncategorized(&self) -> Handled {
+        let Ok(db) = self.db() else {
+            return super::backend::unavailable("not ready");
+        };
+        let listed = async {
+            let total: i64 = db
+                .fetch_scalar(Sql::new(
+                    "SELECT COUNT(*) FROM fin_transactions WHERE category_id IS NULL",
+                ))
+                .await?;
+            let sql = format!(
+                "SELECT {} FROM fin_transactions WHERE category_id IS NULL \
+                 ORDER BY booked_date DESC, id DESC LIMIT $1",
+                transactions::READ_COLUMNS
+            );
+            let rows: Vec<transactions::TxRow> = db
+                .fetch_all(Sql::new(sql).bind(UNCATEGORIZED_SHOWN))
+                .await?;
+            let mut replies = Vec::with_capacity(rows.len() + 1);
+            replies.push(Reply::Text(format!(
+                "<b>{total}</b> uncategorized transactions; the latest {}:",
+                rows.len()
+            )));
+            for row in &rows {
+                replies.push(category_tap(&db, row).await?);
+            }
+            Ok::<_, crate::db::DbError>((total, replies))
+        }
+        .await;
+        match listed {
+            Ok((0, _)) => Handled::text("ok", "No uncategorized transactions."),
+            Ok((_, replies)) => Handled::ok(Reply::Many(replies)),
+            Err(e) => super::backend::unavailable(e),
+        }
+    }
+}
+
 /// The categories to offer for a transaction: the automatic guess, then the user's own most
 /// frequent choices for the same counterparty or description, then their most used overall.
 pub async fn suggestions(

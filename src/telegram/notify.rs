@@ -189,23 +189,7 @@ impl Notifier {
                 continue;
             }
             shown += 1;
-            let mut options: Vec<(String, String)> = super::finance::suggestions(&db, &row)
-                .await?
-                .into_iter()
-                .map(|(cat, name)| (name, format!("cat:{}:{cat}", row.id)))
-                .collect();
-            options.push(("Other…".to_owned(), format!("cat:{}:other", row.id)));
-            let text = format!(
-                "🧾 {} <b>{} {}</b> {}{}\nCategory?",
-                esc(&row.booked_date),
-                esc(&row.amount),
-                esc(&row.currency),
-                esc(&row.description),
-                row.counterparty
-                    .as_deref()
-                    .map(|c| format!(" ({})", esc(c)))
-                    .unwrap_or_default()
-            );
+            let tap = super::finance::category_tap(&db, &row).await?;
             for link in store::links(&db).await? {
                 // Only those who may categorize get buttons (PATCH needs trader).
                 if link.disabled || !matches!(link.role.as_str(), "trader" | "admin") {
@@ -231,10 +215,7 @@ impl Notifier {
                     .send(actors::telegram::Notify {
                         chat_id: link.chat_id,
                         telegram_user_id: link.telegram_user_id,
-                        reply: Reply::Choose {
-                            text: text.clone(),
-                            options: options.clone(),
-                        },
+                        reply: tap.clone(),
                         silent: level == Level::Silent,
                     })
                     .await;

@@ -183,7 +183,12 @@ pub async fn claim_notification(
     Ok(n == 1)
 }
 
+/// How long a sent notification's dedupe row is kept: far beyond any outbox replay (the
+/// relay re-sends within seconds of a restart), short enough that the table stays small.
+pub const NOTIFICATION_RETENTION_DAYS: i64 = 30;
+
 /// Forgets dedupe rows older than `before` (the outbox never replays that far back).
+#[tracing::instrument(skip_all)]
 pub async fn prune_notifications(db: &Db, before: DateTime<Utc>) -> Result<u64, DbError> {
     let sql = "DELETE FROM telegram_notifications WHERE sent_at < $1";
     db.execute(Sql::new(sql).bind(before)).await

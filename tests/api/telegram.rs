@@ -14,7 +14,10 @@ on_both_backends!(
     viewer_is_refused_trading_from_chat,
     confirmation_yes_no_and_someone_elses_button,
     notifications_are_not_repeated_after_a_restart,
-    document_import_then_category_tap
+    document_import_then_category_tap,
+    old_notification_dedupe_rows_are_pruned,
+    sync_one_account_by_name,
+    uncategorized_lists_with_buttons_and_a_tap_works
 );
 
 fn settings(db: &TestDb, fake: &FakeBotApi) -> Settings {
@@ -341,6 +344,171 @@ async fn notifications_are_not_repeated_after_a_restart(backend: Backend) {
         .filter(|m| text(m).contains("failed for good"))
         .count();
     assert_eq!(job1, 2, "one message per event: {:?}", fake.sent_to(401));
+    app.stop().await;
+}
+
+async fn old_notification_dedupe_rows_are_pruned(backend: Backend) {
+    use ai_service::telegram::store::{
+        NOTIFICATION_RETENTION_DAYS, claim_notification, prune_notifications,
+    };
+    let fake = FakeBotApi::start().await;
+    let app = spawn(backend, &fake).await;
+    let url = app.db.as_ref().expect("db").url().to_owned();
+    let db = ai_service::db::Db::connect(&test_settings(&url).database)
+        .await
+        .expect("connect");
+    assert!(claim_notification(&db, "recent", 1).await.expect("claim"));
+    let old = chrono::Utc::now() - chrono::TimeDelta::days(NOTIFICATION_RETENTION_DAYS + 1);
+    db.execute(
+        ai_service::db::sql::Sql::new(
+            "INSERT INTO telegram_notifications (event_key, telegram_user_id, sent_at) VALUES ($1, $2, $3)",
+        )
+        .bind("old")
+        .bind(1_i64)
+        .bind(old),
+    )
+    .await
+    .expect("insert old");
+    let before = chrono::Utc::now() - chrono::TimeDelta::days(NOTIFICATION_RETENTION_DAYS);
+    // At most the old row: the app's own pruning (first run at start-up) may get there first.
+    assert!(prune_notifications(&db, before).await.expect("prune") <= 1);
+    // The recent row is still claimed (a replay stays deduplicated); the old one is free again.
+    assert!(!claim_notification(&db, "recent", 1).await.expect("claim"));
+    assert!(claim_notification(&db, "old", 1).await.expect("claim"));
+    db.close().await;
+    app.stop().await;
+}
+
+async fn sync_one_account_by_name(backend: Backend) {
+    let fake = FakeBotApi::start().await;
+    let app = spawn(backend, &fake).await;
+    let token = link(&app, &fake, 901, "trader").await;
+    let linked = crate::finance_api::post(
+        &app,
+        &token,
+        "/v1/financial/accounts",
+        json!({"name": "Checking Main", "account_type": "checking", "currency": "USD",
+            "opening_balance": "1.00", "external_ref": "ext-1"}),
+    )
+    .await;
+    let linked = linked["id"].as_str().expect("id").to_owned();
+    crate::finance_api::account(&app, &token, "Savings", "USD").await;
+    // Case-insensitive, spaces allowed: one sync_bank job for that account only.
+    fake.text_from(901, "/sync checking MAIN", 0);
+    let ok = fake.matching(901, "requested", 1).await;
+    let t = text(&ok);
+    assert!(t.contains("Sync of <b>Checking Main</b>"), "{t}");
+    let job_id = t
+        .rsplit("(job ")
+        .next()
+        .and_then(|r| r.strip_suffix(")."))
+        .expect("job id")
+        .to_owned();
+    let job = crate::finance_api::get(&app, &token, &format!("/v1/jobs/{job_id}")).await;
+    assert_eq!(job["name"], "sync_bank", "{job}");
+    assert_eq!(job["payload"]["account_id"], linked.as_str(), "{job}");
+    // A typo is refused with the close name; nothing is enqueued.
+    fake.text_from(901, "/sync chekcing main", 0);
+    let t = text(&fake.matching(901, "Did you mean", 1).await);
+    assert!(t.contains("<code>Checking Main</code>"), "{t}");
+    // An account without a provider link says so.
+    fake.text_from(901, "/sync savings", 0);
+    let t = text(&fake.matching(901, "not linked", 1).await);
+    assert!(t.contains("<b>Savings</b>"), "{t}");
+    app.stop().await;
+}
+
+fn uncategorized_count(txs: &Value) -> usize {
+    txs["items"].as_array().or(txs.as_array()).map_or(0, |a| {
+        a.iter().filter(|t| t["category_id"].is_null()).count()
+    })
+}
+
+async fn uncategorized_lists_with_buttons_and_a_tap_works(backend: Backend) {
+    let fake = FakeBotApi::start().await;
+    let db = TestDb::new(backend).await;
+    let mut s = settings(&db, &fake);
+    // No new-transaction notifications: only the list sends "Category?" messages.
+    s.telegram.notify_min_amount = rust_decimal::Decimal::new(1_000_000_000, 0);
+    let app = app_with(db, s).await;
+    let token = link(&app, &fake, 1001, "trader").await;
+    fake.text_from(1001, "/uncategorized", 0);
+    fake.matching(1001, "No uncategorized transactions", 1)
+        .await;
+    let account = crate::finance_api::account(&app, &token, "Card", "USD").await;
+    crate::finance_api::post(
+        &app,
+        &token,
+        "/v1/financial/categories",
+        json!({"name": "Food", "kind": "expense"}),
+    )
+    .await;
+    crate::finance_api::import(&app, &token, &account, "ofx2.qfx", &[]).await;
+    let path = "/v1/financial/transactions?limit=100";
+    let n = uncategorized_count(&crate::finance_api::get(&app, &token, path).await);
+    assert!(n > 0, "the fixture has uncategorized transactions");
+    fake.text_from(1001, "/uncategorized", 0);
+    let head = text(
+        &fake
+            .matching(1001, "uncategorized transactions; the latest", 1)
+            .await,
+    );
+    assert!(head.contains(&format!("<b>{n}</b>")), "{head}");
+    let shown = n.min(10);
+    let taps = eventually(
+        Duration::from_secs(15),
+        "one message per transaction",
+        || async {
+            let c: Vec<Value> = fake
+                .sent_to(1001)
+                .into_iter()
+                .filter(|m| text(m).contains("Category?"))
+                .collect();
+            if c.len() == shown { Ok(c) } else { Err(c) }
+        },
+    )
+    .await;
+    let buttons = |m: &Value| -> Vec<Value> {
+        m["reply_markup"]["inline_keyboard"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .flat_map(|r| r.as_array().cloned().unwrap_or_default())
+            .collect()
+    };
+    for m in &taps {
+        let b = buttons(m);
+        assert!(b.iter().any(|b| b["text"] == "Food"), "{m}");
+        assert!(b.iter().any(|b| b["text"] == "Other…"), "{m}");
+    }
+    let food = buttons(&taps[0])
+        .into_iter()
+        .find(|b| b["text"] == "Food")
+        .expect("Food");
+    fake.press(
+        1001,
+        1001,
+        91,
+        food["callback_data"].as_str().expect("data"),
+    );
+    eventually(Duration::from_secs(10), "categorized", || async {
+        let e = fake.calls("editMessageText");
+        if e.iter().any(|b| text(b).contains("<b>Food</b>")) {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    })
+    .await;
+    let left = uncategorized_count(&crate::finance_api::get(&app, &token, path).await);
+    assert_eq!(left, n - 1);
+    fake.text_from(1001, "/uncategorized", 0);
+    let head = text(
+        &fake
+            .matching(1001, "uncategorized transactions; the latest", 2)
+            .await,
+    );
+    assert!(head.contains(&format!("<b>{left}</b>")), "{head}");
     app.stop().await;
 }
 

@@ -93,6 +93,8 @@ pub enum Reply {
         caption: String,
         text: String,
     },
+    /// Several messages in order (a list where each item has its own buttons).
+    Many(Vec<Reply>),
 }
 
 /// A reply and how the command went (`ok`, `refused`, `not_found`, `invalid`, `error`), for

@@ -116,6 +116,12 @@ impl Session {
     ) {
         let now = Instant::now();
         let (text, keyboard) = match reply {
+            Reply::Many(replies) => {
+                for r in replies {
+                    self.reply(chat_id, telegram_user_id, command, r, silent);
+                }
+                return;
+            }
             Reply::Text(t) => (t, Vec::new()),
             Reply::Confirm { text, action } => {
                 let tok =
