@@ -378,7 +378,7 @@ fn http_server(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .app_data(web::PayloadConfig::new(json_limit))
+            .configure(api::json::body_limit(json_limit))
             .configure(api::problems::extractor_configs)
             // The plain route list: the OpenAPI document is built once, above, not per worker.
             .configure(api::serve)

@@ -2727,6 +2727,24 @@ export interface operations {
                     "application/json": components["schemas"]["AskResponse"];
                 };
             };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Empty or too long question */
             422: {
                 headers: {
@@ -2988,6 +3006,24 @@ export interface operations {
                     "application/json": components["schemas"]["CreatedApiKey"];
                 };
             };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Error, as problem details */
             default: {
                 headers: {
@@ -3162,6 +3198,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many attempts; see Retry-After */
             429: {
                 headers: {
@@ -3251,6 +3305,24 @@ export interface operations {
                      *       "status": 403,
                      *       "title": "Forbidden",
                      *       "type": "urn:ai-service:problem:forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3354,6 +3426,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Error, as problem details */
             default: {
                 headers: {
@@ -3450,6 +3540,24 @@ export interface operations {
                      *       "status": 409,
                      *       "title": "Conflict",
                      *       "type": "urn:ai-service:problem:conflict"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3570,6 +3678,24 @@ export interface operations {
                      *       "status": 404,
                      *       "title": "Not Found",
                      *       "type": "urn:ai-service:problem:not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3811,6 +3937,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Error, as problem details */
             default: {
                 headers: {
@@ -3868,6 +4012,24 @@ export interface operations {
                      *       "status": 404,
                      *       "title": "Not Found",
                      *       "type": "urn:ai-service:problem:not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3987,6 +4149,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobAccepted"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Bad range */
@@ -4131,6 +4311,24 @@ export interface operations {
                     "application/json": components["schemas"]["Profile"];
                 };
             };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Invalid */
             422: {
                 headers: {
@@ -4212,6 +4410,24 @@ export interface operations {
                      *       "status": 404,
                      *       "title": "Not Found",
                      *       "type": "urn:ai-service:problem:not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4818,6 +5034,24 @@ export interface operations {
                     "application/json": components["schemas"]["RuleView"];
                 };
             };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Invalid */
             422: {
                 headers: {
@@ -4899,6 +5133,24 @@ export interface operations {
                      *       "status": 404,
                      *       "title": "Not Found",
                      *       "type": "urn:ai-service:problem:not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5017,6 +5269,24 @@ export interface operations {
                      *       "status": 404,
                      *       "title": "Not Found",
                      *       "type": "urn:ai-service:problem:not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5163,6 +5433,24 @@ export interface operations {
                      *       "status": 409,
                      *       "title": "Conflict",
                      *       "type": "urn:ai-service:problem:conflict"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5339,6 +5627,24 @@ export interface operations {
                      *       "status": 404,
                      *       "title": "Not Found",
                      *       "type": "urn:ai-service:problem:not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5677,6 +5983,24 @@ export interface operations {
                     "application/json": components["schemas"]["Schedule"];
                 };
             };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Error, as problem details */
             default: {
                 headers: {
@@ -5734,6 +6058,24 @@ export interface operations {
                      *       "status": 404,
                      *       "title": "Not Found",
                      *       "type": "urn:ai-service:problem:not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5935,6 +6277,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IntegrationSetting"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Error, as problem details */
@@ -6242,6 +6602,24 @@ export interface operations {
                     "application/json": components["schemas"]["Preference"][];
                 };
             };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Error, as problem details */
             default: {
                 headers: {
@@ -6297,6 +6675,24 @@ export interface operations {
                      *       "status": 401,
                      *       "title": "Unauthorized",
                      *       "type": "urn:ai-service:problem:unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6494,6 +6890,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Error, as problem details */
             default: {
                 headers: {
@@ -6567,6 +6981,24 @@ export interface operations {
                      *       "status": 409,
                      *       "title": "Conflict",
                      *       "type": "urn:ai-service:problem:conflict"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6780,6 +7212,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Error, as problem details */
             default: {
                 headers: {
@@ -6853,6 +7303,24 @@ export interface operations {
                      *       "status": 409,
                      *       "title": "Conflict",
                      *       "type": "urn:ai-service:problem:conflict"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6951,6 +7419,24 @@ export interface operations {
                      *       "status": 409,
                      *       "title": "Conflict",
                      *       "type": "urn:ai-service:problem:conflict"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7089,6 +7575,24 @@ export interface operations {
                      *       "status": 409,
                      *       "title": "Conflict",
                      *       "type": "urn:ai-service:problem:conflict"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7327,6 +7831,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Error, as problem details */
             default: {
                 headers: {
@@ -7385,6 +7907,24 @@ export interface operations {
                      *       "status": 404,
                      *       "title": "Not Found",
                      *       "type": "urn:ai-service:problem:not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is longer than `server.json_limit_bytes` (1048576 bytes by default) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "payload_too_large",
+                     *       "detail": "the JSON body exceeds the limit of 1048576 bytes (server.json_limit_bytes)",
+                     *       "status": 413,
+                     *       "title": "Payload Too Large",
+                     *       "type": "urn:ai-service:problem:payload_too_large"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];

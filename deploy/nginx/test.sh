@@ -2,7 +2,7 @@
 # The nginx edge, tested for real: nginx -t, then nginx on loopback ports in front of the
 # real ai-service binary (two upstream nodes, one of them dead), with a self-signed
 # certificate made now. Checks: TLS handshake, HTTP→HTTPS, /health/live, login + an
-# authenticated call, /metrics refused, the request id echoed and logged, the 10 MB body limit,
+# authenticated call, /metrics refused, the request id echoed and logged, the body limits (the app's),
 # failover past the dead node, and the client IP the app records (X-Forwarded-For believed only
 # from the configured proxy).
 #
@@ -154,17 +154,36 @@ code=$(c -o /dev/null -w '%{http_code}' "$base/health/ready")
 [ "$code" = 404 ] || fail "/health/ready is published ($code)"
 ok "/metrics refused at the edge (served on the node), /health/ready not published"
 
-# 10 MB body limit: 11 MB refused by nginx, 9 MB reaches the app (which answers for itself).
-head -c $((11 * 1024 * 1024)) /dev/zero >"$tmp/big"
-head -c $((9 * 1024 * 1024)) /dev/zero >"$tmp/small"
-code=$(c -o "$tmp/r413" -w '%{http_code}' -H "authorization: Bearer $token" \
-    -F "file=@$tmp/big" "$base/v1/financial/imports")
-[ "$code" = 413 ] || fail "11 MB upload answered $code"
-grep -qi nginx "$tmp/r413" || fail "the 413 did not come from the edge"
-code=$(c -o "$tmp/r9" -w '%{http_code} %{content_type}' -H "authorization: Bearer $token" \
-    -F "file=@$tmp/small" "$base/v1/financial/imports")
-[[ "$code" != 413* && "$code" == *"application/problem+json"* ]] || fail "9 MB upload: $code $(head -c 300 "$tmp/r9")"
-ok "11 MB upload refused by the edge (413), 9 MB reaches the app ($code)"
+# Body limits match the app's. JSON: 1 MiB (server.json_limit_bytes) reaches the app, a byte
+# more is refused by the edge. Imports: a file a byte over the app's 50 MiB passes the edge and
+# the app refuses it itself; past the edge's 51 MiB the edge refuses. Every 413 is a problem.
+json_body() { python3 -c 'import sys; n = int(sys.argv[1]) - len("{\"name\":\"\"}"); print("{\"name\":\"" + "x" * n + "\"}", end="")' "$1"; }
+json_body $((1024 * 1024)) >"$tmp/json_at"
+json_body $((1024 * 1024 + 1)) >"$tmp/json_over"
+code_at=$(c -o "$tmp/r_at" -w '%{http_code}' -H "authorization: Bearer $token" -H 'content-type: application/json' \
+    --data-binary "@$tmp/json_at" "$base/v1/financial/categories")
+[[ "$code_at" != 413 && "$code_at" != 5* ]] || fail "a 1 MiB JSON body answered $code_at: $(head -c 300 "$tmp/r_at")"
+code=$(c -o "$tmp/r_over" -w '%{http_code} %{content_type}' -H "authorization: Bearer $token" \
+    -H 'content-type: application/json' --data-binary "@$tmp/json_over" "$base/v1/financial/categories")
+[ "$code" = "413 application/problem+json" ] || fail "1 MiB + 1 byte of JSON answered $code"
+grep -q '"code":"payload_too_large".*edge accepts request bodies up to 1 MiB' "$tmp/r_over" \
+    || fail "the edge's JSON 413: $(cat "$tmp/r_over")"
+ok "JSON bodies: 1 MiB reaches the app ($code_at), 1 MiB + 1 byte refused by the edge (413 problem)"
+
+head -c $((50 * 1024 * 1024 + 1)) /dev/zero >"$tmp/file_app"
+head -c $((51 * 1024 * 1024 + 1)) /dev/zero >"$tmp/file_edge"
+code=$(c -o "$tmp/r_app" -D "$tmp/h_app" -w '%{http_code} %{content_type}' -H "authorization: Bearer $token" \
+    -F "file=@$tmp/file_app" "$base/v1/financial/imports")
+[ "$code" = "413 application/problem+json" ] || fail "50 MiB + 1 byte upload: $code $(head -c 300 "$tmp/r_app")"
+grep -q 'the file exceeds 50 MiB' "$tmp/r_app" && grep -qi '^x-request-id:' "$tmp/h_app" \
+    || fail "the 50 MiB + 1 byte upload was not refused by the app: $(cat "$tmp/r_app")"
+code=$(c -o "$tmp/r_edge" -w '%{http_code} %{content_type}' -H "authorization: Bearer $token" \
+    -F "file=@$tmp/file_edge" "$base/v1/financial/imports")
+[ "$code" = "413 application/problem+json" ] || fail "51 MiB + 1 byte upload: $code"
+grep -q '"code":"payload_too_large".*edge accepts request bodies up to 51 MiB' "$tmp/r_edge" \
+    || fail "the edge's import 413: $(cat "$tmp/r_edge")"
+rm -f "$tmp/file_app" "$tmp/file_edge"
+ok "imports: 50 MiB + 1 byte refused by the app, 51 MiB + 1 byte by the edge (413 problems)"
 
 # gzip for JSON large enough to matter.
 c -o /dev/null -D "$tmp/hz" -H 'accept-encoding: gzip' "$base/openapi.json"

@@ -69,6 +69,7 @@ pub(super) fn finish(spec: &mut OpenApi) {
                 .entry("default".to_owned())
                 .or_insert_with(|| problem.clone().into());
             problem_responses(op);
+            body_limit_response(op);
             declare_access(method, path, op);
         }
     }
@@ -122,6 +123,35 @@ fn problem_responses(op: &mut Operation) {
             content.example = serde_json::to_value(example_problem(status)).ok();
         }
     }
+}
+
+/// Every operation that takes a JSON body answers 413 past `server.json_limit_bytes`
+/// ([`crate::api::json::body_limit`]); declared unless the operation declares its own 413.
+fn body_limit_response(op: &mut Operation) {
+    let takes_json = op
+        .request_body
+        .as_ref()
+        .is_some_and(|b| b.content.contains_key("application/json"));
+    if !takes_json || op.responses.responses.contains_key("413") {
+        return;
+    }
+    let default_limit = crate::config::Settings::default().server.json_limit_bytes;
+    let example = crate::api::json::too_large(Some(default_limit)).problem();
+    let response = ResponseBuilder::new()
+        .description(format!(
+            "The body is longer than `server.json_limit_bytes` ({default_limit} bytes by default)"
+        ))
+        .content(
+            PROBLEM_CONTENT_TYPE,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .example(serde_json::to_value(example).ok())
+                .build(),
+        )
+        .build();
+    op.responses
+        .responses
+        .insert("413".to_owned(), response.into());
 }
 
 /// A realistic body for `status`, with the code the server uses for it.

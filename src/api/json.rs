@@ -2,7 +2,8 @@
 //!
 //! Unlike `web::Json`, its errors name the offending field (`legs[1].price`) via
 //! `serde_path_to_error` and come back as problem details: 400 `malformed_json` when the body
-//! is not JSON at all, 422 `validation_failed` when it is JSON of the wrong shape.
+//! is not JSON at all, 422 `validation_failed` when it is JSON of the wrong shape, 413
+//! `payload_too_large` naming the limit when it is longer than `server.json_limit_bytes`.
 
 use crate::error::{ApiError, FieldError};
 use actix_web::dev::Payload;
@@ -13,6 +14,51 @@ use serde::de::DeserializeOwned;
 
 #[derive(Debug, Clone)]
 pub struct ApiJson<T>(pub T);
+
+/// The body limit as configured (`server.json_limit_bytes`), for the 413's message: actix's
+/// `PayloadConfig`, which enforces it, does not tell its limit.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonLimit(pub usize);
+
+/// Registers the JSON body limit: enforced by `PayloadConfig` (read by [`ApiJson`]) and named
+/// by [`JsonLimit`] in the 413 problem. actix's own `web::Json` gets the same limit and errors
+/// that read like [`ApiJson`]'s, should a handler ever take it (the Telegram webhook did, and
+/// answered an over-long body with 400 `malformed_json` past actix's default 2 MB).
+pub fn body_limit(limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.app_data(web::PayloadConfig::new(limit))
+            .app_data(JsonLimit(limit))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(limit)
+                    .error_handler(|err, _| json_config_error(err).into()),
+            );
+    }
+}
+
+fn json_config_error(err: actix_web::error::JsonPayloadError) -> ApiError {
+    use actix_web::error::JsonPayloadError as E;
+    match err {
+        E::Overflow { limit } | E::OverflowKnownLength { limit, .. } => too_large(Some(limit)),
+        E::ContentType => ApiError::UnsupportedMediaType(
+            "send the body as JSON with `Content-Type: application/json`".to_owned(),
+        ),
+        err => ApiError::MalformedJson {
+            detail: format!("the body is not valid JSON: {err}"),
+            errors: Vec::new(),
+        },
+    }
+}
+
+/// The 413 problem for a JSON body over `limit` (when known).
+pub fn too_large(limit: Option<usize>) -> ApiError {
+    ApiError::PayloadTooLarge(match limit {
+        Some(n) => {
+            format!("the JSON body exceeds the limit of {n} bytes (server.json_limit_bytes)")
+        }
+        None => "the JSON body exceeds the configured limit (server.json_limit_bytes)".to_owned(),
+    })
+}
 
 impl<T> ApiJson<T> {
     pub fn into_inner(self) -> T {
@@ -31,8 +77,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<mime::Mime>().ok())
             .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
-        // The body limit comes from the app-wide `PayloadConfig`.
+        // The body limit comes from the app-wide `PayloadConfig` (see [`body_limit`]).
         let body = web::Bytes::from_request(req, payload);
+        let limit = req.app_data::<JsonLimit>().map(|l| l.0);
         Box::pin(async move {
             if !content_type_ok {
                 return Err(ApiError::UnsupportedMediaType(
@@ -43,9 +90,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
                 if e.as_response_error().status_code()
                     == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
                 {
-                    ApiError::PayloadTooLarge(
-                        "the body exceeds the configured JSON limit".to_owned(),
-                    )
+                    too_large(limit)
                 } else {
                     ApiError::BadRequest(format!("could not read the body: {e}"))
                 }

@@ -88,14 +88,7 @@ pub fn extractor_configs(cfg: &mut web::ServiceConfig) {
     .app_data(
         web::PathConfig::default()
             .error_handler(|err, _| ApiError::BadRequest(format!("path parameter: {err}")).into()),
-    )
-    .app_data(web::JsonConfig::default().error_handler(|err, _| {
-        ApiError::MalformedJson {
-            detail: format!("the body is not valid JSON: {err}"),
-            errors: Vec::new(),
-        }
-        .into()
-    }));
+    );
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ fn code() -> String {
 pub async fn webhook(
     ctx: Ctx,
     req: HttpRequest,
-    body: web::Json<serde_json::Value>,
+    body: ApiJson<serde_json::Value>,
 ) -> Result<web::Json<WebhookAck>, ApiError> {
     let expected = ctx.state.telegram.webhook_secret.as_bytes();
     let given = req
@@ -97,7 +97,7 @@ pub async fn webhook(
             "missing or wrong X-Telegram-Bot-Api-Secret-Token".to_owned(),
         ));
     }
-    let Some(update) = crate::adapters::telegram::parse_update(&body) else {
+    let Some(update) = crate::adapters::telegram::parse_update(&body.0) else {
         return Err(ApiError::BadRequest("not a Telegram update".to_owned()));
     };
     let accepted = match &ctx.state.telegram.actor {

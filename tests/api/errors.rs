@@ -3,7 +3,7 @@
 use crate::helpers::{Backend, TestApp};
 use actix_web::middleware::ErrorHandlers;
 use actix_web::{App, HttpResponse, test, web};
-use ai_service::api::json::ApiJson;
+use ai_service::api::json::{ApiJson, body_limit};
 use ai_service::api::problems::{extractor_configs, not_found, problemize};
 use serde_json::Value;
 
@@ -70,6 +70,11 @@ async fn echo(body: ApiJson<Transfer>) -> HttpResponse {
     HttpResponse::Ok().json(body.into_inner())
 }
 
+/// actix's own extractor: no handler takes it, but one that did must answer like `ApiJson`.
+async fn echo_actix(body: web::Json<Value>) -> HttpResponse {
+    HttpResponse::Ok().json(body.into_inner())
+}
+
 async fn explode() -> actix_web::Result<HttpResponse> {
     Err(actix_web::error::ErrorInternalServerError(
         "db password hunter2 at 10.0.0.7",
@@ -80,9 +85,10 @@ async fn explode() -> actix_web::Result<HttpResponse> {
 async fn json_bodies_fail_with_problems_naming_the_field() {
     let app = test::init_service(
         App::new()
-            .app_data(web::PayloadConfig::new(256))
+            .configure(body_limit(256))
             .configure(extractor_configs)
             .route("/echo", web::post().to(echo))
+            .route("/echo-actix", web::post().to(echo_actix))
             .route("/explode", web::get().to(explode))
             .default_service(web::to(not_found))
             .wrap(ErrorHandlers::new().default_handler(problemize))
@@ -148,9 +154,34 @@ async fn json_bodies_fail_with_problems_naming_the_field() {
 
     let big: &'static str =
         Box::leak(format!(r#"{{"amount":"{}","legs":[]}}"#, "9".repeat(1000)).into_boxed_str());
-    let res = test::call_service(&app, post(big, "application/json")).await;
-    assert_eq!(res.status(), 413);
-    assert_problem(&test::read_body_json(res).await, 413, "payload_too_large");
+    for uri in ["/echo", "/echo-actix"] {
+        let req = test::TestRequest::post()
+            .uri(uri)
+            .insert_header(("content-type", "application/json"))
+            .set_payload(big)
+            .to_request();
+        let res = test::call_service(&app, req).await;
+        assert_eq!(res.status(), 413, "{uri}");
+        let body: Value = test::read_body_json(res).await;
+        assert_problem(&body, 413, "payload_too_large");
+        assert!(
+            body["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("256 bytes")),
+            "{uri}: {body}"
+        );
+    }
+    let res = test::call_service(
+        &app,
+        test::TestRequest::post()
+            .uri("/echo-actix")
+            .insert_header(("content-type", "application/json"))
+            .set_payload("{")
+            .to_request(),
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    assert_problem(&test::read_body_json(res).await, 400, "malformed_json");
 
     // A 500 from anywhere is opaque.
     let res = test::call_service(&app, test::TestRequest::get().uri("/explode").to_request()).await;
@@ -242,5 +273,51 @@ async fn fuzzing_findings_stay_fixed() {
     // The view is flat: its id and timestamps beside the rule's fields.
     assert!(listed[0]["id"].is_string() && listed[0]["created_at"].is_string());
     assert_eq!(listed[0]["name"], "r");
+    app.stop().await;
+}
+
+/// A JSON body longer than `server.json_limit_bytes` is a 413 naming the limit on every route
+/// that takes JSON, the Telegram webhook included (it answered 400 `malformed_json` past
+/// actix's 2 MB default, and took bodies up to that instead of the configured limit).
+#[actix_web::test]
+async fn json_bodies_over_the_limit_are_413_naming_it() {
+    let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    let limit = ai_service::config::Settings::default()
+        .server
+        .json_limit_bytes;
+    let over = |n: usize| format!(r#"{{"username":"{}","password":"x"}}"#, "u".repeat(n));
+    for path in ["/v1/auth/login", "/v1/telegram/webhook"] {
+        for body in [over(limit), over(3 * 1024 * 1024)] {
+            let res = app
+                .client
+                .post(format!("{}{path}", app.address))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("send");
+            assert_eq!(res.status(), 413, "{path}");
+            assert_eq!(res.headers()["content-type"], PROBLEM, "{path}");
+            let problem: Value = res.json().await.expect("json");
+            assert_problem(&problem, 413, "payload_too_large");
+            assert!(
+                problem["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.contains(&format!("{limit} bytes"))
+                        && d.contains("server.json_limit_bytes")),
+                "{path}: {problem}"
+            );
+        }
+    }
+    // Within the limit the webhook reads the body, then wants Telegram's secret.
+    let res = app
+        .client
+        .post(format!("{}/v1/telegram/webhook", app.address))
+        .header("content-type", "application/json")
+        .body(r#"{"update_id":1}"#)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(res.status(), 401);
     app.stop().await;
 }
