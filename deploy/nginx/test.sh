@@ -7,7 +7,7 @@
 # from the configured proxy).
 #
 # Usage: deploy/nginx/test.sh [path/to/ai-service]   (default: $CARGO_TARGET_DIR/debug/ai-service)
-# Installs Debian's nginx when missing (CI). Needs curl, openssl, python3. Runs in ~5 s.
+# Installs Debian's nginx when missing (CI). Needs curl, openssl, python3. Runs in ~10 s.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 bin="${1:-${CARGO_TARGET_DIR:-$here/../../target}/debug/ai-service}"
@@ -163,9 +163,10 @@ json_body $((1024 * 1024 + 1)) >"$tmp/json_over"
 code_at=$(c -o "$tmp/r_at" -w '%{http_code}' -H "authorization: Bearer $token" -H 'content-type: application/json' \
     --data-binary "@$tmp/json_at" "$base/v1/financial/categories")
 [[ "$code_at" != 413 && "$code_at" != 5* ]] || fail "a 1 MiB JSON body answered $code_at: $(head -c 300 "$tmp/r_at")"
-code=$(c -o "$tmp/r_over" -w '%{http_code} %{content_type}' -H "authorization: Bearer $token" \
+code=$(c -o "$tmp/r_over" -D "$tmp/h_over" -w '%{http_code} %{content_type}' -H "authorization: Bearer $token" \
     -H 'content-type: application/json' --data-binary "@$tmp/json_over" "$base/v1/financial/categories")
 [ "$code" = "413 application/problem+json" ] || fail "1 MiB + 1 byte of JSON answered $code"
+grep -qi '^x-content-type-options: nosniff' "$tmp/h_over" || fail "no security headers on the edge's 413"
 grep -q '"code":"payload_too_large".*edge accepts request bodies up to 1 MiB' "$tmp/r_over" \
     || fail "the edge's JSON 413: $(cat "$tmp/r_over")"
 ok "JSON bodies: 1 MiB reaches the app ($code_at), 1 MiB + 1 byte refused by the edge (413 problem)"
