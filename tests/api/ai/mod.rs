@@ -527,6 +527,42 @@ async fn ask_with_anthropic_tools_refuses_mutations_and_caches() {
 }
 
 #[actix_web::test]
+async fn ask_reads_month_end_balances() {
+    let fake = FakeLlm::start().await;
+    fake.push(openai_tool_calls(&[(
+        "call_1",
+        "balance_by_month",
+        json!({"from": null, "to": null, "account_id": null}),
+    )]));
+    fake.push(openai_content("Main ended October 2026 at 1224.56 EUR."));
+    let app = app_with(Backend::Sqlite, AiProvider::Openai, &fake, |_| {}).await;
+    let token = app.token_for("trader").await;
+    let acc = post(&app, &token, "/v1/financial/accounts",
+        json!({"name": "Main", "account_type": "checking", "currency": "EUR", "opening_balance": "1234.56"})).await["id"]
+        .as_str().expect("id").to_owned();
+    post(
+        &app,
+        &token,
+        "/v1/financial/transactions",
+        json!({"account_id": acc,
+        "booked_date": "2026-10-05", "amount": "-10.00", "description": "BAKERY"}),
+    )
+    .await;
+    let (status, body) = ask(&app, &token, "What was my balance at the end of October?").await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("answered")),
+        "{body:#}"
+    );
+    assert_eq!(body["tool_calls"][0]["name"], "balance_by_month");
+    assert_eq!(body["tool_calls"][0]["refused"], json!(false));
+    // The month-end balance the answer quotes is what the tool returned to the model.
+    let reqs = fake.requests();
+    assert!(reqs[1].raw.contains("1224.56"), "{}", reqs[1].raw);
+    app.stop().await;
+}
+
+#[actix_web::test]
 async fn ask_stops_at_the_step_limit() {
     let fake = FakeLlm::start().await;
     fake.respond(|_| openai_tool_calls(&[("call_1", "list_accounts", json!({}))]));
