@@ -619,13 +619,22 @@ async fn retries_honour_retry_after_quota_is_final_and_the_breaker_opens() {
         "{body:#}"
     );
     assert_eq!(fake.count(), 4);
+    // A 400 (our request is wrong): sending it again would not help, so it is not retried.
+    fake.push(openai_error(400, "invalid_request_error", "invalid_value"));
+    let (status, body) = ask(&app, &token, "bad request").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("ai_unavailable")),
+        "{body:#}"
+    );
+    assert_eq!(fake.count(), 5);
     // Three 500s in a row open the breaker; the next question makes no request.
     for _ in 0..3 {
         fake.push(openai_error(500, "server_error", "server_error").retry_after("0"));
     }
     let (status, _) = ask(&app, &token, "third").await;
     assert_eq!(status, 503);
-    assert_eq!(fake.count(), 7);
+    assert_eq!(fake.count(), 8);
     let (status, body) = ask(&app, &token, "fourth").await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -639,7 +648,7 @@ async fn retries_honour_retry_after_quota_is_final_and_the_breaker_opens() {
             .contains("circuit breaker"),
         "{body:#}"
     );
-    assert_eq!(fake.count(), 7, "no request while the breaker is open");
+    assert_eq!(fake.count(), 8, "no request while the breaker is open");
     // Degraded, never unready.
     let ready = app.wait_ready_status(200).await;
     assert_eq!(ready["degraded"], json!(["llm-provider"]), "{ready:#}");
@@ -685,6 +694,16 @@ async fn anthropic_529_is_retried_and_timeouts_give_up() {
     fake.push(anthropic_error(401, "authentication_error"));
     let (status, _) = ask(&app, &token, "auth?").await;
     assert_eq!((status, fake.count()), (503, 5));
+    // A rate limit without retry-after: retried after our own (jittered) backoff.
+    fake.push(anthropic_error(429, "rate_limit_error"));
+    fake.push(anthropic_text("Later."));
+    let (status, body) = ask(&app, &token, "busy?").await;
+    assert_eq!(
+        (status, body["answer"].as_str()),
+        (200, Some("Later.")),
+        "{body:#}"
+    );
+    assert_eq!(fake.count(), 7);
     app.stop().await;
 }
 
