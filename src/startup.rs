@@ -140,6 +140,10 @@ impl Application {
         // queue, which exists only after the dispatchers (hence the cell).
         let queue_cell = Arc::new(std::sync::OnceLock::new());
         let cipher = Arc::new(Cipher::new(keys.master()));
+        let audit = Audit::new(audit_writer, secs(settings.audit.anonymous_window_secs));
+        // Telegram's notifier exists only at the end (hence the cell); the AI's budget alarm
+        // and the summary job use it.
+        let notifier_cell = Arc::new(std::sync::OnceLock::new());
         // The AI core before finance: the categorizer's tier 3 talks to it.
         let ai = crate::ai::start(
             &mut supervisor,
@@ -147,6 +151,11 @@ impl Application {
             &db,
             Arc::clone(&cipher),
             &readiness,
+            crate::ai::alarm::BudgetAlarm {
+                db: db.clone(),
+                audit: audit.clone(),
+                notifier: Arc::clone(&notifier_cell),
+            },
         )?;
         let llm_tier = ai.as_ref().map(|a| {
             Arc::new(crate::ai::tier::LlmTier {
@@ -166,7 +175,6 @@ impl Application {
         // Telegram's backend and summary job read the app state, which exists only at the
         // end (hence the cells).
         let state_cell: crate::telegram::backend::StateCell = Arc::default();
-        let notifier_cell = Arc::new(std::sync::OnceLock::new());
         crate::telegram::jobs::register(
             &mut registry,
             Arc::new(crate::telegram::jobs::TelegramJobs {
@@ -214,7 +222,6 @@ impl Application {
             let _ = notifier_cell.set(notifier);
         }
 
-        let audit = Audit::new(audit_writer, secs(settings.audit.anonymous_window_secs));
         let closer = audit.clone();
         spawn_every(audit.close_interval(), move || closer.close_windows(false));
 

@@ -6,7 +6,9 @@
 //! - `store.rs`: `llm_calls` (records, the budget's month sum, the usage report).
 //! - `tools.rs`: the read-only tools over the finance/trading/jobs queries.
 //! - `tier.rs`: the categorizer's `LlmCategorizer` port over the `LlmActor`.
+//! - `alarm.rs`: the budget-reached audit row and admin notification (once a month).
 
+pub mod alarm;
 pub mod prompts;
 pub mod store;
 pub mod tier;
@@ -101,6 +103,7 @@ pub fn start(
     db: &DbHandle,
     cipher: Arc<Cipher>,
     readiness: &Readiness,
+    alarm: alarm::BudgetAlarm,
 ) -> anyhow::Result<Option<Ai>> {
     let Some(provider) = provider(s, db, cipher)? else {
         readiness.set_optional(
@@ -113,7 +116,10 @@ pub fn start(
     let loaded = prompts::load(Path::new(&s.prompts_dir))?;
     let engine = Arc::new(Engine::new(
         Arc::clone(&provider),
-        Arc::new(store::DbCallStore { db: db.clone() }),
+        Arc::new(store::DbCallStore {
+            db: db.clone(),
+            alarm: Some(alarm),
+        }),
         engine_config(s),
     ));
     let tools = Arc::new(tools::FinanceTools { db: db.clone() });

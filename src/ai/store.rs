@@ -1,7 +1,7 @@
 //! `llm_calls`: one row per model request; the budget's starting point and the usage report.
 
 use crate::db::{Db, DbError, DbHandle, Sql, port_error};
-use actors::ai::engine::{CallRecord, LlmCallStore};
+use actors::ai::engine::{BudgetReached, CallRecord, LlmCallStore};
 use actors::ports::DependencyError;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -114,9 +114,10 @@ pub async fn usage(db: &Db, month: &str) -> Result<Vec<UsageLine>, DbError> {
 }
 
 /// The engine's `LlmCallStore` port over the database.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DbCallStore {
     pub db: DbHandle,
+    pub alarm: Option<super::alarm::BudgetAlarm>,
 }
 
 #[async_trait::async_trait]
@@ -136,6 +137,12 @@ impl LlmCallStore for DbCallStore {
 
     async fn spent(&self, month: &str) -> Result<Decimal, DependencyError> {
         spent(&self.db.port()?, month).await.map_err(port_error)
+    }
+
+    async fn budget_reached(&self, reached: &BudgetReached) {
+        if let Some(a) = &self.alarm {
+            a.raise(reached);
+        }
     }
 }
 

@@ -69,6 +69,12 @@ pub fn specs() -> Vec<ToolSpec> {
             object(range_props()),
         ),
         tool(
+            "balance_by_month",
+            "Each account's booked balance at the end of every month with movement (opening \
+             balance included), and its balance before `from`.",
+            object(range_props()),
+        ),
+        tool(
             "search_transactions",
             "Transactions matching a text (description, counterparty, notes), newest first.",
             object(json!({
@@ -199,6 +205,40 @@ impl ToolExecutor for FinanceTools {
                     .collect();
                 ToolOutput {
                     summary: format!("{} months", data.len()),
+                    data: json!(data),
+                }
+            }
+            "balance_by_month" => {
+                let r = range(args)?;
+                let mut chosen = accounts::list(&db, false).await.map_err(internal)?;
+                if let Some(id) = &r.account_id {
+                    chosen.retain(|a| &a.id == id);
+                    if chosen.is_empty() {
+                        return Err(format!("no account `{id}`; list_accounts gives the ids"));
+                    }
+                }
+                let mut data = Vec::new();
+                for a in &chosen {
+                    let (before, months) = reports::monthly_movement(&db, &a.id, &r)
+                        .await
+                        .map_err(internal)?;
+                    // The same running sum as GET /v1/financial/reports/balance.
+                    let mut running = a.opening_e4 + before;
+                    let start = running;
+                    let points: Vec<Value> = months
+                        .into_iter()
+                        .map(|(month, sum)| {
+                            running += sum;
+                            json!({"month": month, "balance": from_e4(running).to_string()})
+                        })
+                        .collect();
+                    data.push(
+                        json!({"account_id": a.id, "account": a.name, "currency": a.currency,
+                        "starting_balance": from_e4(start).to_string(), "months": points}),
+                    );
+                }
+                ToolOutput {
+                    summary: format!("monthly balances of {} accounts", data.len()),
                     data: json!(data),
                 }
             }

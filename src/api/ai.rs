@@ -1,5 +1,6 @@
 //! `/v1/ai`: ask your money (a tool loop over read-only queries), usage per month, prompts.
-//! With `ai.provider = "none"` every route answers 503 `ai_not_configured`.
+//! With `ai.provider = "none"` asking and the prompts answer 503 `ai_not_configured`; usage
+//! is a read of stored rows and works without a provider (past months' calls stay visible).
 
 use super::ctx::Ctx;
 use crate::ai::prompts::PromptInfo;
@@ -177,10 +178,12 @@ pub struct UsageQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UsageReport {
     pub month: String,
+    /// The provider configured now (`none` without one); each line names its own.
     pub provider: String,
+    /// The model configured now (empty without a provider).
     pub model: String,
-    /// `closed`, `open` or `half_open`.
-    pub breaker: String,
+    /// `closed`, `open` or `half_open`; null without a provider.
+    pub breaker: Option<String>,
     #[schema(value_type = String, example = "10")]
     pub budget_usd: Option<Decimal>,
     #[schema(value_type = String, example = "0.0123")]
@@ -193,13 +196,13 @@ pub struct UsageReport {
 }
 
 /// AI calls of one month summed by purpose and model: calls, cache hits, tokens, cost.
+/// Works without a provider configured (the stored calls of earlier months stay readable).
 #[utoipa::path(
     tag = "ai",
     params(UsageQuery),
     responses(
         (status = 200, description = "Usage of the month", body = UsageReport),
         (status = 422, description = "Bad month"),
-        (status = 503, description = "`ai_not_configured`"),
     )
 )]
 #[get("/v1/ai/usage")]
@@ -208,7 +211,6 @@ pub async fn usage(
     ctx: Ctx,
     q: web::Query<UsageQuery>,
 ) -> Result<web::Json<UsageReport>, ApiError> {
-    let ai = ai(&ctx)?;
     let current = actors::ai::engine::current_month();
     let month = q.into_inner().month.unwrap_or_else(|| current.clone());
     if chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").is_err()
@@ -222,22 +224,35 @@ pub async fn usage(
     let db = ctx.db()?;
     let lines = store::usage(&db, &month).await?;
     let spent_usd: Decimal = lines.iter().map(|l| l.cost_usd).sum();
+    let budget = ctx.state.ai_budget;
+    let from_rows = budget.map(|b| (b - spent_usd).max(Decimal::ZERO));
+    let Some(ai) = ctx.state.ai.as_ref() else {
+        return Ok(web::Json(UsageReport {
+            remaining_usd: from_rows,
+            month,
+            provider: "none".to_owned(),
+            model: String::new(),
+            breaker: None,
+            budget_usd: budget,
+            spent_usd,
+            lines,
+        }));
+    };
     let status = ai
         .actor
         .send(GetStatus)
         .await
         .map_err(|e| ApiError::Unavailable(format!("the AI actor is restarting: {e}")))?;
-    let budget = ctx.state.ai_budget;
     Ok(web::Json(UsageReport {
         remaining_usd: if month == current {
             status.budget_remaining_usd
         } else {
-            budget.map(|b| (b - spent_usd).max(Decimal::ZERO))
+            from_rows
         },
         month,
         provider: ai.provider.to_owned(),
         model: ai.model.clone(),
-        breaker: status.breaker.to_owned(),
+        breaker: Some(status.breaker.to_owned()),
         budget_usd: budget,
         spent_usd,
         lines,

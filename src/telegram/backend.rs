@@ -49,6 +49,7 @@ fn route(command: ChatCommand) -> Option<(&'static str, &'static str)> {
         C::Jobs => ("GET", "/v1/jobs"),
         C::Health => ("GET", "/health/ready"),
         C::Notify => ("PUT", "/v1/telegram/preferences"),
+        C::Ask => ("POST", "/v1/ai/ask"),
         C::Help | C::Start | C::Link => return None,
     })
 }
@@ -583,7 +584,7 @@ impl SqlChatBackend {
             else {
                 return Handled::text(
                     "invalid",
-                    "Usage: /notify KIND on|silent|off (kinds: trades, strategies, arbitrage, transactions, jobs, summary)",
+                    "Usage: /notify KIND on|silent|off (kinds: trades, strategies, arbitrage, transactions, jobs, summary, ai)",
                 );
             };
             if let Err(e) =
@@ -790,6 +791,7 @@ impl ChatBackend for SqlChatBackend {
             C::Jobs => self.jobs().await,
             C::Health => self.health(),
             C::Notify => self.notify(user, inv).await,
+            C::Ask => self.ask(inv, trace).await,
             C::Help | C::Start | C::Link => Handled::text("invalid", "Send /help."),
         }
     }

@@ -371,8 +371,9 @@ impl SqlChatBackend {
     }
 }
 
-/// The categories to offer for a transaction: the automatic guess, then the user's own most
-/// frequent choices for the same counterparty or description, then their most used overall.
+/// The categories to offer for a transaction: the LLM tier's suggestion (below the threshold,
+/// so not applied), the automatic guess, then the user's own most frequent choices for the
+/// same counterparty or description, then their most used overall.
 pub async fn suggestions(
     db: &crate::db::Db,
     row: &transactions::TxRow,
@@ -381,7 +382,12 @@ pub async fn suggestions(
                 AND (description = $1 OR counterparty = $2) GROUP BY category_id ORDER BY 2 DESC, 1 LIMIT 3";
     let overall = "SELECT category_id, COUNT(*) FROM fin_transactions WHERE categorized_by = 'user' AND category_id IS NOT NULL \
                    GROUP BY category_id ORDER BY 2 DESC, 1 LIMIT 3";
-    let mut ids: Vec<String> = row.auto_category_id.iter().cloned().collect();
+    let mut ids: Vec<String> = row
+        .suggested_category_id
+        .iter()
+        .chain(row.auto_category_id.iter())
+        .cloned()
+        .collect();
     let cp = row.counterparty.clone().unwrap_or_default();
     for sql in [same, overall] {
         let rows: Vec<(String, i64)> = if sql == same {

@@ -5,11 +5,13 @@
 //! - `store.rs`: links, link codes (hashed), notification dedupe, preferences.
 //! - `prefs.rs`: notification kinds and `on | silent | off`.
 //! - `backend.rs`: `SqlChatBackend`, what each command does and who may run it.
+//! - `ask.rs`: `/ask` and plain text, answered by the AI's tool loop.
 //! - `finance.rs`: statement files from the chat, category taps, category suggestions.
 //! - `source.rs`: the bot token and mode (settings API first, then config), re-read on reload.
 //! - `notify.rs`: event subscribers fanning notifications out to linked users.
 //! - `jobs.rs`: the `daily_summary` job (run it from a cron schedule).
 
+pub mod ask;
 pub mod backend;
 pub mod finance;
 pub mod jobs;

@@ -255,17 +255,37 @@ impl Notifier {
 
     /// Sends `text` to every linked user whose preference for `kind` is not off, once per
     /// event and user.
-    #[tracing::instrument(skip_all, fields(kind = kind.as_str()))]
     pub async fn fan_out(
         &self,
         event_key: &str,
         kind: NotificationKind,
         text: String,
     ) -> anyhow::Result<usize> {
+        self.deliver(event_key, kind, text, false).await
+    }
+
+    /// As [`Self::fan_out`], to linked admins only (what concerns running the service).
+    pub async fn to_admins(
+        &self,
+        event_key: &str,
+        kind: NotificationKind,
+        text: String,
+    ) -> anyhow::Result<usize> {
+        self.deliver(event_key, kind, text, true).await
+    }
+
+    #[tracing::instrument(skip_all, fields(kind = kind.as_str(), admins_only))]
+    async fn deliver(
+        &self,
+        event_key: &str,
+        kind: NotificationKind,
+        text: String,
+        admins_only: bool,
+    ) -> anyhow::Result<usize> {
         let db = self.db.port()?;
         let mut sent = 0;
         for link in store::links(&db).await? {
-            if link.disabled {
+            if link.disabled || (admins_only && link.role != "admin") {
                 continue;
             }
             let stored = store::preferences(&db, &link.user_id).await?;

@@ -34,6 +34,8 @@ pub enum NotificationKind {
     Jobs,
     /// The daily summary.
     Summary,
+    /// The AI's monthly budget is used up (admins only, once a month).
+    Ai,
 }
 
 #[derive(

@@ -157,3 +157,27 @@ fn secrets_never_print() {
         );
     }
 }
+
+#[test]
+fn ai_settings_come_from_the_environment_like_every_key() {
+    use ai_service::config::AiProvider;
+    let f = file("[ai]\nprovider = \"openai\"\nmodel = \"gpt-4o-mini\"\n");
+    let s = load(
+        Some(f.path()),
+        env(&[
+            ("APP__AI__PROVIDER", "anthropic"),
+            ("APP__AI__BASE_URL", "http://127.0.0.1:9999"),
+            ("APP__AI__MODEL", "claude-haiku-4-5"),
+            ("APP__AI__API_KEY", "sk-ant-test"),
+            ("APP__AI__MONTHLY_BUDGET_USD", "2.50"),
+        ]),
+    )
+    .expect("loads");
+    assert_eq!(s.ai.provider, AiProvider::Anthropic);
+    assert_eq!(s.ai.base_url, "http://127.0.0.1:9999");
+    assert_eq!(s.ai.model, "claude-haiku-4-5");
+    assert_eq!(s.ai.api_key.expose(), "sk-ant-test");
+    assert_eq!(s.ai.monthly_budget_usd, rust_decimal::Decimal::new(250, 2));
+    let e = load_err("", &[("APP__AI__PROVIDER", "gemini")]);
+    assert!(e.contains("gemini") && e.contains("anthropic"), "{e}");
+}

@@ -42,12 +42,12 @@ async fn spawn(backend: Backend, fake: &FakeBotApi) -> TestApp {
     app_with(db, s).await
 }
 
-fn text(v: &Value) -> String {
+pub(crate) fn text(v: &Value) -> String {
     v["text"].as_str().unwrap_or_default().to_owned()
 }
 
 /// Links Telegram user `tg` to a new user with `role`; returns that user's access token.
-async fn link(app: &TestApp, fake: &FakeBotApi, tg: i64, role: &str) -> String {
+pub(crate) async fn link(app: &TestApp, fake: &FakeBotApi, tg: i64, role: &str) -> String {
     let token = app.token_for(role).await;
     let res = app
         .call("POST", "/v1/telegram/link-codes", Some(&token), None)

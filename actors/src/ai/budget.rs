@@ -33,6 +33,12 @@ pub fn estimate_tokens(chars: usize) -> u64 {
 pub struct BudgetExhausted {
     pub limit: Decimal,
     pub committed: Decimal,
+    /// Settled spending of the month (without in-flight reservations).
+    pub spent: Decimal,
+    /// The month's budget is used up: this call would not fit even with no other call in
+    /// flight. `false` when only concurrent reservations stand in the way (a passing state,
+    /// not worth an alarm).
+    pub reached: bool,
 }
 
 /// A reserved amount, to settle or release exactly once.
@@ -95,7 +101,13 @@ impl Budget {
         if let Some(limit) = self.limit {
             let committed = self.spent + self.reserved;
             if committed + estimate > limit || (committed >= limit && limit > Decimal::ZERO) {
-                return Err(BudgetExhausted { limit, committed });
+                return Err(BudgetExhausted {
+                    limit,
+                    committed,
+                    spent: self.spent,
+                    reached: self.spent + estimate > limit
+                        || (self.spent >= limit && limit > Decimal::ZERO),
+                });
             }
         }
         self.reserved += estimate;
@@ -134,14 +146,18 @@ mod tests {
     fn reservations_stop_concurrent_calls_before_the_limit() {
         let mut b = Budget::new(Some(dec!(1.00)), "2026-10", dec!(0.50));
         let r1 = b.reserve("2026-10", dec!(0.30)).expect("fits");
-        // A second concurrent call would pass the limit together with the first.
-        assert!(b.reserve("2026-10", dec!(0.30)).is_err());
+        // A second concurrent call would pass the limit together with the first: refused,
+        // but the budget is not reached (the first call may cost less than reserved).
+        let busy = b.reserve("2026-10", dec!(0.30)).expect_err("refused");
+        assert!(!busy.reached);
         b.settle(r1, dec!(0.10));
         assert_eq!(b.spent(), dec!(0.60));
         let r2 = b.reserve("2026-10", dec!(0.30)).expect("fits now");
         b.settle(r2, dec!(0.40));
         assert_eq!(b.remaining("2026-10"), Some(Decimal::ZERO));
-        assert!(b.reserve("2026-10", Decimal::ZERO).is_err());
+        let full = b.reserve("2026-10", Decimal::ZERO).expect_err("refused");
+        assert!(full.reached);
+        assert_eq!(full.spent, dec!(1.00));
     }
 
     #[test]

@@ -117,6 +117,21 @@ pub trait LlmCallStore: Send + Sync + 'static {
     async fn record(&self, call: &CallRecord) -> Result<(), DependencyError>;
     /// Sum of `cost_usd` for `month` (`YYYY-MM`).
     async fn spent(&self, month: &str) -> Result<Decimal, DependencyError>;
+    /// The month's budget is used up: a call was refused that would not fit even with no
+    /// other call in flight. The engine says so at most once per month and process; the
+    /// store makes it once per month across restarts (audit row, admin notification).
+    async fn budget_reached(&self, _reached: &BudgetReached) {}
+}
+
+/// The month's budget is used up (what the alarm says).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetReached {
+    /// `YYYY-MM` (UTC).
+    pub month: String,
+    pub limit: Decimal,
+    pub spent: Decimal,
+    /// The refused call's trace id.
+    pub trace_id: TraceId,
 }
 
 /// A prompt template as loaded (embedded or overridden from the data dir).
@@ -204,6 +219,8 @@ pub struct ToolOutput {
 
 struct State {
     budget: Option<Budget>,
+    /// The month whose budget-reached alarm went out (once per month and process).
+    announced: Option<String>,
     breaker: Breaker,
     cache: AnswerCache<Value>,
 }
@@ -250,6 +267,7 @@ impl Engine {
             permits: Semaphore::new(config.max_concurrency.max(1)),
             state: Mutex::new(State {
                 budget: None,
+                announced: None,
                 breaker: Breaker::new(config.breaker_threshold, config.breaker_cool_down),
                 cache: AnswerCache::new(config.cache_capacity, config.cache_ttl),
             }),
@@ -383,9 +401,6 @@ impl Engine {
             let reservation = match admitted {
                 Ok(r) => r,
                 Err(e) => {
-                    if let CallError::Budget(b) = &e {
-                        tracing::warn!(limit = %b.limit, "monthly AI budget reached; call refused");
-                    }
                     self.record(
                         spec,
                         Usage::default(),
@@ -394,6 +409,20 @@ impl Engine {
                         e.outcome(),
                     )
                     .await;
+                    if let CallError::Budget(b) = &e
+                        && b.reached
+                        && self.announce(&month)
+                    {
+                        tracing::warn!(limit = %b.limit, spent = %b.spent, "monthly AI budget reached; calls are refused until next month");
+                        self.store
+                            .budget_reached(&BudgetReached {
+                                month: month.clone(),
+                                limit: b.limit,
+                                spent: b.spent,
+                                trace_id: spec.trace_id.clone(),
+                            })
+                            .await;
+                    }
                     return Err(e);
                 }
             };
@@ -462,6 +491,16 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// `true` the first time `month`'s budget is reported reached in this process.
+    fn announce(&self, month: &str) -> bool {
+        let mut s = self.lock();
+        if s.announced.as_deref() == Some(month) {
+            return false;
+        }
+        s.announced = Some(month.to_owned());
+        true
     }
 
     /// Budget, then breaker: may this attempt go out? The reservation is given back when the

@@ -21,6 +21,7 @@ pub enum ChatCommand {
     Uncategorized,
     Jobs,
     Health,
+    Ask,
     Link,
     Notify,
 }
@@ -48,6 +49,10 @@ impl ChatCommand {
             Self::Uncategorized => ("", "transactions waiting for a category"),
             Self::Jobs => ("", "recent and failed jobs"),
             Self::Health => ("", "service health"),
+            Self::Ask => (
+                "QUESTION",
+                "ask about your money (or just write the question)",
+            ),
             Self::Link => ("CODE", "link your Telegram account"),
             Self::Notify => ("[kind on|silent|off]", "notification preferences"),
         }
@@ -71,6 +76,20 @@ impl Invocation {
     pub fn arg(&self, i: usize) -> Option<&str> {
         self.args.get(i).map(String::as_str)
     }
+}
+
+/// Plain text to the bot (not a command) is a question: `/ask` with the whole text.
+/// `None` for commands (also other bots' `/cmd@other`) and empty text.
+pub fn plain_question(text: &str) -> Option<Invocation> {
+    let text = text.trim();
+    if text.is_empty() || text.starts_with('/') {
+        return None;
+    }
+    Some(Invocation {
+        name: ChatCommand::Ask.as_str().to_owned(),
+        command: Some(ChatCommand::Ask),
+        args: text.split_whitespace().map(str::to_owned).collect(),
+    })
 }
 
 /// Parses a message text as a command. `None` when it is not one (plain text), or when it is
@@ -116,6 +135,18 @@ mod tests {
         assert_eq!(parse("/status@other_bot", Some("my_bot")), None);
         assert_eq!(parse("hello", Some("my_bot")), None);
         assert_eq!(parse("/", None), None);
+    }
+
+    #[test]
+    fn plain_text_is_a_question_and_commands_are_not() {
+        let i = plain_question("  how much on food\nin October? ").expect("question");
+        assert_eq!(i.command, Some(ChatCommand::Ask));
+        assert_eq!(i.args.join(" "), "how much on food in October?");
+        assert_eq!(plain_question("/status"), None);
+        assert_eq!(plain_question("/status@other_bot"), None);
+        assert_eq!(plain_question("   "), None);
+        let asked = parse("/ask what did I spend?", None).expect("command");
+        assert_eq!(asked.command, Some(ChatCommand::Ask));
     }
 
     #[test]

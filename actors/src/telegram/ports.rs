@@ -97,7 +97,8 @@ pub enum Reply {
     Many(Vec<Reply>),
 }
 
-/// A reply and how the command went (`ok`, `refused`, `not_found`, `invalid`, `error`), for
+/// A reply and how the command went (`ok`, `refused`, `not_found`, `invalid`, `error`,
+/// `unavailable` for an AI question the service cannot answer now), for
 /// `telegram_commands_total{outcome}` and the audit row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Handled {

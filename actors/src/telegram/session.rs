@@ -244,7 +244,10 @@ impl Session {
         if let Some(doc) = msg.document.clone() {
             return self.document(&msg, &from, &user, doc, &trace).await;
         }
-        let Some(inv) = invocation else {
+        // Plain text is a question for the AI (as `/ask`); anything else gets the hint.
+        let Some(inv) =
+            invocation.or_else(|| msg.text.as_deref().and_then(command::plain_question))
+        else {
             self.reply(
                 msg.chat_id,
                 from.id,
@@ -265,10 +268,16 @@ impl Session {
         };
         metrics::counter!(m::COMMANDS_TOTAL, "command" => name, "outcome" => handled.outcome)
             .increment(1);
-        let target = std::iter::once(format!("/{}", inv.name))
-            .chain(inv.args.iter().cloned())
-            .collect::<Vec<_>>()
-            .join(" ");
+        // A question may hold anything (names, amounts): the audit row names the command
+        // only; the trace id leads to its `llm_calls` rows.
+        let target = if inv.command == Some(ChatCommand::Ask) {
+            "/ask".to_owned()
+        } else {
+            std::iter::once(format!("/{}", inv.name))
+                .chain(inv.args.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         self.backend.audit(ChatAudit {
             trace_id: trace,
             telegram_user: from.label(),

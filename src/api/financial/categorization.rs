@@ -86,6 +86,33 @@ pub struct TierStats {
     pub reviewed_accuracy: Option<f64>,
 }
 
+/// The LLM tier's choices and what the user did with them. The tier either *applies* a
+/// category (confidence ≥ `finance.llm_threshold`: `auto_tier = llm`) or leaves a
+/// *suggestion* (below it: `suggested_category_id`, the transaction stays uncategorized).
+#[derive(Serialize, ToSchema)]
+pub struct LlmTierStats {
+    /// Transactions the LLM decided on (applied or suggested) / all transactions (0-1).
+    pub coverage: f64,
+    /// Applied categories still in place: unchanged, or confirmed by the user.
+    pub applied_kept: i64,
+    /// Applied categories the user changed to another category or cleared.
+    pub applied_changed: i64,
+    /// Suggestions on transactions still uncategorized (no decision yet).
+    pub suggestions_open: i64,
+    /// Suggestions the user took: they chose the suggested category.
+    pub suggestions_accepted: i64,
+    /// Suggestions the user passed over: they chose another category.
+    pub suggestions_rejected: i64,
+    /// (applied_kept + suggestions_accepted) / (applied_kept + applied_changed +
+    /// suggestions_accepted + suggestions_rejected): the share of the LLM's choices that
+    /// stand. Unreviewed applied categories count as kept; open suggestions do not count.
+    /// Null before any choice could be judged.
+    pub acceptance_rate: Option<f64>,
+    /// suggestions_accepted / (suggestions_accepted + suggestions_rejected): only what a
+    /// user decided. Null before the first decision.
+    pub suggestion_acceptance_rate: Option<f64>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct CategorizationStats {
     pub transactions: i64,
@@ -94,9 +121,16 @@ pub struct CategorizationStats {
     /// By `categorized_by` now: user, rule, model, llm.
     pub by_source: BTreeMap<String, i64>,
     pub tiers: Vec<TierStats>,
+    pub llm: LlmTierStats,
 }
 
-/// Coverage and accuracy of each categorization tier, measured against user corrections.
+/// One pass over the rows the LLM tier touched (see [`LlmTierStats`]). A transaction the
+/// user categorized carries both `auto_tier = llm` and a suggestion only if the tier
+/// applied a category after suggesting one; it then counts as applied.
+const LLM_SQL: &str = "SELECT     CAST(COALESCE(SUM(CASE WHEN auto_tier = 'llm' OR suggested_category_id IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT),     CAST(COALESCE(SUM(CASE WHEN auto_tier = 'llm' AND category_id = auto_category_id THEN 1 ELSE 0 END), 0) AS BIGINT),     CAST(COALESCE(SUM(CASE WHEN auto_tier = 'llm' AND (category_id IS NULL OR category_id <> auto_category_id) THEN 1 ELSE 0 END), 0) AS BIGINT),     CAST(COALESCE(SUM(CASE WHEN (auto_tier IS NULL OR auto_tier <> 'llm') AND suggested_category_id IS NOT NULL AND category_id IS NULL THEN 1 ELSE 0 END), 0) AS BIGINT),     CAST(COALESCE(SUM(CASE WHEN (auto_tier IS NULL OR auto_tier <> 'llm') AND categorized_by = 'user' AND category_id = suggested_category_id THEN 1 ELSE 0 END), 0) AS BIGINT),     CAST(COALESCE(SUM(CASE WHEN (auto_tier IS NULL OR auto_tier <> 'llm') AND categorized_by = 'user' AND suggested_category_id IS NOT NULL AND category_id <> suggested_category_id THEN 1 ELSE 0 END), 0) AS BIGINT)     FROM fin_transactions WHERE auto_tier = 'llm' OR suggested_category_id IS NOT NULL";
+
+/// Coverage and accuracy of each categorization tier, measured against user corrections,
+/// and the LLM tier's acceptance rate (applied categories kept, suggestions taken).
 #[utoipa::path(tag = "financial", responses((status = 200, description = "Stats", body = CategorizationStats)))]
 #[get("/v1/financial/categorization/stats")]
 #[tracing::instrument(skip_all)]
@@ -114,6 +148,8 @@ pub async fn stats(ctx: Ctx) -> Result<web::Json<CategorizationStats>, ApiError>
          FROM fin_transactions WHERE auto_tier IS NOT NULL GROUP BY auto_tier ORDER BY auto_tier",
         )
         .await?;
+    let (decided, kept, changed, open, accepted, rejected): (i64, i64, i64, i64, i64, i64) =
+        db.fetch_one(LLM_SQL).await?;
     let total: i64 = by_source.iter().map(|(_, n)| n).sum();
     let uncategorized = by_source
         .iter()
@@ -141,5 +177,15 @@ pub async fn stats(ctx: Ctx) -> Result<web::Json<CategorizationStats>, ApiError>
                 reviewed_accuracy: ratio(confirmed, confirmed + corrected),
             })
             .collect(),
+        llm: LlmTierStats {
+            coverage: ratio(decided, total).unwrap_or(0.0),
+            applied_kept: kept,
+            applied_changed: changed,
+            suggestions_open: open,
+            suggestions_accepted: accepted,
+            suggestions_rejected: rejected,
+            acceptance_rate: ratio(kept + accepted, kept + changed + accepted + rejected),
+            suggestion_acceptance_rate: ratio(accepted, accepted + rejected),
+        },
     }))
 }

@@ -4,6 +4,7 @@
 //! circuit breaker and readiness `degraded`, the budget stop, timeouts, usage and prompts.
 
 mod fake;
+mod telegram;
 
 use crate::helpers::{Backend, TestApp, TestDb, eventually, test_settings};
 use crate::on_both_backends;
@@ -254,9 +255,80 @@ async fn categorization_batches_thresholds_redaction_and_usage(backend: Backend)
         Decimal::from_str("0.0024").ok(),
         "{usage:#}"
     );
-    // Categorization stats now count the llm tier.
+    // The llm tier's acceptance: of 10 applied, one changed and one confirmed; of 10
+    // suggestions, one taken and one passed over (another category chosen).
+    let of = |needle: &str| -> Vec<String> {
+        txs.iter()
+            .filter(|t| {
+                t["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains(needle))
+            })
+            .filter_map(|t| t["id"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (mercadona, netflix) = (of("MERCADONA"), of("NETFLIX"));
+    for (id, category) in [
+        (&mercadona[0], &fun),
+        (&mercadona[1], &groceries),
+        (&netflix[0], &fun),
+        (&netflix[1], &groceries),
+    ] {
+        let res = app
+            .call(
+                "PATCH",
+                &format!("/v1/financial/transactions/{id}"),
+                Some(&token),
+                Some(json!({"category_id": category})),
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 200);
+    }
     let stats = get(&app, &token, "/v1/financial/categorization/stats").await;
-    assert!(stats.to_string().contains("llm"), "{stats:#}");
+    let llm = &stats["llm"];
+    assert_eq!(
+        [
+            &llm["applied_kept"],
+            &llm["applied_changed"],
+            &llm["suggestions_open"],
+            &llm["suggestions_accepted"],
+            &llm["suggestions_rejected"]
+        ],
+        [&json!(9), &json!(1), &json!(8), &json!(1), &json!(1)],
+        "{stats:#}"
+    );
+    let close = |v: &Value, x: f64| v.as_f64().is_some_and(|f| (f - x).abs() < 1e-9);
+    assert!(close(&llm["coverage"], 20.0 / 30.0), "{stats:#}");
+    assert!(close(&llm["acceptance_rate"], 10.0 / 12.0), "{stats:#}");
+    assert!(close(&llm["suggestion_acceptance_rate"], 0.5), "{stats:#}");
+    let tier = stats["tiers"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["tier"] == "llm"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (&tier["categorized"], &tier["corrected"]),
+        (&json!(10), &json!(1)),
+        "{stats:#}"
+    );
+    // The Telegram keyboard of an uncategorized transaction offers the suggestion first.
+    let url = app.db.as_ref().expect("db").url().to_owned();
+    let db = ai_service::db::Db::connect(&test_settings(&url).database)
+        .await
+        .expect("connect");
+    let row = ai_service::finance::transactions::get(&db, &netflix[2])
+        .await
+        .expect("read")
+        .expect("row");
+    let offered = ai_service::telegram::finance::suggestions(&db, &row)
+        .await
+        .expect("suggestions");
+    db.close().await;
+    assert_eq!(
+        offered.first().map(|(id, _)| json!(id)),
+        Some(fun.clone()),
+        "{offered:?}"
+    );
     // A viewer may ask but not read usage.
     let viewer = app.token_for("viewer").await;
     assert_eq!(
@@ -283,6 +355,38 @@ async fn not_configured_is_a_503_problem_and_readiness_degraded() {
     assert_eq!(res.status().as_u16(), 503);
     let ready = app.wait_ready_status(200).await;
     assert_eq!(ready["degraded"], json!(["llm-provider"]), "{ready:#}");
+    // Usage is a read of stored calls: a provider switched off later leaves them readable.
+    let url = app.db.as_ref().expect("db").url().to_owned();
+    let db = ai_service::db::Db::connect(&test_settings(&url).database)
+        .await
+        .expect("connect");
+    let call = actors::ai::engine::CallRecord {
+        purpose: "ask".to_owned(),
+        template: "ask".to_owned(),
+        template_version: 1,
+        provider: "openai".to_owned(),
+        model: "gpt-test".to_owned(),
+        input_tokens: 1000,
+        output_tokens: 100,
+        cost_usd: Decimal::from_str("0.0012").expect("dec"),
+        latency_ms: 5,
+        outcome: "ok".to_owned(),
+        trace_id: "t".to_owned(),
+    };
+    let at = chrono::DateTime::parse_from_rfc3339("2026-10-05T12:00:00Z").expect("date");
+    ai_service::ai::store::insert(&db, &call, at.timestamp_millis(), "2026-10")
+        .await
+        .expect("insert");
+    db.close().await;
+    let usage = get(&app, &token, "/v1/ai/usage?month=2026-10").await;
+    assert_eq!(
+        (usage["provider"].as_str(), usage["breaker"].is_null()),
+        (Some("none"), true),
+        "{usage:#}"
+    );
+    assert_eq!(usage["spent_usd"], "0.0012", "{usage:#}");
+    assert_eq!(usage["lines"][0]["calls"], 1, "{usage:#}");
+    assert_eq!(usage["lines"][0]["model"], "gpt-test", "{usage:#}");
     app.stop().await;
 }
 
@@ -423,6 +527,42 @@ async fn ask_with_anthropic_tools_refuses_mutations_and_caches() {
 }
 
 #[actix_web::test]
+async fn ask_reads_month_end_balances() {
+    let fake = FakeLlm::start().await;
+    fake.push(openai_tool_calls(&[(
+        "call_1",
+        "balance_by_month",
+        json!({"from": null, "to": null, "account_id": null}),
+    )]));
+    fake.push(openai_content("Main ended October 2026 at 1224.56 EUR."));
+    let app = app_with(Backend::Sqlite, AiProvider::Openai, &fake, |_| {}).await;
+    let token = app.token_for("trader").await;
+    let acc = post(&app, &token, "/v1/financial/accounts",
+        json!({"name": "Main", "account_type": "checking", "currency": "EUR", "opening_balance": "1234.56"})).await["id"]
+        .as_str().expect("id").to_owned();
+    post(
+        &app,
+        &token,
+        "/v1/financial/transactions",
+        json!({"account_id": acc,
+        "booked_date": "2026-10-05", "amount": "-10.00", "description": "BAKERY"}),
+    )
+    .await;
+    let (status, body) = ask(&app, &token, "What was my balance at the end of October?").await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("answered")),
+        "{body:#}"
+    );
+    assert_eq!(body["tool_calls"][0]["name"], "balance_by_month");
+    assert_eq!(body["tool_calls"][0]["refused"], json!(false));
+    // The month-end balance the answer quotes is what the tool returned to the model.
+    let reqs = fake.requests();
+    assert!(reqs[1].raw.contains("1224.56"), "{}", reqs[1].raw);
+    app.stop().await;
+}
+
+#[actix_web::test]
 async fn ask_stops_at_the_step_limit() {
     let fake = FakeLlm::start().await;
     fake.respond(|_| openai_tool_calls(&[("call_1", "list_accounts", json!({}))]));
@@ -479,13 +619,22 @@ async fn retries_honour_retry_after_quota_is_final_and_the_breaker_opens() {
         "{body:#}"
     );
     assert_eq!(fake.count(), 4);
+    // A 400 (our request is wrong): sending it again would not help, so it is not retried.
+    fake.push(openai_error(400, "invalid_request_error", "invalid_value"));
+    let (status, body) = ask(&app, &token, "bad request").await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("ai_unavailable")),
+        "{body:#}"
+    );
+    assert_eq!(fake.count(), 5);
     // Three 500s in a row open the breaker; the next question makes no request.
     for _ in 0..3 {
         fake.push(openai_error(500, "server_error", "server_error").retry_after("0"));
     }
     let (status, _) = ask(&app, &token, "third").await;
     assert_eq!(status, 503);
-    assert_eq!(fake.count(), 7);
+    assert_eq!(fake.count(), 8);
     let (status, body) = ask(&app, &token, "fourth").await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -499,7 +648,7 @@ async fn retries_honour_retry_after_quota_is_final_and_the_breaker_opens() {
             .contains("circuit breaker"),
         "{body:#}"
     );
-    assert_eq!(fake.count(), 7, "no request while the breaker is open");
+    assert_eq!(fake.count(), 8, "no request while the breaker is open");
     // Degraded, never unready.
     let ready = app.wait_ready_status(200).await;
     assert_eq!(ready["degraded"], json!(["llm-provider"]), "{ready:#}");
@@ -545,6 +694,16 @@ async fn anthropic_529_is_retried_and_timeouts_give_up() {
     fake.push(anthropic_error(401, "authentication_error"));
     let (status, _) = ask(&app, &token, "auth?").await;
     assert_eq!((status, fake.count()), (503, 5));
+    // A rate limit without retry-after: retried after our own (jittered) backoff.
+    fake.push(anthropic_error(429, "rate_limit_error"));
+    fake.push(anthropic_text("Later."));
+    let (status, body) = ask(&app, &token, "busy?").await;
+    assert_eq!(
+        (status, body["answer"].as_str()),
+        (200, Some("Later.")),
+        "{body:#}"
+    );
+    assert_eq!(fake.count(), 7);
     app.stop().await;
 }
 

@@ -44,6 +44,8 @@ impl LlmProvider for Scripted {
 #[derive(Default)]
 struct MemStore {
     rows: Mutex<Vec<CallRecord>>,
+    /// (month, limit, spent) of each budget-reached alarm.
+    alarms: Mutex<Vec<(String, Decimal, Decimal)>>,
 }
 
 impl MemStore {
@@ -65,6 +67,11 @@ impl LlmCallStore for MemStore {
     }
     async fn spent(&self, _month: &str) -> Result<Decimal, DependencyError> {
         Ok(Decimal::ZERO)
+    }
+    async fn budget_reached(&self, r: &BudgetReached) {
+        if let Ok(mut a) = self.alarms.lock() {
+            a.push((r.month.clone(), r.limit, r.spent));
+        }
     }
 }
 
@@ -216,6 +223,10 @@ async fn breaker_opens_and_stops_calls() {
 
 #[tokio::test]
 async fn budget_stops_calls_and_cache_does_not_pay_twice() {
+    // Single-threaded test runtime: the local recorder sees every metric of this test.
+    let recorder = metrics_util::debugging::DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let _guard = metrics::set_default_local_recorder(&recorder);
     let price = Price {
         input_per_mtok: dec!(1000),
         output_per_mtok: dec!(1000),
@@ -247,11 +258,94 @@ async fn budget_stops_calls_and_cache_does_not_pay_twice() {
         Err(CallError::Budget(_))
     ));
     assert_eq!(p.calls(), 1);
+    // Refused again: the alarm (audit row, notification) went out once for the month.
+    for _ in 0..2 {
+        assert!(matches!(
+            e.structured(spec(), None).await,
+            Err(CallError::Budget(b)) if b.reached
+        ));
+    }
     assert_eq!(
         store.outcomes(),
-        vec!["ok", "cache_hit", "budget_exhausted"]
+        vec![
+            "ok",
+            "cache_hit",
+            "budget_exhausted",
+            "budget_exhausted",
+            "budget_exhausted"
+        ]
     );
+    let alarms = store.alarms.lock().map(|a| a.clone()).unwrap_or_default();
+    assert_eq!(alarms, vec![(current_month(), dec!(1.00), dec!(1.10))]);
     assert_eq!(e.status().budget_remaining_usd, Some(Decimal::ZERO));
+    let gauge = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .find_map(|(key, _, _, value)| match value {
+            metrics_util::debugging::DebugValue::Gauge(v)
+                if key.key().name() == LLM_BUDGET_REMAINING_USD =>
+            {
+                Some(v.into_inner())
+            }
+            _ => None,
+        });
+    assert_eq!(gauge, Some(0.0), "llm_budget_remaining_usd reads 0");
+}
+
+#[tokio::test]
+async fn concurrent_reservations_refuse_without_the_budget_alarm() {
+    // Two calls at once: the second's reservation does not fit beside the first's, yet the
+    // month's budget is not used up (the first may cost less than reserved): no alarm.
+    #[derive(Default)]
+    struct Gate {
+        open: tokio::sync::Notify,
+        entered: std::sync::atomic::AtomicUsize,
+    }
+    #[async_trait::async_trait]
+    impl LlmProvider for Gate {
+        fn name(&self) -> &'static str {
+            "gate"
+        }
+        async fn chat(&self, _: &ChatRequest) -> Result<ChatResponse, LlmError> {
+            self.entered
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.open.notified().await;
+            ok(Content::Json(json!({"n": 1})))
+        }
+    }
+    let gate = Arc::new(Gate::default());
+    let store = Arc::new(MemStore::default());
+    let e = Arc::new(Engine::new(
+        gate.clone(),
+        store.clone(),
+        EngineConfig {
+            price: Price {
+                input_per_mtok: dec!(1000),
+                output_per_mtok: dec!(1000),
+            },
+            // One reservation (≈ 0.15) fits, two do not.
+            monthly_budget_usd: Some(dec!(0.20)),
+            max_concurrency: 2,
+            ..config()
+        },
+    ));
+    let first = tokio::spawn({
+        let e = Arc::clone(&e);
+        async move { e.structured(spec(), None).await }
+    });
+    // Wait until the first call holds its reservation (it is at the provider).
+    while gate.entered.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        tokio::task::yield_now().await;
+    }
+    let second = e.structured(spec(), None).await;
+    assert!(
+        matches!(&second, Err(CallError::Budget(b)) if !b.reached),
+        "{second:?}"
+    );
+    gate.open.notify_one();
+    assert!(first.await.expect("joined").is_ok());
+    assert!(store.alarms.lock().map(|a| a.is_empty()).unwrap_or(false));
 }
 
 #[tokio::test]
