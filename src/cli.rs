@@ -1,5 +1,5 @@
 //! Command line: `ai-service [--config PATH] [serve|migrate|openapi|config check|user create|
-//! telegram link]`.
+//! telegram link|backup|restore]`.
 
 use crate::config::{self, Settings};
 use crate::db::Db;
@@ -45,6 +45,23 @@ pub enum Command {
     Telegram {
         #[command(subcommand)]
         action: TelegramCommand,
+    },
+    /// Back the database up (safe while the service runs): a compressed file named by UTC
+    /// time plus a `.manifest.json` next to it.
+    Backup {
+        /// Directory to write into (default: backup.dir, `data/backups`).
+        #[arg(long)]
+        to: Option<PathBuf>,
+    },
+    /// Restore a backup into the configured database (stop the service first). Refuses a
+    /// database that holds data unless --force; checks the manifest (checksum, backend,
+    /// schema version) and the row counts after.
+    Restore {
+        /// The backup's archive (`.sqlite.gz`, `.pgdump`) or its `.manifest.json`.
+        file: PathBuf,
+        /// Replace a database that holds data.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -122,6 +139,14 @@ pub fn run(cli: Cli) -> i32 {
         Command::Migrate => {
             crate::telemetry::init(&settings.telemetry);
             report(actix_web::rt::System::new().block_on(migrate(settings)))
+        }
+        Command::Backup { to } => {
+            crate::telemetry::init(&settings.telemetry);
+            report(actix_web::rt::System::new().block_on(backup(settings, to)))
+        }
+        Command::Restore { file, force } => {
+            crate::telemetry::init(&settings.telemetry);
+            report(actix_web::rt::System::new().block_on(restore(settings, file, force)))
         }
         Command::Serve | Command::Openapi => {
             crate::telemetry::init(&settings.telemetry);
@@ -221,6 +246,45 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
         .context("listing applied migrations")?;
     db.close().await;
     write_stdout(&format!("migrations applied: {}\n", applied.len()))
+}
+
+async fn backup(settings: Settings, to: Option<PathBuf>) -> anyhow::Result<()> {
+    let dir = to.unwrap_or_else(|| settings.backup.dir.clone());
+    let db = Db::connect(&settings.database)
+        .await
+        .context("connecting to the database")?;
+    // No migration: a backup records the database as it is.
+    let created = crate::db::backup::create(&db, &settings.database, &dir).await;
+    db.close().await;
+    let created = created.context("backup failed")?;
+    let rows: i64 = created.manifest.tables.values().sum();
+    write_stdout(&format!(
+        "backup written: {} ({} bytes, schema {}, {rows} rows)\nmanifest: {}\n",
+        created.archive.display(),
+        created.manifest.bytes,
+        created.manifest.schema_version,
+        created.manifest_path.display()
+    ))
+}
+
+async fn restore(settings: Settings, file: PathBuf, force: bool) -> anyhow::Result<()> {
+    let restored = crate::db::backup::restore(&settings.database, &file, force)
+        .await
+        .context("restore failed")?;
+    let rows: i64 = restored.manifest.tables.values().sum();
+    write_stdout(&format!(
+        "restored {} (taken {}, schema {}): {rows} rows in {} tables, counts verified{}\n\
+         start the service: it applies newer migrations if this binary has them\n",
+        restored.manifest.file,
+        restored.manifest.created_at.to_rfc3339(),
+        restored.manifest.schema_version,
+        restored.manifest.tables.len(),
+        if restored.replaced_rows > 0 {
+            format!("; replaced {} rows", restored.replaced_rows)
+        } else {
+            String::new()
+        }
+    ))
 }
 
 fn read_password() -> anyhow::Result<String> {

@@ -7,8 +7,10 @@
 //! - `cli.rs`, `startup.rs`: commands, and the one place everything is wired in order.
 //! - `config/`: the typed configuration tree and its loader.
 //! - `db/`: SQLite/Postgres pools, the query facade (`Sql`, `Record`, `Db`/`Tx` execute and
-//!   fetch), write transactions (`Tx`), embedded migrations,
+//!   fetch), write transactions (`Tx`), embedded migrations (forward-only; a schema this
+//!   binary does not know stops it), backups and restores (`db/backup/`),
 //!   users/tokens/keys/audit/settings queries.
+//! - `maintenance.rs`: the `maintenance` queue (the scheduled `backup` job and retention).
 //! - `adapters/`: outbound clients implementing ports (Redis, SimpleFIN).
 //! - `jobs/`: the SQL job store, the `JobQueue` facade, lease owners; `schedules.rs`: cron
 //!   schedules; `events.rs`: the outbox (staging events in a transaction, the relay's store).
@@ -42,6 +44,7 @@ pub mod events;
 pub mod finance;
 pub mod http;
 pub mod jobs;
+pub mod maintenance;
 pub mod metrics;
 pub mod schedules;
 pub mod startup;

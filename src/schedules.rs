@@ -91,14 +91,17 @@ pub struct ScheduleRunner {
     scheduler: Mutex<Option<JobScheduler>>,
     db: DbHandle,
     jobs: JobQueue,
+    /// Schedules from the configuration (the daily backup), fired like stored ones.
+    builtin: Vec<ScheduleRow>,
 }
 
 impl ScheduleRunner {
-    pub fn new(db: DbHandle, jobs: JobQueue) -> Arc<Self> {
+    pub fn new(db: DbHandle, jobs: JobQueue, builtin: Vec<ScheduleRow>) -> Arc<Self> {
         Arc::new(Self {
             scheduler: Mutex::new(None),
             db,
             jobs,
+            builtin,
         })
     }
 
@@ -107,7 +110,8 @@ impl ScheduleRunner {
         let Some(db) = self.db.get() else {
             return Ok(0);
         };
-        let rows = list(&db).await?;
+        let mut rows = list(&db).await?;
+        rows.extend(self.builtin.iter().cloned());
         let mut guard = self.scheduler.lock().await;
         if let Some(mut old) = guard.take() {
             let _ = old.shutdown().await;

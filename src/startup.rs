@@ -89,6 +89,10 @@ impl Application {
             },
         );
         if db.wait(ms(dbs.boot_wait_ms)).await.is_none() {
+            if let Some(reason) = db.fatal() {
+                supervisor.shutdown().await;
+                anyhow::bail!(reason);
+            }
             tracing::warn!(
                 waited_ms = dbs.boot_wait_ms,
                 "database not reachable yet; serving as not-ready and retrying in the background"
@@ -182,6 +186,14 @@ impl Application {
                 notifier: Arc::clone(&notifier_cell),
             }),
         );
+        crate::maintenance::register(
+            &mut registry,
+            Arc::new(crate::maintenance::MaintenanceJobs {
+                db: db.clone(),
+                database: settings.database.clone(),
+                backup: settings.backup.clone(),
+            }),
+        );
         let job_store = Arc::new(SqlJobStore::new(db.clone()).with_host(hostname()));
         let dispatchers = spawn_dispatchers(
             &mut supervisor,
@@ -193,7 +205,11 @@ impl Application {
         let jobs = JobQueue::new(Arc::clone(&job_store), dispatchers, Arc::new(registry));
         let _ = queue_cell.set(jobs.clone());
         let job_listener = crate::jobs::listen(db.clone(), jobs.clone());
-        let schedules = ScheduleRunner::new(db.clone(), jobs.clone());
+        let schedules = ScheduleRunner::new(
+            db.clone(),
+            jobs.clone(),
+            crate::maintenance::builtin_schedules(&settings.backup),
+        );
         let keep_schedules = Arc::clone(&schedules);
         match schedules.reload().await {
             Ok(n) => tracing::info!(schedules = n, "cron schedules loaded"),
@@ -254,6 +270,7 @@ impl Application {
             telegram,
             ai,
             ai_budget: Some(settings.ai.monthly_budget_usd),
+            backup_dir: settings.backup.dir.clone(),
         });
         let _ = state_cell.set(state.get_ref().clone());
         if matches!(state.metrics_access, api::meta::MetricsAccess::Closed) {
@@ -331,10 +348,16 @@ impl Application {
         } = self;
         let handle: ServerHandle = server.handle();
         let mut server = actix_web::rt::spawn(server);
+        let mut fatal = None;
         let finished_early = tokio::select! {
             res = &mut server => Some(res),
             () = shutdown_signal() => None,
             _ = stop_rx => None,
+            // The database came back with a schema this binary must not touch.
+            reason = db.fatal_reason() => {
+                fatal = Some(reason);
+                None
+            }
         };
         if let Some(res) = finished_early {
             res.context("HTTP server task failed")?
@@ -352,7 +375,10 @@ impl Application {
         tracing::info!("shutting down: closing the database");
         db.close().await;
         tracing::info!("shutdown complete");
-        Ok(())
+        match fatal {
+            Some(reason) => Err(anyhow::anyhow!(reason)),
+            None => Ok(()),
+        }
     }
 }
 

@@ -14,7 +14,8 @@
 //!   (`auth::policy`) to every request; refusals are problem responses.
 //! - `client_ip.rs`: the client IP behind trusted reverse proxies (`X-Forwarded-For`).
 //! - `ctx.rs`: the per-request context extractor (trace id, caller, IP, state).
-//! - `auth.rs`, `admin.rs`, `audit.rs`, `settings.rs`, `jobs.rs`, `schedules.rs`: `/v1` routes.
+//! - `auth.rs`, `admin.rs`, `audit.rs`, `backups.rs`, `settings.rs`, `jobs.rs`, `schedules.rs`:
+//!   `/v1` routes.
 //! - `trading/`: `/v1/trading` (strategies, lifecycle commands, orders, connectors, PnL).
 //! - `financial/`: `/v1/financial` (accounts, transactions, imports, rules, reports).
 //! - `telegram.rs`: `/v1/telegram` (webhook, link codes, links, notification preferences).
@@ -26,6 +27,7 @@ pub mod admin;
 pub mod ai;
 pub mod audit;
 pub mod auth;
+pub mod backups;
 pub mod client_ip;
 pub mod ctx;
 mod doc;
@@ -71,6 +73,8 @@ macro_rules! every_route {
             .service(admin::create_key)
             .service(admin::revoke_key)
             .service(audit::list_events)
+            .service(backups::create_backup)
+            .service(backups::list_backups)
             .service(settings::list_settings)
             .service(settings::get_setting)
             .service(settings::put_setting)

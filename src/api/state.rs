@@ -37,6 +37,8 @@ pub struct AppState {
     pub telegram: crate::telegram::Telegram,
     /// `None` when `ai.provider = "none"`: AI routes answer 503 `ai_not_configured`.
     pub ai: Option<crate::ai::Ai>,
+    /// `backup.dir`: where `/v1/admin/backups` lists backups.
+    pub backup_dir: std::path::PathBuf,
     /// `ai.monthly_budget_usd` (for past months' usage reports).
     pub ai_budget: Option<rust_decimal::Decimal>,
 }

@@ -127,6 +127,8 @@ pub const RULES: &[Rule] = &[
     rule("POST", "/v1/api-keys", ADMIN),
     rule("DELETE", "/v1/api-keys/{id}", ADMIN),
     rule("GET", "/v1/audit", ADMIN),
+    rule("GET", "/v1/admin/backups", ADMIN),
+    rule("POST", "/v1/admin/backups", ADMIN),
     rule("GET", "/v1/settings/integrations", ADMIN),
     rule(
         "GET",

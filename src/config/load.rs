@@ -122,6 +122,7 @@ fn validate(s: &Settings) -> Result<(), ConfigError> {
         ai,
         trading,
         telegram,
+        backup,
         pool_redis,
         telemetry,
         retries,
@@ -277,6 +278,22 @@ fn trading(s: &Settings) -> Result<(), ConfigError> {
             "trading.paper",
             "step_ms, start_price and level_qty must be positive",
         ));
+    }
+    Ok(())
+}
+
+/// `[backup]`.
+fn backup(s: &Settings) -> Result<(), ConfigError> {
+    let b = &s.backup;
+    crate::schedules::validate_cron(&b.cron).map_err(|reason| key("backup.cron", reason))?;
+    if b.keep_daily == 0 {
+        return Err(key(
+            "backup.keep_daily",
+            "must be at least 1 (the newest backup is always kept)",
+        ));
+    }
+    if b.dir.as_os_str().is_empty() {
+        return Err(key("backup.dir", "a directory, e.g. data/backups"));
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! equal), unknown keys are rejected, and errors name the key and what is allowed.
 
 mod ai;
+mod backup;
 mod finance;
 mod load;
 mod secret;
@@ -13,6 +14,7 @@ mod telegram;
 mod trading;
 
 pub use ai::{AiProvider, AiSettings, ModelPrice};
+pub use backup::BackupSettings;
 pub use finance::FinanceSettings;
 pub use load::{ConfigError, load};
 pub use secret::{Secret, SecretUrl};

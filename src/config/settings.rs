@@ -23,6 +23,7 @@ pub struct Settings {
     pub finance: super::FinanceSettings,
     pub telegram: super::TelegramSettings,
     pub ai: super::AiSettings,
+    pub backup: super::BackupSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -340,6 +341,7 @@ impl Default for JobsSettings {
         Self {
             queues: vec![
                 "finance".to_owned(),
+                "maintenance".to_owned(),
                 "telegram".to_owned(),
                 "trading".to_owned(),
             ],

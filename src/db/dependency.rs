@@ -34,6 +34,10 @@ impl Dependency for DbDependency {
         let db = Db::connect(&self.settings).await.map_err(|e| public(&e))?;
         if let Err(e) = db.migrate().await {
             db.close().await;
+            if e.is_fatal() {
+                // Retrying cannot help: the service stops with this message (startup.rs).
+                self.handle.set_fatal(e.to_string());
+            }
             return Err(public(&e));
         }
         self.handle.set(db);

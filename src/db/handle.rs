@@ -11,12 +11,16 @@ use tokio::sync::watch;
 #[derive(Clone, Debug)]
 pub struct DbHandle {
     tx: watch::Sender<Option<Db>>,
+    /// Why the service must stop: the database cannot be used by this binary (a schema newer
+    /// than it knows, an edited migration). Set once; nothing clears it.
+    fatal: watch::Sender<Option<String>>,
 }
 
 impl Default for DbHandle {
     fn default() -> Self {
         Self {
             tx: watch::Sender::new(None),
+            fatal: watch::Sender::new(None),
         }
     }
 }
@@ -26,6 +30,7 @@ impl DbHandle {
     pub fn connected(db: Db) -> Self {
         Self {
             tx: watch::Sender::new(Some(db)),
+            fatal: watch::Sender::new(None),
         }
     }
 
@@ -45,13 +50,44 @@ impl DbHandle {
             .ok_or_else(|| actors::ports::DependencyError("database not connected".to_owned()))
     }
 
-    /// Waits up to `timeout` for the pool. `None` if it did not appear in time.
+    /// Waits up to `timeout` for the pool. `None` if it did not appear in time or the
+    /// database turned out [fatal](Self::fatal).
     pub async fn wait(&self, timeout: Duration) -> Option<Db> {
         let mut rx = self.tx.subscribe();
-        let appeared = tokio::time::timeout(timeout, rx.wait_for(Option::is_some)).await;
-        match appeared {
-            Ok(Ok(db)) => db.clone(),
-            _ => None,
+        let mut fatal = self.fatal.subscribe();
+        let appeared = tokio::time::timeout(timeout, async {
+            tokio::select! {
+                db = rx.wait_for(Option::is_some) => db.ok().and_then(|db| db.clone()),
+                _ = fatal.wait_for(Option::is_some) => None,
+            }
+        })
+        .await;
+        appeared.ok().flatten()
+    }
+
+    /// Records why this binary cannot use the database; the service stops with it.
+    pub(super) fn set_fatal(&self, reason: String) {
+        self.fatal.send_if_modified(|slot| {
+            let first = slot.is_none();
+            if first {
+                *slot = Some(reason);
+            }
+            first
+        });
+    }
+
+    /// The reason the service must stop, once known.
+    pub fn fatal(&self) -> Option<String> {
+        self.fatal.borrow().clone()
+    }
+
+    /// Resolves with the reason when the database turns out unusable by this binary.
+    pub async fn fatal_reason(&self) -> String {
+        let mut rx = self.fatal.subscribe();
+        match rx.wait_for(Option::is_some).await {
+            Ok(reason) => reason.clone().unwrap_or_default(),
+            // The sender lives as long as this handle: never reached; wait forever.
+            Err(_) => std::future::pending().await,
         }
     }
 

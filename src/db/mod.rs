@@ -30,6 +30,7 @@ macro_rules! on_db {
 
 pub mod api_keys;
 pub mod audit;
+pub mod backup;
 mod dependency;
 mod handle;
 pub mod integrations;
@@ -49,7 +50,7 @@ pub fn port_error(e: impl std::fmt::Display) -> actors::ports::DependencyError {
     actors::ports::DependencyError(e.to_string())
 }
 pub use handle::DbHandle;
-pub use migrate::embedded_count;
+pub use migrate::{embedded_count, newest_embedded};
 pub use pool::{Db, DbError};
 pub use query::DbRow;
 pub use sql::{Arg, Record, Sql};

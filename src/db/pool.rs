@@ -23,6 +23,28 @@ pub enum DbError {
     Connect(#[source] sqlx::Error),
     #[error("migrations failed: {0}")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error(
+        "the database's schema is at migration {database}, newer than this binary knows (its newest is {binary}): \
+         a newer ai-service has upgraded this database. Run that version or a newer one, or restore a \
+         backup taken before the upgrade; refusing to start so nothing is corrupted"
+    )]
+    SchemaNewer { database: i64, binary: i64 },
+    #[error(
+        "migration {version} is applied to this database but this binary does not have it (its newest is \
+         {binary}): the database was migrated by another build. Run that build; refusing to start"
+    )]
+    MigrationUnknown { version: i64, binary: i64 },
+    #[error(
+        "migration {version} was applied to this database but its file in this binary has changed since: \
+         migrations are forward-only, an applied one must never be edited (add a new migration instead); \
+         refusing to start"
+    )]
+    MigrationChanged { version: i64 },
+    #[error(
+        "migration {version} failed part-way on an earlier start and left the schema half-changed: \
+         restore a backup (`ai-service restore`); refusing to start"
+    )]
+    MigrationDirty { version: i64 },
     #[error("migration lock {path}: {source}")]
     MigrationLock {
         path: PathBuf,
@@ -38,6 +60,20 @@ pub enum DbError {
     },
     #[error("database query failed: {0}")]
     Query(#[source] sqlx::Error),
+}
+
+impl DbError {
+    /// Errors retrying cannot fix: the schema and this binary do not fit together. The
+    /// service stops with the message instead of waiting for the database to change.
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            Self::SchemaNewer { .. }
+                | Self::MigrationUnknown { .. }
+                | Self::MigrationChanged { .. }
+                | Self::MigrationDirty { .. }
+        )
+    }
 }
 
 impl From<sqlx::Error> for DbError {
@@ -84,9 +120,7 @@ impl Db {
                 Ok(Self::Sqlite(pool))
             }
             Backend::Postgres => {
-                let options = PgConnectOptions::from_str(url)
-                    .map_err(|e| DbError::Url(e.to_string()))?
-                    .application_name("ai-service");
+                let options = pg_options(url)?;
                 // One direct connection first: it fails at once when the server is down,
                 // where the pool would keep retrying until its acquire timeout. The monitor
                 // owns retrying (with backoff and readiness reporting).
@@ -131,7 +165,13 @@ impl Db {
     }
 }
 
-fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, DbError> {
+pub(super) fn pg_options(url: &str) -> Result<PgConnectOptions, DbError> {
+    Ok(PgConnectOptions::from_str(url)
+        .map_err(|e| DbError::Url(e.to_string()))?
+        .application_name("ai-service"))
+}
+
+pub(super) fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, DbError> {
     Ok(SqliteConnectOptions::from_str(url)
         .map_err(|e| DbError::Url(e.to_string()))?
         .create_if_missing(true)

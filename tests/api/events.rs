@@ -132,7 +132,7 @@ async fn a_schedule_fires_once_per_tick_with_two_processes(backend: Backend) {
             HashMap::new(),
             Arc::default(),
         );
-        let runner = ScheduleRunner::new(handle, queue);
+        let runner = ScheduleRunner::new(handle, queue, Vec::new());
         assert_eq!(runner.reload().await.expect("reload"), 1);
         runners.push(runner);
     }

@@ -529,7 +529,7 @@ async fn a_configured_queue_without_job_kinds_is_refused() {
     for (queue, says) in [
         (
             "finanse",
-            "jobs.queues: no job kinds run in queue `finanse`; known queues: finance, telegram, trading",
+            "jobs.queues: no job kinds run in queue `finanse`; known queues: finance, maintenance, telegram, trading",
         ),
         (
             "financial",

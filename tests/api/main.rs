@@ -9,6 +9,7 @@ mod helpers;
 
 mod ai;
 mod auth;
+mod backup;
 mod charts;
 mod cli;
 mod concurrency;
@@ -33,4 +34,5 @@ mod telegram_fake;
 mod trading_api;
 mod trading_engine;
 mod trading_runtime;
+mod upgrade;
 mod uploads;
