@@ -23,14 +23,13 @@ pub struct BudgetAlarm {
 }
 
 impl BudgetAlarm {
-    /// Raises the alarm in the background (the refused call returns at once).
-    pub fn raise(&self, reached: &BudgetReached) {
-        let (this, reached) = (self.clone(), reached.clone());
-        actix_web::rt::spawn(async move {
-            if let Err(e) = this.announce(&reached).await {
-                tracing::warn!(error = %e, month = %reached.month, "AI budget alarm not raised");
-            }
-        });
+    /// Raises the alarm before the refused call returns (once a month and process, a few
+    /// milliseconds: one read, an audit event, queued messages), so whoever sees the refusal
+    /// can also find the alarm.
+    pub async fn raise(&self, reached: &BudgetReached) {
+        if let Err(e) = self.announce(reached).await {
+            tracing::warn!(error = %e, month = %reached.month, "AI budget alarm not raised");
+        }
     }
 
     #[tracing::instrument(skip_all, fields(month = %r.month, trace_id = %r.trace_id))]

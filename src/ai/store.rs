@@ -141,7 +141,7 @@ impl LlmCallStore for DbCallStore {
 
     async fn budget_reached(&self, reached: &BudgetReached) {
         if let Some(a) = &self.alarm {
-            a.raise(reached);
+            a.raise(reached).await;
         }
     }
 }

@@ -152,7 +152,8 @@ async fn the_budget_alarm_is_raised_once_a_month(backend: Backend) {
     llm.push(costly("Yes.", 20_000));
     llm.respond(|_| openai_content("Never sent."));
     let bot = FakeBotApi::start().await;
-    let app = app_with(backend, AiProvider::Openai, &llm, |s| {
+    let mut settings = None;
+    let mut app = app_with(backend, AiProvider::Openai, &llm, |s| {
         with_bot(s, &bot);
         s.ai.max_tokens = 100;
         s.ai.monthly_budget_usd = Decimal::from(1);
@@ -163,6 +164,7 @@ async fn the_budget_alarm_is_raised_once_a_month(backend: Backend) {
                 output_per_mtok: Decimal::from(100),
             },
         );
+        settings = Some(s.clone());
     })
     .await;
     let admin = link(&app, &bot, 821, "admin").await;
@@ -216,5 +218,40 @@ async fn the_budget_alarm_is_raised_once_a_month(backend: Backend) {
     // What the llm_budget_remaining_usd gauge is set from.
     let usage = get(&app, &admin, "/v1/ai/usage").await;
     assert_eq!(usage["remaining_usd"], "0", "{usage:#}");
+
+    // After a restart the budget is read back from llm_calls: refused at once, and the
+    // alarm (raised before the refusal returns) finds this month's audit row: no repeat.
+    let db = app.db.take();
+    app.stop().await;
+    let mut app = TestApp::with_settings(settings.expect("settings")).await;
+    app.db = db;
+    let before = bot.sent_to(822).len();
+    bot.text_from(822, "/ask seventh?", 0);
+    eventually(
+        Duration::from_secs(15),
+        "the refusal after the restart",
+        || async {
+            let sent = bot.sent_to(822);
+            let used_up = sent[before..]
+                .iter()
+                .any(|m| text(m).contains("is used up"));
+            if used_up { Ok(()) } else { Err(sent.len()) }
+        },
+    )
+    .await;
+    assert_eq!(llm.count(), 1, "still no request");
+    let login = app.login("admin-user", "pw-admin-user-0123456789").await;
+    let admin = login.json::<Value>().await.expect("json")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let rows = audit_items(&app, &admin, "action=ai.budget_reached").await;
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    let to_admin = bot
+        .sent_to(821)
+        .iter()
+        .filter(|m| text(m).contains("The AI budget for"))
+        .count();
+    assert_eq!(to_admin, 1, "{:#?}", bot.sent_to(821));
     app.stop().await;
 }
