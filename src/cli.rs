@@ -250,6 +250,15 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
 
 async fn backup(settings: Settings, to: Option<PathBuf>) -> anyhow::Result<()> {
     let dir = to.unwrap_or_else(|| settings.backup.dir.clone());
+    if let Some(file) = crate::db::backup::sqlite_file(&settings.database)?
+        && !file.exists()
+    {
+        // Connecting would create an empty database, and back that up.
+        anyhow::bail!(
+            "no SQLite database at {} (nothing to back up)",
+            file.display()
+        );
+    }
     let db = Db::connect(&settings.database)
         .await
         .context("connecting to the database")?;

@@ -285,6 +285,26 @@ impl JobStore for SqlJobStore {
     ) -> Result<Vec<Claimed>, DependencyError> {
         let db = self.db()?;
         let now = now_ms();
+        if db.backend() == Backend::Sqlite {
+            // The claim is a write, and SQLite has one writer: while a long import holds the
+            // lock, every idle queue's poll would wait `busy_timeout` holding a pooled
+            // connection (four queues could starve the API's requests). A read first — WAL
+            // readers never wait — lets idle queues skip the write.
+            let due: Option<i64> = db
+                .fetch_scalar_optional(
+                    Sql::new(
+                        "SELECT 1 FROM jobs WHERE queue = $1 AND state IN ('waiting', 'delayed') \
+                         AND run_at <= $2 LIMIT 1",
+                    )
+                    .bind(queue)
+                    .bind(now),
+                )
+                .await
+                .map_err(port)?;
+            if due.is_none() {
+                return Ok(Vec::new());
+            }
+        }
         let lease_id = uuid::Uuid::now_v7().to_string();
         let returning =
             "RETURNING id, queue, name, payload, attempts, max_attempts, backoff, trace_id";

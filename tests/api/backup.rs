@@ -307,9 +307,45 @@ async fn restore_refuses_data_tampering_and_a_newer_schema(backend: Backend) {
         text(&out)
     );
 
-    // Untouched, it restores.
+    // Untouched, it restores: into a database a newer binary migrated (no rows, a table the
+    // backup does not know), which ends up exactly the backup's.
+    let target = connect(fresh.url()).await;
+    target.migrate().await.expect("migrate");
+    target
+        .execute("CREATE TABLE from_a_newer_release (id TEXT PRIMARY KEY)")
+        .await
+        .expect("extra table");
+    target.close().await;
     let out = restore_cli(fresh.url(), &archive, false).await;
     assert!(out.status.success(), "restore: {}", text(&out));
+    let target = connect(fresh.url()).await;
+    let extra: i64 = target
+        .fetch_scalar(match backend {
+            Backend::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'from_a_newer_release'"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM pg_tables WHERE tablename = 'from_a_newer_release'"
+            }
+        })
+        .await
+        .expect("tables");
+    assert_eq!(
+        extra, 0,
+        "a table the backup does not hold survived the restore"
+    );
+    target.close().await;
+
+    // Backing up a SQLite file that does not exist creates nothing and says so.
+    if backend == Backend::Sqlite {
+        let missing = dir.path().join("nothing/here.db");
+        let mut cmd = ai_service(&format!("sqlite://{}", missing.display()));
+        cmd.arg("backup").arg("--to").arg(dir.path());
+        let out = run(cmd).await;
+        assert!(!out.status.success());
+        assert!(text(&out).contains("no SQLite database"), "{}", text(&out));
+        assert!(!missing.exists());
+    }
 
     if backend == Backend::Postgres {
         // Without pg_dump on the PATH: a clear error naming it.

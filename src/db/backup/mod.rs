@@ -144,6 +144,18 @@ pub async fn create(
     })
 }
 
+/// The SQLite file `settings` names (`None` for Postgres or an in-memory database): the CLI
+/// checks it exists before connecting, which would create an empty one.
+pub fn sqlite_file(settings: &DatabaseSettings) -> Result<Option<PathBuf>, BackupError> {
+    if settings.backend() != Backend::Sqlite {
+        return Ok(None);
+    }
+    let options = super::pool::sqlite_options(settings.url.expose())?;
+    let file = options.get_filename().to_path_buf();
+    let name = file.to_string_lossy();
+    Ok((!name.is_empty() && !name.contains(":memory:")).then_some(file))
+}
+
 /// The backups in `dir` (those with a readable manifest), oldest first. An unreadable
 /// manifest is logged and left out, not an error: one bad file must not hide the others.
 pub async fn list(dir: &Path) -> Result<Vec<Manifest>, BackupError> {

@@ -77,7 +77,22 @@ pub(super) async fn restore(
     let mut conn = PgConnection::connect_with(&options)
         .await
         .map_err(crate::db::DbError::Connect)?;
-    let after = counts(&mut conn).await;
+    let after = async {
+        // `--clean` replaced only what the dump holds: tables of newer migrations (a database
+        // a newer binary had migrated, empty or forced) would contradict the restored
+        // `_sqlx_migrations` and break the next start's migrations. They go.
+        let before = counts(&mut conn).await?;
+        for table in before.tables.keys() {
+            if !manifest.tables.contains_key(table) {
+                sqlx::query(&format!("DROP TABLE IF EXISTS {} CASCADE", quote(table)))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(|e| BackupError::Db(e.into()))?;
+            }
+        }
+        counts(&mut conn).await
+    }
+    .await;
     let _ = conn.close().await;
     verify_counts(manifest, &after?.tables)?;
     Ok(replaced)
