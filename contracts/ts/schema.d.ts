@@ -75,6 +75,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/backups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The backups in `backup.dir`, newest first.
+         * @description **Requires role:** `admin` or higher.
+         */
+        get: operations["list_backups"];
+        put?: never;
+        /**
+         * Back the database up now: a `maintenance/backup` job (then retention), as the daily
+         *     schedule does. The job's result names the file.
+         * @description **Requires role:** `admin` or higher.
+         */
+        post: operations["create_backup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/ai/ask": {
         parameters: {
             query?: never;
@@ -127,6 +152,7 @@ export interface paths {
         };
         /**
          * AI calls of one month summed by purpose and model: calls, cache hits, tokens, cost.
+         *     Works without a provider configured (the stored calls of earlier months stay readable).
          * @description **Requires role:** `admin` or higher.
          */
         get: operations["usage"];
@@ -430,7 +456,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Coverage and accuracy of each categorization tier, measured against user corrections.
+         * Coverage and accuracy of each categorization tier, measured against user corrections,
+         *     and the LLM tier's acceptance rate (applied categories kept, suggestions taken).
          * @description **Requires role:** `viewer` or higher.
          */
         get: operations["stats"];
@@ -1439,6 +1466,34 @@ export interface components {
             from: string;
             to: string;
         };
+        BackupInfo: {
+            /** @description The ai-service version that wrote it. */
+            app_version: string;
+            /** @description `sqlite` or `postgres`. */
+            backend: string;
+            /** Format: int64 */
+            bytes: number;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The archive's file name in `backup.dir` (its manifest is `<stem>.manifest.json`). */
+            file: string;
+            /**
+             * Format: int64
+             * @description Rows in all tables at the time of the backup.
+             */
+            rows: number;
+            /**
+             * Format: int64
+             * @description The newest migration applied in the backup.
+             */
+            schema_version: number;
+            /** @description sha256 of the archive (`sha256sum FILE` prints the same). */
+            sha256: string;
+        };
+        BackupList: {
+            /** @description Newest first. */
+            items: components["schemas"]["BackupInfo"][];
+        };
         Balance: {
             asset: string;
             /** @description Free balance (funds reserved by resting orders excluded). */
@@ -1479,6 +1534,7 @@ export interface components {
             };
             /** Format: int64 */
             categorized: number;
+            llm: components["schemas"]["LlmTierStats"];
             tiers: components["schemas"]["TierStats"][];
             /** Format: int64 */
             transactions: number;
@@ -1710,6 +1766,57 @@ export interface components {
             /** @description Always `true`: answering at all is the signal. */
             ok: boolean;
         };
+        /**
+         * @description The LLM tier's choices and what the user did with them. The tier either *applies* a
+         *     category (confidence ≥ `finance.llm_threshold`: `auto_tier = llm`) or leaves a
+         *     *suggestion* (below it: `suggested_category_id`, the transaction stays uncategorized).
+         */
+        LlmTierStats: {
+            /**
+             * Format: double
+             * @description (applied_kept + suggestions_accepted) / (applied_kept + applied_changed +
+             *     suggestions_accepted + suggestions_rejected): the share of the LLM's choices that
+             *     stand. Unreviewed applied categories count as kept; open suggestions do not count.
+             *     Null before any choice could be judged.
+             */
+            acceptance_rate?: number | null;
+            /**
+             * Format: int64
+             * @description Applied categories the user changed to another category or cleared.
+             */
+            applied_changed: number;
+            /**
+             * Format: int64
+             * @description Applied categories still in place: unchanged, or confirmed by the user.
+             */
+            applied_kept: number;
+            /**
+             * Format: double
+             * @description Transactions the LLM decided on (applied or suggested) / all transactions (0-1).
+             */
+            coverage: number;
+            /**
+             * Format: double
+             * @description suggestions_accepted / (suggestions_accepted + suggestions_rejected): only what a
+             *     user decided. Null before the first decision.
+             */
+            suggestion_acceptance_rate?: number | null;
+            /**
+             * Format: int64
+             * @description Suggestions the user took: they chose the suggested category.
+             */
+            suggestions_accepted: number;
+            /**
+             * Format: int64
+             * @description Suggestions on transactions still uncategorized (no decision yet).
+             */
+            suggestions_open: number;
+            /**
+             * Format: int64
+             * @description Suggestions the user passed over: they chose another category.
+             */
+            suggestions_rejected: number;
+        };
         LoginRequest: {
             /** Format: password */
             password: string;
@@ -1726,7 +1833,7 @@ export interface components {
         /** @enum {string} */
         Mode: "sandbox" | "live";
         /** @enum {string} */
-        NotificationKind: "trades" | "strategies" | "arbitrage" | "transactions" | "jobs" | "summary";
+        NotificationKind: "trades" | "strategies" | "arbitrage" | "transactions" | "jobs" | "summary" | "ai";
         Order: {
             avg_fill_price?: string | null;
             client_order_id: string;
@@ -2384,14 +2491,16 @@ export interface components {
             purpose: string;
         };
         UsageReport: {
-            /** @description `closed`, `open` or `half_open`. */
-            breaker: string;
+            /** @description `closed`, `open` or `half_open`; null without a provider. */
+            breaker?: string | null;
             /** @example 10 */
             budget_usd: string;
             /** @description By purpose and model. */
             lines: components["schemas"]["UsageLine"][];
+            /** @description The model configured now (empty without a provider). */
             model: string;
             month: string;
+            /** @description The provider configured now (`none` without one); each line names its own. */
             provider: string;
             /**
              * @description This month's remaining budget as the engine sees it now (reservations included).
@@ -2429,6 +2538,8 @@ export type AskResponse = components['schemas']['AskResponse'];
 export type AuditEventView = components['schemas']['AuditEventView'];
 export type AuditPage = components['schemas']['AuditPage'];
 export type BackfillInput = components['schemas']['BackfillInput'];
+export type BackupInfo = components['schemas']['BackupInfo'];
+export type BackupList = components['schemas']['BackupList'];
 export type Balance = components['schemas']['Balance'];
 export type BalancePoint = components['schemas']['BalancePoint'];
 export type BalanceReport = components['schemas']['BalanceReport'];
@@ -2459,6 +2570,7 @@ export type JobPage = components['schemas']['JobPage'];
 export type Level = components['schemas']['Level'];
 export type LinkCode = components['schemas']['LinkCode'];
 export type Live = components['schemas']['Live'];
+export type LlmTierStats = components['schemas']['LlmTierStats'];
 export type LoginRequest = components['schemas']['LoginRequest'];
 export type Me = components['schemas']['Me'];
 export type Mode = components['schemas']['Mode'];
@@ -2705,6 +2817,82 @@ export interface operations {
             };
         };
     };
+    list_backups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Backups */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BackupList"];
+                };
+            };
+            /** @description Error, as problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "internal",
+                     *       "detail": "internal error; the server log has the details",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "urn:ai-service:problem:internal"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_backup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Job enqueued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobAccepted"];
+                };
+            };
+            /** @description Error, as problem details */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "internal",
+                     *       "detail": "internal error; the server log has the details",
+                     *       "status": 500,
+                     *       "title": "Internal Server Error",
+                     *       "type": "urn:ai-service:problem:internal"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     ask: {
         parameters: {
             query?: never;
@@ -2903,24 +3091,6 @@ export interface operations {
                      *       "status": 422,
                      *       "title": "Unprocessable Entity",
                      *       "type": "urn:ai-service:problem:validation_failed"
-                     *     }
-                     */
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description `ai_not_configured` */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "code": "service_unavailable",
-                     *       "detail": "the database is busy or unreachable; retry shortly",
-                     *       "status": 503,
-                     *       "title": "Service Unavailable",
-                     *       "type": "urn:ai-service:problem:service_unavailable"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];

@@ -179,7 +179,9 @@ pub fn test_settings(database_url: &str) -> Settings {
     s.database.retry_initial_ms = 50;
     s.database.retry_max_ms = 200;
     s.database.boot_wait_ms = 3_000;
-    s.database.acquire_timeout_secs = 2;
+    // A small pool finds connection hogs (idle dispatchers once held all 4 during an import);
+    // the product's 5 s acquire, as 2 s gave 503s on a machine at load 12.
+    s.database.acquire_timeout_secs = 5;
     s.database.health_timeout_ms = 1_000;
     s.database.max_connections = 4;
     s.redis.retry_initial_ms = 50;
