@@ -262,12 +262,10 @@ async fn an_edited_applied_migration_stops_the_boot(backend: Backend) {
     );
 }
 
-async fn an_older_binary_refuses_a_newer_schema(backend: Backend) {
-    let test_db = TestDb::new(backend).await;
-    let db = connect(test_db.url()).await;
-    db.migrate().await.expect("migrate");
-    // A migration a newer release applied; this binary does not have it.
-    let future: i64 = 20_991_231_000_000;
+/// A migration a newer release applied, which this binary does not have.
+const FUTURE: i64 = 20_991_231_000_000;
+
+async fn add_future_migration(db: &Db, backend: Backend) {
     let sql = match backend {
         Backend::Sqlite => {
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
@@ -278,9 +276,16 @@ async fn an_older_binary_refuses_a_newer_schema(backend: Backend) {
              VALUES ($1, 'from a newer release', TRUE, '\\x00'::bytea, 0)"
         }
     };
-    db.execute(ai_service::db::Sql::new(sql).bind(future))
+    db.execute(ai_service::db::Sql::new(sql).bind(FUTURE))
         .await
         .expect("future migration");
+}
+
+async fn an_older_binary_refuses_a_newer_schema(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let db = connect(test_db.url()).await;
+    db.migrate().await.expect("migrate");
+    add_future_migration(&db, backend).await;
     let tables_before: i64 = db
         .fetch_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
         .await
@@ -340,5 +345,40 @@ fn migrations_are_forward_only() {
     assert!(
         newest_embedded(ai_service::config::Backend::Sqlite) >= FIXTURE_SCHEMA,
         "the fixture is newer than this binary"
+    );
+}
+
+/// The database is away at boot (the service serves as not-ready) and comes back migrated by
+/// a newer release: the running service stops with the reason instead of retrying forever.
+#[actix_web::test]
+async fn a_newer_schema_found_after_boot_stops_the_service() {
+    use crate::helpers::{Proxy, pg_socket};
+    if !crate::helpers::postgres_available().await {
+        return;
+    }
+    let test_db = TestDb::new(Backend::Postgres).await;
+    let db = connect(test_db.url()).await;
+    db.migrate().await.expect("migrate");
+    add_future_migration(&db, Backend::Postgres).await;
+    db.close().await;
+
+    let proxy = Proxy::reserve(pg_socket()).await;
+    let mut url = url::Url::parse(test_db.url()).expect("url");
+    url.set_port(Some(proxy.port)).expect("port");
+    let mut settings = test_settings(url.as_str());
+    settings.database.boot_wait_ms = 100;
+    let app = ai_service::startup::Application::build(settings)
+        .await
+        .expect("boots while the database is away");
+    let running = actix_web::rt::spawn(app.run_until_stopped());
+    proxy.start().await;
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(30), running)
+        .await
+        .expect("the service stopped by itself")
+        .expect("task");
+    let err = format!("{:#}", ended.expect_err("stopped with an error"));
+    assert!(
+        err.contains("20991231000000") && err.contains("newer"),
+        "{err}"
     );
 }
