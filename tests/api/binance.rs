@@ -17,7 +17,7 @@ fn client(fake: &FakeBinance) -> BinanceClient {
     BinanceClient::new(
         ClientConfig {
             base_url: fake.url.clone(),
-            recv_window_ms: 5000,
+            recv_window_ms: 2000,
             request_timeout: Duration::from_millis(500),
             slowdown_at: 4800,
         },
@@ -188,13 +188,24 @@ async fn timestamp_outside_recv_window_resyncs_the_clock_and_retries_once() {
 async fn unknown_outcomes_are_resolved_by_client_id_never_by_placing_again() {
     let fake = FakeBinance::start().await;
     let c = client(&fake);
-    // 5xx without execution: unknown to us; the lookup says it never arrived.
+    // 5xx without execution: unknown to us. While the request could still arrive (within
+    // recvWindow) "no such order" is not final; after it, the order never arrived.
     fake.lock().script.push(Script::Status(503));
     let r = c
         .place(&order("ais-503", Side::Buy, OrderKind::Market, dec!(0.1)))
         .await;
     assert!(matches!(r, Err(ConnectorError::Unavailable(_))), "{r:?}");
-    assert_eq!(c.order_status("BTC-USDT", "ais-503").await, Ok(None));
+    assert!(matches!(
+        c.order_status("BTC-USDT", "ais-503").await,
+        Err(ConnectorError::Unavailable(_))
+    ));
+    crate::helpers::eventually(Duration::from_secs(10), "final answer", || async {
+        match c.order_status("BTC-USDT", "ais-503").await {
+            Ok(None) => Ok(()),
+            other => Err(other),
+        }
+    })
+    .await;
     // Executed, then 500: the lookup finds it filled.
     fake.lock().script.push(Script::ExecuteThen500);
     let r = c

@@ -252,6 +252,8 @@ async fn a_grid_in_sandbox_trades_end_to_end(backend: Backend) {
         let cid = o["client_order_id"].as_str().expect("client id");
         assert_eq!(sent.iter().filter(|s| *s == cid).count(), 1, "{cid}");
     }
+    // The symbol rules were loaded once and served from the cache after.
+    assert_eq!(fake.count("GET", "/api/v3/exchangeInfo"), 1);
     // The venue's balances, as the venue reports them.
     let balances: Value = app
         .call(

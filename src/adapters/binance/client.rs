@@ -123,6 +123,26 @@ impl BinanceClient {
         self.limits.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Remembers that placing `client_order_id` had an unknown outcome.
+    pub fn unknown_outcome(&self, client_order_id: &str) {
+        let mut l = self.limits();
+        let now = Instant::now();
+        // Entries older than any recvWindow are of no use any more.
+        l.in_flight
+            .retain(|_, at| now.duration_since(*at) < Duration::from_secs(120));
+        l.in_flight.insert(client_order_id.to_owned(), now);
+    }
+
+    /// Whether a request for `client_order_id` may still reach the venue: it was sent with an
+    /// unknown outcome less than `recvWindow` (plus a second of clock slack) ago.
+    pub fn may_still_arrive(&self, client_order_id: &str) -> bool {
+        let window = Duration::from_millis(self.config.recv_window_ms + 1000);
+        self.limits()
+            .in_flight
+            .get(client_order_id)
+            .is_some_and(|at| at.elapsed() < window)
+    }
+
     fn server_now_ms(&self) -> i64 {
         local_ms() + self.limits().offset_ms
     }

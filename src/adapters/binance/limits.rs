@@ -16,6 +16,10 @@ pub struct Limits {
     pub paused_until: Option<Instant>,
     /// A 418: banned until this instant, with the venue's reason.
     pub banned: Option<(Instant, String)>,
+    /// Orders whose placement had an unknown outcome, by client id, with when it was sent.
+    /// Until its `recvWindow` has passed such a request can still arrive and execute, so "no
+    /// such order" does not yet mean "never will be".
+    pub in_flight: std::collections::HashMap<String, Instant>,
 }
 
 /// What a call must do before it is sent.

@@ -126,7 +126,12 @@ impl BinanceClient {
                 .order_status(&order.symbol, &order.client_order_id)
                 .await?
                 .ok_or_else(|| ConnectorError::Rejected(format!("binance error -2010: {msg}"))),
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                if matches!(e, BinanceError::Unknown(_) | BinanceError::Decode(_)) {
+                    self.unknown_outcome(&order.client_order_id);
+                }
+                Err(e.into())
+            }
         }
     }
 
@@ -178,6 +183,15 @@ impl BinanceClient {
                 .with_trades(o, client_order_id, &theirs, &base, &quote)
                 .await
                 .map(Some),
+            // Not there yet, but a request sent moments ago could still arrive: ask again
+            // later rather than give the order up while it may execute.
+            Err(BinanceError::Api { code: -2013, .. })
+                if self.may_still_arrive(client_order_id) =>
+            {
+                Err(ConnectorError::Unavailable(format!(
+                    "order {client_order_id} not at the venue yet; its request may still arrive"
+                )))
+            }
             Err(BinanceError::Api { code: -2013, .. }) => Ok(None),
             Err(e) => Err(e.into()),
         }
