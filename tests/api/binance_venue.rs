@@ -154,8 +154,47 @@ async fn venue_mode_comes_from_the_setting_and_gates_live_strategies(backend: Ba
     assert!(orders(&app, &trader, &id).await.is_empty());
     command(&app, &trader, "stop", &id).await;
     wait_for(&app, &trader, &id, "stopped", |s| s["state"] == "stopped").await;
-    // Switching to live: audited with the mode change.
+    // Quantities are rounded down to the venue's step before sending: 0.1000009 → 0.1.
+    let mut body = strategy_body(
+        "rounder",
+        "threshold",
+        json!({"buy_below": "1000000", "sell_above": "2000000", "order_qty": "0.1000009", "max_position": "1"}),
+        "paper",
+    );
+    body["risk"]["max_orders_per_minute"] = json!(1);
+    let rounder = create(&app, &trader, body).await;
+    command(&app, &trader, "deploy", &rounder).await;
+    eventually(Duration::from_secs(10), "one order sent", || async {
+        let n = fake.count("POST", "/api/v3/order");
+        if n == 1 { Ok(()) } else { Err(n) }
+    })
+    .await;
+    let sent = fake
+        .lock()
+        .calls
+        .iter()
+        .find(|(m, _, _)| m == "POST")
+        .map(|(_, _, q)| q.get("quantity").cloned())
+        .expect("post");
+    assert_eq!(sent.as_deref(), Some("0.1"));
+    // Switching to live: audited with the mode change. The paper strategy still running on
+    // the venue sends nothing more (refused with reason `venue_mode`).
     set_mode(&app, &admin, "live").await;
+    eventually(Duration::from_secs(10), "a venue_mode refusal", || async {
+        let m = app.get("/metrics").await.text().await.expect("metrics");
+        if m.contains("risk_rejections_total{reason=\"venue_mode\"}") {
+            Ok(())
+        } else {
+            Err("no refusal yet")
+        }
+    })
+    .await;
+    assert_eq!(fake.count("POST", "/api/v3/order"), 1);
+    command(&app, &trader, "stop", &rounder).await;
+    wait_for(&app, &trader, &rounder, "stopped", |s| {
+        s["state"] == "stopped"
+    })
+    .await;
     let c = connector(&app, &trader).await;
     assert_eq!(c["mode"], "live");
     assert_eq!(c["live"], true);
