@@ -317,7 +317,7 @@ async fn a_grid_in_sandbox_trades_end_to_end(backend: Backend) {
     for series in [
         "venue_requests_total{venue=\"binance\",endpoint=\"/api/v3/order\",status=\"200\"}",
         "venue_weight_used{venue=\"binance\"}",
-        "venue_clock_offset_ms{venue=\"binance\"}",
+        "venue_clock_offset_seconds{venue=\"binance\"}",
         "order_latency_seconds_bucket{venue=\"binance\"",
     ] {
         assert!(metrics.contains(series), "{series} missing");

@@ -5,7 +5,7 @@ use super::limits::{Gate, Limits};
 use super::sign::signature;
 use super::wire;
 use crate::adapters::venue_metrics::{
-    ORDER_LATENCY_SECONDS, VENUE_CLOCK_OFFSET_MS, VENUE_REQUESTS_TOTAL, VENUE_WEIGHT_USED,
+    ORDER_LATENCY_SECONDS, VENUE_CLOCK_OFFSET_SECONDS, VENUE_REQUESTS_TOTAL, VENUE_WEIGHT_USED,
 };
 use actors::trading::connector::ConnectorError;
 use reqwest::Method;
@@ -182,7 +182,7 @@ impl BinanceClient {
             l.offset_ms = offset;
             l.synced = true;
         }
-        metrics::gauge!(VENUE_CLOCK_OFFSET_MS, "venue" => VENUE).set(offset as f64);
+        metrics::gauge!(VENUE_CLOCK_OFFSET_SECONDS, "venue" => VENUE).set(offset as f64 / 1000.0);
         tracing::info!(offset_ms = offset, "binance clock offset measured");
         Ok(offset)
     }
