@@ -11,7 +11,8 @@
 //!   binary does not know stops it), backups and restores (`db/backup/`),
 //!   users/tokens/keys/audit/settings queries.
 //! - `maintenance.rs`: the `maintenance` queue (the scheduled `backup` job and retention).
-//! - `adapters/`: outbound clients implementing ports (Redis, SimpleFIN).
+//! - `adapters/`: outbound clients implementing ports (Redis, SimpleFIN, Binance Spot in
+//!   `adapters/binance/`; `venue_metrics.rs` names the metrics every venue reports).
 //! - `jobs/`: the SQL job store, the `JobQueue` facade, lease owners; `schedules.rs`: cron
 //!   schedules; `events.rs`: the outbox (staging events in a transaction, the relay's store).
 //! - `api/`: routes, OpenAPI, problem-details plumbing, and the guard middleware (rate limits,
@@ -23,7 +24,8 @@
 //! - `audit.rs`: recording audit events through the `AuditWriter` actor.
 //! - `crypto.rs`: AEAD for integration secrets at rest.
 //! - `http.rs`: security headers, CORS, the request audit middleware.
-//! - `trading/`: the trading runtime's SQL ports, venues and strategy queries.
+//! - `trading/`: the trading runtime's SQL ports, venues (paper; `binance.rs` with its mode
+//!   and keys from the integration setting) and strategy queries.
 //! - `finance/`: accounts, transactions, imports, categorization and reports on the database.
 //! - `ai/`: the AI core's prompts, `llm_calls`, read-only tools and the categorization tier;
 //!   the provider adapters are `adapters/openai.rs` and `adapters/anthropic.rs`.

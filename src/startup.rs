@@ -126,6 +126,7 @@ impl Application {
         let events = EventBus::new(1024);
         // Every type known by name before the outbox relay publishes rows of it.
         actors::events::register_all(&events);
+        let cipher = Arc::new(Cipher::new(keys.master()));
         // The trading manager first: the `trading` queue's jobs are its commands.
         let trading = crate::trading::start(
             &mut supervisor,
@@ -133,6 +134,7 @@ impl Application {
             &db,
             events.clone(),
             actors::trading::runtime::system_clock(),
+            Arc::clone(&cipher),
         );
         // Every job kind this process runs, with its handler; dispatchers come from it.
         let mut registry = JobRegistry::default();
@@ -143,7 +145,6 @@ impl Application {
         // Finance: the categorizer and bank sync; their jobs enqueue follow-ups through the
         // queue, which exists only after the dispatchers (hence the cell).
         let queue_cell = Arc::new(std::sync::OnceLock::new());
-        let cipher = Arc::new(Cipher::new(keys.master()));
         let audit = Audit::new(audit_writer, secs(settings.audit.anonymous_window_secs));
         // Telegram's notifier exists only at the end (hence the cell); the AI's budget alarm
         // and the summary job use it.

@@ -1,8 +1,10 @@
 //! Implementations of the `actors` crate's ports against real infrastructure.
 
 pub mod anthropic;
+pub mod binance;
 pub mod llm_http;
 pub mod openai;
 pub mod redis;
 pub mod simplefin;
 pub mod telegram;
+pub mod venue_metrics;

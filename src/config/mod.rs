@@ -6,6 +6,7 @@
 
 mod ai;
 mod backup;
+mod binance;
 mod finance;
 mod load;
 mod secret;
@@ -15,6 +16,7 @@ mod trading;
 
 pub use ai::{AiProvider, AiSettings, ModelPrice};
 pub use backup::BackupSettings;
+pub use binance::BinanceSettings;
 pub use finance::FinanceSettings;
 pub use load::{ConfigError, load};
 pub use secret::{Secret, SecretUrl};

@@ -17,6 +17,7 @@ pub struct TradingSettings {
     /// Smallest tick interval a strategy may ask for, in ms.
     pub min_tick_interval_ms: u64,
     pub paper: PaperSettings,
+    pub binance: super::binance::BinanceSettings,
 }
 
 impl Default for TradingSettings {
@@ -27,6 +28,7 @@ impl Default for TradingSettings {
             book_depth: 20,
             min_tick_interval_ms: 100,
             paper: PaperSettings::default(),
+            binance: super::binance::BinanceSettings::default(),
         }
     }
 }

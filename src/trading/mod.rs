@@ -5,9 +5,11 @@
 //! - `store.rs`: `TradingStore` (strategies' state, transitions, orders, fills, positions).
 //! - `paper_store.rs`: `PaperStore` (the paper exchange's balances and orders).
 //! - `venues.rs`: the connectors strategies may name (paper venues, opened lazily).
+//! - `binance.rs`: the `binance` connector, its mode and keys from the integration setting.
 //! - `strategies.rs`: strategy CRUD and history queries for the API.
 //! - `pnl_history.rs`: cumulative realised PnL over time, replayed from the fills.
 
+pub mod binance;
 pub mod paper_store;
 pub mod pnl_history;
 pub mod rows;
@@ -31,6 +33,8 @@ pub struct Trading {
     pub manager: ActorRef<TradingManager>,
     pub venues: Arc<Venues>,
     pub min_tick_interval_ms: u64,
+    /// The Binance connector (also in `venues`), reloaded when its setting changes.
+    pub binance: Option<Arc<binance::BinanceVenue>>,
 }
 
 /// Starts the trading manager under `supervisor` (it recovers running strategies itself).
@@ -40,8 +44,30 @@ pub fn start(
     db: &DbHandle,
     events: EventBus,
     clock: Clock,
+    cipher: Arc<crate::crypto::Cipher>,
 ) -> Trading {
-    let venues = venues::paper_venues(settings, venues::sql_paper_store(db.clone()), &clock);
+    let mut venues = venues::paper_venues(settings, venues::sql_paper_store(db.clone()), &clock);
+    let binance = settings.binance.enabled.then(|| {
+        let venue = Arc::new(binance::BinanceVenue::new(
+            settings.binance.clone(),
+            db.clone(),
+            cipher,
+            Arc::clone(&clock),
+        ));
+        venues.insert(
+            crate::adapters::binance::VENUE.to_owned(),
+            Arc::clone(&venue) as Arc<dyn actors::trading::connector::Connector>,
+        );
+        // Its mode is known once the database is: strategies resumed at start see it.
+        let boot = Arc::clone(&venue);
+        let db = db.clone();
+        tokio::spawn(async move {
+            if db.wait(Duration::from_secs(24 * 3600)).await.is_some() {
+                boot.reload().await;
+            }
+        });
+        venue
+    });
     let deps = Arc::new(Deps {
         store: Arc::new(store::SqlTradingStore(db.clone())),
         venues: venues.clone(),
@@ -63,5 +89,6 @@ pub fn start(
         manager,
         venues: Arc::new(venues),
         min_tick_interval_ms: settings.min_tick_interval_ms,
+        binance,
     }
 }
