@@ -96,6 +96,8 @@ fn describe() {
     // strategy's engine loads (deploy, or resume at boot).
     actors::trading::runtime::engine::describe_metrics();
     actors::finance::categorizer::describe_metrics();
+    crate::adapters::venue_metrics::describe();
+    crate::adapters::market_data::describe_metrics();
     actors::finance::bank_sync::describe_metrics();
     // Every bank provider the service has (one today).
     metrics::counter!(

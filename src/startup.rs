@@ -122,14 +122,16 @@ impl Application {
         let events = EventBus::new(1024);
         // Every type known by name before the outbox relay publishes rows of it.
         actors::events::register_all(&events);
+        let cipher = Arc::new(Cipher::new(keys.master()));
         // The trading manager first: the `trading` queue's jobs are its commands.
         let trading = crate::trading::start(
             &mut supervisor,
             &settings.trading,
             &db,
+            Arc::clone(&cipher),
             events.clone(),
             actors::trading::runtime::system_clock(),
-        );
+        )?;
         // Every job kind this process runs, with its handler; dispatchers come from it.
         let mut registry = JobRegistry::default();
         actors::trading::runtime::jobs::register(
@@ -139,7 +141,6 @@ impl Application {
         // Finance: the categorizer and bank sync; their jobs enqueue follow-ups through the
         // queue, which exists only after the dispatchers (hence the cell).
         let queue_cell = Arc::new(std::sync::OnceLock::new());
-        let cipher = Arc::new(Cipher::new(keys.master()));
         // The AI core before finance: the categorizer's tier 3 talks to it.
         let ai = crate::ai::start(
             &mut supervisor,
