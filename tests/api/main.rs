@@ -22,6 +22,8 @@ mod formats;
 mod health;
 mod import_states;
 mod jobs;
+mod kraken;
+mod kraken_fake;
 mod market_data_fake;
 mod metrics;
 mod migrations;

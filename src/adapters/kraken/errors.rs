@@ -49,11 +49,6 @@ impl KrakenError {
             Self::Rejected(text)
         }
     }
-
-    /// The `status` label of `venue_requests_total` for a failure with an HTTP 200.
-    pub fn is_api_error(&self) -> bool {
-        !matches!(self, Self::UnknownOutcome(_) | Self::Unavailable(_))
-    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ use super::errors::KrakenError;
 use super::nonce::Nonces;
 use super::public::{self, VENUE};
 use super::sign::api_sign;
-use crate::adapters::venue_metrics;
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -167,7 +166,6 @@ impl KrakenClient {
         params: &[(&str, String)],
     ) -> Result<T, KrakenError> {
         if let Some(left) = self.paused() {
-            venue_metrics::record(VENUE, endpoint, "paused");
             return Err(KrakenError::RateLimited(format!(
                 "calls paused for {} ms after a rate limit",
                 left.as_millis()

@@ -3,7 +3,7 @@
 
 use super::errors::KrakenError;
 use super::pairs::{KrakenPairs, RawPair};
-use crate::adapters::venue_metrics;
+use crate::adapters::venue_metrics::VENUE_REQUESTS_TOTAL;
 use actors::trading::types::{Level, OrderBook};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -28,6 +28,12 @@ pub fn opt_decimal_number<'de, D: serde::Deserializer<'de>>(
     decimal_number(d).map(Some)
 }
 
+/// `venue_requests_total` for one Kraken call: its HTTP status, `error` when none came back.
+pub fn count(endpoint: &'static str, status: &str) {
+    metrics::counter!(VENUE_REQUESTS_TOTAL, "venue" => VENUE, "endpoint" => endpoint, "status" => status.to_owned())
+        .increment(1);
+}
+
 /// Every Kraken answer: a non-empty `error` is a failure even with HTTP 200.
 #[derive(Debug, Deserialize)]
 pub struct Envelope<T> {
@@ -45,7 +51,7 @@ pub async fn read<T: DeserializeOwned>(
     let res = match res {
         Ok(res) => res,
         Err(e) => {
-            venue_metrics::record(VENUE, endpoint, "transport");
+            count(endpoint, "error");
             // A timeout may have reached Kraken; a refused connection did not. Callers that
             // change state treat both as unknown (they ask by client id afterwards).
             return Err(KrakenError::UnknownOutcome(format!(
@@ -56,7 +62,7 @@ pub async fn read<T: DeserializeOwned>(
     let status = res.status();
     let body = res.bytes().await;
     if status.is_server_error() {
-        venue_metrics::record(VENUE, endpoint, status.as_str());
+        count(endpoint, status.as_str());
         return Err(KrakenError::UnknownOutcome(format!(
             "{endpoint}: HTTP {status}"
         )));
@@ -64,36 +70,30 @@ pub async fn read<T: DeserializeOwned>(
     let body = match body {
         Ok(b) => b,
         Err(e) => {
-            venue_metrics::record(VENUE, endpoint, "transport");
+            count(endpoint, "error");
             return Err(KrakenError::UnknownOutcome(format!(
                 "{endpoint}: answer cut: {e}"
             )));
         }
     };
     if status.as_u16() == 429 {
-        venue_metrics::record(VENUE, endpoint, status.as_str());
+        count(endpoint, status.as_str());
         return Err(KrakenError::RateLimited(format!("{endpoint}: HTTP 429")));
     }
     let envelope: Envelope<T> = match serde_json::from_slice(&body) {
         Ok(e) => e,
         Err(e) => {
-            venue_metrics::record(VENUE, endpoint, status.as_str());
+            count(endpoint, status.as_str());
             return Err(KrakenError::Unavailable(format!(
                 "{endpoint}: HTTP {status}, not Kraken's JSON: {e}"
             )));
         }
     };
     if !envelope.error.is_empty() {
-        let e = KrakenError::from_messages(&envelope.error);
-        let label = if e.is_api_error() {
-            "api_error"
-        } else {
-            status.as_str()
-        };
-        venue_metrics::record(VENUE, endpoint, label);
-        return Err(e);
+        count(endpoint, status.as_str());
+        return Err(KrakenError::from_messages(&envelope.error));
     }
-    venue_metrics::record(VENUE, endpoint, status.as_str());
+    count(endpoint, status.as_str());
     envelope
         .result
         .ok_or_else(|| KrakenError::Unavailable(format!("{endpoint}: no result")))

@@ -3,7 +3,7 @@
 //! "asks":[…]}`; errors are `{"code":-1121,"msg":"Invalid symbol."}` with a 4xx.
 
 use super::{DepthSource, MarketDataError};
-use crate::adapters::venue_metrics;
+use crate::adapters::venue_metrics::VENUE_REQUESTS_TOTAL;
 use actors::trading::types::{Level, OrderBook, split_symbol};
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -55,6 +55,11 @@ fn levels(raw: Vec<(Decimal, Decimal)>) -> Vec<Level> {
         .collect()
 }
 
+fn count(status: &str) {
+    metrics::counter!(VENUE_REQUESTS_TOTAL, "venue" => VENUE, "endpoint" => "depth", "status" => status.to_owned())
+        .increment(1);
+}
+
 #[async_trait]
 impl DepthSource for BinanceDepth {
     fn venue(&self) -> &'static str {
@@ -79,12 +84,12 @@ impl DepthSource for BinanceDepth {
         let res = match res {
             Ok(res) => res,
             Err(e) => {
-                venue_metrics::record(VENUE, "depth", "transport");
+                count("error");
                 return Err(MarketDataError::Unavailable(format!("no answer: {e}")));
             }
         };
         let status = res.status();
-        venue_metrics::record(VENUE, "depth", status.as_str());
+        count(status.as_str());
         let body = res
             .bytes()
             .await
