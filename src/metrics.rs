@@ -48,6 +48,11 @@ pub fn init() -> bool {
                 )
                 .ok()?
                 .set_buckets_for_metric(
+                    Matcher::Full(crate::adapters::venue_metrics::ORDER_LATENCY_SECONDS.to_owned()),
+                    &LATENCY_BUCKETS,
+                )
+                .ok()?
+                .set_buckets_for_metric(
                     Matcher::Full(
                         actors::finance::categorizer::CATEGORIZATION_LATENCY_SECONDS.to_owned(),
                     ),
@@ -95,6 +100,7 @@ fn describe() {
     // Labelled per strategy, `orders_sent_total` and `pnl_estimated` appear when the
     // strategy's engine loads (deploy, or resume at boot).
     actors::trading::runtime::engine::describe_metrics();
+    crate::adapters::venue_metrics::describe();
     actors::finance::categorizer::describe_metrics();
     crate::adapters::venue_metrics::describe();
     crate::adapters::market_data::describe_metrics();

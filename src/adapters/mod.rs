@@ -1,6 +1,7 @@
 //! Implementations of the `actors` crate's ports against real infrastructure.
 
 pub mod anthropic;
+pub mod binance;
 pub mod kraken;
 pub mod llm_http;
 pub mod market_data;

@@ -95,6 +95,18 @@ pub fn aad(environment: &str, provider: &str, name: &str) -> Vec<u8> {
     format!("{environment}/{provider}/{name}").into_bytes()
 }
 
+/// A trading venue's mode and keys apply before the response: a strategy created right after
+/// switching to live sees the venue live.
+async fn reload_venue(ctx: &Ctx, env: &str, provider: &str) {
+    use crate::adapters::binance;
+    if env == binance::ENVIRONMENT
+        && provider == binance::PROVIDER
+        && let Some(venue) = &ctx.state.trading.binance
+    {
+        venue.reload().await;
+    }
+}
+
 /// List all integration settings.
 #[utoipa::path(tag = "settings", responses((status = 200, description = "Settings", body = [IntegrationSetting])))]
 #[get("/v1/settings/integrations")]
@@ -227,6 +239,7 @@ pub async fn put_setting(
         // A new token or mode applies now, without a restart.
         ctx.state.telegram.reload();
     }
+    reload_venue(&ctx, &env, &provider).await;
     let (s, k) = integrations::get(&db, &env, &provider)
         .await?
         .ok_or_else(|| anyhow::anyhow!("setting vanished after write"))?;
@@ -252,6 +265,7 @@ pub async fn delete_setting(
     if provider == crate::adapters::telegram::PROVIDER {
         ctx.state.telegram.reload();
     }
+    reload_venue(&ctx, &env, &provider).await;
     ctx.audit(
         ctx.who(),
         "settings.integration.delete",

@@ -239,6 +239,38 @@ fn trading(s: &Settings) -> Result<(), ConfigError> {
     if !(1..=500).contains(&t.book_depth) {
         return Err(key("trading.book_depth", "must be between 1 and 500"));
     }
+    let b = &t.binance;
+    for (field, url) in [("testnet_url", &b.testnet_url), ("live_url", &b.live_url)] {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(key(
+                &format!("trading.binance.{field}"),
+                "an http(s):// base URL",
+            ));
+        }
+    }
+    if !(1..=60_000).contains(&b.recv_window_ms) {
+        return Err(key("trading.binance.recv_window_ms", "between 1 and 60000"));
+    }
+    if !(100..=60_000).contains(&b.request_timeout_ms) {
+        return Err(key(
+            "trading.binance.request_timeout_ms",
+            "between 100 and 60000",
+        ));
+    }
+    if b.weight_limit == 0 || !(1..=100).contains(&b.weight_slowdown_percent) {
+        return Err(key(
+            "trading.binance.weight_slowdown_percent",
+            "weight_limit at least 1 and weight_slowdown_percent 1-100",
+        ));
+    }
+    for (field, fee) in [("maker_fee", b.maker_fee), ("taker_fee", b.taker_fee)] {
+        if fee.is_sign_negative() || fee >= rust_decimal::Decimal::ONE {
+            return Err(key(
+                &format!("trading.binance.{field}"),
+                "a fraction between 0 and 1, e.g. \"0.001\" for 0.1 %",
+            ));
+        }
+    }
     let p = &t.paper;
     let venue_ok = |v: &String| {
         (1..=32).contains(&v.len())

@@ -5,6 +5,7 @@
 //! equal), unknown keys are rejected, and errors name the key and what is allowed.
 
 mod ai;
+mod binance;
 mod finance;
 mod load;
 mod secret;
@@ -13,6 +14,7 @@ mod telegram;
 mod trading;
 
 pub use ai::{AiProvider, AiSettings, ModelPrice};
+pub use binance::BinanceSettings;
 pub use finance::FinanceSettings;
 pub use load::{ConfigError, load};
 pub use secret::{Secret, SecretUrl};

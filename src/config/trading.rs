@@ -19,6 +19,7 @@ pub struct TradingSettings {
     pub paper: PaperSettings,
     pub market_data: MarketDataSettings,
     pub kraken: KrakenSettings,
+    pub binance: super::binance::BinanceSettings,
 }
 
 impl Default for TradingSettings {
@@ -31,6 +32,7 @@ impl Default for TradingSettings {
             paper: PaperSettings::default(),
             market_data: MarketDataSettings::default(),
             kraken: KrakenSettings::default(),
+            binance: super::binance::BinanceSettings::default(),
         }
     }
 }

@@ -5,12 +5,14 @@
 //! - `store.rs`: `TradingStore` (strategies' state, transitions, orders, fills, positions).
 //! - `paper_store.rs`: `PaperStore` (the paper exchange's balances and orders).
 //! - `venues.rs`: the connectors strategies may name (paper venues, opened lazily).
+//! - `binance.rs`: the `binance` connector, its mode and keys from the integration setting.
 //! - `market_data.rs`: the real venues' public books for paper on real prices.
 //! - `kraken_setup.rs`: the `kraken` connector's keys and mode from `default/kraken`.
 //! - `nonce_store.rs`: `NonceStore` (Kraken's nonce reservation, kept across restarts).
 //! - `strategies.rs`: strategy CRUD and history queries for the API.
 //! - `pnl_history.rs`: cumulative realised PnL over time, replayed from the fills.
 
+pub mod binance;
 pub mod kraken_setup;
 pub mod market_data;
 pub mod nonce_store;
@@ -38,6 +40,8 @@ pub struct Trading {
     pub manager: ActorRef<TradingManager>,
     pub venues: Arc<Venues>,
     pub min_tick_interval_ms: u64,
+    /// The Binance connector (also in `venues`), reloaded when its setting changes.
+    pub binance: Option<Arc<binance::BinanceVenue>>,
 }
 
 /// Starts the trading manager under `supervisor` (it recovers running strategies itself),
@@ -54,8 +58,29 @@ pub fn start(
         .map(|feed| feed as Arc<dyn actors::trading::paper::PriceFeed>);
     let mut venues =
         venues::paper_venues(settings, venues::sql_paper_store(db.clone()), &clock, real);
-    let kraken = venues::kraken(settings, db, cipher)?;
+    let kraken = venues::kraken(settings, db, Arc::clone(&cipher))?;
     venues.insert(kraken.name().to_owned(), kraken);
+    let binance = settings.binance.enabled.then(|| {
+        let venue = Arc::new(binance::BinanceVenue::new(
+            settings.binance.clone(),
+            db.clone(),
+            cipher,
+            Arc::clone(&clock),
+        ));
+        venues.insert(
+            crate::adapters::binance::VENUE.to_owned(),
+            Arc::clone(&venue) as Arc<dyn actors::trading::connector::Connector>,
+        );
+        // Its mode is known once the database is: strategies resumed at start see it.
+        let boot = Arc::clone(&venue);
+        let db = db.clone();
+        tokio::spawn(async move {
+            if db.wait(Duration::from_secs(24 * 3600)).await.is_some() {
+                boot.reload().await;
+            }
+        });
+        venue
+    });
     let deps = Arc::new(Deps {
         store: Arc::new(store::SqlTradingStore(db.clone())),
         venues: venues.clone(),
@@ -77,5 +102,6 @@ pub fn start(
         manager,
         venues: Arc::new(venues),
         min_tick_interval_ms: settings.min_tick_interval_ms,
+        binance,
     })
 }

@@ -80,15 +80,23 @@ impl Connector for PaperVenue {
         self.get().await?.place(order).await
     }
 
-    async fn cancel(&self, client_order_id: &str) -> Result<OrderReport, ConnectorError> {
-        self.get().await?.cancel(client_order_id).await
+    async fn cancel(
+        &self,
+        symbol: &str,
+        client_order_id: &str,
+    ) -> Result<OrderReport, ConnectorError> {
+        self.get().await?.cancel(symbol, client_order_id).await
     }
 
     async fn order_status(
         &self,
+        symbol: &str,
         client_order_id: &str,
     ) -> Result<Option<OrderReport>, ConnectorError> {
-        self.get().await?.order_status(client_order_id).await
+        self.get()
+            .await?
+            .order_status(symbol, client_order_id)
+            .await
     }
 }
 

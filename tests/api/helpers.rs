@@ -191,6 +191,9 @@ pub fn test_settings(database_url: &str) -> Settings {
     s.rate_limit.per_ip_per_minute = 100_000;
     s.rate_limit.per_credential_per_minute = 100_000;
     s.rate_limit.login_per_minute = 100_000;
+    // Never the real Binance: tests that use it point these at their fake.
+    s.trading.binance.testnet_url = "http://127.0.0.1:9".to_owned();
+    s.trading.binance.live_url = "http://127.0.0.1:9".to_owned();
     s
 }
 

@@ -116,7 +116,7 @@ async fn a_live_market_order_fills_from_trades_history_with_its_fee() {
         assert!(!form.contains_key("validate"));
     }
     let report = k
-        .order_status("ais-1-aa-1")
+        .order_status("BTC-USDT", "ais-1-aa-1")
         .await
         .expect("status")
         .expect("known");
@@ -134,12 +134,17 @@ async fn a_live_market_order_fills_from_trades_history_with_its_fee() {
     assert_eq!(fill.liquidity, Liquidity::Taker);
     // Asked again, the same trade id: the engine deduplicates fills on it.
     let again = k
-        .order_status("ais-1-aa-1")
+        .order_status("BTC-USDT", "ais-1-aa-1")
         .await
         .expect("status")
         .expect("known");
     assert_eq!(again.fills[0].trade_id, fill.trade_id);
-    assert_eq!(k.order_status("ais-never-sent").await.expect("asked"), None);
+    assert_eq!(
+        k.order_status("BTC-USDT", "ais-never-sent")
+            .await
+            .expect("asked"),
+        None
+    );
 }
 
 #[actix_web::test]
@@ -273,9 +278,12 @@ async fn a_limit_order_is_cancelled_by_client_id() {
     };
     let placed = k.place(&order).await.expect("placed");
     assert_eq!(placed.status, OrderStatus::Open);
-    let cancelled = k.cancel("ais-6-aa-1").await.expect("cancelled");
+    let cancelled = k.cancel("BTC-USDT", "ais-6-aa-1").await.expect("cancelled");
     assert_eq!(cancelled.status, OrderStatus::Cancelled);
-    let e = k.cancel("ais-unknown").await.expect_err("unknown");
+    let e = k
+        .cancel("BTC-USDT", "ais-unknown")
+        .await
+        .expect_err("unknown");
     assert!(matches!(e, ConnectorError::UnknownOrder(_)));
 }
 
@@ -302,10 +310,25 @@ async fn sandbox_validates_and_places_nothing() {
         assert_eq!(form["validate"], "true");
     }
     assert_eq!(
-        k.order_status("ais-7-aa-1").await.expect("status"),
+        k.order_status("BTC-USDT", "ais-7-aa-1")
+            .await
+            .expect("status"),
         Some(report)
     );
     assert!(!k.is_live());
+    assert_eq!(k.mode(), "sandbox");
+    let rules = k.symbol_rules("BTC-USDT").await.expect("rules");
+    assert_eq!(
+        (
+            rules.tick_size,
+            rules.step_size,
+            rules.min_qty,
+            rules.min_notional
+        ),
+        (dec!(0.1), dec!(0.00000001), dec!(0.00005), dec!(0.5)),
+        "from AssetPairs"
+    );
+    assert!(rules.trading);
 }
 
 fn fixed(us: u64) -> MicrosClock {

@@ -9,6 +9,9 @@ mod helpers;
 
 mod ai;
 mod auth;
+mod binance;
+mod binance_fake;
+mod binance_venue;
 mod charts;
 mod cli;
 mod concurrency;

@@ -336,7 +336,7 @@ async fn bad_strategies_are_refused_with_field_errors(backend: Backend) {
     let mut body = always_buy("bad name!");
     body["params"]["buy_below"] = json!("abc");
     body["symbols"] = json!(["BTCUSDT"]);
-    body["connector"] = json!("binance");
+    body["connector"] = json!("no-such-venue");
     body["risk"]["daily_loss_limit"] = json!("-5");
     let res = app
         .call("POST", "/v1/trading/strategies", Some(&token), Some(body))
@@ -358,7 +358,7 @@ async fn bad_strategies_are_refused_with_field_errors(backend: Backend) {
     ] {
         assert!(fields.contains(&f), "{f} missing in {problem:#}");
     }
-    // Live mode is refused until a live connector exists.
+    // Live mode needs a live connector (the paper venue is not).
     let mut live = always_buy("live-one");
     live["mode"] = json!("live");
     let res = app

@@ -114,10 +114,10 @@ impl Connector for CheckingVenue {
         self.reports.lock().expect("lock").insert(id.clone(), next);
         Ok(report)
     }
-    async fn cancel(&self, id: &str) -> Result<OrderReport, ConnectorError> {
+    async fn cancel(&self, _: &str, id: &str) -> Result<OrderReport, ConnectorError> {
         Err(ConnectorError::UnknownOrder(id.to_owned()))
     }
-    async fn order_status(&self, id: &str) -> Result<Option<OrderReport>, ConnectorError> {
+    async fn order_status(&self, _: &str, id: &str) -> Result<Option<OrderReport>, ConnectorError> {
         Ok(self.reports.lock().expect("lock").get(id).cloned())
     }
 }

@@ -75,10 +75,10 @@ impl Connector for BrokenVenue {
     async fn place(&self, o: &OrderRequest) -> Result<OrderReport, ConnectorError> {
         Err(ConnectorError::UnknownOrder(o.client_order_id.clone()))
     }
-    async fn cancel(&self, id: &str) -> Result<OrderReport, ConnectorError> {
+    async fn cancel(&self, _: &str, id: &str) -> Result<OrderReport, ConnectorError> {
         Err(ConnectorError::UnknownOrder(id.to_owned()))
     }
-    async fn order_status(&self, _: &str) -> Result<Option<OrderReport>, ConnectorError> {
+    async fn order_status(&self, _: &str, _: &str) -> Result<Option<OrderReport>, ConnectorError> {
         Ok(None)
     }
 }

@@ -75,6 +75,14 @@ impl Connector for FlakyVenue {
         self.inner.fees()
     }
 
+    async fn symbol_rules(
+        &self,
+        symbol: &str,
+    ) -> Result<crate::trading::rules::SymbolRules, ConnectorError> {
+        // Not gated: real connectors serve rules from their cache while the venue is down.
+        self.inner.symbol_rules(symbol).await
+    }
+
     async fn order_book(&self, symbol: &str, depth: usize) -> Result<OrderBook, ConnectorError> {
         self.gate().await?;
         self.inner.order_book(symbol, depth).await
@@ -91,16 +99,21 @@ impl Connector for FlakyVenue {
         self.inner.place(order).await
     }
 
-    async fn cancel(&self, client_order_id: &str) -> Result<OrderReport, ConnectorError> {
+    async fn cancel(
+        &self,
+        symbol: &str,
+        client_order_id: &str,
+    ) -> Result<OrderReport, ConnectorError> {
         self.gate().await?;
-        self.inner.cancel(client_order_id).await
+        self.inner.cancel(symbol, client_order_id).await
     }
 
     async fn order_status(
         &self,
+        symbol: &str,
         client_order_id: &str,
     ) -> Result<Option<OrderReport>, ConnectorError> {
         self.gate().await?;
-        self.inner.order_status(client_order_id).await
+        self.inner.order_status(symbol, client_order_id).await
     }
 }

@@ -1,5 +1,6 @@
 //! The `Connector` port: everything a strategy needs from a venue (paper or real).
 
+use super::rules::SymbolRules;
 use super::types::{Fees, OrderBook, OrderReport, OrderRequest};
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -16,6 +17,10 @@ pub enum ConnectorError {
     /// No such order at the venue.
     #[error("unknown order {0}")]
     UnknownOrder(String),
+    /// The venue refuses us for a long time (Binance 418: an IP ban after ignoring 429s).
+    /// Strategies on it fault at once with this reason instead of retrying into the ban.
+    #[error("banned by venue: {0}")]
+    Banned(String),
 }
 
 #[async_trait]
@@ -24,7 +29,17 @@ pub trait Connector: Send + Sync + 'static {
     fn name(&self) -> &str;
     /// Whether this connector moves real money.
     fn is_live(&self) -> bool;
+    /// Shown in the connector list: `paper`, `live`, or what a real venue says of itself
+    /// (`sandbox`, `unconfigured`).
+    fn mode(&self) -> &'static str {
+        if self.is_live() { "live" } else { "paper" }
+    }
     fn fees(&self) -> Fees;
+    /// The venue's rules for `symbol` (tick, step, minimums), cached by the connector. Paper
+    /// venues have none.
+    async fn symbol_rules(&self, symbol: &str) -> Result<SymbolRules, ConnectorError> {
+        Ok(SymbolRules::unrestricted(symbol))
+    }
     /// The current book for `symbol`, `depth` levels per side at most.
     async fn order_book(&self, symbol: &str, depth: usize) -> Result<OrderBook, ConnectorError>;
     /// Free balance per asset.
@@ -32,10 +47,16 @@ pub trait Connector: Send + Sync + 'static {
     /// Places an order. Idempotent per `client_order_id`: placing the same id twice returns the
     /// first order's report and never creates a second order.
     async fn place(&self, order: &OrderRequest) -> Result<OrderReport, ConnectorError>;
-    async fn cancel(&self, client_order_id: &str) -> Result<OrderReport, ConnectorError>;
+    /// `symbol` is the order's (venues such as Binance look orders up per symbol).
+    async fn cancel(
+        &self,
+        symbol: &str,
+        client_order_id: &str,
+    ) -> Result<OrderReport, ConnectorError>;
     /// `Ok(None)`: the venue never saw this order (it was recorded but not sent).
     async fn order_status(
         &self,
+        symbol: &str,
         client_order_id: &str,
     ) -> Result<Option<OrderReport>, ConnectorError>;
 }

@@ -11,6 +11,9 @@
 //! - `arbitrage.rs`: the cross-venue opportunity detector.
 //! - `strategy/`: the `Strategy` trait, parameter validation and the built-in strategies.
 //! - `connector.rs`: the `Connector` port to a venue.
+//! - `rules.rs`: a venue's symbol rules, safe rounding and the checks before sending;
+//!   `rules_cache.rs` keeps them per venue with a refresh; `symbols.rs` maps `BTC-USDT` to
+//!   each venue's notation.
 //! - `paper/`: the paper exchange (a real `Connector`), its price feeds and its store port.
 //! - `runtime/`: the manager, the per-strategy actor, its engine, jobs and the store port.
 
@@ -22,8 +25,11 @@ pub mod order;
 pub mod paper;
 pub mod pnl;
 pub mod risk;
+pub mod rules;
+pub mod rules_cache;
 pub mod runtime;
 pub mod strategy;
+pub mod symbols;
 pub mod types;
 
 pub use connector::{Connector, ConnectorError};

@@ -52,11 +52,15 @@ impl Connector for CheckingVenue {
             .push(stored);
         self.inner.place(order).await
     }
-    async fn cancel(&self, id: &str) -> Result<OrderReport, ConnectorError> {
-        self.inner.cancel(id).await
+    async fn cancel(&self, symbol: &str, id: &str) -> Result<OrderReport, ConnectorError> {
+        self.inner.cancel(symbol, id).await
     }
-    async fn order_status(&self, id: &str) -> Result<Option<OrderReport>, ConnectorError> {
-        self.inner.order_status(id).await
+    async fn order_status(
+        &self,
+        symbol: &str,
+        id: &str,
+    ) -> Result<Option<OrderReport>, ConnectorError> {
+        self.inner.order_status(symbol, id).await
     }
 }
 

@@ -23,6 +23,7 @@ use super::private::{KrakenClient, NewOrder, OrderInfo, cl_ord_id};
 use super::public;
 use actors::trading::connector::{Connector, ConnectorError};
 use actors::trading::order::OrderStatus;
+use actors::trading::rules::SymbolRules;
 use actors::trading::types::{
     Fees, FillReport, Liquidity, OrderBook, OrderKind, OrderReport, OrderRequest,
 };
@@ -32,7 +33,7 @@ use rust_decimal::prelude::ToPrimitive;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Digest;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -45,6 +46,10 @@ pub const PROVIDER: &str = "kraken";
 const SETUP_TTL: Duration = Duration::from_secs(10);
 /// `AssetPairs` changes rarely (listings); an hour keeps rules fresh enough.
 const PAIRS_TTL: Duration = Duration::from_secs(3600);
+const UNLOADED: u8 = 0;
+const UNCONFIGURED: u8 = 1;
+const SANDBOX: u8 = 2;
+const LIVE: u8 = 3;
 const SANDBOX_REASON: &str = "sandbox: validated by Kraken (validate=true), not placed";
 
 /// Keys and mode, from wherever the service keeps them.
@@ -81,7 +86,8 @@ pub struct KrakenConnector {
     http: reqwest::Client,
     setup: Arc<dyn KrakenSetup>,
     nonce_store: Arc<dyn NonceStore>,
-    live: AtomicBool,
+    /// `UNLOADED`, `SANDBOX` or `LIVE` (the setting as last read), `UNCONFIGURED` without one.
+    mode: AtomicU8,
     session: Mutex<Option<Session>>,
     pairs: Mutex<Option<(Arc<KrakenPairs>, Instant)>>,
     /// Sandbox orders (validated, never placed) by our client order id, for `order_status`.
@@ -110,7 +116,7 @@ impl KrakenConnector {
             http,
             setup,
             nonce_store,
-            live: AtomicBool::new(false),
+            mode: AtomicU8::new(UNLOADED),
             session: Mutex::new(None),
             pairs: Mutex::new(None),
             validated: std::sync::Mutex::new(HashMap::new()),
@@ -130,13 +136,16 @@ impl KrakenConnector {
             .setup
             .load()
             .await
-            .map_err(|e| ConnectorError::Unavailable(format!("kraken settings: {e}")))?
-            .ok_or_else(|| {
-                ConnectorError::Unavailable(format!(
-                    "no Kraken keys: PUT /v1/settings/integrations/{ENVIRONMENT}/{PROVIDER} with secrets `api_key` and `api_secret`"
-                ))
-            })?;
-        self.live.store(access.live, Ordering::Relaxed);
+            .map_err(|e| ConnectorError::Unavailable(format!("kraken settings: {e}")))?;
+        let Some(access) = access else {
+            self.mode.store(UNCONFIGURED, Ordering::SeqCst);
+            *cached = None;
+            return Err(ConnectorError::Unavailable(format!(
+                "no Kraken keys: PUT /v1/settings/integrations/{ENVIRONMENT}/{PROVIDER} with secrets `api_key` and `api_secret`"
+            )));
+        };
+        self.mode
+            .store(if access.live { LIVE } else { SANDBOX }, Ordering::SeqCst);
         let mut h = sha2::Sha256::new();
         h.update(access.api_key.expose_secret().as_bytes());
         h.update([0]);
@@ -295,7 +304,37 @@ impl Connector for KrakenConnector {
 
     /// Live once the integration setting says `live` (read at boot and every few seconds).
     fn is_live(&self) -> bool {
-        self.live.load(Ordering::Relaxed)
+        self.mode.load(Ordering::SeqCst) == LIVE
+    }
+
+    fn mode(&self) -> &'static str {
+        match self.mode.load(Ordering::SeqCst) {
+            LIVE => "live",
+            SANDBOX => "sandbox",
+            UNCONFIGURED => "unconfigured",
+            _ => "unloaded",
+        }
+    }
+
+    /// From `AssetPairs`: `tick_size`, `10^-lot_decimals` steps, `ordermin` and `costmin`.
+    /// Kraken lists no maximum; a pair not `online` (`cancel_only`, `delisted`, …) is not
+    /// traded.
+    async fn symbol_rules(&self, symbol: &str) -> Result<SymbolRules, ConnectorError> {
+        let pairs = self.pairs().await?;
+        let pair = pairs
+            .get(symbol)
+            .ok_or_else(|| ConnectorError::Rejected(format!("kraken does not list {symbol}")))?;
+        Ok(SymbolRules {
+            symbol: symbol.to_owned(),
+            tick_size: pair.tick_size.unwrap_or(Decimal::ZERO),
+            step_size: pair
+                .lot_decimals
+                .map_or(Decimal::ZERO, |dp| Decimal::new(1, dp)),
+            min_qty: pair.ordermin.unwrap_or(Decimal::ZERO),
+            max_qty: Decimal::ZERO,
+            min_notional: pair.costmin.unwrap_or(Decimal::ZERO),
+            trading: pair.status.as_deref().is_none_or(|st| st == "online"),
+        })
     }
 
     fn fees(&self) -> Fees {
@@ -387,7 +426,11 @@ impl Connector for KrakenConnector {
         }
     }
 
-    async fn cancel(&self, client_order_id: &str) -> Result<OrderReport, ConnectorError> {
+    async fn cancel(
+        &self,
+        symbol: &str,
+        client_order_id: &str,
+    ) -> Result<OrderReport, ConnectorError> {
         if let Some(report) = self.sandbox_report(client_order_id) {
             return Ok(report);
         }
@@ -399,13 +442,15 @@ impl Connector for KrakenConnector {
             Err(KrakenError::Rejected(m)) if m.contains("Unknown order") => {}
             Err(e) => return Err(unavailable(e)),
         }
-        self.order_status(client_order_id)
+        self.order_status(symbol, client_order_id)
             .await?
             .ok_or_else(|| ConnectorError::UnknownOrder(client_order_id.to_owned()))
     }
 
+    /// Kraken finds orders by `cl_ord_id` alone; `symbol` is not needed.
     async fn order_status(
         &self,
+        _symbol: &str,
         client_order_id: &str,
     ) -> Result<Option<OrderReport>, ConnectorError> {
         if let Some(report) = self.sandbox_report(client_order_id) {

@@ -272,7 +272,11 @@ pub struct CommandAccepted {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Connector {
     pub name: String,
+    /// Moves real money.
     pub live: bool,
+    /// `paper`, `sandbox` (a real venue's test environment), `live`, or `unconfigured`
+    /// (a real venue without its integration setting).
+    pub mode: String,
     pub maker_fee: String,
     pub taker_fee: String,
 }

@@ -24,6 +24,7 @@ pub async fn list_connectors(ctx: Ctx) -> web::Json<Vec<Connector>> {
             .map(|v| Connector {
                 name: v.name().to_owned(),
                 live: v.is_live(),
+                mode: v.mode().to_owned(),
                 maker_fee: v.fees().maker.to_string(),
                 taker_fee: v.fees().taker.to_string(),
             })

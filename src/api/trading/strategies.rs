@@ -49,13 +49,30 @@ fn validate(ctx: &Ctx, i: &StrategyInput) -> Result<(), ApiError> {
             ));
         }
     }
+    // `paper`: no real money (a paper venue, or a real venue's sandbox); `live`: a venue that
+    // an admin switched to live. The strategy's mode must say so explicitly.
+    let venue = t.venues.get(&i.connector);
     match i.mode.as_str() {
-        "paper" => {}
-        "live" => {
-            if !t.venues.get(&i.connector).is_some_and(|v| v.is_live()) {
+        "paper" => {
+            if venue.is_some_and(|v| v.is_live()) {
                 errors.push(FieldError::new(
                     "mode",
-                    "live trading is not available yet: only paper connectors are configured",
+                    format!(
+                        "connector `{}` is live (real money): a strategy on it needs `mode: live`",
+                        i.connector
+                    ),
+                ));
+            }
+        }
+        "live" => {
+            if let Some(v) = venue.filter(|v| !v.is_live()) {
+                errors.push(FieldError::new(
+                    "mode",
+                    format!(
+                        "connector `{}` is {}, not live: an admin switches it at /v1/settings/integrations first",
+                        i.connector,
+                        v.mode()
+                    ),
                 ));
             }
         }

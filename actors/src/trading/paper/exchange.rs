@@ -274,7 +274,11 @@ impl Connector for PaperExchange {
     }
 
     /// Fills the book allowed before the cancel arrived are applied first, as at a real venue.
-    async fn cancel(&self, client_order_id: &str) -> Result<OrderReport, ConnectorError> {
+    async fn cancel(
+        &self,
+        _symbol: &str,
+        client_order_id: &str,
+    ) -> Result<OrderReport, ConnectorError> {
         let now = (self.clock)();
         let mut inner = self.ready().await?;
         self.sync_order(&mut inner, client_order_id, now).await?;
@@ -288,6 +292,7 @@ impl Connector for PaperExchange {
 
     async fn order_status(
         &self,
+        _symbol: &str,
         client_order_id: &str,
     ) -> Result<Option<OrderReport>, ConnectorError> {
         let now = (self.clock)();

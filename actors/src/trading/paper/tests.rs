@@ -226,7 +226,7 @@ async fn limit_rests_then_fills_as_maker() {
     assert_eq!(free(&v, "USDT").await, dec!(899.9), "reserves 100 × 1.001");
     // The same book again changes nothing.
     let r =
-        v.ex.order_status("l")
+        v.ex.order_status("BTC-USDT", "l")
             .await
             .expect("status")
             .expect("known");
@@ -238,7 +238,7 @@ async fn limit_rests_then_fills_as_maker() {
         2,
     ));
     let r =
-        v.ex.order_status("l")
+        v.ex.order_status("BTC-USDT", "l")
             .await
             .expect("status")
             .expect("known");
@@ -257,7 +257,7 @@ async fn limit_rests_then_fills_as_maker() {
         .set(book(&[(dec!(98), dec!(1))], &[(dec!(100), dec!(3))], 3));
     v.ex.order_book(SYMBOL, 5).await.expect("book");
     let r =
-        v.ex.order_status("l")
+        v.ex.order_status("BTC-USDT", "l")
             .await
             .expect("status")
             .expect("known");
@@ -303,12 +303,12 @@ async fn best_priced_resting_order_fills_first() {
     v.feed.set(book(&[], &[(dec!(99), dec!(1.5))], 2));
     v.ex.order_book(SYMBOL, 5).await.expect("book");
     let high =
-        v.ex.order_status("high")
+        v.ex.order_status("BTC-USDT", "high")
             .await
             .expect("status")
             .expect("known");
     let low =
-        v.ex.order_status("low")
+        v.ex.order_status("BTC-USDT", "low")
             .await
             .expect("status")
             .expect("known");
@@ -357,19 +357,19 @@ async fn cancel_releases_the_reservation() {
         .await
         .expect("placed");
     assert_eq!(free(&v, "USDT").await, dec!(799.8));
-    let r = v.ex.cancel("l").await.expect("cancelled");
+    let r = v.ex.cancel("BTC-USDT", "l").await.expect("cancelled");
     assert_eq!(r.status, OrderStatus::Cancelled);
     assert_eq!(free(&v, "USDT").await, dec!(1000));
     assert_eq!(
-        v.ex.cancel("l").await.expect("terminal"),
+        v.ex.cancel("BTC-USDT", "l").await.expect("terminal"),
         r,
         "terminal: unchanged"
     );
     assert_eq!(
-        v.ex.cancel("nope").await,
+        v.ex.cancel("BTC-USDT", "nope").await,
         Err(ConnectorError::UnknownOrder("nope".into()))
     );
-    assert_eq!(v.ex.order_status("nope").await, Ok(None));
+    assert_eq!(v.ex.order_status("BTC-USDT", "nope").await, Ok(None));
 }
 
 #[tokio::test]
@@ -391,7 +391,7 @@ async fn bad_symbols_are_errors() {
         Err(ConnectorError::Rejected(_))
     ));
     assert_eq!(
-        v.ex.order_status("x").await,
+        v.ex.order_status("BTC-USDT", "x").await,
         Ok(None),
         "no order was created"
     );
@@ -417,7 +417,7 @@ async fn restart_keeps_balances_orders_and_ids() {
     );
     v.feed.set(book(&[], &[(dec!(100), dec!(5))], 2));
     let r =
-        v.ex.order_status("l")
+        v.ex.order_status("BTC-USDT", "l")
             .await
             .expect("status")
             .expect("restored");
@@ -441,7 +441,7 @@ async fn failed_save_rolls_back() {
     let r = v.ex.place(&market("m", Side::Buy, dec!(1))).await;
     assert!(matches!(r, Err(ConnectorError::Unavailable(_))), "{r:?}");
     assert_eq!(v.ex.balances().await.expect("balances"), before);
-    assert_eq!(v.ex.order_status("m").await, Ok(None));
+    assert_eq!(v.ex.order_status("BTC-USDT", "m").await, Ok(None));
     let r =
         v.ex.place(&market("m", Side::Buy, dec!(1)))
             .await
@@ -457,11 +457,11 @@ async fn failed_save_rolls_back() {
         .expect("placed");
     v.store.fail_next_save();
     assert!(matches!(
-        v.ex.cancel("l").await,
+        v.ex.cancel("BTC-USDT", "l").await,
         Err(ConnectorError::Unavailable(_))
     ));
     let r =
-        v.ex.order_status("l")
+        v.ex.order_status("BTC-USDT", "l")
             .await
             .expect("status")
             .expect("known");

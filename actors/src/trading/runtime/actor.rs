@@ -3,8 +3,9 @@
 //! is counted as slow and skipped, not queued). It stops itself when its manager goes away,
 //! so a restarted manager can never leave a second copy of a strategy trading.
 
-use super::engine::{Engine, TRADING_SLOW_TICKS_TOTAL, TRADING_TICK_DURATION_SECONDS};
+use super::engine::{Engine, EngineError, TRADING_SLOW_TICKS_TOTAL, TRADING_TICK_DURATION_SECONDS};
 use super::manager::EngineFailed;
+use crate::trading::connector::ConnectorError;
 use crate::trading::fsm::StrategyState;
 use actix::prelude::*;
 use std::sync::Arc;
@@ -84,6 +85,11 @@ impl TradingFsmActor {
             metrics::histogram!(TRADING_TICK_DURATION_SECONDS, "strategy" => name)
                 .record(started.elapsed().as_secs_f64());
             match res {
+                // A ban lasts minutes to days: fault now, with the venue's reason.
+                Err(EngineError::Venue {
+                    venue,
+                    source: ConnectorError::Banned(why),
+                }) => Some(format!("venue `{venue}` banned us: {why}")),
                 Err(e) if engine.consecutive_errors() >= max_errors => Some(format!(
                     "{} consecutive failed ticks; last: {e}",
                     engine.consecutive_errors()

@@ -67,6 +67,12 @@ pub(super) fn plan(
                 spec.connector
             )));
         }
+        Command::Deploy if spec.mode != "live" && venue_is_live => {
+            return Err(TradingError::Invalid(format!(
+                "`{}` is live (real money); a paper strategy cannot run on it",
+                spec.connector
+            )));
+        }
         Command::Deploy => Effect::Start,
         Command::Stop | Command::Fault => Effect::Halt,
         Command::Pause | Command::Resume => Effect::Retarget,

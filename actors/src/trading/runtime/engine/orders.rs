@@ -32,7 +32,10 @@ impl Engine {
                 continue;
             };
             let conn = self.venue(&order.venue)?;
-            match self.call(&order.venue, conn.order_status(&id)).await? {
+            match self
+                .call(&order.venue, conn.order_status(&order.symbol, &id))
+                .await?
+            {
                 Some(report) => self.apply_report(&mut order, &report).await?,
                 None => {
                     // The venue never saw it: it was recorded, then the process died (or the
@@ -79,6 +82,31 @@ impl Engine {
                     Side::Sell => b.best_bid(),
                 })
             }),
+        };
+        // A strategy's mode must match its venue's at the moment of sending: a venue switched
+        // to live under a paper strategy (or back) must not carry its orders along.
+        if conn.is_live() != self.live {
+            metrics::counter!(RISK_REJECTIONS_TOTAL, "reason" => "venue_mode").increment(1);
+            tracing::warn!(venue = %intent.venue, live_venue = conn.is_live(), "venue mode does not match the strategy's; not sent");
+            return Ok(Submitted::Refused("venue_mode"));
+        }
+        // The venue's own rules: round in the safe direction, refuse what it would reject.
+        let rules = self
+            .call(&intent.venue, conn.symbol_rules(&intent.symbol))
+            .await?;
+        let fitted = match rules.fit(intent, price) {
+            Ok(fitted) => fitted,
+            Err(rejection) => {
+                metrics::counter!(RISK_REJECTIONS_TOTAL, "reason" => rejection.reason())
+                    .increment(1);
+                tracing::info!(reason = rejection.reason(), detail = %rejection, tag = %intent.tag, "venue rules refused an intent");
+                return Ok(Submitted::Refused(rejection.reason()));
+            }
+        };
+        let intent = &fitted;
+        let price = match intent.kind {
+            OrderKind::Limit { price } => Some(price),
+            OrderKind::Market => price,
         };
         let input = RiskInput {
             state: self.state,
@@ -236,7 +264,9 @@ impl Engine {
             };
             let res = async {
                 let conn = self.venue(&order.venue)?;
-                let report = self.call(&order.venue, conn.cancel(&id)).await?;
+                let report = self
+                    .call(&order.venue, conn.cancel(&order.symbol, &id))
+                    .await?;
                 self.apply_report(&mut order, &report).await
             }
             .await;

@@ -1,0 +1,284 @@
+//! Binance Spot JSON shapes (numbers as strings, as Binance sends them) and their mapping to
+//! the `Connector` port's types.
+
+use actors::trading::order::OrderStatus;
+use actors::trading::rules::SymbolRules;
+use actors::trading::types::{FillReport, Level, Liquidity, OrderReport};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+/// Every error body: `{"code":-1121,"msg":"Invalid symbol."}`.
+#[derive(Debug, Deserialize)]
+pub struct ApiError {
+    pub code: i64,
+    pub msg: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerTime {
+    pub server_time: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExchangeInfo {
+    pub symbols: Vec<SymbolInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SymbolInfo {
+    pub symbol: String,
+    pub status: String,
+    pub base_asset: String,
+    pub quote_asset: String,
+    pub filters: Vec<serde_json::Value>,
+}
+
+fn dec_field(v: &serde_json::Value, name: &str) -> Decimal {
+    v.get(name)
+        .and_then(serde_json::Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(Decimal::ZERO)
+}
+
+impl SymbolInfo {
+    /// PRICE_FILTER, LOT_SIZE and NOTIONAL / MIN_NOTIONAL → our rules (`symbol`: ours).
+    /// Filters we do not know are ignored; a missing one means no such rule.
+    pub fn rules(&self, symbol: &str) -> SymbolRules {
+        let mut r = SymbolRules::unrestricted(symbol);
+        r.trading = self.status == "TRADING";
+        for f in &self.filters {
+            match f.get("filterType").and_then(serde_json::Value::as_str) {
+                Some("PRICE_FILTER") => r.tick_size = dec_field(f, "tickSize"),
+                Some("LOT_SIZE") => {
+                    r.step_size = dec_field(f, "stepSize");
+                    r.min_qty = dec_field(f, "minQty");
+                    r.max_qty = dec_field(f, "maxQty");
+                }
+                Some("NOTIONAL" | "MIN_NOTIONAL") => {
+                    r.min_notional = r.min_notional.max(dec_field(f, "minNotional"));
+                }
+                _ => {}
+            }
+        }
+        r
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Depth {
+    pub bids: Vec<(Decimal, Decimal)>,
+    pub asks: Vec<(Decimal, Decimal)>,
+}
+
+pub fn levels(side: &[(Decimal, Decimal)], depth: usize) -> Vec<Level> {
+    side.iter()
+        .take(depth)
+        .map(|&(price, qty)| Level { price, qty })
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Account {
+    pub balances: Vec<AccountBalance>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AccountBalance {
+    pub asset: String,
+    pub free: Decimal,
+    pub locked: Decimal,
+}
+
+/// `POST/GET/DELETE /api/v3/order` (FULL response for POST: with `fills`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Order {
+    pub order_id: i64,
+    pub client_order_id: String,
+    /// A cancel answers with the cancel's own id here and ours in `origClientOrderId`.
+    pub orig_client_order_id: Option<String>,
+    pub status: String,
+    pub executed_qty: Decimal,
+    pub transact_time: Option<i64>,
+    #[serde(default)]
+    pub fills: Vec<OrderFill>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderFill {
+    pub price: Decimal,
+    pub qty: Decimal,
+    pub commission: Decimal,
+    pub commission_asset: String,
+    pub trade_id: i64,
+}
+
+/// `GET /api/v3/myTrades`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Trade {
+    pub id: i64,
+    pub order_id: i64,
+    pub price: Decimal,
+    pub qty: Decimal,
+    pub commission: Decimal,
+    pub commission_asset: String,
+    pub time: i64,
+    pub is_maker: bool,
+}
+
+/// Binance's order statuses → ours. `None`: a status we do not know (kept as it was).
+pub fn status(s: &str) -> Option<OrderStatus> {
+    Some(match s {
+        "NEW" | "PENDING_NEW" | "PENDING_CANCEL" => OrderStatus::Open,
+        "PARTIALLY_FILLED" => OrderStatus::PartiallyFilled,
+        "FILLED" => OrderStatus::Filled,
+        "CANCELED" => OrderStatus::Cancelled,
+        "REJECTED" => OrderStatus::Rejected,
+        "EXPIRED" | "EXPIRED_IN_MATCH" => OrderStatus::Expired,
+        _ => return None,
+    })
+}
+
+/// A fee valued in the quote asset, for PnL: charged in the quote asset it is what it is, in
+/// the base asset it is worth `qty × price`. Charged in a third asset (BNB discounts) it cannot
+/// be valued from this fill alone: counted as 0 and logged.
+pub fn fee_in_quote(
+    commission: Decimal,
+    asset: &str,
+    price: Decimal,
+    base: &str,
+    quote: &str,
+) -> Decimal {
+    if asset == quote {
+        commission
+    } else if asset == base {
+        commission * price
+    } else {
+        if !commission.is_zero() {
+            tracing::warn!(%commission, asset, "fee charged in a third asset; not counted in PnL");
+        }
+        Decimal::ZERO
+    }
+}
+
+impl Order {
+    /// Our report of this order. `fills`: its trades (from the FULL response or `myTrades`).
+    pub fn report(&self, ours: &str, fills: Vec<FillReport>) -> OrderReport {
+        let status = status(&self.status).unwrap_or(OrderStatus::Open);
+        OrderReport {
+            client_order_id: ours.to_owned(),
+            venue_order_id: self.order_id.to_string(),
+            status,
+            filled_qty: self.executed_qty,
+            fills,
+            reason: matches!(status, OrderStatus::Rejected | OrderStatus::Expired)
+                .then(|| format!("binance: {}", self.status)),
+        }
+    }
+}
+
+impl OrderFill {
+    pub fn report(&self, ours: &str, base: &str, quote: &str, ts_ms: i64) -> FillReport {
+        FillReport {
+            trade_id: self.trade_id.to_string(),
+            client_order_id: ours.to_owned(),
+            qty: self.qty,
+            price: self.price,
+            fee: fee_in_quote(
+                self.commission,
+                &self.commission_asset,
+                self.price,
+                base,
+                quote,
+            ),
+            // Fills in the order's own response happened as it arrived: it took liquidity.
+            liquidity: Liquidity::Taker,
+            ts_ms,
+        }
+    }
+}
+
+impl Trade {
+    pub fn report(&self, ours: &str, base: &str, quote: &str) -> FillReport {
+        FillReport {
+            trade_id: self.id.to_string(),
+            client_order_id: ours.to_owned(),
+            qty: self.qty,
+            price: self.price,
+            fee: fee_in_quote(
+                self.commission,
+                &self.commission_asset,
+                self.price,
+                base,
+                quote,
+            ),
+            liquidity: if self.is_maker {
+                Liquidity::Maker
+            } else {
+                Liquidity::Taker
+            },
+            ts_ms: self.time,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::dec;
+
+    #[test]
+    fn filters_become_rules() {
+        let info: ExchangeInfo = serde_json::from_str(
+            r#"{"symbols":[{"symbol":"BTCUSDT","status":"TRADING","baseAsset":"BTC","quoteAsset":"USDT",
+            "filters":[{"filterType":"PRICE_FILTER","minPrice":"0.01000000","maxPrice":"1000000.00000000","tickSize":"0.01000000"},
+            {"filterType":"LOT_SIZE","minQty":"0.00001000","maxQty":"9000.00000000","stepSize":"0.00001000"},
+            {"filterType":"ICEBERG_PARTS","limit":10},
+            {"filterType":"NOTIONAL","minNotional":"5.00000000","applyMinToMarket":true,"maxNotional":"9000000.00000000","applyMaxToMarket":false,"avgPriceMins":5}]}]}"#,
+        )
+        .expect("exchangeInfo");
+        let r = info.symbols[0].rules("BTC-USDT");
+        assert_eq!(r.tick_size, dec!(0.01));
+        assert_eq!(r.step_size, dec!(0.00001));
+        assert_eq!(r.min_qty, dec!(0.00001));
+        assert_eq!(r.max_qty, dec!(9000));
+        assert_eq!(r.min_notional, dec!(5));
+        assert!(r.trading);
+    }
+
+    #[test]
+    fn the_documented_full_response_maps() {
+        let o: Order = serde_json::from_str(
+            r#"{"symbol":"BTCUSDT","orderId":28,"orderListId":-1,"clientOrderId":"6gCrw2kRUAF9CvJDGP16IP",
+            "transactTime":1507725176595,"price":"0.00000000","origQty":"10.00000000",
+            "executedQty":"10.00000000","cummulativeQuoteQty":"10.00000000","status":"FILLED",
+            "timeInForce":"GTC","type":"MARKET","side":"SELL","workingTime":1507725176595,
+            "selfTradePreventionMode":"NONE",
+            "fills":[{"price":"4000.00000000","qty":"1.00000000","commission":"4.00000000","commissionAsset":"USDT","tradeId":56}]}"#,
+        )
+        .expect("order");
+        let fills = o
+            .fills
+            .iter()
+            .map(|f| f.report("ours", "BTC", "USDT", 1))
+            .collect();
+        let r = o.report("ours", fills);
+        assert_eq!(r.status, OrderStatus::Filled);
+        assert_eq!(r.venue_order_id, "28");
+        assert_eq!(r.fills[0].trade_id, "56");
+        assert_eq!(r.fills[0].fee, dec!(4));
+        // A fee in the base asset is valued at the fill price; a third asset is not guessed.
+        assert_eq!(
+            fee_in_quote(dec!(0.001), "BTC", dec!(4000), "BTC", "USDT"),
+            dec!(4)
+        );
+        assert_eq!(
+            fee_in_quote(dec!(0.01), "BNB", dec!(4000), "BTC", "USDT"),
+            dec!(0)
+        );
+    }
+}
