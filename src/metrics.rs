@@ -102,6 +102,8 @@ fn describe() {
     actors::trading::runtime::engine::describe_metrics();
     crate::adapters::venue_metrics::describe();
     actors::finance::categorizer::describe_metrics();
+    crate::adapters::venue_metrics::describe();
+    crate::adapters::market_data::describe_metrics();
     actors::finance::bank_sync::describe_metrics();
     // Every bank provider the service has (one today).
     metrics::counter!(

@@ -132,10 +132,10 @@ impl Application {
             &mut supervisor,
             &settings.trading,
             &db,
+            Arc::clone(&cipher),
             events.clone(),
             actors::trading::runtime::system_clock(),
-            Arc::clone(&cipher),
-        );
+        )?;
         // Every job kind this process runs, with its handler; dispatchers come from it.
         let mut registry = JobRegistry::default();
         actors::trading::runtime::jobs::register(

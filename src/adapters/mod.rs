@@ -2,7 +2,9 @@
 
 pub mod anthropic;
 pub mod binance;
+pub mod kraken;
 pub mod llm_http;
+pub mod market_data;
 pub mod openai;
 pub mod redis;
 pub mod simplefin;

@@ -22,4 +22,6 @@ pub use load::{ConfigError, load};
 pub use secret::{Secret, SecretUrl};
 pub use settings::*;
 pub use telegram::{TelegramMode, TelegramSettings};
-pub use trading::{PaperSettings, TradingSettings};
+pub use trading::{
+    KrakenSettings, MarketDataSettings, PaperSettings, PriceSource, TradingSettings,
+};

@@ -17,6 +17,8 @@ pub struct TradingSettings {
     /// Smallest tick interval a strategy may ask for, in ms.
     pub min_tick_interval_ms: u64,
     pub paper: PaperSettings,
+    pub market_data: MarketDataSettings,
+    pub kraken: KrakenSettings,
     pub binance: super::binance::BinanceSettings,
 }
 
@@ -28,6 +30,8 @@ impl Default for TradingSettings {
             book_depth: 20,
             min_tick_interval_ms: 100,
             paper: PaperSettings::default(),
+            market_data: MarketDataSettings::default(),
+            kraken: KrakenSettings::default(),
             binance: super::binance::BinanceSettings::default(),
         }
     }
@@ -39,6 +43,10 @@ impl Default for TradingSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct PaperSettings {
     pub venues: Vec<String>,
+    /// Where the books come from: the synthetic random walk, or a real venue's public market
+    /// data (`[trading.market_data]`), so a strategy can be tried on the real market with no
+    /// keys. With a real source every paper venue sees the same books.
+    pub price_source: PriceSource,
     /// Fee rates as fractions of notional (`0.001` = 0.1 %).
     pub maker_fee: Decimal,
     pub taker_fee: Decimal,
@@ -58,6 +66,7 @@ impl Default for PaperSettings {
     fn default() -> Self {
         Self {
             venues: vec!["paper".to_owned(), "paper-b".to_owned()],
+            price_source: PriceSource::RandomWalk,
             maker_fee: Decimal::new(1, 3),
             taker_fee: Decimal::new(2, 3),
             initial_balances: BTreeMap::from([
@@ -71,6 +80,104 @@ impl Default for PaperSettings {
             spread_bps: 10,
             level_qty: Decimal::new(5, 1),
             start_price: Decimal::new(100, 0),
+        }
+    }
+}
+
+/// `[trading.paper] price_source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriceSource {
+    RandomWalk,
+    Binance,
+    Kraken,
+}
+
+impl PriceSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RandomWalk => "random_walk",
+            Self::Binance => "binance",
+            Self::Kraken => "kraken",
+        }
+    }
+}
+
+// By hand: the `config` crate's enum errors do not list the allowed values.
+impl<'de> Deserialize<'de> for PriceSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = String::deserialize(d)?;
+        match value.to_ascii_lowercase().as_str() {
+            "random_walk" => Ok(Self::RandomWalk),
+            "binance" => Ok(Self::Binance),
+            "kraken" => Ok(Self::Kraken),
+            _ => Err(serde::de::Error::custom(format!(
+                "unknown value `{value}`, expected `random_walk`, `binance` or `kraken`"
+            ))),
+        }
+    }
+}
+
+/// `[trading.market_data]`: the venues' public market data (no keys), polled over REST.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarketDataSettings {
+    /// Binance's market-data-only host (tests point it at a local fake).
+    pub binance_url: String,
+    /// Kraken's REST host.
+    pub kraken_url: String,
+    /// One depth request per wanted symbol per interval.
+    pub poll_interval_ms: u64,
+    /// A book older than this is not traded on (the venue answers "stale").
+    pub stale_after_ms: u64,
+    /// Time one request may take.
+    pub request_timeout_ms: u64,
+    /// Failed polls back off from `poll_interval_ms`, doubling, up to this.
+    pub max_backoff_ms: u64,
+    /// A symbol no strategy read for this long is no longer polled.
+    pub idle_after_ms: u64,
+}
+
+impl Default for MarketDataSettings {
+    fn default() -> Self {
+        Self {
+            binance_url: "https://data-api.binance.vision".to_owned(),
+            kraken_url: "https://api.kraken.com".to_owned(),
+            poll_interval_ms: 2_000,
+            stale_after_ms: 10_000,
+            request_timeout_ms: 5_000,
+            max_backoff_ms: 60_000,
+            idle_after_ms: 300_000,
+        }
+    }
+}
+
+/// `[trading.kraken]`: the `kraken` connector. Keys and mode (`sandbox` = every order sent
+/// with `validate=true`, nothing placed; `live`) are in the integration setting
+/// `default/kraken`, not here.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KrakenSettings {
+    /// Kraken's REST host (tests point it at a local fake).
+    pub base_url: String,
+    /// Your fee tier's rates as fractions (Kraken's entry tier: 0.25 % maker, 0.40 % taker);
+    /// used for PnL estimates and strategy decisions. The fills carry the fees charged.
+    pub maker_fee: Decimal,
+    pub taker_fee: Decimal,
+    /// After a rate-limit answer (`EAPI:Rate limit exceeded`, `EGeneral:Temporary lockout`)
+    /// no call is sent for this long.
+    pub rate_limit_pause_ms: u64,
+    pub request_timeout_ms: u64,
+}
+
+impl Default for KrakenSettings {
+    fn default() -> Self {
+        Self {
+            base_url: "https://api.kraken.com".to_owned(),
+            maker_fee: Decimal::new(25, 4),
+            taker_fee: Decimal::new(40, 4),
+            rate_limit_pause_ms: 15_000,
+            request_timeout_ms: 10_000,
         }
     }
 }

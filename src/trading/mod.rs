@@ -6,10 +6,16 @@
 //! - `paper_store.rs`: `PaperStore` (the paper exchange's balances and orders).
 //! - `venues.rs`: the connectors strategies may name (paper venues, opened lazily).
 //! - `binance.rs`: the `binance` connector, its mode and keys from the integration setting.
+//! - `market_data.rs`: the real venues' public books for paper on real prices.
+//! - `kraken_setup.rs`: the `kraken` connector's keys and mode from `default/kraken`.
+//! - `nonce_store.rs`: `NonceStore` (Kraken's nonce reservation, kept across restarts).
 //! - `strategies.rs`: strategy CRUD and history queries for the API.
 //! - `pnl_history.rs`: cumulative realised PnL over time, replayed from the fills.
 
 pub mod binance;
+pub mod kraken_setup;
+pub mod market_data;
+pub mod nonce_store;
 pub mod paper_store;
 pub mod pnl_history;
 pub mod rows;
@@ -18,6 +24,7 @@ pub mod strategies;
 pub mod venues;
 
 use crate::config::TradingSettings;
+use crate::crypto::Cipher;
 use crate::db::DbHandle;
 use actors::events::EventBus;
 use actors::supervise::{ActorRef, Supervisor};
@@ -37,16 +44,22 @@ pub struct Trading {
     pub binance: Option<Arc<binance::BinanceVenue>>,
 }
 
-/// Starts the trading manager under `supervisor` (it recovers running strategies itself).
+/// Starts the trading manager under `supervisor` (it recovers running strategies itself),
+/// and the market data poller when the paper venues trade on real prices.
 pub fn start(
     supervisor: &mut Supervisor,
     settings: &TradingSettings,
     db: &DbHandle,
+    cipher: Arc<Cipher>,
     events: EventBus,
     clock: Clock,
-    cipher: Arc<crate::crypto::Cipher>,
-) -> Trading {
-    let mut venues = venues::paper_venues(settings, venues::sql_paper_store(db.clone()), &clock);
+) -> anyhow::Result<Trading> {
+    let real = market_data::real_feed(settings, supervisor.readiness(), &clock)?
+        .map(|feed| feed as Arc<dyn actors::trading::paper::PriceFeed>);
+    let mut venues =
+        venues::paper_venues(settings, venues::sql_paper_store(db.clone()), &clock, real);
+    let kraken = venues::kraken(settings, db, Arc::clone(&cipher))?;
+    venues.insert(kraken.name().to_owned(), kraken);
     let binance = settings.binance.enabled.then(|| {
         let venue = Arc::new(binance::BinanceVenue::new(
             settings.binance.clone(),
@@ -85,10 +98,10 @@ pub fn start(
     let manager = supervisor.spawn("trading", move |child| {
         TradingManager::new(Arc::clone(&deps), child)
     });
-    Trading {
+    Ok(Trading {
         manager,
         venues: Arc::new(venues),
         min_tick_interval_ms: settings.min_tick_interval_ms,
         binance,
-    }
+    })
 }

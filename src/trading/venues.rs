@@ -100,11 +100,13 @@ impl Connector for PaperVenue {
     }
 }
 
-/// Paper venues from `[trading.paper]`, each with its own random walk (seed + index).
+/// Paper venues from `[trading.paper]`: on `real` books when given (all venues share them),
+/// otherwise each on its own random walk (seed + index).
 pub fn paper_venues(
     settings: &TradingSettings,
     store: Arc<dyn PaperStore>,
     clock: &Clock,
+    real: Option<Arc<dyn PriceFeed>>,
 ) -> Venues {
     let p = &settings.paper;
     // Environment keys arrive lower-cased (`…__INITIAL_BALANCES__USDT` → `usdt`).
@@ -115,14 +117,17 @@ pub fn paper_venues(
         .collect();
     let mut venues = Venues::new();
     for (i, name) in p.venues.iter().enumerate() {
-        let feed = RandomWalkFeed::new(
-            p.seed.wrapping_add(i as u64),
-            p.step_ms,
-            p.start_price,
-            p.vol_bps,
-            p.spread_bps,
-            p.level_qty,
-        );
+        let feed: Arc<dyn PriceFeed> = match &real {
+            Some(real) => Arc::clone(real),
+            None => Arc::new(RandomWalkFeed::new(
+                p.seed.wrapping_add(i as u64),
+                p.step_ms,
+                p.start_price,
+                p.vol_bps,
+                p.spread_bps,
+                p.level_qty,
+            )),
+        };
         let venue = PaperVenue::new(
             PaperConfig {
                 name: name.clone(),
@@ -133,7 +138,7 @@ pub fn paper_venues(
                 initial_balances: balances.clone(),
                 depth: settings.book_depth,
             },
-            Arc::new(feed),
+            feed,
             Arc::clone(&store),
             Arc::clone(clock),
         );
@@ -145,4 +150,34 @@ pub fn paper_venues(
 /// Used by `paper_venues` callers that hold a database handle.
 pub fn sql_paper_store(db: DbHandle) -> Arc<dyn PaperStore> {
     Arc::new(super::paper_store::SqlPaperStore(db))
+}
+
+/// The `kraken` connector (keys and mode from the integration setting `default/kraken`). It
+/// reads the setting once at boot so `is_live` is right from the start.
+pub fn kraken(
+    settings: &TradingSettings,
+    db: &DbHandle,
+    cipher: Arc<crate::crypto::Cipher>,
+) -> anyhow::Result<Arc<dyn Connector>> {
+    use crate::adapters::kraken::connector::{KrakenConfig, KrakenConnector};
+    let k = &settings.kraken;
+    let connector = Arc::new(KrakenConnector::new(
+        KrakenConfig {
+            base_url: k.base_url.clone(),
+            fees: Fees {
+                maker: k.maker_fee,
+                taker: k.taker_fee,
+            },
+            rate_limit_pause: std::time::Duration::from_millis(k.rate_limit_pause_ms),
+            request_timeout: std::time::Duration::from_millis(k.request_timeout_ms.max(1)),
+        },
+        Arc::new(super::kraken_setup::SqlKrakenSetup {
+            db: db.clone(),
+            cipher,
+        }),
+        Arc::new(super::nonce_store::SqlNonceStore(db.clone())),
+    )?);
+    let boot = Arc::clone(&connector);
+    actix_web::rt::spawn(async move { boot.refresh_mode().await });
+    Ok(connector)
 }

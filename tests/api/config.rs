@@ -93,6 +93,15 @@ fn bad_values_name_the_key_and_what_is_allowed() {
 
     let e = load_err("[server]\nhost = \"my host\"\n", &[]);
     assert!(e.contains("server.host"), "{e}");
+
+    let e = load_err("[trading.paper]\nprice_source = \"coinbase\"\n", &[]);
+    assert!(
+        e.contains("trading.paper.price_source")
+            && e.contains("random_walk")
+            && e.contains("binance")
+            && e.contains("kraken"),
+        "{e}"
+    );
 }
 
 #[test]

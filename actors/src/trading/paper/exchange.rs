@@ -155,7 +155,8 @@ impl PaperExchange {
     }
 
     /// Shows the venue the feed's current book for `symbol` and fills the resting orders it
-    /// crosses, one saved step per order. `false` when the feed has no book for it.
+    /// crosses, one saved step per order. `false` when the feed has no book for it; the feed's
+    /// own error when it says why (a stale real-market feed: nothing is traded on it).
     async fn sync(
         &self,
         inner: &mut Inner,
@@ -163,7 +164,10 @@ impl PaperExchange {
         now: i64,
     ) -> Result<bool, ConnectorError> {
         let Some(book) = self.feed.book(symbol, now, self.config.depth) else {
-            return Ok(false);
+            return match self.feed.missing(symbol, now) {
+                Some(e) => Err(e),
+                None => Ok(false),
+            };
         };
         inner.state.observe(symbol, book);
         for id in inner.state.matchable(symbol) {

@@ -1,7 +1,8 @@
 //! Where the paper venue's books come from: the `PriceFeed` port and `StaticFeed`, a feed whose
 //! books are set by hand (tests, replay). The synthetic `RandomWalkFeed` lives in
-//! `random_walk.rs`.
+//! `random_walk.rs`, the real market's `PolledFeed` in `polled_feed.rs`.
 
+use crate::trading::connector::ConnectorError;
 use crate::trading::types::OrderBook;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -14,6 +15,13 @@ pub trait PriceFeed: Send + Sync + 'static {
     /// The book for `symbol` at `now_ms`, at most `depth` levels per side; `None` when the feed
     /// does not know the symbol.
     fn book(&self, symbol: &str, now_ms: i64, depth: usize) -> Option<OrderBook>;
+
+    /// Why `book` gave nothing, when the feed knows better than "unknown symbol" (a real
+    /// market's feed that is stale or still waiting for its first book). `None`: the venue
+    /// answers with its own "unknown symbol".
+    fn missing(&self, _symbol: &str, _now_ms: i64) -> Option<ConnectorError> {
+        None
+    }
 }
 
 /// Books set by hand. `set` replaces a symbol's book; the venue treats any book that differs from

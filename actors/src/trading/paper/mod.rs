@@ -16,7 +16,9 @@
 //!   ahead of the store.
 //!
 //! # Layout
-//! - `feed.rs`: the `PriceFeed` port and `StaticFeed`; `random_walk.rs`: `RandomWalkFeed`.
+//! - `feed.rs`: the `PriceFeed` port and `StaticFeed`; `random_walk.rs`: `RandomWalkFeed`;
+//!   `polled_feed.rs`: `PolledFeed`, books of a real venue written by a poller outside this
+//!   crate, refused once stale.
 //! - `store.rs`: the `PaperStore` persistence port and `MemoryPaperStore`.
 //! - `state.rs`: balances, reservations and resting orders; `matching.rs`: taker and maker fills.
 //! - `exchange.rs`: `PaperExchange`, the `Connector` gluing state, feed and store together.
@@ -24,6 +26,7 @@
 mod exchange;
 mod feed;
 mod matching;
+mod polled_feed;
 mod random_walk;
 mod state;
 mod store;
@@ -33,4 +36,5 @@ mod tests;
 
 pub use exchange::{PaperConfig, PaperExchange};
 pub use feed::{PriceFeed, RandomWalkFeed, StaticFeed};
+pub use polled_feed::{FeedHealth, PolledFeed};
 pub use store::{MemoryPaperStore, PaperOrder, PaperSnapshot, PaperStore};
