@@ -22,6 +22,7 @@ mod formats;
 mod health;
 mod import_states;
 mod jobs;
+mod jobs_batch;
 mod metrics;
 mod migrations;
 mod monitoring;
