@@ -65,6 +65,13 @@ struct Counting {
     claimed: AtomicUsize,
     flushes: AtomicUsize,
     flushed: AtomicUsize,
+    /// Time spent in claim and flush calls (µs): how much of the run is the database.
+    claim_us: AtomicUsize,
+    flush_us: AtomicUsize,
+}
+
+fn micros(since: Instant) -> usize {
+    usize::try_from(since.elapsed().as_micros()).unwrap_or(usize::MAX)
 }
 
 #[async_trait]
@@ -79,7 +86,9 @@ impl JobStore for Counting {
         lease: Duration,
         limit: u32,
     ) -> Result<Vec<Claimed>, DependencyError> {
+        let start = Instant::now();
         let jobs = self.inner.claim(queue, owner, lease, limit).await?;
+        self.claim_us.fetch_add(micros(start), Ordering::Relaxed);
         self.claims.fetch_add(1, Ordering::Relaxed);
         self.claimed.fetch_add(jobs.len(), Ordering::Relaxed);
         Ok(jobs)
@@ -95,7 +104,10 @@ impl JobStore for Counting {
     async fn finish_many(&self, batch: &[Finished]) -> Result<Vec<bool>, DependencyError> {
         self.flushes.fetch_add(1, Ordering::Relaxed);
         self.flushed.fetch_add(batch.len(), Ordering::Relaxed);
-        self.inner.finish_many(batch).await
+        let start = Instant::now();
+        let applied = self.inner.finish_many(batch).await;
+        self.flush_us.fetch_add(micros(start), Ordering::Relaxed);
+        applied
     }
     async fn extend(
         &self,
@@ -142,6 +154,8 @@ struct Run {
     claimed: usize,
     flushes: usize,
     flushed: usize,
+    claim_ms: f64,
+    flush_ms: f64,
 }
 
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
@@ -163,6 +177,8 @@ async fn durable(url: &str, n: usize) -> anyhow::Result<Run> {
         claimed: AtomicUsize::new(0),
         flushes: AtomicUsize::new(0),
         flushed: AtomicUsize::new(0),
+        claim_us: AtomicUsize::new(0),
+        flush_us: AtomicUsize::new(0),
     });
     let queue = format!("bench-{}", uuid::Uuid::now_v7().simple());
     let start = Instant::now();
@@ -209,19 +225,23 @@ async fn durable(url: &str, n: usize) -> anyhow::Result<Run> {
         claimed: store.claimed.load(Ordering::Relaxed),
         flushes: store.flushes.load(Ordering::Relaxed),
         flushed: store.flushed.load(Ordering::Relaxed),
+        claim_ms: store.claim_us.load(Ordering::Relaxed) as f64 / 1000.0,
+        flush_ms: store.flush_us.load(Ordering::Relaxed) as f64 / 1000.0,
     })
 }
 
 fn report(backend: &str, n: usize, r: &Run) {
     println!(
         "{backend:<8} {n} no-op jobs: enqueue {:.0}/s, claim->complete {:.0}/s \
-         ({} claims, {:.1} jobs each; {} flushes, {:.1} outcomes each)",
+         ({} claims, {:.1} jobs each, {:.2} ms each; {} flushes, {:.1} outcomes each, {:.2} ms each)",
         r.enqueue_rate,
         r.complete_rate,
         r.claims,
         r.claimed as f64 / r.claims.max(1) as f64,
+        r.claim_ms / r.claims.max(1) as f64,
         r.flushes,
         r.flushed as f64 / r.flushes.max(1) as f64,
+        r.flush_ms / r.flushes.max(1) as f64,
     );
 }
 

@@ -326,12 +326,16 @@ impl JobStore for SqlJobStore {
         let pick = "SELECT id FROM jobs WHERE queue = $5 AND state IN ('waiting', 'delayed') AND run_at <= $4 \
                     ORDER BY run_at, id LIMIT $6";
         let update = "UPDATE jobs SET state = 'active', attempts = attempts + 1, lease_id = $1 || ':' || id, \
-                      lease_owner = $2, lease_expires_at = $3, updated_at = $4 WHERE id IN";
+                      lease_owner = $2, lease_expires_at = $3, updated_at = $4 WHERE id";
         // Postgres: rows another claimer holds are skipped, not waited for; SQLite: the
         // statement holds the write lock from its start, so no other claim interleaves.
+        // Postgres: `= ANY(ARRAY(…))` runs the pick once and updates through the primary key
+        // (with `IN (…)` the planner hash-joins against a scan of the whole table).
         let sql = match db.backend() {
-            Backend::Postgres => format!("{update} ({pick} FOR UPDATE SKIP LOCKED) {returning}"),
-            Backend::Sqlite => format!("{update} ({pick}) {returning}"),
+            Backend::Postgres => {
+                format!("{update} = ANY(ARRAY({pick} FOR UPDATE SKIP LOCKED)) {returning}")
+            }
+            Backend::Sqlite => format!("{update} IN ({pick}) {returning}"),
         };
         let sql = Sql::new(sql)
             .bind(&lease)
@@ -386,19 +390,26 @@ impl JobStore for SqlJobStore {
                     })
                 })
                 .collect();
-            let from = match db.backend() {
-                Backend::Postgres => {
-                    "jsonb_to_recordset($1::jsonb) AS v(id text, lease text, result text)"
-                }
-                Backend::Sqlite => {
+            // Both plans walk the list and update through the primary key: on Postgres the
+            // `= ANY(ARRAY(…))` gives the planner the ids up front (else it hash-joins against
+            // every active row); on SQLite the unary `+` keeps it off the `state` index (else it
+            // re-reads the whole list once per active row).
+            let (from, fence) = match db.backend() {
+                Backend::Postgres => (
+                    "jsonb_to_recordset($1::jsonb) AS v(id text, lease text, result text)",
+                    "jobs.id = ANY(ARRAY(SELECT e->>'id' FROM jsonb_array_elements($1::jsonb) e)) \
+                     AND jobs.state = 'active'",
+                ),
+                Backend::Sqlite => (
                     "(SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.lease') AS lease, \
-                     json_extract(value, '$.result') AS result FROM json_each($1)) AS v"
-                }
+                     json_extract(value, '$.result') AS result FROM json_each($1)) AS v",
+                    "+jobs.state = 'active'",
+                ),
             };
             Sql::new(format!(
                 "UPDATE jobs SET state = 'completed', result = v.result, progress = 100, lease_id = NULL, \
                  last_error = NULL, finished_at = $2, updated_at = $2 FROM {from} \
-                 WHERE jobs.id = v.id AND jobs.lease_id = v.lease AND jobs.state = 'active' RETURNING jobs.id"
+                 WHERE jobs.id = v.id AND jobs.lease_id = v.lease AND {fence} RETURNING jobs.id"
             ))
             .bind(serde_json::Value::Array(rows).to_string())
             .bind(now)
