@@ -19,11 +19,25 @@ pub struct SqlJobStore {
     db: DbHandle,
     /// This host's name: leases of dead processes on it are expired at once (see `owner`).
     host: Option<String>,
+    /// SQLite has one writer: this process's claims and flushes take turns here instead of on
+    /// SQLite's lock, whose busy handler sleeps (1, 2, 5 … ms) when two of them collide.
+    sqlite_turn: tokio::sync::Mutex<()>,
 }
 
 impl SqlJobStore {
     pub fn new(db: DbHandle) -> Self {
-        Self { db, host: None }
+        Self {
+            db,
+            host: None,
+            sqlite_turn: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    async fn turn(&self, db: &Db) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match db.backend() {
+            Backend::Sqlite => Some(self.sqlite_turn.lock().await),
+            Backend::Postgres => None,
+        }
     }
 
     /// Expire leases of dead processes on `host` without waiting out the lease.
@@ -344,7 +358,9 @@ impl JobStore for SqlJobStore {
             .bind(now)
             .bind(queue)
             .bind(i64::from(limit));
+        let turn = self.turn(&db).await;
         let mut rows: Vec<ClaimRow> = db.fetch_all(sql).await.map_err(port)?;
+        drop(turn);
         // RETURNING follows no order on Postgres: start them oldest first, as picked.
         rows.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
         Ok(rows
@@ -415,6 +431,7 @@ impl JobStore for SqlJobStore {
             .bind(now)
         });
         let mut applied = vec![false; batch.len()];
+        let _turn = self.turn(&db).await;
         let mut mark = |ids: Vec<(String,)>| {
             let ids: std::collections::HashSet<String> = ids.into_iter().map(|(id,)| id).collect();
             for &(i, _) in &bulk {
