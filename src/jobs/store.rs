@@ -1,11 +1,12 @@
-//! `jobs` table as the queue backend. Claims use `FOR UPDATE SKIP LOCKED` on Postgres (many
-//! dispatchers, many processes); SQLite serialises writers, so a plain `UPDATE … RETURNING`
-//! is already exclusive there.
+//! `jobs` table as the queue backend. One statement claims a batch of jobs, each under its own
+//! lease id, with `FOR UPDATE SKIP LOCKED` on Postgres (many dispatchers, many processes);
+//! SQLite serialises writers, so a plain `UPDATE … RETURNING` is already exclusive there.
+//! Outcomes are recorded in batches too (`finish_many`), each row fenced by its lease.
 
 use crate::config::Backend;
 use crate::db::{Db, DbError, DbHandle, Sql, Tx};
 use actors::TraceId;
-use actors::jobs::{BackoffPolicy, Claimed, JobSpec, JobStore, Outcome};
+use actors::jobs::{BackoffPolicy, Claimed, Finished, JobSpec, JobStore, Outcome};
 use actors::ports::DependencyError;
 use async_trait::async_trait;
 use std::time::Duration;
@@ -18,11 +19,25 @@ pub struct SqlJobStore {
     db: DbHandle,
     /// This host's name: leases of dead processes on it are expired at once (see `owner`).
     host: Option<String>,
+    /// SQLite has one writer: this process's claims and flushes take turns here instead of on
+    /// SQLite's lock, whose busy handler sleeps (1, 2, 5 … ms) when two of them collide.
+    sqlite_turn: tokio::sync::Mutex<()>,
 }
 
 impl SqlJobStore {
     pub fn new(db: DbHandle) -> Self {
-        Self { db, host: None }
+        Self {
+            db,
+            host: None,
+            sqlite_turn: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    async fn turn(&self, db: &Db) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match db.backend() {
+            Backend::Sqlite => Some(self.sqlite_turn.lock().await),
+            Backend::Postgres => None,
+        }
     }
 
     /// Expire leases of dead processes on `host` without waiting out the lease.
@@ -196,6 +211,8 @@ struct ClaimRow {
     max_attempts: i64,
     backoff: String,
     trace_id: String,
+    lease_id: String,
+    run_at: i64,
 }
 
 /// Writes a job inside the caller's transaction, so it commits or rolls back together with
@@ -266,90 +283,10 @@ pub async fn enqueue_in(tx: &mut Tx, spec: &JobSpec) -> Result<(String, bool), D
     Ok((id, created))
 }
 
-#[async_trait]
-impl JobStore for SqlJobStore {
-    async fn enqueue(&self, spec: &JobSpec) -> Result<(String, bool), DependencyError> {
-        let db = self.db()?;
-        let mut tx = db.begin_write().await.map_err(port)?;
-        let out = enqueue_in(&mut tx, spec).await.map_err(port)?;
-        tx.commit().await.map_err(port)?;
-        Ok(out)
-    }
-
-    async fn claim(
-        &self,
-        queue: &str,
-        owner: &str,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<Claimed>, DependencyError> {
-        let db = self.db()?;
-        let now = now_ms();
-        if db.backend() == Backend::Sqlite {
-            // The claim is a write, and SQLite has one writer: while a long import holds the
-            // lock, every idle queue's poll would wait `busy_timeout` holding a pooled
-            // connection (four queues could starve the API's requests). A read first — WAL
-            // readers never wait — lets idle queues skip the write.
-            let due: Option<i64> = db
-                .fetch_scalar_optional(
-                    Sql::new(
-                        "SELECT 1 FROM jobs WHERE queue = $1 AND state IN ('waiting', 'delayed') \
-                         AND run_at <= $2 LIMIT 1",
-                    )
-                    .bind(queue)
-                    .bind(now),
-                )
-                .await
-                .map_err(port)?;
-            if due.is_none() {
-                return Ok(Vec::new());
-            }
-        }
-        let lease_id = uuid::Uuid::now_v7().to_string();
-        let returning =
-            "RETURNING id, queue, name, payload, attempts, max_attempts, backoff, trace_id";
-        let pick = "SELECT id FROM jobs WHERE queue = $5 AND state IN ('waiting', 'delayed') AND run_at <= $4 \
-                    ORDER BY run_at, id LIMIT $6";
-        let update = "UPDATE jobs SET state = 'active', attempts = attempts + 1, lease_id = $1, lease_owner = $2, \
-                      lease_expires_at = $3, updated_at = $4 WHERE id IN";
-        let sql = match db.backend() {
-            Backend::Postgres => format!("{update} ({pick} FOR UPDATE SKIP LOCKED) {returning}"),
-            Backend::Sqlite => format!("{update} ({pick}) {returning}"),
-        };
-        let sql = Sql::new(sql)
-            .bind(&lease_id)
-            .bind(owner)
-            .bind(now + ms(lease))
-            .bind(now)
-            .bind(queue)
-            .bind(i64::from(limit));
-        let rows: Vec<ClaimRow> = db.fetch_all(sql).await.map_err(port)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Claimed {
-                payload: serde_json::from_str(&r.payload).unwrap_or(serde_json::Value::Null),
-                id: r.id,
-                queue: r.queue,
-                name: r.name,
-                attempt: u32::try_from(r.attempts).unwrap_or(u32::MAX),
-                max_attempts: u32::try_from(r.max_attempts).unwrap_or(1),
-                backoff: backoff_from_text(&r.backoff),
-                lease_id: lease_id.clone(),
-                trace_id: TraceId::new(r.trace_id),
-            })
-            .collect())
-    }
-
-    async fn finish(
-        &self,
-        job_id: &str,
-        lease_id: &str,
-        outcome: &Outcome,
-    ) -> Result<bool, DependencyError> {
-        let db = self.db()?;
-        let now = now_ms();
-        let fence = "WHERE id = $1 AND lease_id = $2 AND state = 'active'";
-        let sql = match outcome {
+/// The fenced update recording one attempt's outcome (applied only while `lease_id` holds).
+fn finish_sql<'a>(job_id: &'a str, lease_id: &'a str, outcome: &'a Outcome, now: i64) -> Sql<'a> {
+    let fence = "WHERE id = $1 AND lease_id = $2 AND state = 'active'";
+    match outcome {
             Outcome::Completed { result } => Sql::new(format!(
                 "UPDATE jobs SET state = 'completed', result = $3, progress = 100, lease_id = NULL, last_error = NULL, \
                  finished_at = $4, updated_at = $4 {fence}"
@@ -373,8 +310,185 @@ impl JobStore for SqlJobStore {
             .bind(lease_id)
             .bind(error)
             .bind(now),
+        }
+}
+
+#[async_trait]
+impl JobStore for SqlJobStore {
+    async fn enqueue(&self, spec: &JobSpec) -> Result<(String, bool), DependencyError> {
+        let db = self.db()?;
+        let mut tx = db.begin_write().await.map_err(port)?;
+        let out = enqueue_in(&mut tx, spec).await.map_err(port)?;
+        tx.commit().await.map_err(port)?;
+        Ok(out)
+    }
+
+    async fn claim(
+        &self,
+        queue: &str,
+        owner: &str,
+        lease_for: Duration,
+        limit: u32,
+    ) -> Result<Vec<Claimed>, DependencyError> {
+        let db = self.db()?;
+        let now = now_ms();
+        if db.backend() == Backend::Sqlite {
+            // The claim is a write, and SQLite has one writer: while a long import holds the
+            // lock, every idle queue's poll would wait `busy_timeout` holding a pooled
+            // connection (four queues starved the API's requests in the uploads test). A read
+            // first — WAL readers never wait — lets idle queues skip the write.
+            let due: Option<i64> = db
+                .fetch_scalar_optional(
+                    Sql::new(
+                        "SELECT 1 FROM jobs WHERE queue = $1 AND state IN ('waiting', 'delayed') \
+                         AND run_at <= $2 LIMIT 1",
+                    )
+                    .bind(queue)
+                    .bind(now),
+                )
+                .await
+                .map_err(port)?;
+            if due.is_none() {
+                return Ok(Vec::new());
+            }
+        }
+        // Each job's fencing token is this claim's fresh UUID joined with the job's id: unique
+        // per job and attempt, and made by the same statement that takes the jobs.
+        let lease = uuid::Uuid::now_v7().simple().to_string();
+        let returning = "RETURNING id, queue, name, payload, attempts, max_attempts, backoff, trace_id, lease_id, run_at";
+        // Served in order by the partial index `jobs_ready` (no sort of the whole backlog).
+        let pick = "SELECT id FROM jobs WHERE queue = $5 AND state IN ('waiting', 'delayed') AND run_at <= $4 \
+                    ORDER BY run_at, id LIMIT $6";
+        let update = "UPDATE jobs SET state = 'active', attempts = attempts + 1, lease_id = $1 || ':' || id, \
+                      lease_owner = $2, lease_expires_at = $3, updated_at = $4 WHERE id";
+        // Postgres: rows another claimer holds are skipped, not waited for; SQLite: the
+        // statement holds the write lock from its start, so no other claim interleaves.
+        // Postgres: `= ANY(ARRAY(…))` runs the pick once and updates through the primary key
+        // (with `IN (…)` the planner hash-joins against a scan of the whole table).
+        let sql = match db.backend() {
+            Backend::Postgres => {
+                format!("{update} = ANY(ARRAY({pick} FOR UPDATE SKIP LOCKED)) {returning}")
+            }
+            Backend::Sqlite => format!("{update} IN ({pick}) {returning}"),
         };
-        let n = db.execute(sql).await.map_err(port)?;
+        let sql = Sql::new(sql)
+            .bind(&lease)
+            .bind(owner)
+            .bind(now + ms(lease_for))
+            .bind(now)
+            .bind(queue)
+            .bind(i64::from(limit));
+        let turn = self.turn(&db).await;
+        let mut rows: Vec<ClaimRow> = db.fetch_all(sql).await.map_err(port)?;
+        drop(turn);
+        // RETURNING follows no order on Postgres: start them oldest first, as picked.
+        rows.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
+        Ok(rows
+            .into_iter()
+            .map(|r| Claimed {
+                payload: serde_json::from_str(&r.payload).unwrap_or(serde_json::Value::Null),
+                id: r.id,
+                queue: r.queue,
+                name: r.name,
+                attempt: u32::try_from(r.attempts).unwrap_or(u32::MAX),
+                max_attempts: u32::try_from(r.max_attempts).unwrap_or(1),
+                backoff: backoff_from_text(&r.backoff),
+                lease_id: r.lease_id,
+                trace_id: TraceId::new(r.trace_id),
+            })
+            .collect())
+    }
+
+    /// Completions go out as one statement (`UPDATE … FROM` a JSON list of id, lease and
+    /// result), each row still matched on its lease; failures, rare, are one statement each,
+    /// all in one transaction when there are any. A job twice in one batch (a rerun whose
+    /// stale outcome had not gone out yet) goes the per-row way, so each flag stays exact.
+    #[tracing::instrument(skip_all, fields(jobs = batch.len()))]
+    async fn finish_many(&self, batch: &[Finished]) -> Result<Vec<bool>, DependencyError> {
+        let db = self.db()?;
+        let now = now_ms();
+        let mut seen = std::collections::HashSet::new();
+        let (mut bulk, mut single) = (Vec::new(), Vec::new());
+        for (i, f) in batch.iter().enumerate() {
+            match &f.outcome {
+                Outcome::Completed { result } if seen.insert(f.job_id.as_str()) => {
+                    bulk.push((i, result))
+                }
+                _ => single.push(i),
+            }
+        }
+        let complete = (!bulk.is_empty()).then(|| {
+            let rows: Vec<serde_json::Value> = bulk
+                .iter()
+                .map(|&(i, result)| {
+                    serde_json::json!({
+                        "id": batch[i].job_id, "lease": batch[i].lease_id, "result": result.to_string(),
+                    })
+                })
+                .collect();
+            // Both plans walk the list and update through the primary key: on Postgres the
+            // `= ANY(ARRAY(…))` gives the planner the ids up front (else it hash-joins against
+            // every active row); on SQLite the unary `+` keeps it off the `state` index (else it
+            // re-reads the whole list once per active row).
+            let (from, fence) = match db.backend() {
+                Backend::Postgres => (
+                    "jsonb_to_recordset($1::jsonb) AS v(id text, lease text, result text)",
+                    "jobs.id = ANY(ARRAY(SELECT e->>'id' FROM jsonb_array_elements($1::jsonb) e)) \
+                     AND jobs.state = 'active'",
+                ),
+                Backend::Sqlite => (
+                    "(SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.lease') AS lease, \
+                     json_extract(value, '$.result') AS result FROM json_each($1)) AS v",
+                    "+jobs.state = 'active'",
+                ),
+            };
+            Sql::new(format!(
+                "UPDATE jobs SET state = 'completed', result = v.result, progress = 100, lease_id = NULL, \
+                 last_error = NULL, finished_at = $2, updated_at = $2 FROM {from} \
+                 WHERE jobs.id = v.id AND jobs.lease_id = v.lease AND {fence} RETURNING jobs.id"
+            ))
+            .bind(serde_json::Value::Array(rows).to_string())
+            .bind(now)
+        });
+        let mut applied = vec![false; batch.len()];
+        let _turn = self.turn(&db).await;
+        let mut mark = |ids: Vec<(String,)>| {
+            let ids: std::collections::HashSet<String> = ids.into_iter().map(|(id,)| id).collect();
+            for &(i, _) in &bulk {
+                applied[i] = ids.contains(&batch[i].job_id);
+            }
+        };
+        if single.is_empty() {
+            // One statement is atomic by itself: no transaction round trips.
+            if let Some(sql) = complete {
+                mark(db.fetch_all(sql).await.map_err(port)?);
+            }
+            return Ok(applied);
+        }
+        let mut tx = db.begin_write().await.map_err(port)?;
+        if let Some(sql) = complete {
+            mark(tx.fetch_all(sql).await.map_err(port)?);
+        }
+        for i in single {
+            let f = &batch[i];
+            let sql = finish_sql(&f.job_id, &f.lease_id, &f.outcome, now);
+            applied[i] = tx.execute(sql).await.map_err(port)? == 1;
+        }
+        tx.commit().await.map_err(port)?;
+        Ok(applied)
+    }
+
+    async fn finish(
+        &self,
+        job_id: &str,
+        lease_id: &str,
+        outcome: &Outcome,
+    ) -> Result<bool, DependencyError> {
+        let db = self.db()?;
+        let n = db
+            .execute(finish_sql(job_id, lease_id, outcome, now_ms()))
+            .await
+            .map_err(port)?;
         Ok(n == 1)
     }
 

@@ -26,6 +26,7 @@ mod formats;
 mod health;
 mod import_states;
 mod jobs;
+mod jobs_batch;
 mod kraken;
 mod kraken_fake;
 mod market_data_fake;

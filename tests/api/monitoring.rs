@@ -23,6 +23,8 @@ fn exported_after_first_event() -> Vec<&'static str> {
         engine::PNL_ESTIMATED,
         engine::TRADING_TICK_DURATION_SECONDS,
         engine::TRADING_SLOW_TICKS_TOTAL,
+        // Only with a monthly budget configured, from the first call (this app has no provider).
+        actors::ai::engine::LLM_BUDGET_REMAINING_USD,
     ]
 }
 

@@ -1,6 +1,7 @@
-//! `Dispatcher`: one per queue. Claims due jobs, runs them, heartbeats, acks with fencing.
+//! `Dispatcher`: one per queue. Claims due jobs in batches, runs them, heartbeats, and flushes
+//! their outcomes together, each fenced by its job's lease.
 
-use super::model::{Claimed, JobError, JobHandler, JobStore, Outcome, Progress};
+use super::model::{Claimed, Finished, JobError, JobHandler, JobStore, Outcome, Progress};
 use crate::events::{EventBus, JobFailed};
 use actix::fut::{ActorFutureExt, WrapFuture};
 use actix::{Actor, AsyncContext, Context, Handler, Message};
@@ -8,6 +9,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
+
+/// Most outcomes written by one flush (one statement's worth of rows).
+const FLUSH_MAX: usize = 512;
+/// A flush that failed is tried once more after this pause (a Postgres deadlock with
+/// `requeue_expired`, a dropped connection) before its jobs are left to their leases.
+const FLUSH_RETRY_AFTER: Duration = Duration::from_millis(100);
 
 // ---- messages -------------------------------------------------------------------------
 
@@ -31,15 +38,26 @@ pub struct DispatcherConfig {
     pub owner: String,
 }
 
+/// An attempt that ended and waits for the next flush, with what its outcome needs after.
+struct Done {
+    job: Claimed,
+    outcome: Outcome,
+}
+
 pub struct Dispatcher {
     store: Arc<dyn JobStore>,
     handlers: Arc<HashMap<String, Arc<dyn JobHandler>>>,
     config: DispatcherConfig,
     events: Option<EventBus>,
+    /// Jobs claimed and not yet flushed: a slot is free only once its outcome is stored, so
+    /// the concurrency limit also bounds the outcomes waiting in memory.
     active: u32,
     claiming: bool,
     /// A wake-up arrived while claiming: claim again right after.
     again: bool,
+    /// Outcomes waiting for the flush in flight (group commit: they go out together next).
+    done: Vec<Done>,
+    flushing: bool,
 }
 
 impl Dispatcher {
@@ -56,6 +74,8 @@ impl Dispatcher {
             active: 0,
             claiming: false,
             again: false,
+            done: Vec::new(),
+            flushing: false,
         }
     }
 
@@ -65,6 +85,8 @@ impl Dispatcher {
         self
     }
 
+    /// One statement claims every free slot's worth of due jobs. While it is in flight, more
+    /// slots free up and the next claim takes them all, so busy queues claim in big batches.
     fn claim(&mut self, ctx: &mut Context<Self>) {
         if self.claiming {
             self.again = true;
@@ -108,23 +130,100 @@ impl Dispatcher {
         let handler = self.handlers.get(&job.name).cloned();
         let lease = self.config.lease;
         let span = tracing::info_span!("job", id = %job.id, name = %job.name, attempt = job.attempt, trace_id = %job.trace_id);
-        let fut = run_job(store, handler, job, lease, self.events.clone()).instrument(span);
-        ctx.spawn(fut.into_actor(self).map(|(), act, ctx| {
-            act.active = act.active.saturating_sub(1);
+        let fut = run_job(store, handler, job, lease).instrument(span);
+        ctx.spawn(fut.into_actor(self).map(|done, act, ctx| {
+            act.done.push(done);
+            act.flush(ctx);
+        }));
+    }
+
+    /// Writes the outcomes that are waiting, in one call to the store. Outcomes arriving
+    /// while it runs wait for the next one. A crash before the write loses only the record,
+    /// not the job: its lease expires and it runs again (handlers are idempotent).
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.flushing || self.done.is_empty() {
+            return;
+        }
+        self.flushing = true;
+        let take = self.done.len().min(FLUSH_MAX);
+        let batch: Vec<Done> = self.done.drain(..take).collect();
+        let items: Vec<Finished> = batch
+            .iter()
+            .map(|d| Finished {
+                job_id: d.job.id.clone(),
+                lease_id: d.job.lease_id.clone(),
+                outcome: d.outcome.clone(),
+            })
+            .collect();
+        let store = Arc::clone(&self.store);
+        let fut = async move {
+            match store.finish_many(&items).await {
+                Ok(applied) => Ok(applied),
+                Err(e) => {
+                    tracing::warn!(error = %e, jobs = items.len(), "recording job outcomes failed; trying once more");
+                    tokio::time::sleep(FLUSH_RETRY_AFTER).await;
+                    store.finish_many(&items).await
+                }
+            }
+        };
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
+            act.flushing = false;
+            act.active = act
+                .active
+                .saturating_sub(u32::try_from(batch.len()).unwrap_or(u32::MAX));
+            act.recorded(batch, res);
+            act.flush(ctx);
             act.claim(ctx);
         }));
+    }
+
+    /// After a flush: events for the failures that were recorded, a count of the fenced ones.
+    fn recorded(&self, batch: Vec<Done>, res: Result<Vec<bool>, crate::ports::DependencyError>) {
+        let applied = match res {
+            Ok(applied) => applied,
+            Err(e) => {
+                tracing::error!(error = %e, jobs = batch.len(), queue = %self.config.queue,
+                    "could not record job outcomes; their leases will expire and they rerun");
+                return;
+            }
+        };
+        for (done, applied) in batch.into_iter().zip(applied) {
+            let job = done.job;
+            if !applied {
+                metrics::counter!(super::JOBS_FENCED_TOTAL, "queue" => job.queue.clone(), "name" => job.name.clone())
+                    .increment(1);
+                tracing::warn!(job = %job.id, attempt = job.attempt,
+                    "outcome rejected: the lease had expired and the job moved on");
+                continue;
+            }
+            let (error, dead) = match done.outcome {
+                Outcome::Completed { .. } => continue,
+                Outcome::Retry { error, .. } => (error, false),
+                Outcome::Dead { error } => (error, true),
+            };
+            if let Some(bus) = &self.events {
+                bus.publish(JobFailed {
+                    job_id: job.id,
+                    queue: job.queue,
+                    name: job.name,
+                    error,
+                    dead,
+                    trace_id: job.trace_id,
+                });
+            }
+        }
     }
 }
 
 /// Runs one attempt (in its own task, so a panicking handler cannot take the dispatcher
-/// down), heartbeats the lease meanwhile, and reports the outcome with the fencing token.
+/// down), heartbeats the lease meanwhile, and decides the outcome; the dispatcher records it
+/// with the next flush.
 async fn run_job(
     store: Arc<dyn JobStore>,
     handler: Option<Arc<dyn JobHandler>>,
     job: Claimed,
     lease: Duration,
-    events: Option<EventBus>,
-) {
+) -> Done {
     let started = Instant::now();
     let labels = [("queue", job.queue.clone()), ("name", job.name.clone())];
     let task = {
@@ -177,29 +276,7 @@ async fn run_job(
             }
         }
     };
-    let failed = match &outcome {
-        Outcome::Retry { error, .. } => Some((error.clone(), false)),
-        Outcome::Dead { error } => Some((error.clone(), true)),
-        Outcome::Completed { .. } => None,
-    };
-    match store.finish(&job.id, &job.lease_id, &outcome).await {
-        Ok(true) => {
-            if let (Some((error, dead)), Some(bus)) = (failed, events) {
-                bus.publish(JobFailed {
-                    job_id: job.id.clone(),
-                    queue: job.queue.clone(),
-                    name: job.name.clone(),
-                    error,
-                    dead,
-                    trace_id: job.trace_id.clone(),
-                });
-            }
-        }
-        Ok(false) => tracing::warn!("outcome rejected: the lease had expired and the job moved on"),
-        Err(e) => {
-            tracing::error!(error = %e, "could not record the job outcome; the lease will expire and it reruns")
-        }
-    }
+    Done { job, outcome }
 }
 
 pub(crate) fn now_ms() -> i64 {

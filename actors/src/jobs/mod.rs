@@ -13,7 +13,7 @@ mod model;
 pub use dispatcher::{Dispatcher, DispatcherConfig, Wake};
 pub use kind::{JobKind, JobRegistry, UnknownJob};
 pub use model::{
-    BackoffPolicy, Claimed, JobError, JobHandler, JobSpec, JobStore, Outcome, Progress,
+    BackoffPolicy, Claimed, Finished, JobError, JobHandler, JobSpec, JobStore, Outcome, Progress,
 };
 
 pub const JOBS_ENQUEUED_TOTAL: &str = "jobs_enqueued_total";
@@ -22,6 +22,7 @@ pub const JOBS_FAILED_TOTAL: &str = "jobs_failed_total";
 pub const JOB_DURATION_SECONDS: &str = "job_duration_seconds";
 pub const JOBS_WAITING: &str = "jobs_waiting";
 pub const JOBS_DEAD_TOTAL: &str = "jobs_dead_total";
+pub const JOBS_FENCED_TOTAL: &str = "jobs_fenced_total";
 
 pub fn describe_metrics() {
     metrics::describe_counter!(
@@ -36,6 +37,10 @@ pub fn describe_metrics() {
     metrics::describe_counter!(
         JOBS_DEAD_TOTAL,
         "Jobs that failed for good (attempts exhausted or a permanent error): they wait for a person."
+    );
+    metrics::describe_counter!(
+        JOBS_FENCED_TOTAL,
+        "Job outcomes not recorded because the attempt's lease had expired and the job moved on."
     );
     metrics::describe_histogram!(
         JOB_DURATION_SECONDS,

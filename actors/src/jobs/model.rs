@@ -115,12 +115,21 @@ pub enum JobError {
     Permanent(String),
 }
 
+/// One attempt's outcome on its way to the store, fenced by the lease it ran under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finished {
+    pub job_id: String,
+    pub lease_id: String,
+    pub outcome: Outcome,
+}
+
 /// The queue backend (the seam): SQL now, Redis later.
 #[async_trait]
 pub trait JobStore: Send + Sync + 'static {
     /// Returns the job id and whether it was newly created (`false` = deduplicated).
     async fn enqueue(&self, spec: &JobSpec) -> Result<(String, bool), DependencyError>;
-    /// Claims up to `limit` due jobs of `queue` for `lease`.
+    /// Claims up to `limit` due jobs of `queue` in one step, each under its own fresh lease id
+    /// (its fencing token); a job is never handed to two claimers.
     async fn claim(
         &self,
         queue: &str,
@@ -135,6 +144,17 @@ pub trait JobStore: Send + Sync + 'static {
         lease_id: &str,
         outcome: &Outcome,
     ) -> Result<bool, DependencyError>;
+    /// Records several outcomes at once (the dispatcher flushes completions together), each
+    /// fenced by its own lease like [`JobStore::finish`]; one flag per item, in order
+    /// (`false` = fenced off). An error means none may have been recorded: their leases
+    /// expire and the jobs run again (at-least-once).
+    async fn finish_many(&self, batch: &[Finished]) -> Result<Vec<bool>, DependencyError> {
+        let mut applied = Vec::with_capacity(batch.len());
+        for f in batch {
+            applied.push(self.finish(&f.job_id, &f.lease_id, &f.outcome).await?);
+        }
+        Ok(applied)
+    }
     /// Extends a running job's lease (heartbeat) and records progress; `false` = lost.
     async fn extend(
         &self,

@@ -157,7 +157,7 @@ impl JobStore for MemoryJobStore {
         let mut state = self.up()?;
         let now = now_ms();
         state.next_id += 1;
-        let lease_id = format!("lease-{}", state.next_id);
+        let lease_prefix = format!("lease-{}", state.next_id);
         let mut due: Vec<&mut StoredJob> = state
             .jobs
             .iter_mut()
@@ -172,6 +172,8 @@ impl JobStore for MemoryJobStore {
             .into_iter()
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .map(|j| {
+                // One fencing token per job, as the SQL store hands out.
+                let lease_id = format!("{lease_prefix}:{}", j.id);
                 j.state = JobState::Active;
                 j.attempts += 1;
                 j.lease_id = Some(lease_id.clone());
@@ -184,7 +186,7 @@ impl JobStore for MemoryJobStore {
                     attempt: j.attempts,
                     max_attempts: j.spec.max_attempts,
                     backoff: j.spec.backoff,
-                    lease_id: lease_id.clone(),
+                    lease_id,
                     trace_id: j.spec.trace_id.clone(),
                 }
             })

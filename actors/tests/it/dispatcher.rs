@@ -1,13 +1,14 @@
 //! The job dispatcher on the in-memory job store: jobs run through the handler registered
 //! for their name, failures retry with backoff until they succeed or die, a panicking
-//! handler costs an attempt, and an expired lease is fenced off.
+//! handler costs an attempt, an expired lease is fenced off, and outcomes are flushed together.
 
 use actix::Actor;
 use actors::TraceId;
 use actors::jobs::{
-    BackoffPolicy, Claimed, Dispatcher, DispatcherConfig, JobError, JobHandler, JobSpec, JobStore,
-    Progress, Wake,
+    BackoffPolicy, Claimed, Dispatcher, DispatcherConfig, Finished, JobError, JobHandler, JobSpec,
+    JobStore, Outcome, Progress, Wake,
 };
+use actors::ports::DependencyError;
 use actors::testkit::{JobState, MemoryJobStore, StoredJob, eventually};
 use async_trait::async_trait;
 use std::collections::{HashMap, VecDeque};
@@ -222,5 +223,135 @@ async fn an_outcome_under_an_expired_lease_is_fenced_off() {
     assert_eq!(
         store.job(&id).and_then(|j| j.result),
         Some(serde_json::json!("on time"))
+    );
+}
+
+/// The memory store, with the first flush held until the test opens the gate.
+struct Gated {
+    inner: MemoryJobStore,
+    gate: tokio::sync::Semaphore,
+    flushes: Mutex<Vec<usize>>,
+}
+
+#[async_trait]
+impl JobStore for Gated {
+    async fn enqueue(&self, spec: &JobSpec) -> Result<(String, bool), DependencyError> {
+        self.inner.enqueue(spec).await
+    }
+    async fn claim(
+        &self,
+        queue: &str,
+        owner: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Claimed>, DependencyError> {
+        self.inner.claim(queue, owner, lease, limit).await
+    }
+    async fn finish(
+        &self,
+        job_id: &str,
+        lease_id: &str,
+        outcome: &Outcome,
+    ) -> Result<bool, DependencyError> {
+        self.inner.finish(job_id, lease_id, outcome).await
+    }
+    async fn finish_many(&self, batch: &[Finished]) -> Result<Vec<bool>, DependencyError> {
+        let first = {
+            let mut flushes = self.flushes.lock().unwrap_or_else(PoisonError::into_inner);
+            flushes.push(batch.len());
+            flushes.len() == 1
+        };
+        if first {
+            let _ = self.gate.acquire().await;
+        }
+        self.inner.finish_many(batch).await
+    }
+    async fn extend(
+        &self,
+        job_id: &str,
+        lease_id: &str,
+        lease: Duration,
+    ) -> Result<bool, DependencyError> {
+        self.inner.extend(job_id, lease_id, lease).await
+    }
+    async fn progress(
+        &self,
+        job_id: &str,
+        lease_id: &str,
+        percent: u8,
+        message: Option<&str>,
+    ) -> Result<bool, DependencyError> {
+        self.inner
+            .progress(job_id, lease_id, percent, message)
+            .await
+    }
+    async fn requeue_expired(&self) -> Result<u64, DependencyError> {
+        self.inner.requeue_expired().await
+    }
+    async fn waiting(&self, queue: &str) -> Result<u64, DependencyError> {
+        self.inner.waiting(queue).await
+    }
+}
+
+#[actix_rt::test]
+async fn outcomes_wait_for_the_flush_in_flight_and_go_out_together() {
+    let store = Arc::new(Gated {
+        inner: MemoryJobStore::new(),
+        gate: tokio::sync::Semaphore::new(0),
+        flushes: Mutex::default(),
+    });
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.push(store.enqueue(&spec("work", 3)).await.expect("enqueue").0);
+    }
+    let handler = Scripted::new(vec![Some(Ok(serde_json::json!("ok")))]);
+    let handlers: HashMap<String, Arc<dyn JobHandler>> = HashMap::from([(
+        "work".to_owned(),
+        Arc::clone(&handler) as Arc<dyn JobHandler>,
+    )]);
+    Dispatcher::new(
+        Arc::clone(&store) as Arc<dyn JobStore>,
+        handlers,
+        DispatcherConfig {
+            queue: "q".to_owned(),
+            concurrency: 4,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(20),
+            owner: "test".to_owned(),
+        },
+    )
+    .start();
+
+    eventually(WAIT, "four jobs ran, the first flush held", || async {
+        match handler.attempts().len() {
+            4 => Ok(()),
+            n => Err(n),
+        }
+    })
+    .await;
+    // Slots free only once outcomes are stored: the fifth job waits for the held flush.
+    assert_eq!(
+        store.inner.job(&ids[4]).map(|j| j.state),
+        Some(JobState::Waiting)
+    );
+    store.gate.add_permits(1);
+    for id in &ids {
+        eventually(WAIT, "every job completed", || async {
+            match store.inner.job(id).map(|j| j.state) {
+                Some(JobState::Completed) => Ok(()),
+                other => Err(other),
+            }
+        })
+        .await;
+    }
+    let flushes = store
+        .flushes
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    assert_eq!(flushes.iter().sum::<usize>(), 5, "each outcome stored once");
+    assert!(
+        flushes.len() < 5,
+        "outcomes that ended during a flush went out together: {flushes:?}"
     );
 }
