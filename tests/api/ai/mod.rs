@@ -255,6 +255,26 @@ async fn categorization_batches_thresholds_redaction_and_usage(backend: Backend)
         Decimal::from_str("0.0024").ok(),
         "{usage:#}"
     );
+    // The spend as a counter, and the request durations (and the backfill job's) as
+    // histograms with buckets, as the dashboard and the alerts query them.
+    let metrics = app.get("/metrics").await.text().await.expect("text");
+    assert!(metrics.contains("# TYPE llm_cost_usd_total counter\n"));
+    let spent = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("llm_cost_usd_total "))
+        .and_then(|v| Decimal::from_str(v).ok())
+        .expect("llm_cost_usd_total sample");
+    // Process-wide: other tests' calls may add to it, never take away.
+    assert!(
+        spent >= Decimal::from_str("0.0024").expect("dec"),
+        "{spent}"
+    );
+    for family in ["llm_request_duration_seconds", "job_duration_seconds"] {
+        assert!(
+            metrics.contains(&format!("# TYPE {family} histogram\n")),
+            "{family} is not a histogram with buckets"
+        );
+    }
     // The llm tier's acceptance: of 10 applied, one changed and one confirmed; of 10
     // suggestions, one taken and one passed over (another category chosen).
     let of = |needle: &str| -> Vec<String> {
