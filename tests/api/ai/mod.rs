@@ -765,3 +765,67 @@ async fn the_budget_stops_calls_before_they_go_out() {
     );
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn the_key_comes_from_the_integration_secret_and_prompts_from_the_data_dir() {
+    const STORED: &str = "sk-from-settings-4321";
+    let fake = FakeLlm::start().await;
+    fake.respond(|_| openai_content("Hello."));
+    let prompts = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        prompts.path().join("ask.txt"),
+        "version: 7\n---\nYou are the owner's own prompt.\n",
+    )
+    .expect("write");
+    let dir = prompts.path().display().to_string();
+    let app = app_with(Backend::Sqlite, AiProvider::Openai, &fake, |s| {
+        s.ai.api_key = Secret::new("");
+        s.ai.prompts_dir = dir;
+    })
+    .await;
+    let admin = app.token_for("admin").await;
+    let res = app
+        .call(
+            "PUT",
+            "/v1/settings/integrations/default/openai",
+            Some(&admin),
+            Some(json!({"mode": "live", "secrets": {"api_key": STORED}})),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    let (status, body) = ask(&app, &admin, "hi").await;
+    assert_eq!(
+        (status, body["answer"].as_str()),
+        (200, Some("Hello.")),
+        "{body:#}"
+    );
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 1);
+    assert!(
+        reqs[0]
+            .headers
+            .iter()
+            .any(|(k, v)| k == "authorization" && v == &format!("Bearer {STORED}")),
+        "the stored key is sent: {:?}",
+        reqs[0].headers
+    );
+    assert!(
+        reqs[0].raw.contains("You are the owner's own prompt."),
+        "{}",
+        reqs[0].raw
+    );
+    let listed = get(&app, &admin, "/v1/ai/prompts").await;
+    let ask_prompt = listed["items"]
+        .as_array()
+        .and_then(|i| i.iter().find(|p| p["name"] == "ask"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (&ask_prompt["version"], &ask_prompt["source"]),
+        (&json!(7), &json!("override")),
+        "{listed:#}"
+    );
+    let usage = get(&app, &admin, "/v1/ai/usage").await;
+    assert_eq!(usage["lines"][0]["calls"], json!(1), "{usage:#}");
+    app.stop().await;
+}
