@@ -8,4 +8,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --release --locked -p actors --test it llm_replay -- --include-ignored --nocapture --test-threads 1 2>&1 \
-  | grep -E "LLM calls per month|categorization batch|test result|panicked"
+  | grep -E "LLM calls per month|LLM total|categorization batch|test result|panicked"

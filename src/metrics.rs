@@ -34,35 +34,12 @@ static METRICS: OnceLock<Option<Metrics>> = OnceLock::new();
 pub fn init() -> bool {
     METRICS
         .get_or_init(|| {
-            let builder = PrometheusBuilder::new()
-                .set_buckets_for_metric(
-                    Matcher::Full(HTTP_REQUEST_DURATION_SECONDS.to_owned()),
-                    &LATENCY_BUCKETS,
-                )
-                .ok()?
-                .set_buckets_for_metric(
-                    Matcher::Full(
-                        actors::trading::runtime::engine::TRADING_TICK_DURATION_SECONDS.to_owned(),
-                    ),
-                    &LATENCY_BUCKETS,
-                )
-                .ok()?
-                .set_buckets_for_metric(
-                    Matcher::Full(crate::adapters::venue_metrics::ORDER_LATENCY_SECONDS.to_owned()),
-                    &LATENCY_BUCKETS,
-                )
-                .ok()?
-                .set_buckets_for_metric(
-                    Matcher::Full(
-                        actors::finance::categorizer::CATEGORIZATION_LATENCY_SECONDS.to_owned(),
-                    ),
-                    // 10 µs … 10 ms: one decision is in-memory work (target p99 ≤ 1 ms).
-                    &[
-                        0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5,
-                        0.005, 0.01,
-                    ],
-                )
-                .ok()?;
+            let mut builder = PrometheusBuilder::new();
+            for (name, buckets) in bucketed() {
+                builder = builder
+                    .set_buckets_for_metric(Matcher::Full(name.to_owned()), buckets)
+                    .ok()?;
+            }
             let handle = builder.install_recorder().ok()?;
             describe();
             let process = metrics_process::Collector::default();
@@ -73,6 +50,43 @@ pub fn init() -> bool {
             })
         })
         .is_some()
+}
+
+/// Histograms exported with buckets (`_bucket` series, aggregatable across nodes in PromQL);
+/// the exporter renders any other histogram as a summary, which `histogram_quantile` cannot
+/// read. The dashboard's and the alerts' `_bucket` queries are checked against this list.
+pub fn bucketed() -> [(&'static str, &'static [f64]); 6] {
+    [
+        (HTTP_REQUEST_DURATION_SECONDS, &LATENCY_BUCKETS),
+        (
+            actors::trading::runtime::engine::TRADING_TICK_DURATION_SECONDS,
+            &LATENCY_BUCKETS,
+        ),
+        (
+            crate::adapters::venue_metrics::ORDER_LATENCY_SECONDS,
+            &LATENCY_BUCKETS,
+        ),
+        (
+            actors::finance::categorizer::CATEGORIZATION_LATENCY_SECONDS,
+            // 10 µs … 10 ms: one decision is in-memory work (target p99 ≤ 1 ms).
+            &[
+                0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
+                0.01,
+            ],
+        ),
+        // A job runs from milliseconds (a notification) to many minutes (a large import).
+        (
+            actors::jobs::JOB_DURATION_SECONDS,
+            &[
+                0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 1800.0,
+            ],
+        ),
+        // One provider request: a local model on a NAS can take tens of seconds.
+        (
+            actors::ai::engine::LLM_REQUEST_DURATION_SECONDS,
+            &[0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0],
+        ),
+    ]
 }
 
 fn describe() {
@@ -121,10 +135,28 @@ pub fn render() -> String {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .collect();
-            m.handle.render()
+            let mut text = m.handle.render();
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str(&llm_cost_family());
+            text
         }
         _ => String::new(),
     }
+}
+
+/// `llm_cost_usd_total`, exported from boot: a counter with a fractional value, which the
+/// `metrics` crate cannot hold (its counters are integers), so the AI engine sums
+/// nano-dollars and the family is written here.
+fn llm_cost_family() -> String {
+    let name = actors::ai::engine::LLM_COST_USD_TOTAL;
+    format!(
+        "# HELP {name} US dollars spent on model calls since start (from the [ai.prices] table).\n\
+         # TYPE {name} counter\n\
+         {name} {}\n",
+        actors::ai::engine::cost_usd_total()
+    )
 }
 
 /// Drains histogram buffers periodically so memory stays flat between scrapes.

@@ -1588,8 +1588,14 @@ export interface components {
         /** @enum {string} */
         ComponentStatus: "up" | "starting" | "down" | "stopped" | "degraded";
         Connector: {
+            /** @description Moves real money. */
             live: boolean;
             maker_fee: string;
+            /**
+             * @description `paper`, `sandbox` (a real venue's test environment), `live`, or `unconfigured`
+             *     (a real venue without its integration setting).
+             */
+            mode: string;
             name: string;
             taker_fee: string;
         };

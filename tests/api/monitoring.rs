@@ -12,6 +12,7 @@ const DEPLOY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy");
 /// strategy or the job kind is only known then). Named through the code's own constants, so a
 /// metric renamed in the code no longer matches the dashboard and this test fails.
 fn exported_after_first_event() -> Vec<&'static str> {
+    use actors::ai::engine as ai;
     use actors::jobs;
     use actors::trading::runtime::engine;
     vec![
@@ -23,8 +24,11 @@ fn exported_after_first_event() -> Vec<&'static str> {
         engine::PNL_ESTIMATED,
         engine::TRADING_TICK_DURATION_SECONDS,
         engine::TRADING_SLOW_TICKS_TOTAL,
+        ai::LLM_REQUESTS_TOTAL,
+        ai::LLM_TOKENS_TOTAL,
+        ai::LLM_REQUEST_DURATION_SECONDS,
         // Only with a monthly budget configured, from the first call (this app has no provider).
-        actors::ai::engine::LLM_BUDGET_REMAINING_USD,
+        ai::LLM_BUDGET_REMAINING_USD,
     ]
 }
 
@@ -72,11 +76,26 @@ async fn every_metric_in_the_dashboard_and_the_rules_is_exported() {
     queries.extend(panels);
 
     let later = exported_after_first_event();
+    // `x_bucket` exists only for a histogram given buckets: the exporter renders any other
+    // histogram as a summary, which `histogram_quantile` cannot read.
+    let bucketed: BTreeSet<String> = histogram_types(&text)
+        .into_iter()
+        .chain(
+            ai_service::metrics::bucketed()
+                .iter()
+                .map(|(n, _)| (*n).to_owned()),
+        )
+        .collect();
     let mut used = BTreeSet::new();
     let mut unknown = Vec::new();
     for query in &queries {
         for name in metric_names(query) {
             used.insert(name.clone());
+            if let Some(base) = name.strip_suffix("_bucket")
+                && !bucketed.contains(base)
+            {
+                unknown.push(format!("{name} (no buckets: a summary) (in `{query}`)"));
+            }
             let family = histogram_family(&name, &exported).unwrap_or(&name);
             let known = exported.contains(family)
                 || later.contains(&family)
@@ -102,6 +121,9 @@ async fn every_metric_in_the_dashboard_and_the_rules_is_exported() {
         "risk_rejections_total",
         "categorization_latency_seconds_bucket",
         "telegram_conflicts_total",
+        "llm_requests_total",
+        "llm_cost_usd_total",
+        "job_duration_seconds_bucket",
     ] {
         assert!(used.contains(name), "{name} not found among {used:?}");
     }
@@ -124,6 +146,16 @@ fn exported_families(text: &str) -> BTreeSet<String> {
         })
         .filter(|n| !n.is_empty())
         .map(str::to_owned)
+        .collect()
+}
+
+/// Families the exposition declares `histogram` (summaries have no `_bucket`).
+fn histogram_types(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split_once(' '))
+        .filter(|(_, kind)| kind.trim() == "histogram")
+        .map(|(name, _)| name.to_owned())
         .collect()
 }
 

@@ -21,15 +21,17 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
 pub const LLM_REQUESTS_TOTAL: &str = "llm_requests_total";
 pub const LLM_TOKENS_TOTAL: &str = "llm_tokens_total";
-/// A gauge that only grows: the `metrics` crate's counters are integers, and promtool refuses
-/// a `_total` name on a gauge, so not `llm_cost_usd_total` as the issue named it.
-pub const LLM_COST_USD: &str = "llm_cost_usd";
+/// US dollars since start, a counter with a fractional value: the `metrics` crate's counters
+/// are integers, so the engine sums nano-dollars in [`cost_usd_total`] and the exporter
+/// (`src/metrics.rs`) writes the family.
+pub const LLM_COST_USD_TOTAL: &str = "llm_cost_usd_total";
 pub const LLM_REQUEST_DURATION_SECONDS: &str = "llm_request_duration_seconds";
 pub const LLM_BUDGET_REMAINING_USD: &str = "llm_budget_remaining_usd";
 
@@ -42,11 +44,6 @@ pub fn describe_metrics() {
         LLM_TOKENS_TOTAL,
         "Tokens by provider and direction (input/output)."
     );
-    metrics::describe_gauge!(
-        LLM_COST_USD,
-        metrics::Unit::Count,
-        "US dollars spent on model calls since start (a float, so a gauge that only grows)."
-    );
     metrics::describe_histogram!(
         LLM_REQUEST_DURATION_SECONDS,
         metrics::Unit::Seconds,
@@ -56,6 +53,23 @@ pub fn describe_metrics() {
         LLM_BUDGET_REMAINING_USD,
         "What is left of this month's AI budget (absent without a budget)."
     );
+}
+
+/// Nano-dollars spent by every engine of the process (process-wide like the metrics recorder).
+static COST_NANO_USD: AtomicU64 = AtomicU64::new(0);
+
+/// US dollars spent on model calls since the process started: `llm_cost_usd_total`.
+pub fn cost_usd_total() -> Decimal {
+    let nanos = i64::try_from(COST_NANO_USD.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+    Decimal::new(nanos, 9).normalize()
+}
+
+fn add_cost(usd: Decimal) {
+    let nanos = (usd * Decimal::from(1_000_000_000u32))
+        .round()
+        .to_u64()
+        .unwrap_or_default();
+    COST_NANO_USD.fetch_add(nanos, Ordering::Relaxed);
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -330,7 +344,7 @@ impl Engine {
                 .increment(usage.output_tokens);
         }
         if cost > Decimal::ZERO {
-            metrics::gauge!(LLM_COST_USD).increment(cost.to_f64().unwrap_or_default());
+            add_cost(cost);
         }
         if let Some(rem) = self.status().budget_remaining_usd {
             metrics::gauge!(LLM_BUDGET_REMAINING_USD).set(rem.to_f64().unwrap_or_default());

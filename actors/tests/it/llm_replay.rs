@@ -1,10 +1,13 @@
 //! A year of transactions replayed through the categorizer with the LLM tier: the user
 //! confirms what the LLM chose, the local model learns it, and later transactions of the same
-//! merchants never reach the LLM. Prints LLM calls per month (the figure `bench/ai.sh` shows).
+//! merchants never reach the LLM. Prints LLM calls per month and the year's estimated tokens
+//! and cost (the figures `bench/ai.sh` shows).
 
 use actix::Actor;
 use actors::TraceId;
-use actors::ai::categorize::{LlmCandidate, MAX_BATCH, Verdict};
+use actors::ai::budget::{Price, estimate_tokens};
+use actors::ai::categorize::{self, LlmCandidate, MAX_BATCH, Verdict};
+use actors::ai::redact::Redactor;
 use actors::finance::categorize::{LlmCategorizer, Tier};
 use actors::finance::categorizer::{
     Candidate, CategorizeBatch, CategorizerActor, CategorizerConfig, Learn, Selection,
@@ -31,7 +34,19 @@ const MERCHANTS: [(&str, &str); 8] = [
 #[derive(Default)]
 struct FakeLlm {
     calls: AtomicU64,
+    /// Tokens a real model would bill, estimated as the engine does (characters / 4) over
+    /// what would be sent (system prompt, redacted batch, strict schema) and answered.
+    input_tokens: AtomicU64,
+    output_tokens: AtomicU64,
 }
+
+const SYSTEM_PROMPT: &str = include_str!("../../../prompts/categorize.txt");
+
+/// An example price for the replay's total: a small hosted model, USD per million tokens.
+const EXAMPLE_PRICE: Price = Price {
+    input_per_mtok: dec!(0.15),
+    output_per_mtok: dec!(0.60),
+};
 
 #[async_trait::async_trait]
 impl LlmCategorizer for FakeLlm {
@@ -43,7 +58,14 @@ impl LlmCategorizer for FakeLlm {
     ) -> Result<Vec<(String, Verdict)>, DependencyError> {
         assert!(batch.len() <= MAX_BATCH, "batch of {}", batch.len());
         self.calls.fetch_add(1, Ordering::SeqCst);
-        Ok(batch
+        let sent = categorize::prompt(&batch, &categories, &mut Redactor::new());
+        self.input_tokens.fetch_add(
+            estimate_tokens(
+                SYSTEM_PROMPT.len() + sent.input.to_string().len() + sent.schema.to_string().len(),
+            ),
+            Ordering::SeqCst,
+        );
+        let verdicts: Vec<(String, Verdict)> = batch
             .into_iter()
             .map(|c| {
                 let known = MERCHANTS.iter().find(|(m, _)| c.description.starts_with(m));
@@ -59,7 +81,32 @@ impl LlmCategorizer for FakeLlm {
                 };
                 (c.id, v)
             })
-            .collect())
+            .collect();
+        // The answer as the strict schema has the model write it.
+        let results: Vec<serde_json::Value> = sent
+            .refs
+            .iter()
+            .zip(&verdicts)
+            .map(|((r, _), (_, v))| {
+                let (category, confidence) = match v {
+                    Verdict::Apply {
+                        category_id,
+                        confidence,
+                    }
+                    | Verdict::Suggest {
+                        category_id,
+                        confidence,
+                    } => (Some(category_id.clone()), *confidence),
+                    Verdict::Abstain => (None, 0.0),
+                };
+                serde_json::json!({"ref": r, "category_id": category, "confidence": confidence})
+            })
+            .collect();
+        self.output_tokens.fetch_add(
+            estimate_tokens(serde_json::json!({ "results": results }).to_string().len()),
+            Ordering::SeqCst,
+        );
+        Ok(verdicts)
     }
 }
 
@@ -164,6 +211,18 @@ async fn a_year_of_transactions_needs_the_llm_less_every_month() {
     #[allow(clippy::print_stdout)]
     {
         println!("LLM calls per month: {per_month:?}");
+        let (input, output) = (
+            llm.input_tokens.load(Ordering::SeqCst),
+            llm.output_tokens.load(Ordering::SeqCst),
+        );
+        println!(
+            "LLM total for the year: {} calls, ~{input} input + ~{output} output tokens, \
+             ~{} USD at {}/{} USD per Mtok",
+            per_month.iter().sum::<u64>(),
+            EXAMPLE_PRICE.cost(input, output).round_dp(4),
+            EXAMPLE_PRICE.input_per_mtok,
+            EXAMPLE_PRICE.output_per_mtok,
+        );
     }
     assert!(
         per_month[0] >= 2,

@@ -15,7 +15,10 @@ use serde_json::{Value, json};
 use std::str::FromStr;
 use std::time::Duration;
 
-on_both_backends!(categorization_batches_thresholds_redaction_and_usage);
+on_both_backends!(
+    categorization_batches_thresholds_redaction_and_usage,
+    a_choice_made_while_the_llm_thinks_is_never_overwritten
+);
 
 const KEY: &str = "sk-test-key-0123456789";
 
@@ -255,6 +258,26 @@ async fn categorization_batches_thresholds_redaction_and_usage(backend: Backend)
         Decimal::from_str("0.0024").ok(),
         "{usage:#}"
     );
+    // The spend as a counter, and the request durations (and the backfill job's) as
+    // histograms with buckets, as the dashboard and the alerts query them.
+    let metrics = app.get("/metrics").await.text().await.expect("text");
+    assert!(metrics.contains("# TYPE llm_cost_usd_total counter\n"));
+    let spent = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("llm_cost_usd_total "))
+        .and_then(|v| Decimal::from_str(v).ok())
+        .expect("llm_cost_usd_total sample");
+    // Process-wide: other tests' calls may add to it, never take away.
+    assert!(
+        spent >= Decimal::from_str("0.0024").expect("dec"),
+        "{spent}"
+    );
+    for family in ["llm_request_duration_seconds", "job_duration_seconds"] {
+        assert!(
+            metrics.contains(&format!("# TYPE {family} histogram\n")),
+            "{family} is not a histogram with buckets"
+        );
+    }
     // The llm tier's acceptance: of 10 applied, one changed and one confirmed; of 10
     // suggestions, one taken and one passed over (another category chosen).
     let of = |needle: &str| -> Vec<String> {
@@ -743,5 +766,167 @@ async fn the_budget_stops_calls_before_they_go_out() {
         Some(2),
         "{prompts:#}"
     );
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn the_key_comes_from_the_integration_secret_and_prompts_from_the_data_dir() {
+    const STORED: &str = "sk-from-settings-4321";
+    let fake = FakeLlm::start().await;
+    fake.respond(|_| openai_content("Hello."));
+    let prompts = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        prompts.path().join("ask.txt"),
+        "version: 7\n---\nYou are the owner's own prompt.\n",
+    )
+    .expect("write");
+    let dir = prompts.path().display().to_string();
+    let app = app_with(Backend::Sqlite, AiProvider::Openai, &fake, |s| {
+        s.ai.api_key = Secret::new("");
+        s.ai.prompts_dir = dir;
+    })
+    .await;
+    let admin = app.token_for("admin").await;
+    let res = app
+        .call(
+            "PUT",
+            "/v1/settings/integrations/default/openai",
+            Some(&admin),
+            Some(json!({"mode": "live", "secrets": {"api_key": STORED}})),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 200);
+    let (status, body) = ask(&app, &admin, "hi").await;
+    assert_eq!(
+        (status, body["answer"].as_str()),
+        (200, Some("Hello.")),
+        "{body:#}"
+    );
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 1);
+    assert!(
+        reqs[0]
+            .headers
+            .iter()
+            .any(|(k, v)| k == "authorization" && v == &format!("Bearer {STORED}")),
+        "the stored key is sent: {:?}",
+        reqs[0].headers
+    );
+    assert!(
+        reqs[0].raw.contains("You are the owner's own prompt."),
+        "{}",
+        reqs[0].raw
+    );
+    let listed = get(&app, &admin, "/v1/ai/prompts").await;
+    let ask_prompt = listed["items"]
+        .as_array()
+        .and_then(|i| i.iter().find(|p| p["name"] == "ask"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (&ask_prompt["version"], &ask_prompt["source"]),
+        (&json!(7), &json!("override")),
+        "{listed:#}"
+    );
+    let usage = get(&app, &admin, "/v1/ai/usage").await;
+    assert_eq!(usage["lines"][0]["calls"], json!(1), "{usage:#}");
+    app.stop().await;
+}
+
+/// The user categorizes transactions while their batch is with the model: the late answer
+/// neither overwrites the choice (tier `llm` never replaces a user's category) nor leaves a
+/// suggestion on it; the untouched transaction of the same batch is applied as usual.
+async fn a_choice_made_while_the_llm_thinks_is_never_overwritten(backend: Backend) {
+    let fake = FakeLlm::start().await;
+    fake.respond(|body| categorizing_model(body).delayed(Duration::from_millis(1500)));
+    let app = app_with(backend, AiProvider::Openai, &fake, |_| {}).await;
+    let token = app.token_for("trader").await;
+    let acc = post(&app, &token, "/v1/financial/accounts",
+        json!({"name": "Main", "account_type": "checking", "currency": "EUR", "opening_balance": "0"})).await["id"]
+        .as_str().expect("id").to_owned();
+    let mut made = Vec::new();
+    for name in ["Groceries", "Fun"] {
+        let c = post(
+            &app,
+            &token,
+            "/v1/financial/categories",
+            json!({"name": name, "kind": "expense"}),
+        )
+        .await;
+        made.push(c["id"].clone());
+    }
+    let (groceries, fun) = (made[0].clone(), made[1].clone());
+    let mut ids = Vec::new();
+    for description in [
+        "MERCADONA VALENCIA 1",
+        "MERCADONA VALENCIA 2",
+        "NETFLIX.COM",
+    ] {
+        let t = post(
+            &app,
+            &token,
+            "/v1/financial/transactions",
+            json!({"account_id": acc,
+            "booked_date": "2026-10-05", "amount": "-10.00", "description": description}),
+        )
+        .await;
+        ids.push(t["id"].as_str().expect("id").to_owned());
+    }
+    let job = post(
+        &app,
+        &token,
+        "/v1/financial/categorization/backfill",
+        json!({"from": "2026-10-01", "to": "2026-10-31"}),
+    )
+    .await["job_id"]
+        .as_str()
+        .expect("job id")
+        .to_owned();
+    eventually(Duration::from_secs(10), "the batch sent", || async {
+        if fake.count() == 1 {
+            Ok(())
+        } else {
+            Err(fake.count())
+        }
+    })
+    .await;
+    // While the model thinks: the second MERCADONA to Fun, NETFLIX to Groceries.
+    for (id, chosen) in [(&ids[1], &fun), (&ids[2], &groceries)] {
+        let res = app
+            .call(
+                "PATCH",
+                &format!("/v1/financial/transactions/{id}"),
+                Some(&token),
+                Some(json!({"category_id": chosen})),
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 200);
+    }
+    eventually(Duration::from_secs(20), "the backfill job done", || async {
+        let j = get(&app, &token, &format!("/v1/jobs/{job}")).await;
+        if j["state"] == "completed" {
+            Ok(())
+        } else {
+            Err(j)
+        }
+    })
+    .await;
+    let path = |id: &str| format!("/v1/financial/transactions/{id}");
+    let applied = get(&app, &token, &path(&ids[0])).await;
+    assert_eq!(
+        (&applied["category_id"], &applied["categorized_by"]),
+        (&groceries, &json!("llm")),
+        "{applied:#}"
+    );
+    for (id, chosen) in [(&ids[1], &fun), (&ids[2], &groceries)] {
+        let t = get(&app, &token, &path(id)).await;
+        assert_eq!(
+            (&t["category_id"], &t["categorized_by"]),
+            (chosen, &json!("user")),
+            "{t:#}"
+        );
+        assert!(t["suggested_category_id"].is_null(), "{t:#}");
+    }
+    assert_eq!(fake.count(), 1);
     app.stop().await;
 }

@@ -245,6 +245,7 @@ async fn budget_stops_calls_and_cache_does_not_pay_twice() {
         },
     );
     let input = json!({"q": "x"});
+    let spent_before = cost_usd_total();
     assert!(e.structured(spec(), Some(&input)).await.is_ok());
     // Same input: served from the cache, no call, no cost.
     assert_eq!(
@@ -291,6 +292,13 @@ async fn budget_stops_calls_and_cache_does_not_pay_twice() {
             _ => None,
         });
     assert_eq!(gauge, Some(0.0), "llm_budget_remaining_usd reads 0");
+    // llm_cost_usd_total counts the one call's real cost exactly (other tests of this process
+    // may add theirs concurrently, never subtract).
+    assert!(
+        cost_usd_total() - spent_before >= dec!(1.10),
+        "{} - {spent_before}",
+        cost_usd_total()
+    );
 }
 
 #[tokio::test]
