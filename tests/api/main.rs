@@ -27,6 +27,7 @@ mod metrics;
 mod migrations;
 mod monitoring;
 mod openapi;
+mod readmodel;
 mod redis;
 mod security;
 mod telegram;
