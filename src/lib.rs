@@ -48,6 +48,7 @@ pub mod http;
 pub mod jobs;
 pub mod maintenance;
 pub mod metrics;
+pub mod readmodel;
 pub mod schedules;
 pub mod startup;
 pub mod telegram;

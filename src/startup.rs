@@ -43,6 +43,7 @@ pub struct Application {
     db: DbHandle,
     schedules: Arc<ScheduleRunner>,
     listener: crate::jobs::ListenHandle,
+    model_listener: crate::readmodel::ListenHandle,
     audit: Audit,
     stop_rx: oneshot::Receiver<()>,
     stop_tx: Option<oneshot::Sender<()>>,
@@ -206,6 +207,8 @@ impl Application {
         let jobs = JobQueue::new(Arc::clone(&job_store), dispatchers, Arc::new(registry));
         let _ = queue_cell.set(jobs.clone());
         let job_listener = crate::jobs::listen(db.clone(), jobs.clone());
+        let read_model = crate::readmodel::ReadModel::new();
+        let model_listener = crate::readmodel::listen(db.clone(), Arc::clone(&read_model));
         let schedules = ScheduleRunner::new(
             db.clone(),
             jobs.clone(),
@@ -252,7 +255,12 @@ impl Application {
             monitors,
             check_timeout,
             db: db.clone(),
-            auth: Arc::new(AuthService::new(&keys.jwt, settings.auth.clone())),
+            auth: Arc::new(AuthService::new(
+                &keys.jwt,
+                settings.auth.clone(),
+                Arc::clone(&read_model),
+            )),
+            read_model,
             limits,
             audit: audit.clone(),
             cipher,
@@ -307,6 +315,7 @@ impl Application {
             db,
             schedules: keep_schedules,
             listener: job_listener,
+            model_listener,
             audit,
             stop_rx,
             stop_tx: Some(stop_tx),
@@ -343,6 +352,7 @@ impl Application {
             db,
             schedules,
             listener: job_listener,
+            model_listener,
             audit,
             stop_rx,
             ..
@@ -372,6 +382,7 @@ impl Application {
         tracing::info!("shutting down: stopping schedules and actors");
         schedules.shutdown().await;
         job_listener.stop().await;
+        model_listener.stop().await;
         supervisor.shutdown().await;
         tracing::info!("shutting down: closing the database");
         db.close().await;

@@ -314,7 +314,7 @@ pub async fn list_keys(ctx: Ctx) -> Result<web::Json<Vec<ApiKey>>, ApiError> {
 #[tracing::instrument(skip_all, fields(trace_id = %ctx.trace_id))]
 pub async fn revoke_key(ctx: Ctx, id: web::Path<String>) -> Result<web::Json<ApiKey>, ApiError> {
     let db = ctx.db()?;
-    let row = api_keys::revoke(&db, &id)
+    let row = api_keys::revoke(&db, &ctx.state.read_model, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no API key {id}")))?;
     ctx.audit(

@@ -22,6 +22,8 @@ pub struct AppState {
     pub check_timeout: Duration,
     pub db: DbHandle,
     pub auth: Arc<AuthService>,
+    /// Small hot tables from memory (`readmodel`); the auth service shares it (API keys).
+    pub read_model: Arc<crate::readmodel::ReadModel>,
     pub limits: Arc<Limits>,
     pub audit: Audit,
     pub cipher: Arc<Cipher>,

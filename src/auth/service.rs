@@ -6,9 +6,11 @@ use super::sessions::{SessionCache, SessionState};
 use super::tokens::{JwtKeys, digest, looks_like_jwt, random_secret};
 use super::{Principal, Role, Subject};
 use crate::config::AuthSettings;
-use crate::db::{Db, api_keys, tokens, users};
+use crate::db::{Db, tokens, users};
+use crate::readmodel::ReadModel;
 use chrono::{Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
 pub const API_KEY_PREFIX: &str = "ais_";
@@ -20,6 +22,8 @@ pub struct AuthService {
     /// The process's one bounded password hasher.
     pub passwords: Passwords,
     pub sessions: SessionCache,
+    /// API keys are looked up here, per request, without a round trip.
+    pub read_model: Arc<ReadModel>,
 }
 
 /// What login and refresh hand back.
@@ -31,8 +35,13 @@ pub struct Session {
 }
 
 impl AuthService {
-    pub fn new(jwt_secret: &SecretString, settings: AuthSettings) -> Self {
+    pub fn new(
+        jwt_secret: &SecretString,
+        settings: AuthSettings,
+        read_model: Arc<ReadModel>,
+    ) -> Self {
         Self {
+            read_model,
             jwt: JwtKeys::new(jwt_secret, &settings.issuer, settings.access_ttl_secs),
             passwords: Passwords::new(&settings),
             sessions: SessionCache::new(std::time::Duration::from_secs(
@@ -193,7 +202,7 @@ impl AuthService {
         let db = db.ok_or(AuthError::NoDatabase)?;
         let prefix = format!("{API_KEY_PREFIX}{short}");
         let revoked = AuthError::BadCredential("API key invalid or revoked");
-        let Some(row) = api_keys::by_prefix(db, &prefix).await? else {
+        let Some(row) = self.read_model.api_key(db, &prefix).await? else {
             return Err(revoked);
         };
         let matches: bool = row

@@ -1,6 +1,7 @@
 //! `api_keys`: long-lived credentials for integrations, stored as SHA-256 of the key.
 
 use super::{Db, DbError};
+use crate::readmodel::{self, ReadModel, Table};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -56,22 +57,33 @@ pub async fn list(db: &Db) -> Result<Vec<ApiKeyRow>, DbError> {
         .await)?)
 }
 
-/// `None` when no such key; revoking twice keeps the first revocation time.
+/// `None` when no such key; revoking twice keeps the first revocation time. Every process
+/// refuses the key from its next request on (the read model is told).
 #[tracing::instrument(skip_all)]
-pub async fn revoke(db: &Db, id: &str) -> Result<Option<ApiKeyRow>, DbError> {
+pub async fn revoke(db: &Db, model: &ReadModel, id: &str) -> Result<Option<ApiKeyRow>, DbError> {
+    let res = revoke_tx(db, id).await;
+    model.changed();
+    res
+}
+
+async fn revoke_tx(db: &Db, id: &str) -> Result<Option<ApiKeyRow>, DbError> {
     let sql = "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1";
-    let n = on_db!(db, |p| sqlx::query(sql)
+    let mut tx = db.begin_write().await?;
+    let n = crate::on_tx!(&mut tx, |c| sqlx::query(sql)
         .bind(id)
         .bind(Utc::now())
-        .execute(p)
+        .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
     if n == 0 {
         return Ok(None);
     }
     let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1");
-    Ok(on_db!(db, |p| sqlx::query_as::<_, ApiKeyRow>(&sql)
+    let row = crate::on_tx!(&mut tx, |c| sqlx::query_as::<_, ApiKeyRow>(&sql)
         .bind(id)
-        .fetch_optional(p)
-        .await)?)
+        .fetch_optional(c)
+        .await)?;
+    readmodel::notify(&mut tx, Table::ApiKeys).await?;
+    tx.commit().await?;
+    Ok(row)
 }

@@ -1,6 +1,7 @@
 //! `fin_categories`: a two-level tree (parent/child), each income, expense or transfer.
 
 use crate::db::{Arg, Db, DbError, Record, Sql};
+use crate::readmodel::{self, ReadModel, Table};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CategoryRow {
@@ -42,19 +43,35 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<CategoryRow>, DbError> {
     db.fetch_optional(Sql::new(sql).bind(id)).await
 }
 
-pub async fn upsert(db: &Db, c: &CategoryRow) -> Result<(), DbError> {
+/// Inserts or replaces `c`; every process's read model sees it on its next read.
+pub async fn upsert(db: &Db, model: &ReadModel, c: &CategoryRow) -> Result<(), DbError> {
+    let res = upsert_tx(db, c).await;
+    // Even after an error: the commit's outcome may be unknown, and a drop costs one read.
+    model.changed();
+    res
+}
+
+async fn upsert_tx(db: &Db, c: &CategoryRow) -> Result<(), DbError> {
     let mut sql = Sql::insert("fin_categories", c);
     sql.push(
         " ON CONFLICT (id) DO UPDATE SET name = excluded.name, parent_id = excluded.parent_id, \
          kind = excluded.kind, updated_at = excluded.updated_at",
     );
-    db.execute(sql).await?;
-    Ok(())
+    let mut tx = db.begin_write().await?;
+    tx.execute(sql).await?;
+    readmodel::notify(&mut tx, Table::Categories).await?;
+    tx.commit().await
 }
 
 /// Deletes a category with no children; its transactions become uncategorized (and
 /// unlocked: the user's choice no longer exists).
-pub async fn delete(db: &Db, id: &str) -> Result<bool, DbError> {
+pub async fn delete(db: &Db, model: &ReadModel, id: &str) -> Result<bool, DbError> {
+    let res = delete_tx(db, id).await;
+    model.changed();
+    res
+}
+
+async fn delete_tx(db: &Db, id: &str) -> Result<bool, DbError> {
     let mut tx = db.begin_write().await?;
     let children: i64 = tx
         .fetch_scalar(Sql::new("SELECT COUNT(*) FROM fin_categories WHERE parent_id = $1").bind(id))
@@ -86,6 +103,7 @@ pub async fn delete(db: &Db, id: &str) -> Result<bool, DbError> {
     let n = tx
         .execute(Sql::new("DELETE FROM fin_categories WHERE id = $1").bind(id))
         .await?;
+    readmodel::notify(&mut tx, Table::Categories).await?;
     tx.commit().await?;
     Ok(n > 0)
 }

@@ -213,17 +213,19 @@ pub async fn list(
     filter.apply(&mut sql);
     let col = sort.column();
     let op = if sort.descending() { "<" } else { ">" };
+    // The leading `col {op}= a` repeats what the OR implies so that both planners turn it
+    // into an index range instead of scanning from the first row and filtering.
     match cursor {
         Some(Cursor::Date(d, id)) if col == "booked_date" => {
             let (a, b) = (sql.arg(d), sql.arg(id));
             sql.push(&format!(
-                " AND (booked_date {op} {a} OR (booked_date = {a} AND id {op} {b}))"
+                " AND booked_date {op}= {a} AND (booked_date {op} {a} OR (booked_date = {a} AND id {op} {b}))"
             ));
         }
         Some(Cursor::Amount(v, id)) if col == "amount_e4" => {
             let (a, b) = (sql.arg(*v), sql.arg(id));
             sql.push(&format!(
-                " AND (amount_e4 {op} {a} OR (amount_e4 = {a} AND id {op} {b}))"
+                " AND amount_e4 {op}= {a} AND (amount_e4 {op} {a} OR (amount_e4 = {a} AND id {op} {b}))"
             ));
         }
         _ => {}

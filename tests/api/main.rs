@@ -35,6 +35,7 @@ mod migrations;
 mod monitoring;
 mod openapi;
 mod paper_real_feed;
+mod readmodel;
 mod redis;
 mod security;
 mod telegram;

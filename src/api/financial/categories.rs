@@ -46,7 +46,7 @@ async fn save(
         created_at: created_at.unwrap_or(now),
         updated_at: now,
     };
-    match categories::upsert(&db, &row).await {
+    match categories::upsert(&db, &ctx.state.read_model, &row).await {
         Err(crate::db::DbError::Conflict { .. }) => {
             return Err(ApiError::Conflict(format!(
                 "a category named `{}` exists there",
@@ -69,12 +69,9 @@ async fn save(
 #[utoipa::path(tag = "financial", responses((status = 200, description = "Categories", body = [Category])))]
 #[get("/v1/financial/categories")]
 pub async fn list_categories(ctx: Ctx) -> Result<web::Json<Vec<Category>>, ApiError> {
+    let rows = ctx.state.read_model.categories(&ctx.db()?).await?;
     Ok(web::Json(
-        categories::list(&ctx.db()?)
-            .await?
-            .into_iter()
-            .map(Category::from)
-            .collect(),
+        rows.iter().cloned().map(Category::from).collect(),
     ))
 }
 
@@ -122,7 +119,7 @@ pub async fn delete_category(ctx: Ctx, id: web::Path<String>) -> Result<HttpResp
     let c = categories::get(&db, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no category {id}")))?;
-    if !categories::delete(&db, &c.id).await? {
+    if !categories::delete(&db, &ctx.state.read_model, &c.id).await? {
         return Err(ApiError::Conflict(
             "the category has children; delete or move them first".to_owned(),
         ));
