@@ -6,6 +6,8 @@ pub const VENUE_WEIGHT_USED: &str = "venue_weight_used";
 /// `promtool check metrics` (a test) rejects abbreviated ones.
 pub const VENUE_CLOCK_OFFSET_SECONDS: &str = "venue_clock_offset_seconds";
 pub const ORDER_LATENCY_SECONDS: &str = "order_latency_seconds";
+pub const VENUE_BALANCE_DRIFT: &str = "venue_balance_drift";
+pub const VENUE_BALANCE_MISMATCH_TOTAL: &str = "venue_balance_mismatch_total";
 
 pub fn describe() {
     metrics::describe_counter!(
@@ -20,6 +22,14 @@ pub fn describe() {
         VENUE_CLOCK_OFFSET_SECONDS,
         metrics::Unit::Seconds,
         "Venue server time minus ours, applied to signed requests' timestamps."
+    );
+    metrics::describe_gauge!(
+        VENUE_BALANCE_DRIFT,
+        "What a real venue holds of an asset minus what our baseline and fills imply (balance reconciliation)."
+    );
+    metrics::describe_counter!(
+        VENUE_BALANCE_MISMATCH_TOTAL,
+        "Times an asset's venue balance went beyond the reconciliation tolerance."
     );
     metrics::describe_histogram!(
         ORDER_LATENCY_SECONDS,

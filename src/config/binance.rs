@@ -22,6 +22,10 @@ pub struct BinanceSettings {
     pub weight_limit: u32,
     /// Share of `weight_limit` (percent) after which calls wait for the next minute.
     pub weight_slowdown_percent: u32,
+    /// The longest such a wait may be, ms; past it a call is refused unsent ("busy": an
+    /// order is rejected, never left with an unknown outcome). With `request_timeout_ms` it
+    /// must stay under the engine's 10 s venue-call timeout.
+    pub weight_wait_max_ms: u64,
     /// Symbol rules (`exchangeInfo`) are reloaded after this many seconds.
     pub rules_refresh_secs: u64,
     /// Fee rates as fractions of notional (Binance's base rate is 0.1 %). Used for PnL
@@ -40,6 +44,7 @@ impl Default for BinanceSettings {
             request_timeout_ms: 5000,
             weight_limit: 6000,
             weight_slowdown_percent: 80,
+            weight_wait_max_ms: 3000,
             rules_refresh_secs: 3600,
             maker_fee: Decimal::new(1, 3),
             taker_fee: Decimal::new(1, 3),

@@ -240,6 +240,15 @@ fn trading(s: &Settings) -> Result<(), ConfigError> {
     if !(1..=500).contains(&t.book_depth) {
         return Err(key("trading.book_depth", "must be between 1 and 500"));
     }
+    if t.reconcile_rel_tolerance.is_sign_negative()
+        || t.reconcile_rel_tolerance >= rust_decimal::Decimal::ONE
+        || t.reconcile_abs_tolerance.is_sign_negative()
+    {
+        return Err(key(
+            "trading.reconcile_rel_tolerance",
+            "reconcile_rel_tolerance a fraction in [0, 1) and reconcile_abs_tolerance not negative",
+        ));
+    }
     let b = &t.binance;
     for (field, url) in [("testnet_url", &b.testnet_url), ("live_url", &b.live_url)] {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -262,6 +271,15 @@ fn trading(s: &Settings) -> Result<(), ConfigError> {
         return Err(key(
             "trading.binance.weight_slowdown_percent",
             "weight_limit at least 1 and weight_slowdown_percent 1-100",
+        ));
+    }
+    let call_timeout_ms = crate::trading::VENUE_CALL_TIMEOUT.as_millis() as u64;
+    if b.weight_wait_max_ms.saturating_add(b.request_timeout_ms) >= call_timeout_ms {
+        return Err(key(
+            "trading.binance.weight_wait_max_ms",
+            format!(
+                "weight_wait_max_ms + request_timeout_ms must stay under the {call_timeout_ms} ms venue-call timeout"
+            ),
         ));
     }
     for (field, fee) in [("maker_fee", b.maker_fee), ("taker_fee", b.taker_fee)] {

@@ -16,6 +16,13 @@ pub struct TradingSettings {
     pub book_depth: usize,
     /// Smallest tick interval a strategy may ask for, in ms.
     pub min_tick_interval_ms: u64,
+    /// Real venues' balances are compared with what our fills imply this often (seconds; 0:
+    /// only when the balances endpoint is read).
+    pub reconcile_interval_secs: u64,
+    /// A difference larger than `reconcile_rel_tolerance` × expected + the absolute part
+    /// (the larger of `reconcile_abs_tolerance` and the asset's step size) is a mismatch.
+    pub reconcile_rel_tolerance: Decimal,
+    pub reconcile_abs_tolerance: Decimal,
     pub paper: PaperSettings,
     pub market_data: MarketDataSettings,
     pub kraken: KrakenSettings,
@@ -29,6 +36,9 @@ impl Default for TradingSettings {
             max_consecutive_errors: 5,
             book_depth: 20,
             min_tick_interval_ms: 100,
+            reconcile_interval_secs: 60,
+            reconcile_rel_tolerance: Decimal::new(1, 3),
+            reconcile_abs_tolerance: Decimal::new(1, 8),
             paper: PaperSettings::default(),
             market_data: MarketDataSettings::default(),
             kraken: KrakenSettings::default(),
@@ -168,6 +178,9 @@ pub struct KrakenSettings {
     /// no call is sent for this long.
     pub rate_limit_pause_ms: u64,
     pub request_timeout_ms: u64,
+    /// An order whose `AddOrder` outcome is unknown and that Kraken does not show is looked
+    /// for this long before it is taken as never placed (Kraken can show it a moment late).
+    pub unknown_order_window_secs: u64,
 }
 
 impl Default for KrakenSettings {
@@ -178,6 +191,7 @@ impl Default for KrakenSettings {
             taker_fee: Decimal::new(40, 4),
             rate_limit_pause_ms: 15_000,
             request_timeout_ms: 10_000,
+            unknown_order_window_secs: 60,
         }
     }
 }

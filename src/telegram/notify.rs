@@ -7,7 +7,7 @@ use super::store;
 use crate::db::DbHandle;
 use actors::events::{
     ArbitrageOpportunityFound, Event, EventBus, JobFailed, StrategyStateChanged, TradeExecuted,
-    TransactionSynced,
+    TransactionSynced, VenueBalanceMismatch,
 };
 use actors::supervise::ActorRef;
 use actors::telegram::TelegramActor;
@@ -65,10 +65,22 @@ impl Notifiable for TradeExecuted {
                 esc(&self.symbol),
                 esc(&self.price),
                 esc(&self.venue),
-                esc(&self.fee),
+                esc(&fee_text(self)),
                 if self.live { " — LIVE" } else { "" }
             ),
         ))
+    }
+}
+
+/// The fee as charged (`0.001 BTC`), saying when it could not be valued in the quote asset.
+fn fee_text(t: &TradeExecuted) -> String {
+    if t.fee_asset.is_empty() {
+        return t.fee.clone();
+    }
+    if t.fee_valued {
+        format!("{} {}", t.fee_amount, t.fee_asset)
+    } else {
+        format!("{} {}, not valued", t.fee_amount, t.fee_asset)
     }
 }
 
@@ -121,6 +133,24 @@ impl Notifiable for TransactionSynced {
     }
 }
 
+impl Notifiable for VenueBalanceMismatch {
+    fn message(&self) -> Option<(NotificationKind, String)> {
+        Some((
+            NotificationKind::Balances,
+            format!(
+                "⚖️ <b>{}</b> holds {} {} but our fills imply {} (difference {}, tolerance {}). \
+                 A trade outside the service, a missed fill or a fee we did not count?",
+                esc(&self.venue),
+                esc(&self.actual),
+                esc(&self.asset),
+                esc(&self.expected),
+                esc(&self.drift),
+                esc(&self.tolerance),
+            ),
+        ))
+    }
+}
+
 impl Notifiable for JobFailed {
     fn message(&self) -> Option<(NotificationKind, String)> {
         self.dead.then(|| {
@@ -158,6 +188,7 @@ impl Notifier {
         self.clone().subscribe::<ArbitrageOpportunityFound>(bus);
         self.clone().subscribe::<TransactionSynced>(bus);
         self.clone().subscribe::<JobFailed>(bus);
+        self.clone().subscribe::<VenueBalanceMismatch>(bus);
         self.subscribe_taps(bus);
     }
 

@@ -36,6 +36,8 @@ pub enum NotificationKind {
     Summary,
     /// The AI's monthly budget is used up (admins only, once a month).
     Ai,
+    /// A real venue's balance differs from what our fills imply (`VenueBalanceMismatch`).
+    Balances,
 }
 
 #[derive(

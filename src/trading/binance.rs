@@ -12,7 +12,7 @@ use crate::adapters::binance::{
 use crate::config::BinanceSettings;
 use crate::crypto::Cipher;
 use crate::db::{DbHandle, integrations};
-use actors::trading::connector::{Connector, ConnectorError};
+use actors::trading::connector::{AssetBalance, Connector, ConnectorError};
 use actors::trading::rules::SymbolRules;
 use actors::trading::rules_cache::RulesCache;
 use actors::trading::runtime::Clock;
@@ -77,6 +77,7 @@ impl BinanceVenue {
                         .weight_limit
                         .saturating_mul(self.settings.weight_slowdown_percent)
                         / 100,
+                    max_weight_wait: Duration::from_millis(self.settings.weight_wait_max_ms),
                 };
                 let client = BinanceClient::new(config, creds, Arc::clone(&self.limits))
                     .map(Arc::new)
@@ -175,6 +176,10 @@ impl Connector for BinanceVenue {
 
     async fn balances(&self) -> Result<BTreeMap<String, Decimal>, ConnectorError> {
         self.client().await?.balances().await
+    }
+
+    async fn balance_sheet(&self) -> Result<BTreeMap<String, AssetBalance>, ConnectorError> {
+        self.client().await?.balance_sheet().await
     }
 
     async fn place(&self, order: &OrderRequest) -> Result<OrderReport, ConnectorError> {

@@ -11,6 +11,7 @@
 //! - `nonce_store.rs`: `NonceStore` (Kraken's nonce reservation, kept across restarts).
 //! - `strategies.rs`: strategy CRUD and history queries for the API.
 //! - `pnl_history.rs`: cumulative realised PnL over time, replayed from the fills.
+//! - `reconcile.rs`: real venues' balances against a baseline moved by our fills.
 
 pub mod binance;
 pub mod kraken_setup;
@@ -18,6 +19,7 @@ pub mod market_data;
 pub mod nonce_store;
 pub mod paper_store;
 pub mod pnl_history;
+pub mod reconcile;
 pub mod rows;
 pub mod store;
 pub mod strategies;
@@ -32,6 +34,10 @@ use actors::trading::runtime::{Clock, Deps, RuntimeConfig, TradingManager};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long the strategy engine gives one venue call before it counts as timed out (an
+/// order's outcome unknown). Connectors keep their own waits under it.
+pub const VENUE_CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub use venues::Venues;
 
 /// What the API needs of the running trading runtime.
@@ -42,6 +48,8 @@ pub struct Trading {
     pub min_tick_interval_ms: u64,
     /// The Binance connector (also in `venues`), reloaded when its setting changes.
     pub binance: Option<Arc<binance::BinanceVenue>>,
+    /// Real venues' balances against our fills (periodic, and on every balances read).
+    pub reconciler: Arc<reconcile::Reconciler>,
 }
 
 /// Starts the trading manager under `supervisor` (it recovers running strategies itself),
@@ -81,6 +89,16 @@ pub fn start(
         });
         venue
     });
+    let reconciler = Arc::new(reconcile::Reconciler::new(
+        db.clone(),
+        venues.clone(),
+        reconcile::ReconcileSettings {
+            interval: Duration::from_secs(settings.reconcile_interval_secs),
+            rel_tolerance: settings.reconcile_rel_tolerance,
+            abs_tolerance: settings.reconcile_abs_tolerance,
+        },
+    ));
+    Arc::clone(&reconciler).start();
     let deps = Arc::new(Deps {
         store: Arc::new(store::SqlTradingStore(db.clone())),
         venues: venues.clone(),
@@ -89,7 +107,7 @@ pub fn start(
             book_depth: settings.book_depth,
             max_consecutive_errors: settings.max_consecutive_errors,
             resume_on_restart: settings.resume_on_restart,
-            venue_timeout: Duration::from_secs(10),
+            venue_timeout: VENUE_CALL_TIMEOUT,
             max_restarts: 3,
             restart_window: Duration::from_secs(600),
         },
@@ -103,5 +121,6 @@ pub fn start(
         venues: Arc::new(venues),
         min_tick_interval_ms: settings.min_tick_interval_ms,
         binance,
+        reconciler,
     })
 }

@@ -32,6 +32,9 @@ struct FillRow {
     qty: String,
     price: String,
     fee: String,
+    /// NULL on fills recorded before fee assets were: those fees were in the quote asset.
+    fee_amount: Option<String>,
+    fee_asset: Option<String>,
     ts: i64,
 }
 
@@ -47,7 +50,7 @@ pub async fn cumulative_realised(
 ) -> Result<PnlCurves, DbError> {
     let to_ms = w.to.map(|t| t.timestamp_millis());
     let sql = Sql::new(
-        "SELECT strategy_id, venue, symbol, side, qty, price, fee, ts FROM fills \
+        "SELECT strategy_id, venue, symbol, side, qty, price, fee, fee_amount, fee_asset, ts FROM fills \
          WHERE ($1 IS NULL OR strategy_id = $1) AND ($2 IS NULL OR ts <= $2) \
          ORDER BY ts, venue, trade_id",
     )
@@ -75,6 +78,12 @@ fn replay(rows: &[FillRow], w: &PnlWindow, now: DateTime<Utc>) -> Result<PnlCurv
             .or_default();
         let before = position.realised;
         position.apply(side, qty, price, fee);
+        // As the runtime does: a fee kept in the base asset shrinks the holding.
+        if let (Some(asset), Some(amount)) = (&r.fee_asset, &r.fee_amount)
+            && split_symbol(&r.symbol).is_some_and(|(base, _)| base == asset)
+        {
+            position.deduct_base_fee(decimal("fee_amount", amount)?);
+        }
         if from_ms.is_some_and(|from| r.ts < from) {
             continue;
         }
@@ -124,6 +133,8 @@ mod tests {
             qty: qty.into(),
             price: price.into(),
             fee: "0.1".into(),
+            fee_amount: None,
+            fee_asset: None,
             ts,
         }
     }

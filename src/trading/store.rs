@@ -175,6 +175,9 @@ impl TradingStore for SqlTradingStore {
                 quantity: text(f.qty),
                 price: text(f.price),
                 fee: text(f.fee),
+                fee_amount: text(f.fee_amount),
+                fee_asset: f.fee_asset.clone(),
+                fee_valued: f.fee_valued,
                 live: f.live,
                 trace_id: f.trace_id.clone(),
             },
@@ -287,8 +290,9 @@ async fn record_fill_in(
 ) -> Result<bool, DbError> {
     let mut tx = db.begin_write().await?;
     let sql = Sql::new(
-        "INSERT INTO fills (venue, trade_id, client_order_id, strategy_id, symbol, side, qty, price, fee, liquidity, ts) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (venue, trade_id) DO NOTHING",
+        "INSERT INTO fills (venue, trade_id, client_order_id, strategy_id, symbol, side, qty, price, fee, liquidity, ts, \
+         fee_amount, fee_asset, fee_valued) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (venue, trade_id) DO NOTHING",
     )
     .bind(&f.venue)
     .bind(&f.trade_id)
@@ -300,7 +304,10 @@ async fn record_fill_in(
     .bind(text(f.price))
     .bind(text(f.fee))
     .bind(liquidity(f.liquidity))
-    .bind(f.ts_ms);
+    .bind(f.ts_ms)
+    .bind(text(f.fee_amount))
+    .bind(&f.fee_asset)
+    .bind(f.fee_valued);
     if tx.execute(sql).await? == 0 {
         tx.rollback().await?;
         return Ok(false);

@@ -170,6 +170,7 @@ pub fn kraken(
             },
             rate_limit_pause: std::time::Duration::from_millis(k.rate_limit_pause_ms),
             request_timeout: std::time::Duration::from_millis(k.request_timeout_ms.max(1)),
+            unknown_order_window: std::time::Duration::from_secs(k.unknown_order_window_secs),
         },
         Arc::new(super::kraken_setup::SqlKrakenSetup {
             db: db.clone(),

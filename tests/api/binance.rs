@@ -14,12 +14,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn client(fake: &FakeBinance) -> BinanceClient {
+    client_with(fake, Duration::from_secs(3))
+}
+
+fn client_with(fake: &FakeBinance, max_weight_wait: Duration) -> BinanceClient {
     BinanceClient::new(
         ClientConfig {
             base_url: fake.url.clone(),
             recv_window_ms: 2000,
             request_timeout: Duration::from_millis(500),
             slowdown_at: 4800,
+            max_weight_wait,
         },
         Some(Credentials {
             api_key: API_KEY.to_owned().into(),
@@ -280,4 +285,82 @@ async fn a_429_pauses_every_call_and_a_418_bans() {
         Err(ConnectorError::Banned(_))
     ));
     assert_eq!(fake.lock().calls.len(), before);
+}
+
+#[actix_web::test]
+async fn fees_are_reported_in_the_asset_charged_and_valued_when_the_venue_prices_it() {
+    let fake = FakeBinance::start().await;
+    let c = client(&fake);
+    // Base-asset fee: 0.1 % of the BTC received, valued at the fill price.
+    let r = c
+        .place(&order("ais-fee-1", Side::Buy, OrderKind::Market, dec!(0.1)))
+        .await
+        .expect("placed");
+    let f = &r.fills[0];
+    assert_eq!((f.fee_amount, f.fee_asset.as_str()), (dec!(0.0001), "BTC"));
+    assert_eq!(f.fee, dec!(0.0001) * dec!(100.01));
+    assert!(f.fee_valued);
+    // BNB fee: valued at BNBUSDT's mid price from the venue's book ticker.
+    fake.lock().fees_in_bnb = true;
+    let r = c
+        .place(&order("ais-fee-2", Side::Buy, OrderKind::Market, dec!(0.1)))
+        .await
+        .expect("placed");
+    let f = &r.fills[0];
+    let bnb = (dec!(0.1) * dec!(100.01) * dec!(0.00075) / dec!(600)).round_dp(8);
+    assert_eq!((f.fee_amount, f.fee_asset.as_str()), (bnb, "BNB"));
+    assert_eq!(f.fee, (bnb * dec!(600)).normalize());
+    assert!(f.fee_valued);
+    assert_eq!(fake.count("GET", "/api/v3/ticker/bookTicker"), 1);
+    // Looked up again through myTrades: the price is reused, not asked per fill.
+    let again = c
+        .order_status("BTC-USDT", "ais-fee-2")
+        .await
+        .expect("status")
+        .expect("known");
+    assert_eq!(again.fills[0].fee, f.fee);
+    assert_eq!(fake.count("GET", "/api/v3/ticker/bookTicker"), 1);
+}
+
+#[actix_web::test]
+async fn a_fee_in_an_asset_the_venue_cannot_price_is_reported_unvalued() {
+    let fake = FakeBinance::start().await;
+    fake.lock().fees_in_bnb = true;
+    fake.lock().tickers.clear();
+    let c = client(&fake);
+    let r = c
+        .place(&order("ais-fee-3", Side::Buy, OrderKind::Market, dec!(0.1)))
+        .await
+        .expect("placed");
+    let f = &r.fills[0];
+    assert_eq!(f.fee_asset, "BNB");
+    assert!(f.fee_amount > dec!(0));
+    // Not valued, and said so: never a silent zero.
+    assert!(!f.fee_valued);
+    assert_eq!(f.fee, dec!(0));
+}
+
+#[actix_web::test]
+async fn a_weight_wait_longer_than_a_call_may_take_refuses_the_order_unsent() {
+    let fake = FakeBinance::start().await;
+    // No wait is short enough: whatever is left of the minute, the call is refused at once
+    // (in the service the cap is `weight_wait_max_ms`, under the engine's 10 s call timeout).
+    let c = client_with(&fake, Duration::ZERO);
+    // The venue reports 5001 of 6000 used: past the 80 % slowdown mark.
+    fake.lock().weight = 5000;
+    c.order_book("BTC-USDT", 5).await.expect("book");
+    let r = c
+        .place(&order("ais-busy", Side::Buy, OrderKind::Market, dec!(0.1)))
+        .await;
+    // A refusal (known outcome: nothing was sent), not `Unavailable` (unknown outcome).
+    match r {
+        Err(ConnectorError::Rejected(why)) => assert!(why.contains("busy"), "{why}"),
+        other => panic!("expected a busy refusal, got {other:?}"),
+    }
+    assert_eq!(fake.count("POST", "/api/v3/order"), 0);
+    // Other calls are merely unavailable for now (retryable).
+    assert!(matches!(
+        c.order_book("BTC-USDT", 5).await,
+        Err(ConnectorError::Unavailable(why)) if why.contains("busy")
+    ));
 }

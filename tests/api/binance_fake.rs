@@ -74,6 +74,11 @@ pub struct State {
     pub calls: Vec<(String, String, BTreeMap<String, String>)>,
     /// `X-MBX-USED-WEIGHT-1M` sent back (grows by one per request).
     pub weight: u32,
+    /// Charge commission in BNB (the fee discount) instead of the asset received: 0.075 % of
+    /// the quote notional, converted at the `BNBUSDT` ticker (or at 600 when there is none).
+    pub fees_in_bnb: bool,
+    /// `GET /api/v3/ticker/bookTicker` answers: symbol → (bid, ask). Unknown symbols: -1121.
+    pub tickers: BTreeMap<String, (Decimal, Decimal)>,
     next_id: i64,
 }
 
@@ -94,6 +99,8 @@ impl Default for State {
             next_any: None,
             calls: Vec::new(),
             weight: 0,
+            fees_in_bnb: false,
+            tickers: BTreeMap::from([("BNBUSDT".to_owned(), (dec!(599.9), dec!(600.1)))]),
             next_id: 1000,
         }
     }
@@ -190,7 +197,15 @@ fn execute(st: &mut State, i: usize, qty: Decimal, price: Decimal, is_maker: boo
     } else {
         ("USDT", qty * price, "BTC", qty)
     };
-    let commission = got_qty * dec!(0.001);
+    let (commission, commission_asset) = if st.fees_in_bnb {
+        let bnb = st
+            .tickers
+            .get("BNBUSDT")
+            .map_or(dec!(600), |(b, a)| (b + a) / dec!(2));
+        ((qty * price * dec!(0.00075) / bnb).round_dp(8), "BNB")
+    } else {
+        (got_qty * dec!(0.001), got)
+    };
     let trade = FakeTrade {
         id,
         order_id: o.order_id,
@@ -198,11 +213,12 @@ fn execute(st: &mut State, i: usize, qty: Decimal, price: Decimal, is_maker: boo
         price,
         qty,
         commission,
-        commission_asset: got.to_owned(),
+        commission_asset: commission_asset.to_owned(),
         time: now_ms(),
         is_maker,
     };
-    *st.balances.entry(got.to_owned()).or_default() += got_qty - commission;
+    *st.balances.entry(got.to_owned()).or_default() += got_qty;
+    *st.balances.entry(commission_asset.to_owned()).or_default() -= commission;
     *st.balances.entry(gave.to_owned()).or_default() -= gave_qty;
     st.trades.push(trade);
 }
@@ -375,6 +391,14 @@ fn route(
             HttpResponse::Ok().json(json!({"lastUpdateId": 1027024,
                 "bids": [[s(st.bid), "10.00000000"], [s(st.bid - dec!(1)), "10.00000000"]],
                 "asks": [[s(st.ask), "10.00000000"], [s(st.ask + dec!(1)), "10.00000000"]]}))
+        }
+        ("GET", "/api/v3/ticker/bookTicker") => {
+            let symbol = p.get("symbol").cloned().unwrap_or_default();
+            match st.tickers.get(&symbol) {
+                Some((bid, ask)) => HttpResponse::Ok().json(json!({"symbol": symbol,
+                    "bidPrice": s(*bid), "bidQty": "10.00000000", "askPrice": s(*ask), "askQty": "10.00000000"})),
+                None => return (None, err(400, -1121, "Invalid symbol.")),
+            }
         }
         ("GET", "/api/v3/account") => HttpResponse::Ok().json(json!({
             "makerCommission": 10, "takerCommission": 10, "canTrade": true, "accountType": "SPOT",

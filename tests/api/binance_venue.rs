@@ -14,7 +14,9 @@ use std::time::Duration;
 on_both_backends!(
     venue_mode_comes_from_the_setting_and_gates_live_strategies,
     a_grid_in_sandbox_trades_end_to_end,
-    a_timed_out_order_is_found_by_client_id_and_a_ban_faults
+    a_timed_out_order_is_found_by_client_id_and_a_ban_faults,
+    balances_are_reconciled_with_our_fills_and_a_drift_is_reported_once,
+    a_429_pauses_every_strategy_on_the_venue
 );
 
 async fn spawn(backend: Backend, fake: &FakeBinance) -> TestApp {
@@ -236,6 +238,8 @@ async fn a_grid_in_sandbox_trades_end_to_end(backend: Backend) {
     let admin = app.token_for("admin").await;
     let trader = app.token_for("trader").await;
     set_mode(&app, &admin, "sandbox").await;
+    // Fees in BNB (the discount): valued at the venue's BNBUSDT price, the holding untouched.
+    fake.lock().fees_in_bnb = true;
     let body = strategy_body(
         "grid-bn",
         "grid",
@@ -356,8 +360,9 @@ async fn a_timed_out_order_is_found_by_client_id_and_a_ban_faults(backend: Backe
     assert!(fake.lock().calls.iter().any(|(m, p, q)| m == "GET"
         && p == "/api/v3/order"
         && q.get("origClientOrderId") == Some(&cid)));
-    wait_for(&app, &trader, &id, "holding 0.1", |s| {
-        s["positions"][0]["qty"] == "0.1"
+    // The venue kept 0.1 % of the BTC bought as its fee: we hold what it holds.
+    wait_for(&app, &trader, &id, "holding 0.0999", |s| {
+        s["positions"][0]["qty"] == "0.0999"
     })
     .await;
     // A 418 faults the strategy at once, with the reason.
@@ -369,5 +374,181 @@ async fn a_timed_out_order_is_found_by_client_id_and_a_ban_faults(backend: Backe
             .is_some_and(|r| r.contains("banned")),
         "{s:#}"
     );
+    app.stop().await;
+}
+
+async fn balances(app: &TestApp, token: &str) -> Vec<Value> {
+    let v: Value = app
+        .call(
+            "GET",
+            "/v1/trading/connectors/binance/balances",
+            Some(token),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    v.as_array().cloned().expect("balances")
+}
+
+fn asset<'a>(rows: &'a [Value], name: &str) -> &'a Value {
+    rows.iter()
+        .find(|r| r["asset"] == name)
+        .unwrap_or_else(|| panic!("{name} missing: {rows:#?}"))
+}
+
+async fn mismatch_events(app: &TestApp) -> Vec<Value> {
+    let url = app.db.as_ref().expect("db").url().to_owned();
+    let pool = ai_service::db::Db::connect(&test_settings(&url).database)
+        .await
+        .expect("connect");
+    let rows: Vec<(String,)> = pool
+        .fetch_all(
+            "SELECT payload FROM outbox WHERE event_type = 'VenueBalanceMismatch' ORDER BY id",
+        )
+        .await
+        .expect("outbox");
+    pool.close().await;
+    rows.iter()
+        .map(|(p,)| serde_json::from_str(p).expect("json"))
+        .collect()
+}
+
+async fn balances_are_reconciled_with_our_fills_and_a_drift_is_reported_once(backend: Backend) {
+    let fake = FakeBinance::start().await;
+    let app = spawn(backend, &fake).await;
+    let admin = app.token_for("admin").await;
+    let trader = app.token_for("trader").await;
+    set_mode(&app, &admin, "sandbox").await;
+    let id = create(&app, &trader, buy_once("recon", "0.1", "paper")).await;
+    // The first check takes the baseline: what the venue holds now is what we expect.
+    let rows = balances(&app, &trader).await;
+    let btc = asset(&rows, "BTC");
+    assert_eq!(
+        (&btc["total"], &btc["expected"], &btc["drift"]),
+        (&json!("1"), &json!("1"), &json!("0")),
+        "{rows:#?}"
+    );
+    assert_eq!(btc["within_tolerance"], true);
+    assert!(btc["reconciled_at"].is_string());
+    // BNB is not an asset of the strategy: shown, not reconciled.
+    assert!(
+        rows.iter()
+            .all(|r| r["asset"] != "BNB" || r["expected"].is_null())
+    );
+    // The strategy buys 0.1 BTC at 100.01; the venue keeps 0.1 % of the BTC as its fee.
+    command(&app, &trader, "deploy", &id).await;
+    wait_for(&app, &trader, &id, "holding 0.0999", |s| {
+        s["positions"][0]["qty"] == "0.0999"
+    })
+    .await;
+    // Our fills explain the venue's balances exactly: nothing to report.
+    let rows = balances(&app, &trader).await;
+    let (btc, usdt) = (asset(&rows, "BTC"), asset(&rows, "USDT"));
+    assert_eq!(
+        (&btc["total"], &btc["expected"]),
+        (&json!("1.0999"), &json!("1.0999")),
+        "{rows:#?}"
+    );
+    assert_eq!(
+        (&usdt["total"], &usdt["expected"]),
+        (&json!("9989.999"), &json!("9989.999")),
+        "{rows:#?}"
+    );
+    assert!(
+        rows.iter().all(|r| r["within_tolerance"] != false),
+        "{rows:#?}"
+    );
+    assert!(mismatch_events(&app).await.is_empty());
+    // Behind our back: 0.5 BTC more at the venue (a trade outside the service).
+    *fake.lock().balances.get_mut("BTC").expect("btc") += Decimal::new(5, 1);
+    let rows = balances(&app, &trader).await;
+    let btc = asset(&rows, "BTC");
+    assert_eq!(
+        (&btc["drift"], &btc["within_tolerance"]),
+        (&json!("0.5"), &json!(false)),
+        "{rows:#?}"
+    );
+    let events = mismatch_events(&app).await;
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(
+        (
+            &events[0]["venue"],
+            &events[0]["asset"],
+            &events[0]["drift"]
+        ),
+        (&json!("binance"), &json!("BTC"), &json!("0.5"))
+    );
+    // Still different on the next check: reported once, not on every check.
+    balances(&app, &trader).await;
+    assert_eq!(mismatch_events(&app).await.len(), 1);
+    let metrics = app.get("/metrics").await.text().await.expect("metrics");
+    // (The metrics recorder is shared by the tests of this binary: series, not counts.)
+    for series in [
+        "venue_balance_mismatch_total{venue=\"binance\",asset=\"BTC\"}",
+        "venue_balance_drift{venue=\"binance\",asset=\"BTC\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} missing");
+    }
+    app.flush_audit().await;
+    let audit: Value = app
+        .call(
+            "GET",
+            "/v1/audit?action=venue.balance_mismatch",
+            Some(&admin),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        audit["items"].as_array().map(Vec::len),
+        Some(1),
+        "{audit:#}"
+    );
+    assert_eq!(audit["items"][0]["target"], "venue:binance:BTC");
+    app.stop().await;
+}
+
+async fn a_429_pauses_every_strategy_on_the_venue(backend: Backend) {
+    let fake = FakeBinance::start().await;
+    let app = spawn(backend, &fake).await;
+    let admin = app.token_for("admin").await;
+    let trader = app.token_for("trader").await;
+    set_mode(&app, &admin, "sandbox").await;
+    let ids = [
+        create(&app, &trader, buy_once("first", "0.1", "paper")).await,
+        create(&app, &trader, buy_once("second", "0.1", "paper")).await,
+        create(&app, &trader, buy_once("third", "0.1", "paper")).await,
+    ];
+    // Whichever strategy asks first meets a 429 with Retry-After: 120 s.
+    let before = {
+        let mut st = fake.lock();
+        st.next_any = Some(Script::TooMany(120));
+        st.calls.len()
+    };
+    for id in &ids {
+        command(&app, &trader, "deploy", id).await;
+    }
+    // Every strategy on the venue is held back (its calls refused without being sent) until
+    // it faults on repeated failures, with the pause as the reason.
+    for id in &ids {
+        let s = wait_for(&app, &trader, id, "faulted by the pause", |s| {
+            s["state"] == "faulted"
+        })
+        .await;
+        assert!(
+            s["state_reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("rate limited")),
+            "{s:#}"
+        );
+    }
+    // Only the request that met the 429 reached the venue.
+    let calls = fake.lock().calls.clone();
+    assert_eq!(calls.len(), before + 1, "{calls:#?}");
+    assert_eq!(fake.count("POST", "/api/v3/order"), 0);
     app.stop().await;
 }

@@ -38,6 +38,9 @@ fn trade(n: u32) -> TradeExecuted {
         quantity: format!("0.{n}"),
         price: "50000.00".into(),
         fee: "0.05".into(),
+        fee_amount: "0.05".into(),
+        fee_asset: "EUR".into(),
+        fee_valued: true,
         live: false,
         trace_id: TraceId::new("t-trade"),
     }

@@ -43,6 +43,14 @@ impl KrakenSetup for Setup {
 }
 
 fn connector(fake: &FakeKraken, live: bool) -> KrakenConnector {
+    connector_with_window(fake, live, Duration::from_secs(60))
+}
+
+fn connector_with_window(
+    fake: &FakeKraken,
+    live: bool,
+    unknown_order_window: Duration,
+) -> KrakenConnector {
     KrakenConnector::new(
         KrakenConfig {
             base_url: fake.url.clone(),
@@ -52,6 +60,7 @@ fn connector(fake: &FakeKraken, live: bool) -> KrakenConnector {
             },
             rate_limit_pause: Duration::from_secs(60),
             request_timeout: Duration::from_millis(500),
+            unknown_order_window,
         },
         Arc::new(Setup { live }),
         Arc::new(MemoryNonceStore::default()),
@@ -74,10 +83,17 @@ async fn signed_calls_and_balances_by_our_asset_names() {
     let fake = FakeKraken::start().await;
     let k = connector(&fake, true);
     let balances = k.balances().await.expect("balances");
-    assert_eq!(balances.get("BTC"), Some(&dec!(0.5)), "{balances:?}");
+    // Free: BalanceEx's balance minus hold_trade (0.5 − 0.1 held by open orders).
+    assert_eq!(balances.get("BTC"), Some(&dec!(0.4)), "{balances:?}");
     assert_eq!(balances.get("USD"), Some(&dec!(1000)));
     assert_eq!(balances.get("USDT"), Some(&dec!(2500.5)));
     assert_eq!(balances.len(), 3, "staked XBT.F left out: {balances:?}");
+    let sheet = k.balance_sheet().await.expect("balance sheet");
+    assert_eq!(
+        (sheet["BTC"].free, sheet["BTC"].locked, sheet["BTC"].total()),
+        (dec!(0.4), dec!(0.1), dec!(0.5))
+    );
+    assert_eq!(sheet["USDT"].locked, dec!(0));
     assert_eq!(fake.lock().bad_signatures, 0);
     let book = k.order_book("BTC-USDT", 3).await.expect("book");
     assert_eq!(book.best_ask(), Some(dec!(91852.4)));
@@ -130,6 +146,11 @@ async fn a_live_market_order_fills_from_trades_history_with_its_fee() {
         fill.fee,
         dec!(3.6741),
         "0.4 % of 918.524 USDT, in the quote asset"
+    );
+    // TradesHistory's `fee` is in the quote currency: reported as charged, valued as is.
+    assert_eq!(
+        (fill.fee_amount, fill.fee_asset.as_str(), fill.fee_valued),
+        (dec!(3.6741), "USDT", true)
     );
     assert_eq!(fill.liquidity, Liquidity::Taker);
     // Asked again, the same trade id: the engine deduplicates fills on it.
@@ -266,6 +287,60 @@ async fn an_unknown_outcome_is_resolved_by_client_id_without_placing_twice() {
     assert_eq!(report.filled_qty, dec!(0.02));
     assert_eq!(fake.count("AddOrder"), 1, "not sent twice");
     assert!(fake.count("OpenOrders") >= 1);
+}
+
+#[actix_web::test]
+async fn an_order_kraken_shows_late_stays_pending_and_is_never_sent_twice() {
+    // EService:Unavailable, placed, but invisible to the next two lookups.
+    let fake = FakeKraken::start().await;
+    fake.lock()
+        .script
+        .push_back(Script::UnavailablePlacedShownLate(3));
+    let k = connector(&fake, true);
+    // Asked at once after the unknown outcome: not there yet (1st lookup).
+    let e = k
+        .place(&market_buy("ais-late-1", dec!(0.01)))
+        .await
+        .expect_err("outcome unknown");
+    assert!(matches!(e, ConnectorError::Unavailable(_)), "{e:?}");
+    // The next ticks ask again: still not shown, so still pending — not "never placed".
+    for _ in 0..2 {
+        let r = k
+            .order_status("BTC-USDT", "ais-late-1")
+            .await
+            .expect("asked")
+            .expect("still possibly placed");
+        assert_eq!(r.status, OrderStatus::PendingSubmit);
+    }
+    // The 4th lookup finds it, filled.
+    let r = k
+        .order_status("BTC-USDT", "ais-late-1")
+        .await
+        .expect("asked")
+        .expect("found");
+    assert_eq!(r.status, OrderStatus::Filled);
+    assert_eq!(r.fills.len(), 1);
+    assert_eq!(fake.count("AddOrder"), 1, "never sent again");
+    assert!(fake.count("ClosedOrders") >= 4);
+
+    // Past the window, an order Kraken never shows is taken as never placed.
+    let fake = FakeKraken::start().await;
+    fake.lock()
+        .script
+        .push_back(Script::Error("EService:Unavailable"));
+    let short = connector_with_window(&fake, true, Duration::ZERO);
+    let e = short
+        .place(&market_buy("ais-late-2", dec!(0.01)))
+        .await
+        .expect_err("outcome unknown");
+    assert!(matches!(e, ConnectorError::Unavailable(_)), "{e:?}");
+    assert_eq!(
+        short
+            .order_status("BTC-USDT", "ais-late-2")
+            .await
+            .expect("asked"),
+        None
+    );
 }
 
 #[actix_web::test]
@@ -446,6 +521,12 @@ async fn a_grid_strategy_runs_in_sandbox_end_to_end() {
         assert!(add.iter().all(|(_, f)| f["validate"] == "true"));
         assert!(s.orders.is_empty(), "nothing placed in sandbox");
     }
+    // AddOrder's round trip is timed like Binance's.
+    let metrics = app.get("/metrics").await.text().await.expect("metrics");
+    assert!(
+        metrics.contains("order_latency_seconds_bucket{venue=\"kraken\""),
+        "kraken order latency missing"
+    );
     app.stop().await;
 }
 

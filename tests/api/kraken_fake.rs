@@ -10,7 +10,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use ai_service::adapters::kraken::sign::{api_sign, decode_secret};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -32,6 +32,9 @@ pub enum Script {
     UnavailableButPlaced,
     /// The order is placed, but the answer comes after this long (past the client's timeout).
     SlowButPlaced(Duration),
+    /// The order is placed, the answer is `EService:Unavailable`, and the next this many
+    /// `OpenOrders`/`ClosedOrders` pairs do not show it yet (Kraken's books lagging).
+    UnavailablePlacedShownLate(u32),
 }
 
 #[derive(Debug, Clone)]
@@ -44,6 +47,8 @@ pub struct FakeOrder {
     pub vol: Decimal,
     pub vol_exec: Decimal,
     pub status: &'static str,
+    /// Lookups (`ClosedOrders`, the second of each pair) still to miss it.
+    pub hidden_for: u32,
 }
 
 #[derive(Default)]
@@ -57,7 +62,21 @@ pub struct State {
     pub bad_signatures: u32,
     /// Added to every public book price (a moving market).
     pub shift: Decimal,
+    /// `BalanceEx` by Kraken asset code: (balance, hold_trade). `None`: the recorded account
+    /// (`XXBT` 0.5 with 0.1 held, `ZUSD` 1000, `USDT` 2500.5, staked `XBT.F` 0.1).
+    pub balances: Option<BTreeMap<String, (Decimal, Decimal)>>,
     seq: u64,
+}
+
+/// The account `Balance` and `BalanceEx` describe until a test sets `State::balances`.
+pub fn recorded_balances() -> BTreeMap<String, (Decimal, Decimal)> {
+    let d = |s: &str| s.parse::<Decimal>().expect("decimal");
+    BTreeMap::from([
+        ("XXBT".to_owned(), (d("0.5000000000"), d("0.1000000000"))),
+        ("ZUSD".to_owned(), (d("1000.0000"), d("0.0000"))),
+        ("USDT".to_owned(), (d("2500.50000000"), d("0"))),
+        ("XBT.F".to_owned(), (d("0.1000000000"), d("0"))),
+    ])
 }
 
 #[derive(Clone)]
@@ -160,6 +179,13 @@ async fn private(req: HttpRequest, body: web::Bytes, fake: web::Data<FakeKraken>
                 s.add_order(&form);
                 return err("EService:Unavailable");
             }
+            Some(Script::UnavailablePlacedShownLate(n)) => {
+                s.add_order(&form);
+                if let Some(o) = s.orders.last_mut() {
+                    o.hidden_for = n;
+                }
+                return err("EService:Unavailable");
+            }
             Some(Script::SlowButPlaced(d)) => {
                 s.add_order(&form);
                 Some(d)
@@ -174,9 +200,25 @@ async fn private(req: HttpRequest, body: web::Bytes, fake: web::Data<FakeKraken>
     let mut s = fake.lock();
     let cl = form.get("cl_ord_id").cloned().unwrap_or_default();
     match method.as_str() {
-        "Balance" => ok(
-            json!({"XXBT": "0.5000000000", "ZUSD": "1000.0000", "USDT": "2500.50000000", "XBT.F": "0.1000000000"}),
-        ),
+        "Balance" => {
+            let b = s.balances.clone().unwrap_or_else(recorded_balances);
+            ok(json!(
+                b.iter()
+                    .map(|(k, (total, _))| (k.clone(), json!(total.to_string())))
+                    .collect::<serde_json::Map<_, _>>()
+            ))
+        }
+        "BalanceEx" => {
+            let b = s.balances.clone().unwrap_or_else(recorded_balances);
+            ok(json!(
+                b.iter()
+                    .map(|(k, (total, hold))| (
+                        k.clone(),
+                        json!({"balance": total.to_string(), "hold_trade": hold.to_string()})
+                    ))
+                    .collect::<serde_json::Map<_, _>>()
+            ))
+        }
         "AddOrder" => {
             if form.get("validate").map(String::as_str) == Some("true") {
                 return ok(json!({"descr": {"order": format!("{} {} {} @ {}",
@@ -189,16 +231,23 @@ async fn private(req: HttpRequest, body: web::Bytes, fake: web::Data<FakeKraken>
             let open: serde_json::Map<String, Value> = s
                 .orders
                 .iter()
-                .filter(|o| o.cl_ord_id == cl && o.status == "open")
+                .filter(|o| o.cl_ord_id == cl && o.status == "open" && o.hidden_for == 0)
                 .map(|o| (o.txid.clone(), info(o)))
                 .collect();
             ok(json!({"open": open}))
         }
         "ClosedOrders" => {
+            let mut hidden = false;
+            for o in s.orders.iter_mut().filter(|o| o.cl_ord_id == cl) {
+                if o.hidden_for > 0 {
+                    o.hidden_for -= 1;
+                    hidden = true;
+                }
+            }
             let closed: serde_json::Map<String, Value> = s
                 .orders
                 .iter()
-                .filter(|o| o.cl_ord_id == cl && o.status != "open")
+                .filter(|o| o.cl_ord_id == cl && o.status != "open" && !hidden)
                 .map(|o| (o.txid.clone(), info(o)))
                 .collect();
             let count = closed.len();
@@ -241,6 +290,7 @@ impl State {
             vol,
             vol_exec: if market { vol } else { Decimal::ZERO },
             status: if market { "closed" } else { "open" },
+            hidden_for: 0,
         });
         if market {
             let price: Decimal = if side == "buy" { FILL_BUY } else { FILL_SELL }

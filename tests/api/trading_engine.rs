@@ -47,6 +47,9 @@ impl CheckingVenue {
             qty,
             price,
             fee: qty * price * dec!(0.001),
+            fee_amount: qty * price * dec!(0.001),
+            fee_asset: "USDT".into(),
+            fee_valued: true,
             liquidity: Liquidity::Taker,
             ts_ms: 1,
         }

@@ -14,7 +14,7 @@ pub use bus::{Event, EventBus, Subscription};
 pub use relay::{EventSink, OutboxRelay, OutboxRow, OutboxStore, RelayNow};
 pub use types::{
     ALL_EVENT_TYPES, ArbitrageOpportunityFound, CategoryUpdated, JobFailed, StrategyStateChanged,
-    TradeExecuted, TransactionSynced, register_all,
+    TradeExecuted, TransactionSynced, VenueBalanceMismatch, register_all,
 };
 
 pub const EVENTS_PUBLISHED_TOTAL: &str = "events_published_total";

@@ -51,9 +51,22 @@ pub struct TradeExecuted {
     /// Decimal strings.
     pub quantity: String,
     pub price: String,
+    /// Quote-valued ("0" when `fee_valued` is false).
     pub fee: String,
+    /// As charged: `fee_amount` of `fee_asset` (quote, base or a third asset such as BNB).
+    /// Defaults read events staged before these fields existed.
+    #[serde(default)]
+    pub fee_amount: String,
+    #[serde(default)]
+    pub fee_asset: String,
+    #[serde(default = "yes")]
+    pub fee_valued: bool,
     pub live: bool,
     pub trace_id: TraceId,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A strategy changed lifecycle state (deploy, stop, pause, resume, fault, restart).
@@ -76,6 +89,23 @@ pub struct JobFailed {
     pub name: String,
     pub error: String,
     pub dead: bool,
+    pub trace_id: TraceId,
+}
+
+/// A real venue holds a different amount of an asset than our fills imply (balance
+/// reconciliation), beyond the tolerance. Sent when a check first finds the difference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VenueBalanceMismatch {
+    pub venue: String,
+    pub asset: String,
+    /// Decimal strings: what the venue holds (free + locked), what our baseline and fills
+    /// imply, their difference (held − expected) and the tolerance it exceeded.
+    pub actual: String,
+    pub expected: String,
+    pub drift: String,
+    pub tolerance: String,
+    /// When the check ran (Unix ms).
+    pub checked_at_ms: i64,
     pub trace_id: TraceId,
 }
 
@@ -105,4 +135,5 @@ events!(
     TradeExecuted,
     StrategyStateChanged,
     JobFailed,
+    VenueBalanceMismatch,
 );

@@ -23,6 +23,19 @@ pub enum ConnectorError {
     Banned(String),
 }
 
+/// One asset's balance at a venue: `free` can be spent, `locked` is held by open orders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AssetBalance {
+    pub free: Decimal,
+    pub locked: Decimal,
+}
+
+impl AssetBalance {
+    pub fn total(&self) -> Decimal {
+        self.free + self.locked
+    }
+}
+
 #[async_trait]
 pub trait Connector: Send + Sync + 'static {
     /// Venue name, as used in strategy settings (`paper`, `paper-b`, …).
@@ -44,6 +57,18 @@ pub trait Connector: Send + Sync + 'static {
     async fn order_book(&self, symbol: &str, depth: usize) -> Result<OrderBook, ConnectorError>;
     /// Free balance per asset.
     async fn balances(&self) -> Result<BTreeMap<String, Decimal>, ConnectorError>;
+    /// Free and locked per asset. Default: `balances` as free, nothing known to be locked.
+    async fn balance_sheet(&self) -> Result<BTreeMap<String, AssetBalance>, ConnectorError> {
+        Ok(self
+            .balances()
+            .await?
+            .into_iter()
+            .map(|(asset, free)| {
+                let locked = Decimal::ZERO;
+                (asset, AssetBalance { free, locked })
+            })
+            .collect())
+    }
     /// Places an order. Idempotent per `client_order_id`: placing the same id twice returns the
     /// first order's report and never creates a second order.
     async fn place(&self, order: &OrderRequest) -> Result<OrderReport, ConnectorError>;
@@ -53,7 +78,9 @@ pub trait Connector: Send + Sync + 'static {
         symbol: &str,
         client_order_id: &str,
     ) -> Result<OrderReport, ConnectorError>;
-    /// `Ok(None)`: the venue never saw this order (it was recorded but not sent).
+    /// `Ok(None)`: the venue never saw this order (it was recorded but not sent). A report in
+    /// `pending_submit`: not found yet, but a request with an unknown outcome may still show
+    /// up; the order stays pending and is asked about again (never sent again).
     async fn order_status(
         &self,
         symbol: &str,

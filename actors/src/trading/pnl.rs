@@ -47,6 +47,22 @@ impl Position {
         }
     }
 
+    /// A fee the venue took in the base asset (Binance keeps part of what a buy received):
+    /// the holding is that much smaller. Its quote value was already counted by `apply`
+    /// (at the fill price), so the entry price stays: `realised` carries the cost once, and
+    /// the smaller quantity is what can be sold.
+    pub fn deduct_base_fee(&mut self, amount: Decimal) {
+        if amount.is_zero() || self.qty.is_zero() {
+            return;
+        }
+        // A long holds less; a short owes more (spot shorts do not happen, but the sign
+        // arithmetic stays right: the venue keeps base either way).
+        self.qty -= amount;
+        if self.qty.is_zero() {
+            self.avg_price = Decimal::ZERO;
+        }
+    }
+
     /// What closing at `mark` would add, after an exit fee of `exit_fee_rate` × notional.
     pub fn unrealised(&self, mark: Decimal, exit_fee_rate: Decimal) -> Decimal {
         if self.qty.is_zero() {
@@ -138,6 +154,21 @@ mod tests {
         assert_eq!(p.fees_paid, dec!(1.17));
         // no exit fee: 1 × (100 − 105) = −5 → total 28.83.
         assert_eq!(p.total(dec!(100), dec!(0)), dec!(28.83));
+    }
+
+    #[test]
+    fn base_asset_fee_shrinks_the_holding_and_is_counted_once() {
+        // buy 1 @ 100 with 0.001 (base) fee worth 0.1 → hold 0.999, realised −0.1.
+        let mut p = fills(&[(Buy, dec!(1), dec!(100), dec!(0.1))]);
+        p.deduct_base_fee(dec!(0.001));
+        assert_eq!((p.qty, p.avg_price), (dec!(0.999), dec!(100)));
+        assert_eq!(p.realised, dec!(-0.1));
+        // Value at 110: 0.999 × 110 − 100 paid = 9.89 = −0.1 + 0.999 × (110 − 100).
+        assert_eq!(p.total(dec!(110), dec!(0)), dec!(9.89));
+        // Selling all that is held closes the position: nothing is left to sell short.
+        p.apply(Sell, dec!(0.999), dec!(110), dec!(0));
+        assert_eq!((p.qty, p.avg_price), (dec!(0), dec!(0)));
+        assert_eq!(p.realised, dec!(9.89));
     }
 
     #[test]

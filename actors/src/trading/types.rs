@@ -159,10 +159,22 @@ pub struct FillReport {
     pub client_order_id: String,
     pub qty: Decimal,
     pub price: Decimal,
-    /// Fee in the quote asset.
+    /// Fee valued in the quote asset (what PnL counts). Zero when `fee_valued` is false.
     pub fee: Decimal,
+    /// The fee as charged: `fee_amount` of `fee_asset` (the quote asset, the base asset — a
+    /// venue keeping part of what was bought — or a third one such as BNB).
+    pub fee_amount: Decimal,
+    pub fee_asset: String,
+    /// False when the fee was charged in a third asset the venue had no price for: `fee` is 0
+    /// and the fill is recorded and reported as unvalued, never silently free.
+    #[serde(default = "valued")]
+    pub fee_valued: bool,
     pub liquidity: Liquidity,
     pub ts_ms: i64,
+}
+
+fn valued() -> bool {
+    true
 }
 
 /// A venue's view of one order.

@@ -34,6 +34,10 @@ pub enum BinanceError {
     Decode(String),
     #[error("binance keys are not configured (secrets api_key and api_secret)")]
     NoKeys,
+    /// The weight budget is nearly used and the next minute is further away than a call may
+    /// wait: not sent (so no unknown outcome), worth trying again after this long.
+    #[error("binance busy: request weight nearly used up; not sent, the budget refills in {0:?}")]
+    Busy(Duration),
 }
 
 impl BinanceError {
@@ -58,6 +62,7 @@ impl From<BinanceError> for ConnectorError {
             e @ (BinanceError::Api { .. } | BinanceError::NoKeys) => Self::Rejected(e.to_string()),
             BinanceError::Banned(why) => Self::Banned(why),
             e @ (BinanceError::RateLimited(_)
+            | BinanceError::Busy(_)
             | BinanceError::Unknown(_)
             | BinanceError::Decode(_)) => Self::Unavailable(e.to_string()),
         }
@@ -75,6 +80,10 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// Weight after which calls wait for the next minute.
     pub slowdown_at: u32,
+    /// The longest such a wait may be. The engine gives a venue call 10 s; a wait for the
+    /// next minute (up to 60 s) inside it would turn a deliberate pause into a timed-out,
+    /// "unknown outcome" order. A longer wait is refused at once (`Busy`) instead.
+    pub max_weight_wait: Duration,
 }
 
 pub struct BinanceClient {
@@ -82,6 +91,10 @@ pub struct BinanceClient {
     config: ClientConfig,
     creds: Option<Credentials>,
     limits: Arc<Mutex<Limits>>,
+    /// Venue symbol (`BNBUSDT`) → its mid price and when it was read: values fees charged in
+    /// a third asset without asking once per fill.
+    pub(super) fee_price_cache:
+        Mutex<std::collections::HashMap<String, (rust_decimal::Decimal, Instant)>>,
 }
 
 impl std::fmt::Debug for BinanceClient {
@@ -116,6 +129,7 @@ impl BinanceClient {
             },
             creds,
             limits,
+            fee_price_cache: Mutex::default(),
         })
     }
 
@@ -156,6 +170,13 @@ impl BinanceClient {
                 .gate(Instant::now(), server_now, self.config.slowdown_at);
             match gate {
                 Gate::Go => return Ok(()),
+                Gate::Wait(d) if d > self.config.max_weight_wait => {
+                    tracing::info!(
+                        wait_ms = d.as_millis() as u64,
+                        "binance weight budget nearly used; refusing rather than waiting past the call timeout"
+                    );
+                    return Err(BinanceError::Busy(d));
+                }
                 Gate::Wait(d) => {
                     tracing::info!(
                         wait_ms = d.as_millis() as u64,

@@ -4,13 +4,18 @@
 
 use super::client::{BinanceClient, BinanceError};
 use super::wire;
-use actors::trading::connector::ConnectorError;
+use actors::trading::connector::{AssetBalance, ConnectorError};
 use actors::trading::rules::SymbolRules;
 use actors::trading::symbols::{GluedSymbols, SymbolMap};
 use actors::trading::types::{OrderBook, OrderKind, OrderReport, OrderRequest, Side, split_symbol};
 use reqwest::Method;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
+use std::sync::PoisonError;
+use std::time::{Duration, Instant};
+
+/// How long a third asset's price (for valuing fees) is reused.
+const FEE_PRICE_TTL: Duration = Duration::from_secs(60);
 
 /// `BTC-USDT` → (`BTCUSDT`, `BTC`, `USDT`).
 fn venue_symbol(symbol: &str) -> Result<(String, String, String), ConnectorError> {
@@ -74,13 +79,26 @@ impl BinanceClient {
     }
 
     /// Free balance of every asset held (free or locked).
-    #[tracing::instrument(skip_all)]
     pub async fn balances(&self) -> Result<BTreeMap<String, Decimal>, ConnectorError> {
+        Ok(self
+            .balance_sheet()
+            .await?
+            .into_iter()
+            .map(|(asset, b)| (asset, b.free))
+            .collect())
+    }
+
+    /// Free and locked of every asset held.
+    #[tracing::instrument(skip_all)]
+    pub async fn balance_sheet(&self) -> Result<BTreeMap<String, AssetBalance>, ConnectorError> {
         let a: wire::Account = self.signed(Method::GET, "/api/v3/account", &[]).await?;
         Ok(a.balances
             .into_iter()
             .filter(|b| !(b.free.is_zero() && b.locked.is_zero()))
-            .map(|b| (b.asset, b.free))
+            .map(|b| {
+                let (free, locked) = (b.free, b.locked);
+                (b.asset, AssetBalance { free, locked })
+            })
             .collect())
     }
 
@@ -113,10 +131,25 @@ impl BinanceClient {
                 let ts = o
                     .transact_time
                     .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+                let third = wire::third_assets(
+                    o.fills
+                        .iter()
+                        .map(|f| (f.commission_asset.as_str(), f.commission)),
+                    &base,
+                    &quote,
+                );
+                let prices = self.fee_prices(&third, &quote).await;
                 let fills = o
                     .fills
                     .iter()
-                    .map(|f| f.report(&order.client_order_id, &base, &quote, ts))
+                    .map(|f| {
+                        f.report(
+                            &order.client_order_id,
+                            (base.as_str(), quote.as_str()),
+                            &prices,
+                            ts,
+                        )
+                    })
                     .collect();
                 Ok(o.report(&order.client_order_id, fills))
             }
@@ -126,6 +159,9 @@ impl BinanceClient {
                 .order_status(&order.symbol, &order.client_order_id)
                 .await?
                 .ok_or_else(|| ConnectorError::Rejected(format!("binance error -2010: {msg}"))),
+            // Held back before sending: the venue never saw it, so the order is refused (a
+            // known outcome) and the strategy may ask again once the weight budget refills.
+            Err(e @ BinanceError::Busy(_)) => Err(ConnectorError::Rejected(e.to_string())),
             Err(e) => {
                 if matches!(e, BinanceError::Unknown(_) | BinanceError::Decode(_)) {
                     self.unknown_outcome(&order.client_order_id);
@@ -219,12 +255,63 @@ impl BinanceClient {
                     ],
                 )
                 .await?;
+            let trades: Vec<&wire::Trade> =
+                trades.iter().filter(|t| t.order_id == o.order_id).collect();
+            let third = wire::third_assets(
+                trades
+                    .iter()
+                    .map(|t| (t.commission_asset.as_str(), t.commission)),
+                base,
+                quote,
+            );
+            let prices = self.fee_prices(&third, quote).await;
             trades
                 .iter()
-                .filter(|t| t.order_id == o.order_id)
-                .map(|t| t.report(ours, base, quote))
+                .map(|t| t.report(ours, (base, quote), &prices))
                 .collect()
         };
         Ok(o.report(ours, fills))
+    }
+
+    /// The price in `quote` of each asset a fee was charged in (BNB), from the venue's book
+    /// ticker (`BNBUSDT`, mid price), reused for `FEE_PRICE_TTL`. An asset the venue has no
+    /// such pair for, or cannot price right now, is left out: its fee is recorded unvalued.
+    async fn fee_prices(&self, assets: &[String], quote: &str) -> wire::FeePrices {
+        let mut out = wire::FeePrices::new();
+        for asset in assets {
+            let symbol = format!("{asset}{quote}");
+            let cached = self
+                .fee_price_cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&symbol)
+                .filter(|(_, at)| at.elapsed() < FEE_PRICE_TTL)
+                .map(|(p, _)| *p);
+            if let Some(p) = cached {
+                out.insert(asset.clone(), p);
+                continue;
+            }
+            match self
+                .public::<wire::BookTicker>(
+                    "/api/v3/ticker/bookTicker",
+                    &[("symbol", symbol.clone())],
+                )
+                .await
+            {
+                Ok(t) if t.bid_price > Decimal::ZERO && t.ask_price > Decimal::ZERO => {
+                    let mid = (t.bid_price + t.ask_price) / Decimal::TWO;
+                    self.fee_price_cache
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(symbol, (mid, Instant::now()));
+                    out.insert(asset.clone(), mid);
+                }
+                Ok(_) => tracing::warn!(%symbol, "no price to value a fee in {asset}"),
+                Err(e) => {
+                    tracing::warn!(%symbol, error = %e, "could not price a fee in {asset}; recorded unvalued")
+                }
+            }
+        }
+        out
     }
 }

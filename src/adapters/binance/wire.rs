@@ -143,26 +143,57 @@ pub fn status(s: &str) -> Option<OrderStatus> {
     })
 }
 
+/// `GET /api/v3/ticker/bookTicker?symbol=`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookTicker {
+    pub bid_price: Decimal,
+    pub ask_price: Decimal,
+}
+
+/// Prices of third assets fees were charged in (`BNB` → its price in the fill's quote asset),
+/// looked up by the connector before building fill reports.
+pub type FeePrices = std::collections::BTreeMap<String, Decimal>;
+
 /// A fee valued in the quote asset, for PnL: charged in the quote asset it is what it is, in
-/// the base asset it is worth `qty × price`. Charged in a third asset (BNB discounts) it cannot
-/// be valued from this fill alone: counted as 0 and logged.
+/// the base asset it is worth `commission × price`, in a third asset (BNB discounts) it is
+/// worth `commission × that asset's price in quote` when the venue gave one. `None`: a third
+/// asset with no known price — recorded unvalued, never counted as free.
 pub fn fee_in_quote(
     commission: Decimal,
     asset: &str,
     price: Decimal,
     base: &str,
     quote: &str,
-) -> Decimal {
+    third: &FeePrices,
+) -> Option<Decimal> {
     if asset == quote {
-        commission
+        Some(commission)
     } else if asset == base {
-        commission * price
+        Some(commission * price)
+    } else if commission.is_zero() {
+        Some(Decimal::ZERO)
     } else {
-        if !commission.is_zero() {
-            tracing::warn!(%commission, asset, "fee charged in a third asset; not counted in PnL");
-        }
-        Decimal::ZERO
+        third.get(asset).map(|p| (commission * p).normalize())
     }
+}
+
+/// The fee fields of a `FillReport`: (quote-valued, amount, asset, valued).
+fn fee_fields(
+    commission: Decimal,
+    asset: &str,
+    price: Decimal,
+    base: &str,
+    quote: &str,
+    third: &FeePrices,
+) -> (Decimal, Decimal, String, bool) {
+    let valued = fee_in_quote(commission, asset, price, base, quote, third);
+    (
+        valued.unwrap_or(Decimal::ZERO),
+        commission.normalize(),
+        asset.to_owned(),
+        valued.is_some(),
+    )
 }
 
 impl Order {
@@ -181,20 +212,46 @@ impl Order {
     }
 }
 
+/// The third assets (neither base nor quote) fees in `fills` were charged in.
+pub fn third_assets<'a>(
+    fills: impl Iterator<Item = (&'a str, Decimal)>,
+    base: &str,
+    quote: &str,
+) -> Vec<String> {
+    let mut out: Vec<String> = fills
+        .filter(|(a, c)| *a != base && *a != quote && !c.is_zero())
+        .map(|(a, _)| a.to_owned())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 impl OrderFill {
-    pub fn report(&self, ours: &str, base: &str, quote: &str, ts_ms: i64) -> FillReport {
+    pub fn report(
+        &self,
+        ours: &str,
+        (base, quote): (&str, &str),
+        third: &FeePrices,
+        ts_ms: i64,
+    ) -> FillReport {
+        let (fee, fee_amount, fee_asset, fee_valued) = fee_fields(
+            self.commission,
+            &self.commission_asset,
+            self.price,
+            base,
+            quote,
+            third,
+        );
         FillReport {
             trade_id: self.trade_id.to_string(),
             client_order_id: ours.to_owned(),
             qty: self.qty,
             price: self.price,
-            fee: fee_in_quote(
-                self.commission,
-                &self.commission_asset,
-                self.price,
-                base,
-                quote,
-            ),
+            fee,
+            fee_amount,
+            fee_asset,
+            fee_valued,
             // Fills in the order's own response happened as it arrived: it took liquidity.
             liquidity: Liquidity::Taker,
             ts_ms,
@@ -203,19 +260,24 @@ impl OrderFill {
 }
 
 impl Trade {
-    pub fn report(&self, ours: &str, base: &str, quote: &str) -> FillReport {
+    pub fn report(&self, ours: &str, (base, quote): (&str, &str), third: &FeePrices) -> FillReport {
+        let (fee, fee_amount, fee_asset, fee_valued) = fee_fields(
+            self.commission,
+            &self.commission_asset,
+            self.price,
+            base,
+            quote,
+            third,
+        );
         FillReport {
             trade_id: self.id.to_string(),
             client_order_id: ours.to_owned(),
             qty: self.qty,
             price: self.price,
-            fee: fee_in_quote(
-                self.commission,
-                &self.commission_asset,
-                self.price,
-                base,
-                quote,
-            ),
+            fee,
+            fee_amount,
+            fee_asset,
+            fee_valued,
             liquidity: if self.is_maker {
                 Liquidity::Maker
             } else {
@@ -264,21 +326,32 @@ mod tests {
         let fills = o
             .fills
             .iter()
-            .map(|f| f.report("ours", "BTC", "USDT", 1))
+            .map(|f| f.report("ours", ("BTC", "USDT"), &FeePrices::new(), 1))
             .collect();
         let r = o.report("ours", fills);
         assert_eq!(r.status, OrderStatus::Filled);
         assert_eq!(r.venue_order_id, "28");
         assert_eq!(r.fills[0].trade_id, "56");
         assert_eq!(r.fills[0].fee, dec!(4));
-        // A fee in the base asset is valued at the fill price; a third asset is not guessed.
         assert_eq!(
-            fee_in_quote(dec!(0.001), "BTC", dec!(4000), "BTC", "USDT"),
-            dec!(4)
+            (r.fills[0].fee_amount, r.fills[0].fee_asset.as_str()),
+            (dec!(4), "USDT")
+        );
+        // A fee in the base asset is valued at the fill price; a third asset at its price
+        // when the venue gave one, and never guessed (`None`: unvalued) when it did not.
+        let none = FeePrices::new();
+        let bnb = FeePrices::from([("BNB".to_owned(), dec!(600))]);
+        assert_eq!(
+            fee_in_quote(dec!(0.001), "BTC", dec!(4000), "BTC", "USDT", &none),
+            Some(dec!(4))
         );
         assert_eq!(
-            fee_in_quote(dec!(0.01), "BNB", dec!(4000), "BTC", "USDT"),
-            dec!(0)
+            fee_in_quote(dec!(0.01), "BNB", dec!(4000), "BTC", "USDT", &bnb),
+            Some(dec!(6))
+        );
+        assert_eq!(
+            fee_in_quote(dec!(0.01), "BNB", dec!(4000), "BTC", "USDT", &none),
+            None
         );
     }
 }

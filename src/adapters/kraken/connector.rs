@@ -14,6 +14,10 @@
 //! an order is found again by client id after a timeout or a restart. A timeout or 5xx on
 //! `AddOrder` is answered by asking Kraken for that `cl_ord_id` at once: found, its report;
 //! not found, `Unavailable` (the order stays `pending_submit`, the next tick asks again).
+//! Until `unknown_order_window` has passed since it was sent, "not found" is reported as a
+//! report still in `pending_submit` (Kraken can show an order a moment late), so the engine
+//! keeps asking and never sends it again; only after the window does "not found" mean "never
+//! placed".
 
 use super::KrakenPairs;
 use super::errors::KrakenError;
@@ -21,11 +25,11 @@ use super::nonce::{NonceStore, Nonces, system_micros};
 use super::pairs::normalize_balance_asset;
 use super::private::{KrakenClient, NewOrder, OrderInfo, cl_ord_id};
 use super::public;
-use actors::trading::connector::{Connector, ConnectorError};
+use actors::trading::connector::{AssetBalance, Connector, ConnectorError};
 use actors::trading::order::OrderStatus;
 use actors::trading::rules::SymbolRules;
 use actors::trading::types::{
-    Fees, FillReport, Liquidity, OrderBook, OrderKind, OrderReport, OrderRequest,
+    Fees, FillReport, Liquidity, OrderBook, OrderKind, OrderReport, OrderRequest, split_symbol,
 };
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -72,6 +76,9 @@ pub struct KrakenConfig {
     /// How long every call is held back after a rate-limit answer.
     pub rate_limit_pause: Duration,
     pub request_timeout: Duration,
+    /// How long an order whose `AddOrder` outcome is unknown is looked for before "not found"
+    /// is believed: Kraken can show an order a moment after it answered (or failed to).
+    pub unknown_order_window: Duration,
 }
 
 struct Session {
@@ -92,6 +99,11 @@ pub struct KrakenConnector {
     pairs: Mutex<Option<(Arc<KrakenPairs>, Instant)>>,
     /// Sandbox orders (validated, never placed) by our client order id, for `order_status`.
     validated: std::sync::Mutex<HashMap<String, OrderReport>>,
+    /// Orders whose `AddOrder` was sent without a definite answer (a timeout, a 5xx, or the
+    /// caller gave up waiting), by our client order id, with when it was sent. Within
+    /// `unknown_order_window` "not found" is reported as still pending, never as "never
+    /// placed" (which would let the engine give the order up while Kraken may yet show it).
+    in_flight: std::sync::Mutex<HashMap<String, Instant>>,
 }
 
 fn unavailable(e: KrakenError) -> ConnectorError {
@@ -120,6 +132,7 @@ impl KrakenConnector {
             session: Mutex::new(None),
             pairs: Mutex::new(None),
             validated: std::sync::Mutex::new(HashMap::new()),
+            in_flight: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -227,6 +240,7 @@ impl KrakenConnector {
     async fn report(
         &self,
         client: &KrakenClient,
+        symbol: &str,
         client_order_id: &str,
         txid: String,
         info: OrderInfo,
@@ -253,6 +267,9 @@ impl KrakenConnector {
                 .and_then(|t| t.trunc().to_i64())
                 .map_or(0, |t| t - 1);
             let trades = client.trades_since(start).await.map_err(unavailable)?;
+            // TradesHistory's `fee` is "total fee (quote currency)": we never ask for fees in
+            // the base asset (`oflags=fcib`), so it is the quote asset's amount as it is.
+            let quote = split_symbol(symbol).map_or("", |(_, q)| q);
             for (trade_id, t) in trades {
                 if t.ordertxid != txid {
                     continue;
@@ -263,6 +280,9 @@ impl KrakenConnector {
                     qty: t.vol.normalize(),
                     price: t.price.normalize(),
                     fee: t.fee.normalize(),
+                    fee_amount: t.fee.normalize(),
+                    fee_asset: quote.to_owned(),
+                    fee_valued: true,
                     liquidity: if t.maker == Some(true) {
                         Liquidity::Maker
                     } else {
@@ -280,6 +300,39 @@ impl KrakenConnector {
             filled_qty: info.vol_exec.normalize(),
             fills,
             reason: info.reason.filter(|r| !r.is_empty()),
+        })
+    }
+
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// "Not found" for an order sent with an unknown outcome: still pending (a report in
+    /// `pending_submit`) within the window, `None` ("never placed") after it.
+    fn not_found(&self, client_order_id: &str) -> Option<OrderReport> {
+        let mut in_flight = self.in_flight();
+        let sent = *in_flight.get(client_order_id)?;
+        if sent.elapsed() >= self.config.unknown_order_window {
+            in_flight.remove(client_order_id);
+            tracing::warn!(
+                client_order_id,
+                window_s = self.config.unknown_order_window.as_secs(),
+                "kraken never showed an order whose AddOrder outcome was unknown; concluding it was not placed"
+            );
+            return None;
+        }
+        Some(OrderReport {
+            client_order_id: client_order_id.to_owned(),
+            venue_order_id: String::new(),
+            status: OrderStatus::PendingSubmit,
+            filled_qty: Decimal::ZERO,
+            fills: vec![],
+            reason: Some(format!(
+                "not at kraken yet; AddOrder's outcome is unknown, asking again for up to {} s",
+                self.config.unknown_order_window.as_secs()
+            )),
         })
     }
 
@@ -348,18 +401,31 @@ impl Connector for KrakenConnector {
             .map_err(unavailable)
     }
 
-    /// Spot balances by our asset names (`XXBT` → `BTC`); staked/earn variants (`XBT.F`) are
-    /// left out: they cannot be traded.
+    /// Free spot balances (see `balance_sheet`).
     async fn balances(&self) -> Result<BTreeMap<String, Decimal>, ConnectorError> {
+        Ok(self
+            .balance_sheet()
+            .await?
+            .into_iter()
+            .map(|(asset, b)| (asset, b.free))
+            .collect())
+    }
+
+    /// `BalanceEx` by our asset names (`XXBT` → `BTC`): free = `balance` − `hold_trade`,
+    /// locked = `hold_trade`. Staked/earn variants (`XBT.F`) are left out: they cannot be
+    /// traded.
+    async fn balance_sheet(&self) -> Result<BTreeMap<String, AssetBalance>, ConnectorError> {
         let (client, _) = self.session().await?;
-        let raw = client.balance().await.map_err(unavailable)?;
-        let mut out = BTreeMap::new();
-        for (code, amount) in raw {
+        let raw = client.balance_ex().await.map_err(unavailable)?;
+        let mut out: BTreeMap<String, AssetBalance> = BTreeMap::new();
+        for (code, b) in raw {
             if code.contains('.') {
                 continue;
             }
-            *out.entry(normalize_balance_asset(&code))
-                .or_insert(Decimal::ZERO) += amount;
+            let entry = out.entry(normalize_balance_asset(&code)).or_default();
+            let hold = b.hold_trade.min(b.balance).max(Decimal::ZERO);
+            entry.free += (b.balance - hold).normalize();
+            entry.locked += hold.normalize();
         }
         Ok(out)
     }
@@ -385,7 +451,18 @@ impl Connector for KrakenConnector {
             cl_ord_id: &cl,
             validate: sandbox,
         };
-        match client.add_order(&new).await {
+        if !sandbox {
+            // Before sending: should this future be dropped mid-call (the engine's own
+            // timeout), the order is still known to be possibly placed.
+            self.in_flight()
+                .insert(order.client_order_id.clone(), Instant::now());
+        }
+        let res = client.add_order(&new).await;
+        if !matches!(res, Err(KrakenError::UnknownOutcome(_))) {
+            // A definite answer: placed (found from now on) or refused.
+            self.in_flight().remove(&order.client_order_id);
+        }
+        match res {
             Ok(_) if sandbox => {
                 let report = OrderReport {
                     client_order_id: order.client_order_id.clone(),
@@ -414,9 +491,12 @@ impl Connector for KrakenConnector {
                 tracing::warn!(%why, "kraken AddOrder outcome unknown; asking by cl_ord_id");
                 match client.order_by_cl_ord_id(&cl).await {
                     Ok(Some((txid, info))) => {
-                        self.report(&client, &order.client_order_id, txid, info)
+                        self.in_flight().remove(&order.client_order_id);
+                        self.report(&client, &order.symbol, &order.client_order_id, txid, info)
                             .await
                     }
+                    // Still unknown: the order stays `pending_submit` and is looked for again
+                    // (within `unknown_order_window`), never sent again.
                     Ok(None) | Err(_) => Err(ConnectorError::Unavailable(format!(
                         "kraken AddOrder outcome unknown: {why}"
                     ))),
@@ -447,10 +527,10 @@ impl Connector for KrakenConnector {
             .ok_or_else(|| ConnectorError::UnknownOrder(client_order_id.to_owned()))
     }
 
-    /// Kraken finds orders by `cl_ord_id` alone; `symbol` is not needed.
+    /// Kraken finds orders by `cl_ord_id` alone; `symbol` names the fees' quote asset.
     async fn order_status(
         &self,
-        _symbol: &str,
+        symbol: &str,
         client_order_id: &str,
     ) -> Result<Option<OrderReport>, ConnectorError> {
         if let Some(report) = self.sandbox_report(client_order_id) {
@@ -462,10 +542,14 @@ impl Connector for KrakenConnector {
             .await
             .map_err(unavailable)?
         {
-            None => Ok(None),
-            Some((txid, info)) => Ok(Some(
-                self.report(&client, client_order_id, txid, info).await?,
-            )),
+            None => Ok(self.not_found(client_order_id)),
+            Some((txid, info)) => {
+                self.in_flight().remove(client_order_id);
+                Ok(Some(
+                    self.report(&client, symbol, client_order_id, txid, info)
+                        .await?,
+                ))
+            }
         }
     }
 }

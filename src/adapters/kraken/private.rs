@@ -12,6 +12,7 @@ use super::errors::KrakenError;
 use super::nonce::Nonces;
 use super::public::{self, VENUE};
 use super::sign::api_sign;
+use crate::adapters::venue_metrics::ORDER_LATENCY_SECONDS;
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -53,6 +54,15 @@ pub struct NewOrder<'a> {
     pub cl_ord_id: &'a str,
     /// `validate=true`: Kraken checks the order and places nothing (the sandbox mode).
     pub validate: bool,
+}
+
+/// One asset of `BalanceEx`: `{"balance":"1.0","hold_trade":"0.1"}` (other fields, such as
+/// `credit`, are ignored).
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct BalanceEx {
+    pub balance: Decimal,
+    #[serde(default)]
+    pub hold_trade: Decimal,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -230,7 +240,17 @@ impl KrakenClient {
         if o.validate {
             params.push(("validate", "true".to_owned()));
         }
-        self.call("AddOrder", &params).await
+        if self.paused().is_some() {
+            // Refused without being sent: no round trip to time.
+            return self.call("AddOrder", &params).await;
+        }
+        // Timed like Binance's `POST /api/v3/order`: from handing the request over to its
+        // answer (a nonce retry included: that is the latency the order saw).
+        let started = Instant::now();
+        let res = self.call("AddOrder", &params).await;
+        metrics::histogram!(ORDER_LATENCY_SECONDS, "venue" => VENUE)
+            .record(started.elapsed().as_secs_f64());
+        res
     }
 
     /// The order with our `cl_ord_id`: open ones first, then closed ones. `None`: Kraken has
@@ -267,9 +287,15 @@ impl KrakenClient {
         Ok(res.trades)
     }
 
-    /// `Balance`, by Kraken's asset codes (`XXBT`, `ZUSD`, `USDT`).
+    /// `Balance`, by Kraken's asset codes (`XXBT`, `ZUSD`, `USDT`): totals, holds included.
     pub async fn balance(&self) -> Result<BTreeMap<String, Decimal>, KrakenError> {
         self.call("Balance", &[]).await
+    }
+
+    /// `BalanceEx`: per asset code the total `balance` and `hold_trade` (held by open orders);
+    /// free = balance − hold_trade.
+    pub async fn balance_ex(&self) -> Result<BTreeMap<String, BalanceEx>, KrakenError> {
+        self.call("BalanceEx", &[]).await
     }
 
     /// Public `AssetPairs` through the same host.

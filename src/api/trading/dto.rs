@@ -286,6 +286,18 @@ pub struct Balance {
     pub asset: String,
     /// Free balance (funds reserved by resting orders excluded).
     pub free: String,
+    /// Held by open orders (Binance `locked`, Kraken `hold_trade`; 0 on paper venues).
+    pub locked: String,
+    /// Free + locked.
+    pub total: String,
+    /// Balance reconciliation (real venues, assets our strategies trade): what our baseline
+    /// and fills imply this venue should hold (total), `total − expected`, and whether that
+    /// is within the tolerance. `null` for assets not reconciled.
+    pub expected: Option<String>,
+    pub drift: Option<String>,
+    pub within_tolerance: Option<bool>,
+    /// When that reconciliation ran (RFC 3339); this read runs one.
+    pub reconciled_at: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -3,6 +3,7 @@
 use super::dto::{self, Balance, Connector, Order, PnlReport, StrategyPnl};
 use crate::api::ctx::Ctx;
 use crate::error::ApiError;
+use crate::trading::reconcile::Reconciler;
 use crate::trading::store::{order_rows, position_rows};
 use crate::trading::strategies;
 use actix_web::{get, web};
@@ -32,7 +33,8 @@ pub async fn list_connectors(ctx: Ctx) -> web::Json<Vec<Connector>> {
     )
 }
 
-/// Free balances on a venue.
+/// Balances on a venue: free, locked by open orders, and their total; on real venues also
+/// reconciled against what our fills imply (README "Trading").
 #[utoipa::path(tag = "trading", params(("name" = String, Path)), responses((status = 200, description = "Balances", body = [Balance]), (status = 404, description = "No such connector", body = crate::error::Problem), (status = 503, description = "Venue unavailable", body = crate::error::Problem)))]
 #[get("/v1/trading/connectors/{name}/balances")]
 #[tracing::instrument(skip_all, fields(venue = %name))]
@@ -47,19 +49,62 @@ pub async fn connector_balances(
         .get(name.as_str())
         .cloned()
         .ok_or_else(|| ApiError::NotFound(format!("no connector `{name}`")))?;
+    let asked_at = chrono::Utc::now().timestamp_millis();
     let balances = venue
-        .balances()
+        .balance_sheet()
         .await
         .map_err(|e| ApiError::Unavailable(format!("venue `{name}`: {e}")))?;
-    Ok(web::Json(
-        balances
-            .into_iter()
-            .map(|(asset, v)| Balance {
-                asset,
-                free: v.normalize().to_string(),
-            })
-            .collect(),
-    ))
+    // Reconciled on demand too (real venues): the answer shows the check it just ran, or
+    // the last one when this one could not run.
+    let reconciler = &ctx.state.trading.reconciler;
+    let check = if Reconciler::applies_to(venue.as_ref()) {
+        match reconciler.check(name.as_str(), &balances, asked_at).await {
+            Ok(check) => Some(check),
+            Err(e) => {
+                tracing::warn!(error = %e, "balances not reconciled");
+                reconciler.last(name.as_str())
+            }
+        }
+    } else {
+        None
+    };
+    let at = check.as_ref().and_then(|c| {
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(c.at_ms).map(|t| t.to_rfc3339())
+    });
+    let mut rows: BTreeMap<String, Balance> = balances
+        .into_iter()
+        .map(|(asset, b)| {
+            let row = Balance {
+                asset: asset.clone(),
+                free: b.free.normalize().to_string(),
+                locked: b.locked.normalize().to_string(),
+                total: b.total().normalize().to_string(),
+                expected: None,
+                drift: None,
+                within_tolerance: None,
+                reconciled_at: None,
+            };
+            (asset, row)
+        })
+        .collect();
+    for (asset, c) in check.iter().flat_map(|c| &c.assets) {
+        // An asset we expect but the venue no longer lists still gets a row (holding 0).
+        let row = rows.entry(asset.clone()).or_insert_with(|| Balance {
+            asset: asset.clone(),
+            free: "0".to_owned(),
+            locked: "0".to_owned(),
+            total: "0".to_owned(),
+            expected: None,
+            drift: None,
+            within_tolerance: None,
+            reconciled_at: None,
+        });
+        row.expected = Some(c.expected.to_string());
+        row.drift = Some(c.drift.to_string());
+        row.within_tolerance = Some(c.within_tolerance);
+        row.reconciled_at.clone_from(&at);
+    }
+    Ok(web::Json(rows.into_values().collect()))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -220,6 +220,9 @@ impl VenueState {
             qty,
             price,
             fee,
+            fee_amount: fee,
+            fee_asset: pair.quote.clone(),
+            fee_valued: true,
             liquidity,
             ts_ms: now,
         });

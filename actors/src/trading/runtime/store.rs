@@ -87,7 +87,12 @@ pub struct FillRecord {
     pub side: Side,
     pub qty: Decimal,
     pub price: Decimal,
+    /// Quote-valued (0 when not `fee_valued`).
     pub fee: Decimal,
+    /// As charged: `fee_amount` of `fee_asset`.
+    pub fee_amount: Decimal,
+    pub fee_asset: String,
+    pub fee_valued: bool,
     pub liquidity: Liquidity,
     pub ts_ms: i64,
     /// Carried into the `TradeExecuted` event.

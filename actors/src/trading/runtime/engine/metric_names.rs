@@ -8,6 +8,7 @@ pub const TRADING_SLOW_TICKS_TOTAL: &str = "trading_slow_ticks_total";
 pub const RISK_REJECTIONS_TOTAL: &str = "risk_rejections_total";
 pub const ARBITRAGE_OPPORTUNITIES_TOTAL: &str = "arbitrage_opportunities_total";
 pub const STRATEGY_FAULTS_TOTAL: &str = "strategy_faults_total";
+pub const TRADING_UNVALUED_FEES_TOTAL: &str = "trading_unvalued_fees_total";
 
 pub fn describe_metrics() {
     metrics::describe_gauge!(STRATEGIES_LIVE, "Strategies running (live or paused).");
@@ -36,6 +37,10 @@ pub fn describe_metrics() {
     metrics::describe_counter!(RISK_REJECTIONS_TOTAL, "Intents the risk gate refused.");
     // The daily loss limit is alerted on (deploy/prometheus/rules.yml): its series exists from boot.
     metrics::counter!(RISK_REJECTIONS_TOTAL, "reason" => "daily_loss_limit").increment(0);
+    metrics::describe_counter!(
+        TRADING_UNVALUED_FEES_TOTAL,
+        "Fills whose fee was charged in an asset the venue had no price for (not in PnL)."
+    );
     metrics::describe_counter!(
         ARBITRAGE_OPPORTUNITIES_TOTAL,
         "Cross-venue opportunities that beat fees at depth."

@@ -2,14 +2,16 @@
 //! sending new ones, applying venue reports (fills deduplicated by venue + trade id), and
 //! cancelling on stop.
 
-use super::metric_names::{ORDERS_SENT_TOTAL, RISK_REJECTIONS_TOTAL};
+use super::metric_names::{ORDERS_SENT_TOTAL, RISK_REJECTIONS_TOTAL, TRADING_UNVALUED_FEES_TOTAL};
 use super::{Engine, EngineError, Key};
 use crate::trading::book::taker_vwap;
 use crate::trading::connector::ConnectorError;
 use crate::trading::order::{OrderStatus, order_transition};
 use crate::trading::risk::{self, RiskInput};
 use crate::trading::runtime::store::{FillRecord, OrderRecord, PositionRecord};
-use crate::trading::types::{Intent, OrderBook, OrderKind, OrderReport, OrderRequest, Side};
+use crate::trading::types::{
+    Intent, OrderBook, OrderKind, OrderReport, OrderRequest, Side, split_symbol,
+};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 
@@ -193,6 +195,10 @@ impl Engine {
             }
             let mut position = self.positions.get(&key).cloned().unwrap_or_default();
             position.apply(order.side, f.qty, f.price, f.fee);
+            // A fee kept in the base asset leaves us holding less than the fill's quantity.
+            if split_symbol(&order.symbol).is_some_and(|(base, _)| base == f.fee_asset) {
+                position.deduct_base_fee(f.fee_amount);
+            }
             let fill = FillRecord {
                 venue: order.venue.clone(),
                 trade_id: f.trade_id.clone(),
@@ -203,6 +209,9 @@ impl Engine {
                 qty: f.qty,
                 price: f.price,
                 fee: f.fee,
+                fee_amount: f.fee_amount,
+                fee_asset: f.fee_asset.clone(),
+                fee_valued: f.fee_valued,
                 liquidity: f.liquidity,
                 ts_ms: f.ts_ms,
                 trace_id: self.trace_id.clone(),
@@ -217,6 +226,11 @@ impl Engine {
             let new = self.deps.store.record_fill(&fill, &record).await?;
             self.seen.insert(seen_key);
             if new {
+                if !f.fee_valued {
+                    metrics::counter!(TRADING_UNVALUED_FEES_TOTAL, "venue" => order.venue.clone(), "asset" => f.fee_asset.clone())
+                        .increment(1);
+                    tracing::warn!(trade_id = %f.trade_id, fee = %f.fee_amount, asset = %f.fee_asset, "fee in an asset with no known price: recorded unvalued, not in PnL");
+                }
                 let before = order.filled_qty;
                 let filled = before + f.qty;
                 let notional =
@@ -230,7 +244,10 @@ impl Engine {
                 tracing::info!(trade_id = %f.trade_id, "duplicate fill ignored");
             }
         }
-        if order.venue_order_id.as_deref() != Some(report.venue_order_id.as_str()) {
+        // An empty venue id: the venue has not shown the order yet (still pending).
+        if !report.venue_order_id.is_empty()
+            && order.venue_order_id.as_deref() != Some(report.venue_order_id.as_str())
+        {
             order.venue_order_id = Some(report.venue_order_id.clone());
             changed = true;
         }
