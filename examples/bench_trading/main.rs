@@ -275,6 +275,7 @@ async fn run() -> anyhow::Result<()> {
     if binance {
         let mut ours: Vec<Duration> = samples.iter().map(round_trips::Sample::ours).collect();
         let mut http: Vec<Duration> = samples.iter().map(|s| s.http).collect();
+        let mut db_writes: Vec<Duration> = samples.iter().map(|s| s.db).collect();
         let mut total: Vec<Duration> = samples.iter().map(|s| s.total).collect();
         let line = |name: &str, v: &mut [Duration]| match round_trips::percentiles(v) {
             Some((p50, p99, max)) => println!(
@@ -289,6 +290,10 @@ async fn run() -> anyhow::Result<()> {
         line(
             "  ours (decision -> committed, minus HTTP; target p99 <= 1 ms)",
             &mut ours,
+        );
+        line(
+            "    of which the store's writes (insert, fills, update; queueing included)",
+            &mut db_writes,
         );
         line("  HTTP calls inside (wire + fake)", &mut http);
         line("  whole round trip", &mut total);

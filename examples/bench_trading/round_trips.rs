@@ -15,12 +15,16 @@ use tracing_subscriber::registry::LookupSpan;
 
 pub const ROUND_TRIP: &str = "order_round_trip";
 pub const HTTP: &str = "venue_http";
+/// The store's writes inside a round trip (their `#[tracing::instrument]` spans).
+const DB_WRITES: [&str; 3] = ["insert_order", "record_fill", "update_order"];
 const ORDER_ENDPOINT: &str = "/api/v3/order";
 
 #[derive(Debug, Clone, Copy)]
 pub struct Sample {
     pub total: Duration,
     pub http: Duration,
+    /// Of `ours`: the store's writes (waiting for the database included).
+    pub db: Duration,
 }
 
 impl Sample {
@@ -31,7 +35,7 @@ impl Sample {
 
 /// Only the two spans this layer times (everything else stays disabled and costs nothing).
 pub fn wanted(m: &Metadata<'_>) -> bool {
-    m.is_span() && (m.name() == ROUND_TRIP || m.name() == HTTP)
+    m.is_span() && (m.name() == ROUND_TRIP || m.name() == HTTP || DB_WRITES.contains(&m.name()))
 }
 
 #[derive(Default, Clone)]
@@ -49,6 +53,7 @@ impl RoundTrips {
 struct Opened {
     at: Instant,
     http_ns: AtomicU64,
+    db_ns: AtomicU64,
     /// Order placements among the HTTP calls inside (a round trip refused before sending
     /// has none and is no round trip).
     placed: AtomicU64,
@@ -78,6 +83,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for RoundTrips {
             span.extensions_mut().insert(Opened {
                 at: Instant::now(),
                 http_ns: AtomicU64::new(0),
+                db_ns: AtomicU64::new(0),
                 placed: AtomicU64::new(0),
                 order_call: endpoint.0,
             });
@@ -86,23 +92,28 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for RoundTrips {
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
-        let (elapsed, http_ns, placed, order_call) = {
+        let (elapsed, http_ns, db_ns, placed, order_call) = {
             let ext = span.extensions();
             let Some(o) = ext.get::<Opened>() else { return };
             (
                 o.at.elapsed(),
                 o.http_ns.load(Ordering::Relaxed),
+                o.db_ns.load(Ordering::Relaxed),
                 o.placed.load(Ordering::Relaxed),
                 o.order_call,
             )
         };
-        if span.name() == HTTP {
+        let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        if span.name() == HTTP || DB_WRITES.contains(&span.name()) {
             if let Some(rt) = span.scope().skip(1).find(|s| s.name() == ROUND_TRIP)
                 && let Some(o) = rt.extensions().get::<Opened>()
             {
-                let ns = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-                o.http_ns.fetch_add(ns, Ordering::Relaxed);
-                o.placed.fetch_add(u64::from(order_call), Ordering::Relaxed);
+                if span.name() == HTTP {
+                    o.http_ns.fetch_add(ns, Ordering::Relaxed);
+                    o.placed.fetch_add(u64::from(order_call), Ordering::Relaxed);
+                } else {
+                    o.db_ns.fetch_add(ns, Ordering::Relaxed);
+                }
             }
         } else if span.name() == ROUND_TRIP && placed > 0 {
             self.samples
@@ -111,6 +122,7 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for RoundTrips {
                 .push(Sample {
                     total: elapsed,
                     http: Duration::from_nanos(http_ns),
+                    db: Duration::from_nanos(db_ns),
                 });
         }
     }
