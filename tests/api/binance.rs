@@ -259,12 +259,12 @@ async fn a_429_pauses_every_call_and_a_418_bans() {
     let r = c
         .place(&order("ais-429", Side::Buy, OrderKind::Market, dec!(0.1)))
         .await;
-    assert!(matches!(r, Err(ConnectorError::Unavailable(_))), "{r:?}");
+    assert!(matches!(r, Err(ConnectorError::Paused(_))), "{r:?}");
     // Paused: the next call (another endpoint) does not reach the venue.
     let before = fake.lock().calls.len();
     let r = c.order_book("BTC-USDT", 5).await;
     match r {
-        Err(ConnectorError::Unavailable(why)) => assert!(why.contains("rate limited"), "{why}"),
+        Err(ConnectorError::Paused(why)) => assert!(why.contains("rate limited"), "{why}"),
         other => panic!("expected the pause, got {other:?}"),
     }
     assert_eq!(fake.lock().calls.len(), before);

@@ -72,14 +72,31 @@ pub struct State {
     pub next_any: Option<Script>,
     /// Every request: (method, path, query parameters).
     pub calls: Vec<(String, String, BTreeMap<String, String>)>,
-    /// `X-MBX-USED-WEIGHT-1M` sent back (grows by one per request).
+    /// Every request as served: when it arrived, its status, and how long the fake itself
+    /// took (lock + routing, not HTTP parsing or a scripted stall). The pause test reads the
+    /// times; `bench/trading.sh` subtracts nothing from these, it reports them as the fake's.
+    pub served: Vec<Served>,
+    /// `X-MBX-USED-WEIGHT-1M` sent back: one per request, back to zero each calendar minute
+    /// as on Binance (a benchmark runs thousands of requests a minute for minutes).
     pub weight: u32,
     /// Charge commission in BNB (the fee discount) instead of the asset received: 0.075 % of
     /// the quote notional, converted at the `BNBUSDT` ticker (or at 600 when there is none).
     pub fees_in_bnb: bool,
     /// `GET /api/v3/ticker/bookTicker` answers: symbol → (bid, ask). Unknown symbols: -1121.
     pub tickers: BTreeMap<String, (Decimal, Decimal)>,
+    weight_minute: i64,
     next_id: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub at: std::time::Instant,
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+    /// Read by `bench/trading.sh` (examples/bench_trading), not by the tests.
+    #[allow(dead_code)]
+    pub took: Duration,
 }
 
 impl Default for State {
@@ -98,9 +115,11 @@ impl Default for State {
             script: Vec::new(),
             next_any: None,
             calls: Vec::new(),
+            served: Vec::new(),
             weight: 0,
             fees_in_bnb: false,
             tickers: BTreeMap::from([("BNBUSDT".to_owned(), (dec!(599.9), dec!(600.1)))]),
+            weight_minute: 0,
             next_id: 1000,
         }
     }
@@ -255,10 +274,16 @@ async fn handle(req: HttpRequest, fake: web::Data<FakeBinance>) -> HttpResponse 
     let params: BTreeMap<String, String> = url::form_urlencoded::parse(raw.as_bytes())
         .into_owned()
         .collect();
+    let at = std::time::Instant::now();
     let (stall, resp) = {
         let mut st = fake.lock();
         st.calls
             .push((method.clone(), path.clone(), params.clone()));
+        let minute = now_ms().div_euclid(60_000);
+        if minute != st.weight_minute {
+            st.weight_minute = minute;
+            st.weight = 0;
+        }
         st.weight += 1;
         let weight = st.weight;
         let (stall, mut resp) = route(&mut st, &method, &path, &raw, &params, &req);
@@ -266,6 +291,14 @@ async fn handle(req: HttpRequest, fake: web::Data<FakeBinance>) -> HttpResponse 
             actix_web::http::header::HeaderName::from_static("x-mbx-used-weight-1m"),
             actix_web::http::header::HeaderValue::from(weight),
         );
+        let status = resp.status().as_u16();
+        st.served.push(Served {
+            at,
+            method,
+            path,
+            status,
+            took: at.elapsed(),
+        });
         (stall, resp)
     };
     if let Some(d) = stall {

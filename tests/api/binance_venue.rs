@@ -19,7 +19,7 @@ on_both_backends!(
     a_429_pauses_every_strategy_on_the_venue
 );
 
-async fn spawn(backend: Backend, fake: &FakeBinance) -> TestApp {
+pub(crate) async fn spawn(backend: Backend, fake: &FakeBinance) -> TestApp {
     let db = TestDb::new(backend).await;
     let mut settings = test_settings(db.url());
     settings.trading.binance.testnet_url = fake.url.clone();
@@ -32,7 +32,7 @@ async fn spawn(backend: Backend, fake: &FakeBinance) -> TestApp {
     app
 }
 
-async fn set_mode(app: &TestApp, admin: &str, mode: &str) {
+pub(crate) async fn set_mode(app: &TestApp, admin: &str, mode: &str) {
     let res = app
         .call(
             "PUT",
@@ -59,7 +59,7 @@ async fn connector(app: &TestApp, token: &str) -> Value {
         .expect("binance listed")
 }
 
-fn strategy_body(name: &str, kind: &str, params: Value, mode: &str) -> Value {
+pub(crate) fn strategy_body(name: &str, kind: &str, params: Value, mode: &str) -> Value {
     json!({
         "name": name,
         "kind": kind,
@@ -81,7 +81,7 @@ fn buy_once(name: &str, qty: &str, mode: &str) -> Value {
     )
 }
 
-async fn orders(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
+pub(crate) async fn orders(app: &TestApp, token: &str, id: &str) -> Vec<Value> {
     let v: Value = app
         .call(
             "GET",

@@ -12,6 +12,7 @@ mod auth;
 mod backup;
 mod binance;
 mod binance_fake;
+mod binance_many;
 mod binance_venue;
 mod charts;
 mod cli;

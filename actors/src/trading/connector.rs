@@ -21,6 +21,12 @@ pub enum ConnectorError {
     /// Strategies on it fault at once with this reason instead of retrying into the ban.
     #[error("banned by venue: {0}")]
     Banned(String),
+    /// The venue asked us to wait (Binance 429 + `Retry-After`) and every call to it is held
+    /// back until then. Nothing was sent; not a failure of the strategy: its ticks are
+    /// skipped without counting towards faulting (a 60 s pause would otherwise fault every
+    /// strategy on the venue after `max_consecutive_errors` ticks).
+    #[error("venue paused: {0}")]
+    Paused(String),
 }
 
 /// One asset's balance at a venue: `free` can be spent, `locked` is held by open orders.

@@ -61,10 +61,10 @@ impl From<BinanceError> for ConnectorError {
             // invalid symbol, -1022 bad signature, …: retrying the same request will not help.
             e @ (BinanceError::Api { .. } | BinanceError::NoKeys) => Self::Rejected(e.to_string()),
             BinanceError::Banned(why) => Self::Banned(why),
-            e @ (BinanceError::RateLimited(_)
-            | BinanceError::Busy(_)
-            | BinanceError::Unknown(_)
-            | BinanceError::Decode(_)) => Self::Unavailable(e.to_string()),
+            e @ BinanceError::RateLimited(_) => Self::Paused(e.to_string()),
+            e @ (BinanceError::Busy(_) | BinanceError::Unknown(_) | BinanceError::Decode(_)) => {
+                Self::Unavailable(e.to_string())
+            }
         }
     }
 }
@@ -279,6 +279,9 @@ impl BinanceClient {
             // Public market data needs no key; sending it anyway identifies us for limits.
             request = request.header("X-MBX-APIKEY", creds.api_key.expose_secret());
         }
+        // Open from the request until its body is read: the time spent on the wire and at
+        // the venue, which `bench/trading.sh` subtracts from an order's round trip.
+        let http = tracing::debug_span!("venue_http", endpoint = path);
         let started = Instant::now();
         let res = request.send().await;
         if method == Method::POST && path == "/api/v3/order" {
@@ -335,6 +338,7 @@ impl BinanceClient {
             .bytes()
             .await
             .map_err(|e| BinanceError::Unknown(e.without_url().to_string()))?;
+        drop(http);
         if status.is_success() {
             return serde_json::from_slice(&body).map_err(|e| BinanceError::Decode(e.to_string()));
         }

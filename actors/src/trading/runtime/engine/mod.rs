@@ -224,6 +224,14 @@ impl Engine {
         let res = self.tick_inner().await;
         match &res {
             Ok(_) => self.consecutive_errors = 0,
+            // The venue holds every call back for a while (429): the tick did nothing, and
+            // it is no sign of this strategy being broken.
+            Err(EngineError::Venue {
+                venue,
+                source: ConnectorError::Paused(why),
+            }) => {
+                tracing::info!(%venue, %why, "venue paused; tick skipped");
+            }
             Err(e) => {
                 self.consecutive_errors += 1;
                 tracing::warn!(error = %e, consecutive = self.consecutive_errors, "tick failed");

@@ -65,7 +65,10 @@ impl Engine {
         Ok(())
     }
 
-    /// Risk-checks, records (`pending_submit`), then sends one intent.
+    /// Risk-checks, records (`pending_submit`), then sends one intent. The span covers the
+    /// order's round trip from the strategy's decision until the venue's answer is applied
+    /// and committed (`bench/trading.sh` times it, minus the `venue_http` spans inside it).
+    #[tracing::instrument(name = "order_round_trip", level = "debug", skip_all, fields(venue = %intent.venue))]
     pub(super) async fn submit(
         &mut self,
         intent: &Intent,
