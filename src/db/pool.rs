@@ -89,6 +89,14 @@ impl From<sqlx::Error> for DbError {
 }
 
 /// A pool for one backend. Cloning is cheap (pools are reference counted).
+///
+/// Both pools skip sqlx's ping before handing out a connection (`test_before_acquire`):
+/// sqlx 0.8 already pings every connection when it comes back (`return_to_pool`), so a
+/// query cost three round trips (ping, query, ping); on SQLite each is a hand-off to the
+/// connection's worker thread and back, and those task switches were the bulk of a cheap
+/// read's cost (see decisions.md, "HTTP reads near the limit"). What is lost: a connection
+/// that died while idle in the pool (Postgres restarted) fails the one query that next
+/// uses it, instead of being replaced silently; sqlx then drops it.
 #[derive(Debug, Clone)]
 pub enum Db {
     Sqlite(SqlitePool),
@@ -114,6 +122,7 @@ impl Db {
                 let pool = SqlitePoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(acquire)
+                    .test_before_acquire(false)
                     .connect_with(options)
                     .await
                     .map_err(DbError::Connect)?;
@@ -133,6 +142,7 @@ impl Db {
                 let pool = PgPoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(acquire)
+                    .test_before_acquire(false)
                     .connect_lazy_with(options);
                 Ok(Self::Postgres(pool))
             }

@@ -23,6 +23,7 @@ pub use listen::{ListenHandle, listen};
 use crate::db::api_keys::{self, ApiKeyRow};
 use crate::db::{Db, DbError, Sql, Tx};
 use crate::finance::categories::{self, CategoryRow};
+use actix_web::web::Bytes;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -66,6 +67,9 @@ pub async fn notify(tx: &mut Tx, table: Table) -> Result<(), DbError> {
 #[derive(Default)]
 struct Cached {
     categories: Option<Arc<Vec<CategoryRow>>>,
+    /// The categories as the list endpoint sends them (rendered once per change: building
+    /// the JSON of 20 rows per request cost more than everything else the handler does).
+    categories_body: Option<Bytes>,
     /// By prefix; known keys only (a miss asks the database every time, so creating a key
     /// needs no invalidation, and guessed prefixes fill nothing).
     api_keys: HashMap<String, ApiKeyRow>,
@@ -133,6 +137,34 @@ impl ReadModel {
         let rows = Arc::new(categories::list(db).await?);
         self.store(generation, |c| c.categories = Some(Arc::clone(&rows)));
         Ok(rows)
+    }
+
+    /// The categories rendered by `render` (the list endpoint's body), rendered once per
+    /// change of the table. `render` must depend on the rows only.
+    #[tracing::instrument(skip_all)]
+    pub async fn categories_body(
+        &self,
+        db: &Db,
+        render: impl FnOnce(&[CategoryRow]) -> Bytes,
+    ) -> Result<Bytes, DbError> {
+        if self.usable(db)
+            && let Some(body) = &self
+                .cached
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .categories_body
+        {
+            return Ok(body.clone());
+        }
+        // Read before the rows: rows read after a change are stored only if no other change
+        // came in between (the same rule as `categories`).
+        let generation = self.generation.load(Ordering::Acquire);
+        let rows = self.categories(db).await?;
+        let body = render(&rows);
+        if self.usable(db) {
+            self.store(generation, |c| c.categories_body = Some(body.clone()));
+        }
+        Ok(body)
     }
 
     /// The API key with this prefix (as `api_keys::by_prefix`).

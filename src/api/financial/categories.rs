@@ -68,11 +68,22 @@ async fn save(
 /// Categories (flat; children name their `parent_id`).
 #[utoipa::path(tag = "financial", responses((status = 200, description = "Categories", body = [Category])))]
 #[get("/v1/financial/categories")]
-pub async fn list_categories(ctx: Ctx) -> Result<web::Json<Vec<Category>>, ApiError> {
-    let rows = ctx.state.read_model.categories(&ctx.db()?).await?;
-    Ok(web::Json(
-        rows.iter().cloned().map(Category::from).collect(),
-    ))
+pub async fn list_categories(ctx: Ctx) -> Result<HttpResponse, ApiError> {
+    // The body is rendered once per change and kept in the read model (invalidated with it).
+    let body = ctx
+        .state
+        .read_model
+        .categories_body(&ctx.db()?, |rows| {
+            let list: Vec<Category> = rows.iter().cloned().map(Category::from).collect();
+            // Strings and timestamps only: serde_json cannot fail on them.
+            serde_json::to_vec(&list)
+                .expect("categories serialize")
+                .into()
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type(mime::APPLICATION_JSON)
+        .body(body))
 }
 
 /// Create a category.
