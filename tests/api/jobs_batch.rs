@@ -1,6 +1,9 @@
 //! Batched claims and flushed outcomes on both backends: no job goes to two dispatchers, a
 //! batch's stale leases are fenced off row by row, a cancelled job stays out of a batch, and
-//! the unflushed jobs of a crashed batch come back and run once more.
+//! the unflushed jobs of a crashed batch come back and run once more. A flush also claims the
+//! slots it frees (one statement on Postgres), fenced the same way; claims and outcomes commit
+//! without waiting for the WAL fsync on Postgres, and what a database crash can then lose
+//! (the last claims and outcomes) comes back as work that runs again.
 
 use crate::helpers::{Backend, TestDb, eventually, test_settings};
 use crate::on_both_backends;
@@ -23,6 +26,8 @@ on_both_backends!(
     a_batch_completion_applies_only_live_leases,
     a_cancelled_job_stays_out_of_a_batch,
     the_unflushed_jobs_of_a_crashed_batch_come_back,
+    a_flush_claims_the_slots_it_frees,
+    jobs_whose_claim_or_outcome_the_database_lost_run_again,
 );
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -307,5 +312,207 @@ async fn the_unflushed_jobs_of_a_crashed_batch_come_back(backend: Backend) {
         let row = get(&db, id).await.expect("get").expect("row");
         assert_eq!(row.attempts, if i < 2 { 1 } else { 2 }, "job {i}");
     }
+    db.close().await;
+}
+
+/// Completing and claiming in one step: a stale lease in the batch is fenced off, the freed
+/// slots are claimed oldest first under fresh leases, and a drained queue yields what is left.
+async fn a_flush_claims_the_slots_it_frees(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let (db, store) = connect(&test_db).await;
+    let ids = enqueue(&store, 5).await;
+    let stale = store
+        .claim("batch", "slow", Duration::from_millis(50), 1)
+        .await
+        .expect("claim");
+    // The 50 ms lease must run out: expiry is what is tested.
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_eq!(store.requeue_expired().await.expect("requeue"), 1);
+    let live = store
+        .claim("batch", "fast", Duration::from_secs(30), 2)
+        .await
+        .expect("claim");
+    assert_eq!(
+        live.iter().map(|c| &c.id).collect::<Vec<_>>(),
+        [&ids[0], &ids[1]]
+    );
+
+    let batch = [
+        finished(&stale[0], done("stale")),
+        finished(&live[1], done("second")),
+    ];
+    let lease = Duration::from_secs(30);
+    let (applied, next) = store
+        .finish_and_claim(&batch, "batch", "fast", lease, 2)
+        .await
+        .expect("finish_and_claim");
+    assert_eq!(applied, [false, true], "the stale lease is fenced off");
+    assert_eq!(
+        next.iter().map(|c| &c.id).collect::<Vec<_>>(),
+        [&ids[2], &ids[3]],
+        "the freed slots, oldest first"
+    );
+    let leases: HashSet<&String> = live.iter().chain(&next).map(|c| &c.lease_id).collect();
+    assert_eq!(leases.len(), 4, "one fresh fencing token per job");
+    assert!(next.iter().all(|c| c.attempt == 1));
+    let sql = Sql::new("SELECT state, lease_id FROM jobs WHERE id = $1").bind(&ids[0]);
+    let first: (String, Option<String>) = db.fetch_one(sql).await.expect("row");
+    assert_eq!(
+        first,
+        ("active".to_owned(), Some(live[0].lease_id.clone())),
+        "the stale outcome changed nothing"
+    );
+
+    let batch = [
+        finished(&live[0], done("first")),
+        finished(&next[0], done("third")),
+        finished(&next[1], done("fourth")),
+    ];
+    let (applied, last) = store
+        .finish_and_claim(&batch, "batch", "fast", lease, 10)
+        .await
+        .expect("finish_and_claim");
+    assert_eq!(applied, [true, true, true]);
+    assert_eq!(
+        last.iter().map(|c| &c.id).collect::<Vec<_>>(),
+        [&ids[4]],
+        "only what is left"
+    );
+    // Nothing to claim (limit 0): outcomes only.
+    let (applied, none) = store
+        .finish_and_claim(
+            &[finished(&last[0], done("fifth"))],
+            "batch",
+            "fast",
+            lease,
+            0,
+        )
+        .await
+        .expect("finish_and_claim");
+    assert_eq!((applied, none.len()), (vec![true], 0));
+    assert_eq!(count(&db, "completed").await, 5);
+    let first = get(&db, &ids[0]).await.expect("get").expect("row");
+    assert_eq!(
+        (first.result.as_deref(), first.attempts),
+        (Some(r#""first""#), 2)
+    );
+    db.close().await;
+}
+
+/// What a database crash can lose now that claims and outcomes commit without waiting for the
+/// WAL fsync (Postgres), written back as the crash would leave it: job 0 lost its claim and its
+/// outcome (waiting again, attempt count as before), job 1 lost its outcome (active under the
+/// dead attempt's lease). Both run again, once; the lost attempts' late outcomes are fenced off.
+async fn jobs_whose_claim_or_outcome_the_database_lost_run_again(backend: Backend) {
+    let test_db = TestDb::new(backend).await;
+    let (db, store) = connect(&test_db).await;
+    let ids = enqueue(&store, 3).await;
+    let lost = store
+        .claim("batch", "before-the-crash", Duration::from_millis(100), 3)
+        .await
+        .expect("claim");
+    let outcomes: Vec<Finished> = lost.iter().map(|c| finished(c, done("lost"))).collect();
+    let (applied, _) = store
+        .finish_and_claim(
+            &outcomes,
+            "batch",
+            "before-the-crash",
+            Duration::from_secs(30),
+            3,
+        )
+        .await
+        .expect("finish_and_claim");
+    assert_eq!(applied, [true, true, true]);
+    let lost_claim = "UPDATE jobs SET state = 'waiting', attempts = 0, lease_id = NULL, lease_owner = NULL, \
+                      lease_expires_at = NULL, result = NULL, progress = 0, finished_at = NULL WHERE id = $1";
+    db.execute(Sql::new(lost_claim).bind(&ids[0]))
+        .await
+        .expect("job 0 as before its claim");
+    let lost_outcome = "UPDATE jobs SET state = 'active', lease_id = $2, lease_owner = 'before-the-crash', \
+                        lease_expires_at = $3, result = NULL, progress = 0, finished_at = NULL WHERE id = $1";
+    let expired = chrono::Utc::now().timestamp_millis() - 1;
+    db.execute(
+        Sql::new(lost_outcome)
+            .bind(&ids[1])
+            .bind(&lost[1].lease_id)
+            .bind(expired),
+    )
+    .await
+    .expect("job 1 as before its outcome");
+
+    let handler = Arc::new(Recorder::default());
+    let _d = start(&store, &handler, "after-the-restart", 4);
+    eventually(WAIT, "the lost jobs completed again", || async {
+        match count(&db, "completed").await {
+            3 => Ok(()),
+            n => Err(n),
+        }
+    })
+    .await;
+    let mut reran = handler.runs();
+    reran.sort();
+    assert_eq!(reran, ids[..2].to_vec(), "each lost job ran once more");
+    // The lost attempts' outcomes, arriving late, change nothing.
+    let late = [
+        finished(&lost[0], done("late")),
+        finished(&lost[1], done("late")),
+    ];
+    assert_eq!(
+        store.finish_many(&late).await.expect("finish_many"),
+        [false, false]
+    );
+    for (i, id) in ids.iter().enumerate() {
+        let row = get(&db, id).await.expect("get").expect("row");
+        let expected = serde_json::json!({"ran": id}).to_string();
+        let (result, attempts) = match i {
+            0 => (expected.as_str(), 1),
+            1 => (expected.as_str(), 2),
+            _ => (r#""lost""#, 1),
+        };
+        assert_eq!(
+            (row.result.as_deref(), row.attempts),
+            (Some(result), attempts),
+            "job {i}"
+        );
+    }
+    db.close().await;
+}
+
+async fn synchronous_commit(db: &Db) -> String {
+    let sql = Sql::new("SELECT current_setting('synchronous_commit')");
+    db.fetch_scalar(sql).await.expect("setting")
+}
+
+/// Postgres: claims and outcomes turn `synchronous_commit` off for their own transaction only;
+/// the next statement on the same connection (an enqueue) commits synchronously again.
+#[actix_web::test]
+async fn async_commit_stays_inside_claims_and_outcomes() {
+    if !crate::helpers::postgres_available().await {
+        return;
+    }
+    let test_db = TestDb::new(Backend::Postgres).await;
+    let mut settings = test_settings(test_db.url());
+    settings.database.max_connections = 1;
+    let db = Db::connect(&settings.database).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    let store = SqlJobStore::new(DbHandle::connected(db.clone()));
+    enqueue(&store, 3).await;
+    let lease = Duration::from_secs(30);
+    let claimed = store.claim("batch", "w", lease, 1).await.expect("claim");
+    assert_eq!(synchronous_commit(&db).await, "on");
+    let (_, next) = store
+        .finish_and_claim(&[finished(&claimed[0], done("ok"))], "batch", "w", lease, 1)
+        .await
+        .expect("finish_and_claim");
+    assert_eq!(synchronous_commit(&db).await, "on");
+    let retry = Outcome::Retry {
+        error: "again".into(),
+        at_ms: chrono::Utc::now().timestamp_millis() + 60_000,
+    };
+    store
+        .finish_many(&[finished(&next[0], retry)])
+        .await
+        .expect("finish_many");
+    assert_eq!(synchronous_commit(&db).await, "on");
     db.close().await;
 }

@@ -52,6 +52,9 @@ pub struct Dispatcher {
     /// Jobs claimed and not yet flushed: a slot is free only once its outcome is stored, so
     /// the concurrency limit also bounds the outcomes waiting in memory.
     active: u32,
+    /// Slots asked for by claims in flight (a claim of its own, or one riding on a flush):
+    /// `active + reserved` never exceeds the concurrency, however the two overlap.
+    reserved: u32,
     claiming: bool,
     /// A wake-up arrived while claiming: claim again right after.
     again: bool,
@@ -72,6 +75,7 @@ impl Dispatcher {
             config,
             events: None,
             active: 0,
+            reserved: 0,
             claiming: false,
             again: false,
             done: Vec::new(),
@@ -85,19 +89,27 @@ impl Dispatcher {
         self
     }
 
+    /// Slots neither running nor asked for by a claim in flight.
+    fn free(&self) -> u32 {
+        self.config
+            .concurrency
+            .saturating_sub(self.active.saturating_add(self.reserved))
+    }
+
     /// One statement claims every free slot's worth of due jobs. While it is in flight, more
     /// slots free up and the next claim takes them all, so busy queues claim in big batches.
+    /// (A busy queue mostly claims with its flushes instead: see [`Self::flush`].)
     fn claim(&mut self, ctx: &mut Context<Self>) {
-        if self.claiming {
+        let free = self.free();
+        if self.claiming || free == 0 {
+            // Served when the claim in flight returns or a flush frees slots (a wake-up
+            // must not wait for the next poll).
             self.again = true;
-            return;
-        }
-        let free = self.config.concurrency.saturating_sub(self.active);
-        if free == 0 {
             return;
         }
         self.claiming = true;
         self.again = false;
+        self.reserved += free;
         let store = Arc::clone(&self.store);
         let (queue, owner, lease) = (
             self.config.queue.clone(),
@@ -105,15 +117,16 @@ impl Dispatcher {
             self.config.lease,
         );
         let fut = async move { store.claim(&queue, &owner, lease, free).await };
-        ctx.spawn(fut.into_actor(self).map(|res, act, ctx| {
+        ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
             act.claiming = false;
+            act.reserved = act.reserved.saturating_sub(free);
             match res {
                 Ok(jobs) => {
                     let got = jobs.len();
                     for job in jobs {
                         act.start(job, ctx);
                     }
-                    if act.again || (got > 0 && act.active < act.config.concurrency) {
+                    if act.again || (got > 0 && act.free() > 0) {
                         act.claim(ctx);
                     }
                 }
@@ -137,9 +150,12 @@ impl Dispatcher {
         }));
     }
 
-    /// Writes the outcomes that are waiting, in one call to the store. Outcomes arriving
-    /// while it runs wait for the next one. A crash before the write loses only the record,
-    /// not the job: its lease expires and it runs again (handlers are idempotent).
+    /// Writes the outcomes that are waiting, in one call to the store, which also claims the
+    /// slots they free (complete and fetch the next in one round trip, as BullMQ's
+    /// `moveToFinished` does: a busy queue then needs one statement per batch, not two).
+    /// Outcomes arriving while it runs wait for the next one. A crash before the write loses
+    /// only the record, not the job: its lease expires and it runs again (handlers are
+    /// idempotent).
     fn flush(&mut self, ctx: &mut Context<Self>) {
         if self.flushing || self.done.is_empty() {
             return;
@@ -147,6 +163,20 @@ impl Dispatcher {
         self.flushing = true;
         let take = self.done.len().min(FLUSH_MAX);
         let batch: Vec<Done> = self.done.drain(..take).collect();
+        let freed = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+        // The slots this flush frees plus any free now; none while a claim of its own is in
+        // flight (it will claim again when it returns if there is more, see `again`).
+        let want = if self.claiming {
+            0
+        } else {
+            self.free().saturating_add(freed)
+        };
+        self.reserved += want;
+        let (queue, owner, lease) = (
+            self.config.queue.clone(),
+            self.config.owner.clone(),
+            self.config.lease,
+        );
         let items: Vec<Finished> = batch
             .iter()
             .map(|d| Finished {
@@ -157,23 +187,41 @@ impl Dispatcher {
             .collect();
         let store = Arc::clone(&self.store);
         let fut = async move {
-            match store.finish_many(&items).await {
-                Ok(applied) => Ok(applied),
+            match store
+                .finish_and_claim(&items, &queue, &owner, lease, want)
+                .await
+            {
+                Ok(done) => Ok(done),
                 Err(e) => {
                     tracing::warn!(error = %e, jobs = items.len(), "recording job outcomes failed; trying once more");
                     tokio::time::sleep(FLUSH_RETRY_AFTER).await;
-                    store.finish_many(&items).await
+                    store
+                        .finish_many(&items)
+                        .await
+                        .map(|applied| (applied, Vec::new()))
                 }
             }
         };
         ctx.spawn(fut.into_actor(self).map(move |res, act, ctx| {
             act.flushing = false;
-            act.active = act
-                .active
-                .saturating_sub(u32::try_from(batch.len()).unwrap_or(u32::MAX));
+            act.reserved = act.reserved.saturating_sub(want);
+            act.active = act.active.saturating_sub(freed);
+            let (res, claimed) = match res {
+                Ok((applied, claimed)) => (Ok(applied), claimed),
+                Err(e) => (Err(e), Vec::new()),
+            };
+            // Claim on our own unless this flush's claim came back short (the queue is
+            // drained: the poll and wake-ups take over): it took no slots, it failed, or every
+            // slot it asked for came back full (there may be more).
+            let more = want == 0 || res.is_err() || claimed.len() >= want as usize;
+            for job in claimed {
+                act.start(job, ctx);
+            }
             act.recorded(batch, res);
             act.flush(ctx);
-            act.claim(ctx);
+            if more || act.again {
+                act.claim(ctx);
+            }
         }));
     }
 

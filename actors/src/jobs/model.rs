@@ -155,6 +155,32 @@ pub trait JobStore: Send + Sync + 'static {
         }
         Ok(applied)
     }
+    /// Records `batch` like [`JobStore::finish_many`] and claims up to `limit` due jobs of
+    /// `queue` like [`JobStore::claim`] (the slots the outcomes free), in one round trip where
+    /// the store can: the dispatcher's "complete and fetch the next" step. An error means the
+    /// outcomes may not be recorded (as for `finish_many`) and nothing was claimed; a claim
+    /// that fails after the outcomes were stored is logged and yields no jobs (the next poll
+    /// claims them).
+    async fn finish_and_claim(
+        &self,
+        batch: &[Finished],
+        queue: &str,
+        owner: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<(Vec<bool>, Vec<Claimed>), DependencyError> {
+        let applied = self.finish_many(batch).await?;
+        if limit == 0 {
+            return Ok((applied, Vec::new()));
+        }
+        match self.claim(queue, owner, lease, limit).await {
+            Ok(claimed) => Ok((applied, claimed)),
+            Err(e) => {
+                tracing::warn!(%queue, error = %e, "claiming jobs after a flush failed");
+                Ok((applied, Vec::new()))
+            }
+        }
+    }
     /// Extends a running job's lease (heartbeat) and records progress; `false` = lost.
     async fn extend(
         &self,

@@ -355,3 +355,116 @@ async fn outcomes_wait_for_the_flush_in_flight_and_go_out_together() {
         "outcomes that ended during a flush went out together: {flushes:?}"
     );
 }
+
+/// The memory store, counting jobs held (claimed, outcome not yet handed back) to check the
+/// concurrency limit while flushes claim the slots they free and wake-ups claim on their own.
+struct Held {
+    inner: MemoryJobStore,
+    held: Mutex<(usize, usize)>,
+}
+
+#[async_trait]
+impl JobStore for Held {
+    async fn enqueue(&self, spec: &JobSpec) -> Result<(String, bool), DependencyError> {
+        self.inner.enqueue(spec).await
+    }
+    async fn claim(
+        &self,
+        queue: &str,
+        owner: &str,
+        lease: Duration,
+        limit: u32,
+    ) -> Result<Vec<Claimed>, DependencyError> {
+        let jobs = self.inner.claim(queue, owner, lease, limit).await?;
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.0 += jobs.len();
+        held.1 = held.1.max(held.0);
+        Ok(jobs)
+    }
+    async fn finish(
+        &self,
+        job_id: &str,
+        lease_id: &str,
+        outcome: &Outcome,
+    ) -> Result<bool, DependencyError> {
+        self.inner.finish(job_id, lease_id, outcome).await
+    }
+    async fn finish_many(&self, batch: &[Finished]) -> Result<Vec<bool>, DependencyError> {
+        let applied = self.inner.finish_many(batch).await?;
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.0 -= batch.len();
+        Ok(applied)
+    }
+    async fn extend(
+        &self,
+        job_id: &str,
+        lease_id: &str,
+        lease: Duration,
+    ) -> Result<bool, DependencyError> {
+        self.inner.extend(job_id, lease_id, lease).await
+    }
+    async fn progress(
+        &self,
+        job_id: &str,
+        lease_id: &str,
+        percent: u8,
+        message: Option<&str>,
+    ) -> Result<bool, DependencyError> {
+        self.inner
+            .progress(job_id, lease_id, percent, message)
+            .await
+    }
+    async fn requeue_expired(&self) -> Result<u64, DependencyError> {
+        self.inner.requeue_expired().await
+    }
+    async fn waiting(&self, queue: &str) -> Result<u64, DependencyError> {
+        self.inner.waiting(queue).await
+    }
+}
+
+#[actix_rt::test]
+async fn flushes_claim_the_freed_slots_within_the_concurrency_limit() {
+    let store = Arc::new(Held {
+        inner: MemoryJobStore::new(),
+        held: Mutex::default(),
+    });
+    let mut ids = Vec::new();
+    for _ in 0..60 {
+        ids.push(store.enqueue(&spec("work", 3)).await.expect("enqueue").0);
+    }
+    let handler = Scripted::new(vec![Some(Ok(serde_json::json!("ok")))]);
+    let handlers: HashMap<String, Arc<dyn JobHandler>> = HashMap::from([(
+        "work".to_owned(),
+        Arc::clone(&handler) as Arc<dyn JobHandler>,
+    )]);
+    let addr = Dispatcher::new(
+        Arc::clone(&store) as Arc<dyn JobStore>,
+        handlers,
+        DispatcherConfig {
+            queue: "q".to_owned(),
+            concurrency: 3,
+            lease: Duration::from_secs(30),
+            // Only flushes and wake-ups claim here.
+            poll_interval: Duration::from_secs(3600),
+            owner: "test".to_owned(),
+        },
+    )
+    .start();
+    for _ in 0..20 {
+        addr.do_send(Wake);
+        tokio::task::yield_now().await;
+    }
+    for id in &ids {
+        eventually(WAIT, "every job completed", || async {
+            match store.inner.job(id).map(|j| j.state) {
+                Some(JobState::Completed) => Ok(()),
+                other => Err(other),
+            }
+        })
+        .await;
+    }
+    assert_eq!(handler.attempts(), vec![1; 60], "each job ran once");
+    let (held, most) = *store.held.lock().unwrap_or_else(PoisonError::into_inner);
+    assert_eq!(held, 0);
+    assert!(most <= 3, "at most 3 jobs held at once, saw {most}");
+}
