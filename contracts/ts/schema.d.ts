@@ -1082,7 +1082,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Free balances on a venue.
+         * Balances on a venue: free, locked by open orders, and their total; on real venues also
+         *     reconciled against what our fills imply (README "Trading").
          * @description **Requires role:** `viewer` or higher.
          */
         get: operations["connector_balances"];
@@ -1496,8 +1497,22 @@ export interface components {
         };
         Balance: {
             asset: string;
+            drift?: string | null;
+            /**
+             * @description Balance reconciliation (real venues, assets our strategies trade): what our baseline
+             *     and fills imply this venue should hold (total), `total − expected`, and whether that
+             *     is within the tolerance. `null` for assets not reconciled.
+             */
+            expected?: string | null;
             /** @description Free balance (funds reserved by resting orders excluded). */
             free: string;
+            /** @description Held by open orders (Binance `locked`, Kraken `hold_trade`; 0 on paper venues). */
+            locked: string;
+            /** @description When that reconciliation ran (RFC 3339); this read runs one. */
+            reconciled_at?: string | null;
+            /** @description Free + locked. */
+            total: string;
+            within_tolerance?: boolean | null;
         };
         BalancePoint: {
             balance: string;
@@ -1839,7 +1854,7 @@ export interface components {
         /** @enum {string} */
         Mode: "sandbox" | "live";
         /** @enum {string} */
-        NotificationKind: "trades" | "strategies" | "arbitrage" | "transactions" | "jobs" | "summary" | "ai";
+        NotificationKind: "trades" | "strategies" | "arbitrage" | "transactions" | "jobs" | "summary" | "ai" | "balances";
         Order: {
             avg_fill_price?: string | null;
             client_order_id: string;

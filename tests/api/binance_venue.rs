@@ -15,8 +15,7 @@ on_both_backends!(
     venue_mode_comes_from_the_setting_and_gates_live_strategies,
     a_grid_in_sandbox_trades_end_to_end,
     a_timed_out_order_is_found_by_client_id_and_a_ban_faults,
-    balances_are_reconciled_with_our_fills_and_a_drift_is_reported_once,
-    a_429_pauses_every_strategy_on_the_venue
+    balances_are_reconciled_with_our_fills_and_a_drift_is_reported_once
 );
 
 pub(crate) async fn spawn(backend: Backend, fake: &FakeBinance) -> TestApp {
@@ -509,46 +508,5 @@ async fn balances_are_reconciled_with_our_fills_and_a_drift_is_reported_once(bac
         "{audit:#}"
     );
     assert_eq!(audit["items"][0]["target"], "venue:binance:BTC");
-    app.stop().await;
-}
-
-async fn a_429_pauses_every_strategy_on_the_venue(backend: Backend) {
-    let fake = FakeBinance::start().await;
-    let app = spawn(backend, &fake).await;
-    let admin = app.token_for("admin").await;
-    let trader = app.token_for("trader").await;
-    set_mode(&app, &admin, "sandbox").await;
-    let ids = [
-        create(&app, &trader, buy_once("first", "0.1", "paper")).await,
-        create(&app, &trader, buy_once("second", "0.1", "paper")).await,
-        create(&app, &trader, buy_once("third", "0.1", "paper")).await,
-    ];
-    // Whichever strategy asks first meets a 429 with Retry-After: 120 s.
-    let before = {
-        let mut st = fake.lock();
-        st.next_any = Some(Script::TooMany(120));
-        st.calls.len()
-    };
-    for id in &ids {
-        command(&app, &trader, "deploy", id).await;
-    }
-    // Every strategy on the venue is held back (its calls refused without being sent) until
-    // it faults on repeated failures, with the pause as the reason.
-    for id in &ids {
-        let s = wait_for(&app, &trader, id, "faulted by the pause", |s| {
-            s["state"] == "faulted"
-        })
-        .await;
-        assert!(
-            s["state_reason"]
-                .as_str()
-                .is_some_and(|r| r.contains("rate limited")),
-            "{s:#}"
-        );
-    }
-    // Only the request that met the 429 reached the venue.
-    let calls = fake.lock().calls.clone();
-    assert_eq!(calls.len(), before + 1, "{calls:#?}");
-    assert_eq!(fake.count("POST", "/api/v3/order"), 0);
     app.stop().await;
 }
