@@ -347,7 +347,11 @@ async fn a_weight_wait_longer_than_a_call_may_take_refuses_the_order_unsent() {
     // (in the service the cap is `weight_wait_max_ms`, under the engine's 10 s call timeout).
     let c = client_with(&fake, Duration::ZERO);
     // The venue reports 5001 of 6000 used: past the 80 % slowdown mark.
-    fake.lock().weight = 5000;
+    {
+        let mut st = fake.lock();
+        st.weight = 5000;
+        st.weight_pinned = true;
+    }
     c.order_book("BTC-USDT", 5).await.expect("book");
     let r = c
         .place(&order("ais-busy", Side::Buy, OrderKind::Market, dec!(0.1)))

@@ -84,6 +84,9 @@ pub struct State {
     pub fees_in_bnb: bool,
     /// `GET /api/v3/ticker/bookTicker` answers: symbol → (bid, ask). Unknown symbols: -1121.
     pub tickers: BTreeMap<String, (Decimal, Decimal)>,
+    /// Keep `weight` across minute boundaries (a test that sets a high weight must not see it
+    /// reset by the first request of a new minute).
+    pub weight_pinned: bool,
     weight_minute: i64,
     next_id: i64,
 }
@@ -119,6 +122,7 @@ impl Default for State {
             weight: 0,
             fees_in_bnb: false,
             tickers: BTreeMap::from([("BNBUSDT".to_owned(), (dec!(599.9), dec!(600.1)))]),
+            weight_pinned: false,
             weight_minute: 0,
             next_id: 1000,
         }
@@ -280,7 +284,7 @@ async fn handle(req: HttpRequest, fake: web::Data<FakeBinance>) -> HttpResponse 
         st.calls
             .push((method.clone(), path.clone(), params.clone()));
         let minute = now_ms().div_euclid(60_000);
-        if minute != st.weight_minute {
+        if minute != st.weight_minute && !st.weight_pinned {
             st.weight_minute = minute;
             st.weight = 0;
         }
