@@ -10,7 +10,6 @@
 //!   fetch), write transactions (`Tx`), embedded migrations (forward-only; a schema this
 //!   binary does not know stops it), backups and restores (`db/backup/`),
 //!   users/tokens/keys/audit/settings queries.
-//! - `malloc.rs`: glibc's arena limit, set by re-executing once at startup.
 //! - `maintenance.rs`: the `maintenance` queue (the scheduled `backup` job and retention).
 //! - `adapters/`: outbound clients implementing ports (Redis, SimpleFIN, Binance Spot in
 //!   `adapters/binance/`; `venue_metrics.rs` names the metrics every venue reports).
@@ -48,7 +47,6 @@ pub mod finance;
 pub mod http;
 pub mod jobs;
 pub mod maintenance;
-pub mod malloc;
 pub mod metrics;
 pub mod readmodel;
 pub mod schedules;
