@@ -410,14 +410,9 @@ fn http_server(
     settings: &Settings,
     state: web::Data<AppState>,
 ) -> anyhow::Result<Server> {
-    // Built once: each worker gets a clone of the same document, not its own generation.
-    // Serialized once and shared by every worker (an `OpenApi` clone per worker cost ~1 MB
-    // each); Swagger UI fetches it from `/openapi.json`.
-    let spec = web::Data::new(api::meta::SpecJson(
-        api::openapi()
-            .to_json()
-            .context("serializing the OpenAPI document")?,
-    ));
+    // One document shared by every worker (an `OpenApi` clone per worker cost ~1 MB each),
+    // built on the first `/openapi.json` request, not here (see `SpecJson`).
+    let spec = web::Data::new(api::meta::SpecJson::default());
     let json_limit = settings.server.json_limit_bytes;
     let security = settings.security.clone();
     let mut server = HttpServer::new(move || {

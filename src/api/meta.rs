@@ -97,14 +97,28 @@ pub async fn root() -> HttpResponse {
 }
 
 /// `/docs` without the slash: Swagger UI lives under `/docs/`.
-/// The OpenAPI document as JSON, serialized once at startup.
-pub struct SpecJson(pub String);
+/// The OpenAPI document as JSON, built and serialized on the first request and shared by
+/// every worker. Not at startup: generating it runs the schema code of every route, spread
+/// all over the binary's `.text`, and each page it touches stays resident (idle RSS; see
+/// docs/decisions.md "Footprint, second pass").
+#[derive(Default)]
+pub struct SpecJson(std::sync::OnceLock<Option<actix_web::web::Bytes>>);
 
 /// `GET /openapi.json`: the spec Swagger UI renders.
 pub async fn openapi_json(spec: actix_web::web::Data<SpecJson>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(spec.0.clone())
+    let json = spec.0.get_or_init(|| match super::openapi().to_json() {
+        Ok(json) => Some(json.into()),
+        Err(e) => {
+            tracing::error!(error = %e, "serializing the OpenAPI document failed");
+            None
+        }
+    });
+    match json {
+        Some(json) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(json.clone()),
+        None => HttpResponse::InternalServerError().finish(),
+    }
 }
 
 pub async fn docs_redirect() -> HttpResponse {
