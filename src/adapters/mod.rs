@@ -2,6 +2,7 @@
 
 pub mod anthropic;
 pub mod binance;
+pub mod http_client;
 pub mod kraken;
 pub mod llm_http;
 pub mod market_data;

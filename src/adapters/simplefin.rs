@@ -53,7 +53,7 @@ impl SimpleFin {
         }
         let _ = url.set_username("");
         let _ = url.set_password(None);
-        let client = reqwest::Client::builder()
+        let client = crate::adapters::http_client::builder()
             .timeout(timeout)
             .build()
             .map_err(|e| BankError::Unavailable(e.to_string()))?;

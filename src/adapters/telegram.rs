@@ -55,7 +55,7 @@ struct Parameters {
 
 impl BotApi {
     pub fn new(base: &str, token: SecretString) -> Result<Self, TelegramError> {
-        let client = reqwest::Client::builder()
+        let client = crate::adapters::http_client::builder()
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| TelegramError::Network(e.without_url().to_string()))?;

@@ -85,7 +85,7 @@ pub fn provider(
         provider: name,
     };
     // The engine enforces the per-request timeout; this one only bounds a stuck socket.
-    let client = reqwest::Client::builder()
+    let client = crate::adapters::http_client::builder()
         .timeout(Duration::from_secs(s.timeout_secs.saturating_mul(2).max(1)))
         .build()?;
     Ok(Some(match s.provider {

@@ -8,6 +8,7 @@
 //! - `keys.rs`: the JWT signing key and the settings master key; refusal to run with
 //!   placeholders beyond loopback; generated keys for loopback-only development.
 //! - `password.rs`: argon2id hashing off the async threads.
+//! - `jwt_crypto.rs`: jsonwebtoken's HS256 signer and verifier (its only algorithm here).
 //! - `tokens.rs`: access JWTs (HS256) and opaque refresh tokens / API keys (hashed at rest).
 //! - `policy.rs`: the one table saying which role every operation needs.
 //! - `ratelimit.rs`: per-IP, per-credential and login limits (GCRA via `governor`).
@@ -15,6 +16,7 @@
 //! - `sessions.rs`: the cached per-request check that an access token's session still holds.
 
 mod error;
+mod jwt_crypto;
 pub mod keys;
 pub mod password;
 pub mod policy;

@@ -47,6 +47,7 @@ pub struct JwtKeys {
 
 impl JwtKeys {
     pub fn new(secret: &SecretString, issuer: &str, ttl_secs: u64) -> Self {
+        super::jwt_crypto::install();
         let bytes = secret.expose_secret().as_bytes();
         // Only HS256: a token claiming `none` or any other algorithm is rejected.
         let mut validation = Validation::new(Algorithm::HS256);

@@ -36,7 +36,7 @@ impl Db {
                     Some(path) => Some(lock_file(path).await?),
                     None => None,
                 };
-                SQLITE.run(pool).await
+                SQLITE.run(&pool.pool).await
             }
         };
         match result {
@@ -60,7 +60,7 @@ impl Db {
             Self::Sqlite(p) => sqlx::query_scalar::<_, i64>(
                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
             )
-            .fetch_one(p)
+            .fetch_one(&p.pool)
             .await
             .map(|n| n > 0)?,
             Self::Postgres(p) => {
@@ -79,7 +79,7 @@ impl Db {
     pub async fn applied_migrations(&self) -> Result<Vec<i64>, DbError> {
         let sql = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
         Ok(match self {
-            Self::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(p).await?,
+            Self::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(&p.pool).await?,
             Self::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await?,
         })
     }

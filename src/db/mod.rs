@@ -22,7 +22,10 @@
 macro_rules! on_db {
     ($db:expr, |$pool:ident| $body:expr) => {
         match $db {
-            $crate::db::Db::Sqlite($pool) => $body,
+            $crate::db::Db::Sqlite(sqlite) => {
+                let $pool = &sqlite.pool;
+                $body
+            }
             $crate::db::Db::Postgres($pool) => $body,
         }
     };
@@ -51,7 +54,7 @@ pub fn port_error(e: impl std::fmt::Display) -> actors::ports::DependencyError {
 }
 pub use handle::DbHandle;
 pub use migrate::{embedded_count, newest_embedded};
-pub use pool::{Db, DbError};
+pub use pool::{Db, DbError, SqliteDb, WriteTurn};
 pub use query::DbRow;
 pub use sql::{Arg, Record, Sql};
 pub use tx::Tx;

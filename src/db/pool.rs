@@ -10,6 +10,10 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+/// How long a SQLite writer waits for the lock (SQLite's `busy_timeout`, and our
+/// [`WriteGate`]) before the write fails.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("invalid database.url: {0}")]
@@ -99,8 +103,74 @@ impl From<sqlx::Error> for DbError {
 /// uses it, instead of being replaced silently; sqlx then drops it.
 #[derive(Debug, Clone)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqliteDb),
     Postgres(PgPool),
+}
+
+/// The SQLite pool and its writer gate ([`WriteGate`]). Derefs to the pool.
+#[derive(Debug, Clone)]
+pub struct SqliteDb {
+    pub pool: SqlitePool,
+    pub(super) gate: WriteGate,
+}
+
+impl std::ops::Deref for SqliteDb {
+    type Target = SqlitePool;
+    fn deref(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+/// SQLite has one writer at a time. Without this gate, two of this process's writers that
+/// collide both ask SQLite, and the loser sleeps in SQLite's busy handler (sleeps of 1, 2, 5,
+/// 10 … 100 ms, not woken when the lock frees): 100 strategies' writes queued for p99 224 ms
+/// that way (docs/decisions.md, "Trading benchmark on a venue"). Here they queue in order on
+/// a fair semaphore instead and start the moment the previous writer is done. Other
+/// processes (the CLI, a second service) still meet on SQLite's lock and `busy_timeout`.
+#[derive(Debug, Clone)]
+pub(super) struct WriteGate {
+    turn: std::sync::Arc<tokio::sync::Semaphore>,
+    /// As long as `busy_timeout`: a writer waits no longer here than it would on SQLite.
+    wait: Duration,
+}
+
+/// This process's turn to write on SQLite; the next writer starts when it is dropped.
+#[derive(Debug)]
+pub struct WriteTurn(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+
+impl WriteGate {
+    fn new() -> Self {
+        Self {
+            turn: std::sync::Arc::new(tokio::sync::Semaphore::new(1)),
+            wait: BUSY_TIMEOUT,
+        }
+    }
+
+    /// Waits for this process's turn to write. A writer that holds the turn for longer than
+    /// `busy_timeout` makes the next one fail as a pool timeout would (503, retryable),
+    /// as SQLite's own lock did before.
+    pub(super) async fn enter(&self) -> Result<WriteTurn, DbError> {
+        let started = std::time::Instant::now();
+        let permit = tokio::time::timeout(self.wait, self.turn.clone().acquire_owned()).await;
+        metrics::histogram!("db_write_turn_wait_seconds").record(started.elapsed().as_secs_f64());
+        match permit {
+            Ok(Ok(permit)) => Ok(WriteTurn(permit)),
+            // Timed out, or the semaphore closed (never done): both mean "no turn".
+            _ => Err(DbError::Query(sqlx::Error::PoolTimedOut)),
+        }
+    }
+}
+
+impl Db {
+    /// This process's turn to write, on SQLite (`None` on Postgres, where writers do not
+    /// exclude each other). For writes that do not go through [`Db::begin_write`] or
+    /// [`Db::execute`], e.g. `UPDATE … RETURNING` read with `fetch_all`.
+    pub async fn write_turn(&self) -> Result<Option<WriteTurn>, DbError> {
+        match self {
+            Self::Sqlite(s) => s.gate.enter().await.map(Some),
+            Self::Postgres(_) => Ok(None),
+        }
+    }
 }
 
 impl Db {
@@ -126,7 +196,10 @@ impl Db {
                     .connect_with(options)
                     .await
                     .map_err(DbError::Connect)?;
-                Ok(Self::Sqlite(pool))
+                Ok(Self::Sqlite(SqliteDb {
+                    pool,
+                    gate: WriteGate::new(),
+                }))
             }
             Backend::Postgres => {
                 let options = pg_options(url)?;
@@ -160,7 +233,7 @@ impl Db {
     #[tracing::instrument(skip_all)]
     pub async fn ping(&self) -> Result<(), DbError> {
         match self {
-            Self::Sqlite(p) => sqlx::query("SELECT 1").execute(p).await.map(drop)?,
+            Self::Sqlite(p) => sqlx::query("SELECT 1").execute(&p.pool).await.map(drop)?,
             Self::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(drop)?,
         }
         Ok(())
@@ -190,7 +263,7 @@ pub(super) fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, DbError>
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         // Writers queue for the lock instead of failing at once with SQLITE_BUSY.
-        .busy_timeout(Duration::from_secs(5)))
+        .busy_timeout(BUSY_TIMEOUT))
 }
 
 async fn ensure_parent_dir(options: &SqliteConnectOptions) -> Result<(), DbError> {

@@ -41,10 +41,12 @@ macro_rules! bind_args {
 }
 
 impl Db {
-    /// Runs a statement; the number of rows it changed.
+    /// Runs a statement; the number of rows it changed. On SQLite it takes this process's
+    /// turn to write first (a statement run with `execute` is a write).
     #[tracing::instrument(skip_all)]
     pub async fn execute<'a>(&self, sql: impl Into<Sql<'a>>) -> Result<u64, DbError> {
         let sql = sql.into();
+        let _turn = self.write_turn().await?;
         Ok(crate::on_db!(self, |p| bind_args!(
             sqlx::query(&sql.text),
             &sql.args

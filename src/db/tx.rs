@@ -13,7 +13,9 @@ use super::{Db, DbError};
 
 /// An open write transaction. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// The transaction and this process's turn to write (see `pool::WriteGate`), released
+    /// after the commit or rollback.
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>, super::WriteTurn),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
@@ -25,7 +27,7 @@ pub enum Tx {
 macro_rules! on_tx {
     ($tx:expr, |$conn:ident| $body:expr) => {
         match $tx {
-            $crate::db::Tx::Sqlite(t) => {
+            $crate::db::Tx::Sqlite(t, _) => {
                 let $conn = &mut **t;
                 $body
             }
@@ -43,7 +45,12 @@ impl Db {
     #[tracing::instrument(skip_all)]
     pub async fn begin_write(&self) -> Result<Tx, DbError> {
         Ok(match self {
-            Self::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Self::Sqlite(p) => {
+                // Our turn first, then SQLite's lock (free by then unless another process
+                // holds it).
+                let turn = p.gate.enter().await?;
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
+            }
             Self::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -56,7 +63,7 @@ impl Tx {
 
     pub async fn commit(self) -> Result<(), DbError> {
         match self {
-            Self::Sqlite(t) => t.commit().await?,
+            Self::Sqlite(t, _turn) => t.commit().await?,
             Self::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -65,7 +72,7 @@ impl Tx {
     /// Rolls back now (dropping the transaction does the same, later).
     pub async fn rollback(self) -> Result<(), DbError> {
         match self {
-            Self::Sqlite(t) => t.rollback().await?,
+            Self::Sqlite(t, _turn) => t.rollback().await?,
             Self::Postgres(t) => t.rollback().await?,
         }
         Ok(())

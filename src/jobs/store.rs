@@ -35,25 +35,11 @@ pub struct SqlJobStore {
     db: DbHandle,
     /// This host's name: leases of dead processes on it are expired at once (see `owner`).
     host: Option<String>,
-    /// SQLite has one writer: this process's claims and flushes take turns here instead of on
-    /// SQLite's lock, whose busy handler sleeps (1, 2, 5 … ms) when two of them collide.
-    sqlite_turn: tokio::sync::Mutex<()>,
 }
 
 impl SqlJobStore {
     pub fn new(db: DbHandle) -> Self {
-        Self {
-            db,
-            host: None,
-            sqlite_turn: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    async fn turn(&self, db: &Db) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match db.backend() {
-            Backend::Sqlite => Some(self.sqlite_turn.lock().await),
-            Backend::Postgres => None,
-        }
+        Self { db, host: None }
     }
 
     /// Expire leases of dead processes on `host` without waiting out the lease.
@@ -247,8 +233,12 @@ pub async fn enqueue_in(tx: &mut Tx, spec: &JobSpec) -> Result<(String, bool), D
         .as_ref()
         .map(|_| now + ms(spec.idempotency_window));
     let find = "SELECT id FROM jobs WHERE queue = $1 AND idempotency_key = $2 AND idempotency_expires_at > $3";
-    let release =
-        "UPDATE jobs SET idempotency_key = NULL WHERE queue = $1 AND idempotency_key = $2";
+    // Only an expired key: on Postgres a concurrent enqueue of the same key, not yet
+    // committed when `find` ran, is waited for here and then re-checked; without the expiry
+    // condition it would lose its fresh key and the tick would run twice (seen as a flaky
+    // `a_schedule_fires_once_per_tick_with_two_processes`).
+    let release = "UPDATE jobs SET idempotency_key = NULL WHERE queue = $1 AND idempotency_key = $2 \
+                   AND idempotency_expires_at <= $3";
     // ON CONFLICT: a concurrent enqueue of the same key (Postgres waits for it to commit)
     // leaves this one a no-op instead of aborting the caller's whole transaction.
     let insert = "INSERT INTO jobs (id, queue, name, payload, state, attempts, max_attempts, backoff, run_at, \
@@ -261,7 +251,7 @@ pub async fn enqueue_in(tx: &mut Tx, spec: &JobSpec) -> Result<(String, bool), D
             return Ok((existing, false));
         }
         // An expired key stays on its old row only as history: free it.
-        tx.execute(Sql::new(release).bind(&spec.queue).bind(key))
+        tx.execute(Sql::new(release).bind(&spec.queue).bind(key).bind(now))
             .await?;
     }
     let sql = Sql::new(insert)
@@ -502,7 +492,9 @@ impl JobStore for SqlJobStore {
         .bind(now)
         .bind(queue)
         .bind(i64::from(limit));
-        let turn = self.turn(&db).await;
+        // SQLite has one writer: claims and flushes take this process's turn (`Db::write_turn`)
+        // instead of meeting on SQLite's lock, whose busy handler sleeps (1, 2, 5 … ms).
+        let turn = db.write_turn().await.map_err(port)?;
         let rows: Vec<ClaimRow> = db.fetch_all(sql).await.map_err(port)?;
         drop(turn);
         Ok(claimed(rows))
@@ -526,10 +518,10 @@ impl JobStore for SqlJobStore {
             .bind(now)
         });
         let mut applied = vec![false; batch.len()];
-        let _turn = self.turn(&db).await;
         if single.is_empty() {
             // One statement is atomic by itself: no transaction round trips.
             if let Some(sql) = complete {
+                let _turn = db.write_turn().await.map_err(port)?;
                 mark(
                     &mut applied,
                     batch,

@@ -19,7 +19,7 @@ pub fn real_feed(
     clock: &Clock,
 ) -> anyhow::Result<Option<Arc<PolledFeed>>> {
     let m = &settings.market_data;
-    let client = reqwest::Client::builder()
+    let client = crate::adapters::http_client::builder()
         .timeout(Duration::from_millis(m.request_timeout_ms.max(1)))
         .user_agent(concat!("ai-service/", env!("CARGO_PKG_VERSION")))
         .build()?;

@@ -328,9 +328,20 @@ async fn record_fill_in(
     Ok(true)
 }
 
-/// The tick's counters and marks, in one transaction.
+/// The tick's counters and marks, in one transaction. On Postgres it commits without
+/// waiting for the WAL flush: this is bookkeeping (last tick, counters, marks) written by every
+/// strategy every tick, and a crash can lose only the last fraction of a second of it, which
+/// the next tick rewrites. Waiting for the flush put 100 strategies' ticks (100 fsyncs a
+/// second at 0.7-4 ms each here) in front of their orders' writes (docs/decisions.md,
+/// "Trading benchmark on a venue").
 async fn tick_done_in(db: &Db, t: &TickRecord, slow: i64) -> Result<(), DbError> {
     let mut tx: Tx = db.begin_write().await?;
+    if tx.is_postgres() {
+        tx.execute(Sql::new(
+            "SELECT set_config('synchronous_commit', 'off', true)",
+        ))
+        .await?;
+    }
     let sql = Sql::new(
         "UPDATE strategies SET last_tick_at = $1, ticks = ticks + 1, slow_ticks = slow_ticks + $2, \
          pnl_day = $3, pnl_day_start = $4 WHERE id = $5",

@@ -11,7 +11,10 @@ use crate::trading_api::{always_buy, create};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-on_both_backends!(concurrent_and_serial_writes_while_trading_never_fail);
+on_both_backends!(
+    concurrent_and_serial_writes_while_trading_never_fail,
+    writers_of_every_kind_take_turns_and_none_fails
+);
 
 const CSV: &str = "date,description,amount\n2026-01-05,Coffee {n},-3.50\n2026-01-06,Salary {n},2000.00\n2026-02-07,Rent {n},-900.00\n";
 
@@ -199,4 +202,63 @@ async fn concurrent_and_serial_writes_while_trading_never_fail(backend: Backend)
     assert_eq!(synced, 32, "every import's TransactionSynced was published");
     db.close().await;
     app.stop().await;
+}
+
+/// 300 writers at once on a pool of 8, through every write path: autocommit `execute`, a
+/// write transaction, and `write_turn` around a statement read back (the jobs store's
+/// `UPDATE … RETURNING`). On SQLite they queue on the process's writer turn, not in SQLite's
+/// busy handler; none fails and every write lands once.
+async fn writers_of_every_kind_take_turns_and_none_fails(backend: Backend) {
+    use ai_service::db::{Db, Sql};
+    let test_db = TestDb::new(backend).await;
+    let mut settings = test_settings(test_db.url());
+    settings.database.max_connections = 8;
+    let db = Db::connect(&settings.database).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    db.execute("CREATE TABLE turn_test (n BIGINT PRIMARY KEY, via TEXT NOT NULL)")
+        .await
+        .expect("table");
+    let results = futures::future::join_all((0..300_i64).map(|n| {
+        let db = db.clone();
+        async move {
+            let insert = |via: &'static str| {
+                Sql::new("INSERT INTO turn_test (n, via) VALUES ($1, $2)")
+                    .bind(n)
+                    .bind(via)
+            };
+            match n % 3 {
+                0 => db.execute(insert("execute")).await.map(drop),
+                1 => {
+                    let mut tx = db.begin_write().await?;
+                    // A read then a write in one transaction (the pattern SQLite refused
+                    // before writes began IMMEDIATE).
+                    let _: i64 = tx.fetch_scalar("SELECT COUNT(*) FROM turn_test").await?;
+                    tx.execute(insert("tx")).await?;
+                    tx.commit().await
+                }
+                _ => {
+                    let _turn = db.write_turn().await?;
+                    let sql = Sql::new(
+                        "INSERT INTO turn_test (n, via) VALUES ($1, 'returning') RETURNING n",
+                    )
+                    .bind(n);
+                    let back: Vec<(i64,)> = db.fetch_all(sql).await?;
+                    assert_eq!(back, vec![(n,)]);
+                    Ok(())
+                }
+            }
+        }
+    }))
+    .await;
+    let failed: Vec<_> = results.iter().filter(|r| r.is_err()).collect();
+    assert!(
+        failed.is_empty(),
+        "{} writes failed: {failed:?}",
+        failed.len()
+    );
+    let count: i64 = db
+        .fetch_scalar("SELECT COUNT(*) FROM turn_test")
+        .await
+        .expect("count");
+    assert_eq!(count, 300);
 }

@@ -48,7 +48,9 @@ impl Server {
         let s = Self {
             child,
             base: format!("http://127.0.0.1:{port}"),
-            client: reqwest::Client::new(),
+            client: ai_service::adapters::http_client::builder()
+                .build()
+                .expect("client"),
         };
         let ready = wait_for(Duration::from_secs(30), || async {
             s.client

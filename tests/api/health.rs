@@ -50,8 +50,8 @@ async fn probes_have_their_documented_shapes(backend: Backend) {
         )
         .await
         {
-            Ok(ai_service::db::Db::Sqlite(pool)) => sqlx::query_scalar("PRAGMA journal_mode")
-                .fetch_one(&pool)
+            Ok(ai_service::db::Db::Sqlite(db)) => sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(&db.pool)
                 .await
                 .expect("pragma"),
             other => panic!("expected sqlite pool, got {other:?}"),

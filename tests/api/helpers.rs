@@ -228,7 +228,7 @@ impl TestApp {
         let stop = app.stop_handle();
         let audit = app.audit();
         let task = actix_web::rt::spawn(app.run_until_stopped());
-        let client = reqwest::Client::builder()
+        let client = ai_service::adapters::http_client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))
             .build()

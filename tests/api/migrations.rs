@@ -125,7 +125,7 @@ async fn both_backends_have_the_same_migrations_tables_and_columns() {
                 "SELECT m.name, c.name FROM sqlite_master m JOIN pragma_table_info(m.name) c \
                  WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name <> '_sqlx_migrations'",
             )
-            .fetch_all(p)
+            .fetch_all(&p.pool)
             .await
             .expect("sqlite columns"),
             Db::Postgres(p) => sqlx::query_as(
@@ -182,7 +182,7 @@ async fn jobs_and_schedules_stored_under_the_old_names_carry_the_new_ones(backen
     );
     before.migrations = earlier.into();
     match &db {
-        Db::Sqlite(p) => before.run(p).await,
+        Db::Sqlite(p) => before.run(&p.pool).await,
         Db::Postgres(p) => before.run(p).await,
     }
     .expect("migrate up to the renaming");

@@ -599,7 +599,9 @@ async fn secrets_never_reach_the_logs() {
         .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("spawn server");
-    let client = reqwest::Client::new();
+    let client = ai_service::adapters::http_client::builder()
+        .build()
+        .expect("client");
     let base = format!("http://127.0.0.1:{port}");
     eventually(Duration::from_secs(5), "the server ready", || async {
         match client.get(format!("{base}/health/ready")).send().await {

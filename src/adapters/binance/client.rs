@@ -116,7 +116,7 @@ impl BinanceClient {
         creds: Option<Credentials>,
         limits: Arc<Mutex<Limits>>,
     ) -> Result<Self, BinanceError> {
-        let http = reqwest::Client::builder()
+        let http = crate::adapters::http_client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout)
             .build()

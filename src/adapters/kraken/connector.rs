@@ -119,7 +119,7 @@ impl KrakenConnector {
         setup: Arc<dyn KrakenSetup>,
         nonce_store: Arc<dyn NonceStore>,
     ) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
+        let http = crate::adapters::http_client::builder()
             .timeout(config.request_timeout)
             .user_agent(concat!("ai-service/", env!("CARGO_PKG_VERSION")))
             .build()?;
