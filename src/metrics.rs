@@ -99,6 +99,11 @@ fn describe() {
         metrics::Unit::Seconds,
         "Time from receiving an HTTP request to producing its response head."
     );
+    metrics::describe_histogram!(
+        crate::db::DB_WRITE_TURN_WAIT_SECONDS,
+        metrics::Unit::Seconds,
+        "SQLite: time a writer waited for this process's turn to write (one writer at a time)."
+    );
     metrics::describe_gauge!(
         BUILD_INFO,
         "Always 1; the labels carry the running version."

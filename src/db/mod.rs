@@ -3,6 +3,7 @@
 //!
 //! Layout:
 //! - `pool.rs`: [`Db`], connecting (SQLite file + WAL, or Postgres) and pinging.
+//! - `checkpoint.rs`: SQLite WAL checkpoints in the background, off the write path.
 //! - `migrate.rs`: embedded per-backend migrations, safe under concurrent boots.
 //! - `sql.rs`: [`Sql`] (text + values) and [`Record`] (a row type's columns and values, once).
 //! - `query.rs`: `execute` / `fetch_*` on [`Db`] and [`Tx`], decoding into [`DbRow`] types.
@@ -34,6 +35,7 @@ macro_rules! on_db {
 pub mod api_keys;
 pub mod audit;
 pub mod backup;
+mod checkpoint;
 mod dependency;
 mod handle;
 pub mod integrations;
@@ -54,7 +56,7 @@ pub fn port_error(e: impl std::fmt::Display) -> actors::ports::DependencyError {
 }
 pub use handle::DbHandle;
 pub use migrate::{embedded_count, newest_embedded};
-pub use pool::{Db, DbError, SqliteDb, WriteTurn};
+pub use pool::{DB_WRITE_TURN_WAIT_SECONDS, Db, DbError, SqliteDb, WriteTurn};
 pub use query::DbRow;
 pub use sql::{Arg, Record, Sql};
 pub use tx::Tx;

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub const DB_WRITE_TURN_WAIT_SECONDS: &str = "db_write_turn_wait_seconds";
+
 /// How long a SQLite writer waits for the lock (SQLite's `busy_timeout`, and our
 /// [`WriteGate`]) before the write fails.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -112,6 +114,7 @@ pub enum Db {
 pub struct SqliteDb {
     pub pool: SqlitePool,
     pub(super) gate: WriteGate,
+    _checkpointer: std::sync::Arc<super::checkpoint::Checkpointer>,
 }
 
 impl std::ops::Deref for SqliteDb {
@@ -152,7 +155,7 @@ impl WriteGate {
     pub(super) async fn enter(&self) -> Result<WriteTurn, DbError> {
         let started = std::time::Instant::now();
         let permit = tokio::time::timeout(self.wait, self.turn.clone().acquire_owned()).await;
-        metrics::histogram!("db_write_turn_wait_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!(DB_WRITE_TURN_WAIT_SECONDS).record(started.elapsed().as_secs_f64());
         match permit {
             Ok(Ok(permit)) => Ok(WriteTurn(permit)),
             // Timed out, or the semaphore closed (never done): both mean "no turn".
@@ -197,6 +200,9 @@ impl Db {
                     .await
                     .map_err(DbError::Connect)?;
                 Ok(Self::Sqlite(SqliteDb {
+                    _checkpointer: std::sync::Arc::new(super::checkpoint::Checkpointer::start(
+                        pool.clone(),
+                    )),
                     pool,
                     gate: WriteGate::new(),
                 }))
@@ -263,7 +269,12 @@ pub(super) fn sqlite_options(url: &str) -> Result<SqliteConnectOptions, DbError>
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         // Writers queue for the lock instead of failing at once with SQLITE_BUSY.
-        .busy_timeout(BUSY_TIMEOUT))
+        .busy_timeout(BUSY_TIMEOUT)
+        // Checkpoints run in the background (`checkpoint.rs`); inline only past this.
+        .pragma(
+            "wal_autocheckpoint",
+            super::checkpoint::SAFETY_NET_PAGES.to_string(),
+        ))
 }
 
 async fn ensure_parent_dir(options: &SqliteConnectOptions) -> Result<(), DbError> {

@@ -109,6 +109,19 @@ impl TradingFsmActor {
     }
 }
 
+/// Where in each interval a strategy ticks: a fixed point derived from its id, so many
+/// strategies spread over the interval and one strategy keeps its rhythm across restarts.
+/// FNV-1a: std's hasher is randomly seeded per process.
+pub fn tick_phase(strategy_id: &str, interval: Duration) -> Duration {
+    let hash = strategy_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let nanos = u64::try_from(interval.as_nanos())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    Duration::from_nanos(hash % nanos)
+}
+
 // ---- actor ---------------------------------------------------------------------------
 
 impl Actor for TradingFsmActor {
@@ -117,7 +130,14 @@ impl Actor for TradingFsmActor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         // The first tick reconciles unfinished orders before anything new is sent.
         self.tick(ctx);
-        ctx.run_interval(self.interval, |act, ctx| act.tick(ctx));
+        // Then tick at this strategy's own phase of the interval: strategies started together
+        // (all of them, at boot) would otherwise tick, decide and write in the same instant
+        // every interval, and each order's writes would queue behind everyone's.
+        let interval = self.interval;
+        ctx.run_later(tick_phase(&self.strategy_id, interval), move |act, ctx| {
+            act.tick(ctx);
+            ctx.run_interval(interval, |act, ctx| act.tick(ctx));
+        });
         let mut alive = self.manager_alive.clone();
         ctx.spawn(
             async move {
@@ -178,5 +198,30 @@ impl Handler<TickNow> for TradingFsmActor {
 
     fn handle(&mut self, _: TickNow, ctx: &mut Context<Self>) {
         self.tick(ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tick_phase;
+    use std::time::Duration;
+
+    #[test]
+    fn phases_are_fixed_per_strategy_and_spread_over_the_interval() {
+        let interval = Duration::from_secs(1);
+        assert_eq!(tick_phase("s-1", interval), tick_phase("s-1", interval));
+        let mut buckets = [0_u32; 10];
+        for n in 0..1000 {
+            let phase = tick_phase(&format!("0193a1b2-{n:04}-7000-8000-000000000000"), interval);
+            assert!(phase < interval);
+            let bucket = usize::try_from(phase.as_millis() / 100).expect("bucket");
+            buckets[bucket] += 1;
+        }
+        // 100 per tenth if uniform; lockstep would put all 1000 in one.
+        assert!(
+            buckets.iter().all(|b| (50..=150).contains(b)),
+            "{buckets:?}"
+        );
+        assert_eq!(tick_phase("x", Duration::ZERO), Duration::ZERO);
     }
 }
