@@ -249,13 +249,13 @@ async fn a_rate_limit_pauses_every_call_to_the_venue() {
         .await
         .expect_err("limited");
     assert!(
-        matches!(&e, ConnectorError::Unavailable(m) if m.contains("rate limit")),
+        matches!(&e, ConnectorError::Paused(m) if m.contains("rate limit")),
         "{e}"
     );
     let calls = fake.lock().calls.len();
     let e = k.balances().await.expect_err("paused");
     assert!(
-        matches!(&e, ConnectorError::Unavailable(m) if m.contains("paused")),
+        matches!(&e, ConnectorError::Paused(m) if m.contains("paused")),
         "{e}"
     );
     assert_eq!(
@@ -417,7 +417,7 @@ async fn a_restart_inside_the_unknown_order_window_keeps_the_order_pending() {
         .await
         .expect_err("rate limited");
     assert!(
-        matches!(&e, ConnectorError::Unavailable(m) if m.contains("rate limit")),
+        matches!(&e, ConnectorError::Paused(m) if m.contains("rate limit")),
         "{e}"
     );
     assert_eq!(

@@ -113,6 +113,11 @@ pub struct KrakenConnector {
 fn unavailable(e: KrakenError) -> ConnectorError {
     match e {
         KrakenError::Rejected(m) => ConnectorError::Rejected(m),
+        // Nothing was sent (or the venue refused it before acting): the engine skips the
+        // tick without counting it towards faulting, as for Binance's 429. As `Unavailable`
+        // a 15 s pause faulted every strategy on Kraken after 5 ticks (found by
+        // `kraken_venue::a_kraken_rate_limit_pauses_many_strategies_and_faults_none`).
+        e @ KrakenError::RateLimited(_) => ConnectorError::Paused(e.to_string()),
         other => ConnectorError::Unavailable(other.to_string()),
     }
 }
