@@ -105,6 +105,13 @@ async fn reload_venue(ctx: &Ctx, env: &str, provider: &str) {
     {
         venue.reload().await;
     }
+    // Kraken too: without this its mode stayed what the last call had read (`unconfigured`
+    // after a first PUT), so a live strategy was refused after switching Kraken to live.
+    if env == crate::adapters::kraken::connector::ENVIRONMENT
+        && provider == crate::adapters::kraken::connector::PROVIDER
+    {
+        ctx.state.trading.kraken.reload().await;
+    }
 }
 
 /// List all integration settings.

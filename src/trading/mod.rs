@@ -48,6 +48,8 @@ pub struct Trading {
     pub min_tick_interval_ms: u64,
     /// The Binance connector (also in `venues`), reloaded when its setting changes.
     pub binance: Option<Arc<binance::BinanceVenue>>,
+    /// The Kraken connector (also in `venues`), re-read when its setting changes.
+    pub kraken: Arc<crate::adapters::kraken::connector::KrakenConnector>,
     /// Real venues' balances against our fills (periodic, and on every balances read).
     pub reconciler: Arc<reconcile::Reconciler>,
 }
@@ -67,7 +69,10 @@ pub fn start(
     let mut venues =
         venues::paper_venues(settings, venues::sql_paper_store(db.clone()), &clock, real);
     let kraken = venues::kraken(settings, db, Arc::clone(&cipher))?;
-    venues.insert(kraken.name().to_owned(), kraken);
+    venues.insert(
+        crate::adapters::kraken::connector::NAME.to_owned(),
+        Arc::clone(&kraken) as Arc<dyn actors::trading::connector::Connector>,
+    );
     let binance = settings.binance.enabled.then(|| {
         let venue = Arc::new(binance::BinanceVenue::new(
             settings.binance.clone(),
@@ -121,6 +126,7 @@ pub fn start(
         venues: Arc::new(venues),
         min_tick_interval_ms: settings.min_tick_interval_ms,
         binance,
+        kraken,
         reconciler,
     })
 }

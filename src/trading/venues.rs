@@ -158,7 +158,7 @@ pub fn kraken(
     settings: &TradingSettings,
     db: &DbHandle,
     cipher: Arc<crate::crypto::Cipher>,
-) -> anyhow::Result<Arc<dyn Connector>> {
+) -> anyhow::Result<Arc<crate::adapters::kraken::connector::KrakenConnector>> {
     use crate::adapters::kraken::connector::{KrakenConfig, KrakenConnector};
     let k = &settings.kraken;
     let connector = Arc::new(KrakenConnector::new(

@@ -68,6 +68,24 @@ fn connector_with_window(
     .expect("connector")
 }
 
+fn connector_with_pause(fake: &FakeKraken, rate_limit_pause: Duration) -> KrakenConnector {
+    KrakenConnector::new(
+        KrakenConfig {
+            base_url: fake.url.clone(),
+            fees: Fees {
+                maker: dec!(0.0025),
+                taker: dec!(0.004),
+            },
+            rate_limit_pause,
+            request_timeout: Duration::from_millis(500),
+            unknown_order_window: Duration::from_secs(60),
+        },
+        Arc::new(Setup { live: true }),
+        Arc::new(MemoryNonceStore::default()),
+    )
+    .expect("connector")
+}
+
 fn market_buy(id: &str, qty: Decimal) -> OrderRequest {
     OrderRequest {
         client_order_id: id.to_owned(),
@@ -231,13 +249,13 @@ async fn a_rate_limit_pauses_every_call_to_the_venue() {
         .await
         .expect_err("limited");
     assert!(
-        matches!(&e, ConnectorError::Unavailable(m) if m.contains("rate limit")),
+        matches!(&e, ConnectorError::Paused(m) if m.contains("rate limit")),
         "{e}"
     );
     let calls = fake.lock().calls.len();
     let e = k.balances().await.expect_err("paused");
     assert!(
-        matches!(&e, ConnectorError::Unavailable(m) if m.contains("paused")),
+        matches!(&e, ConnectorError::Paused(m) if m.contains("paused")),
         "{e}"
     );
     assert_eq!(
@@ -339,6 +357,71 @@ async fn an_order_kraken_shows_late_stays_pending_and_is_never_sent_twice() {
             .order_status("BTC-USDT", "ais-late-2")
             .await
             .expect("asked"),
+        None
+    );
+}
+
+#[actix_web::test]
+async fn a_restart_inside_the_unknown_order_window_keeps_the_order_pending() {
+    // Placed, answered EService:Unavailable, and not shown by the next three lookups.
+    let fake = FakeKraken::start().await;
+    fake.lock()
+        .script
+        .push_back(Script::UnavailablePlacedShownLate(3));
+    // An id the way the engine writes them: its creation time (ms, hex) first.
+    let now = chrono::Utc::now().timestamp_millis();
+    let id = format!("ais-{now:x}-0badcafe-1");
+    let before = connector(&fake, true);
+    before
+        .place(&market_buy(&id, dec!(0.01)))
+        .await
+        .expect_err("outcome unknown");
+    drop(before);
+    // A restart: a new connector that never saw the order (memory gone). The engine's first
+    // tick asks about its `pending_submit` order; "not found" must not mean "never placed"
+    // (the engine would give it up and the strategy place its twin while it fills).
+    let after = connector(&fake, true);
+    for _ in 0..2 {
+        let r = after
+            .order_status("BTC-USDT", &id)
+            .await
+            .expect("asked")
+            .expect("still possibly placed after a restart");
+        assert_eq!(r.status, OrderStatus::PendingSubmit, "{r:?}");
+    }
+    let r = after
+        .order_status("BTC-USDT", &id)
+        .await
+        .expect("asked")
+        .expect("found");
+    assert_eq!(r.status, OrderStatus::Filled);
+    assert_eq!(r.fills.len(), 1);
+    assert_eq!(fake.count("AddOrder"), 1, "never sent again");
+
+    // Created longer ago than the window and not shown: never placed, after a restart too.
+    let old = format!("ais-{:x}-0badcafe-2", now - 61_000);
+    assert_eq!(
+        after.order_status("BTC-USDT", &old).await.expect("asked"),
+        None
+    );
+    // Refused in this process (a rate limit: nothing placed): never placed at once when
+    // asked, however young its id.
+    let fake = FakeKraken::start().await;
+    fake.lock()
+        .script
+        .push_back(Script::Error("EGeneral:Too many requests"));
+    let k = connector_with_pause(&fake, Duration::ZERO);
+    let limited = format!("ais-{now:x}-0badcafe-3");
+    let e = k
+        .place(&market_buy(&limited, dec!(0.01)))
+        .await
+        .expect_err("rate limited");
+    assert!(
+        matches!(&e, ConnectorError::Paused(m) if m.contains("rate limit")),
+        "{e}"
+    );
+    assert_eq!(
+        k.order_status("BTC-USDT", &limited).await.expect("asked"),
         None
     );
 }

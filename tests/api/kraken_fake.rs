@@ -3,7 +3,7 @@
 //! come from the recorded fixtures (`shift` moves every price); private calls check `API-Key`,
 //! `API-Sign` (recomputed from the secret) and that the nonce grows, then act on an in-memory
 //! account: market orders fill at once against the recorded best level (fee 0.4 % in quote),
-//! limit orders rest, `validate=true` places nothing. `script` makes the next AddOrder calls
+//! limit orders rest, `validate=true` places nothing; `BalanceEx` follows the fills. `script` makes the next AddOrder calls
 //! misbehave the way Kraken can.
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const API_KEY: &str = "fake-kraken-api-key";
 /// The secret from Kraken's authentication guide (base64).
@@ -56,6 +56,10 @@ pub struct State {
     pub script: VecDeque<Script>,
     /// Every private call: method and form fields.
     pub calls: Vec<(String, HashMap<String, String>)>,
+    /// When each of `calls` arrived (same order).
+    pub call_times: Vec<Instant>,
+    /// When each scripted AddOrder error was answered, with the error.
+    pub errors_served: Vec<(Instant, &'static str)>,
     pub orders: Vec<FakeOrder>,
     pub trades: Vec<(String, Value)>,
     pub last_nonce: u64,
@@ -159,6 +163,7 @@ async fn private(req: HttpRequest, body: web::Bytes, fake: web::Data<FakeKraken>
     let slow = {
         let mut s = fake.lock();
         s.calls.push((method.clone(), form.clone()));
+        s.call_times.push(Instant::now());
         if header("API-Key") != API_KEY || header("API-Sign") != expected {
             s.bad_signatures += 1;
             return err("EAPI:Invalid signature");
@@ -173,7 +178,10 @@ async fn private(req: HttpRequest, body: web::Bytes, fake: web::Data<FakeKraken>
             None
         };
         match script {
-            Some(Script::Error(e)) => return err(e),
+            Some(Script::Error(e)) => {
+                s.errors_served.push((Instant::now(), e));
+                return err(e);
+            }
             Some(Script::InvalidNonce) => return err("EAPI:Invalid nonce"),
             Some(Script::UnavailableButPlaced) => {
                 s.add_order(&form);
@@ -298,10 +306,23 @@ impl State {
                 .expect("price");
             let cost = price * vol;
             let fee = (cost * Decimal::new(4, 3)).round_dp(5);
+            // The account follows its fills: base in or out, quote out or in, the fee (in
+            // quote, as TradesHistory reports it) out.
+            let (base, quote) = ("XXBT", "USDT");
+            let b = self.balances.get_or_insert_with(recorded_balances);
+            let sign = if side == "buy" {
+                Decimal::ONE
+            } else {
+                Decimal::NEGATIVE_ONE
+            };
+            b.entry(base.to_owned()).or_default().0 += sign * vol;
+            b.entry(quote.to_owned()).or_default().0 -= sign * cost + fee;
+            // Now, as Kraken stamps a trade: reconciliation counts fills after its baseline.
+            let time = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
             self.trades.push((
                 format!("T{:05}-FAKE-TRDE", self.seq),
                 json!({"ordertxid": txid, "postxid": "TKH2SE-M7IF5-CFI7LT", "pair": "XBTUSDT",
-                       "time": 1_764_671_201.5_f64, "type": side, "ordertype": "market",
+                       "time": time, "type": side, "ordertype": "market",
                        "price": price.to_string(), "cost": cost.to_string(), "fee": fee.to_string(),
                        "vol": vol.to_string(), "margin": "0.00000", "misc": "", "trade_id": self.seq,
                        "maker": false}),

@@ -30,6 +30,7 @@ mod jobs;
 mod jobs_batch;
 mod kraken;
 mod kraken_fake;
+mod kraken_venue;
 mod market_data_fake;
 mod metrics;
 mod migrations;

@@ -36,7 +36,7 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Digest;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
@@ -104,11 +104,20 @@ pub struct KrakenConnector {
     /// `unknown_order_window` "not found" is reported as still pending, never as "never
     /// placed" (which would let the engine give the order up while Kraken may yet show it).
     in_flight: std::sync::Mutex<HashMap<String, Instant>>,
+    /// Orders this process was asked to place and knows it did not (refused before sending,
+    /// a pause, a rate limit) while the engine still holds them `pending_submit`: "not found"
+    /// means "never placed" at once for them, whatever their id's age.
+    not_sent: std::sync::Mutex<HashSet<String>>,
 }
 
 fn unavailable(e: KrakenError) -> ConnectorError {
     match e {
         KrakenError::Rejected(m) => ConnectorError::Rejected(m),
+        // Nothing was sent (or the venue refused it before acting): the engine skips the
+        // tick without counting it towards faulting, as for Binance's 429. As `Unavailable`
+        // a 15 s pause faulted every strategy on Kraken after 5 ticks (found by
+        // `kraken_venue::a_kraken_rate_limit_pauses_many_strategies_and_faults_none`).
+        e @ KrakenError::RateLimited(_) => ConnectorError::Paused(e.to_string()),
         other => ConnectorError::Unavailable(other.to_string()),
     }
 }
@@ -133,6 +142,7 @@ impl KrakenConnector {
             pairs: Mutex::new(None),
             validated: std::sync::Mutex::new(HashMap::new()),
             in_flight: std::sync::Mutex::new(HashMap::new()),
+            not_sent: std::sync::Mutex::new(HashSet::new()),
         })
     }
 
@@ -199,6 +209,21 @@ impl KrakenConnector {
             loaded: Instant::now(),
         });
         Ok((client, sandbox))
+    }
+
+    /// Reads the setting again now (its `PUT` calls this), so `mode`/`is_live` follow it at
+    /// once. The client (and a rate-limit pause in it) is kept when keys and mode are unchanged.
+    pub async fn reload(&self) {
+        {
+            let mut cached = self.session.lock().await;
+            match (cached.as_mut(), Instant::now().checked_sub(SETUP_TTL)) {
+                (Some(s), Some(stale)) => s.loaded = stale,
+                // Within `SETUP_TTL` of the machine's boot: start over.
+                (Some(_), None) => *cached = None,
+                (None, _) => {}
+            }
+        }
+        self.refresh_mode().await;
     }
 
     /// Reads the setting once now (at boot), so `is_live` is right before the first order.
@@ -309,18 +334,43 @@ impl KrakenConnector {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// "Not found" for an order sent with an unknown outcome: still pending (a report in
-    /// `pending_submit`) within the window, `None` ("never placed") after it.
+    fn not_sent(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.not_sent.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// "Not found" for an order that may have been sent with an unknown outcome: still
+    /// pending (a report in `pending_submit`) within the window, `None` ("never placed")
+    /// after it.
+    ///
+    /// The window runs from when `place` sent it, or, for an order this process never sent
+    /// (a restart in between: `in_flight` is memory), from the creation time written in its
+    /// client order id (`ais-<ms hex>-…`, committed on the order row before the call). Without
+    /// that second source, a restart inside the window took an order Kraken had not shown yet
+    /// as never placed, and the strategy could place its twin while the first one filled.
     fn not_found(&self, client_order_id: &str) -> Option<OrderReport> {
-        let mut in_flight = self.in_flight();
-        let sent = *in_flight.get(client_order_id)?;
-        if sent.elapsed() >= self.config.unknown_order_window {
-            in_flight.remove(client_order_id);
-            tracing::warn!(
-                client_order_id,
-                window_s = self.config.unknown_order_window.as_secs(),
-                "kraken never showed an order whose AddOrder outcome was unknown; concluding it was not placed"
-            );
+        let window = self.config.unknown_order_window;
+        let sent = self.in_flight().get(client_order_id).copied();
+        let within = match sent {
+            Some(sent) => sent.elapsed() < window,
+            None if self.not_sent().remove(client_order_id) => false,
+            None => created_ms(client_order_id).is_some_and(|created| {
+                let age = chrono::Utc::now()
+                    .timestamp_millis()
+                    .saturating_sub(created);
+                // A clock a little behind the id's (negative age) counts as young: the safe
+                // side. An id far in the future or past is outside the window.
+                u128::from(age.unsigned_abs()) < window.as_millis()
+            }),
+        };
+        if !within {
+            if sent.is_some() {
+                self.in_flight().remove(client_order_id);
+                tracing::warn!(
+                    client_order_id,
+                    window_s = window.as_secs(),
+                    "kraken never showed an order whose AddOrder outcome was unknown; concluding it was not placed"
+                );
+            }
             return None;
         }
         Some(OrderReport {
@@ -331,7 +381,7 @@ impl KrakenConnector {
             fills: vec![],
             reason: Some(format!(
                 "not at kraken yet; AddOrder's outcome is unknown, asking again for up to {} s",
-                self.config.unknown_order_window.as_secs()
+                window.as_secs()
             )),
         })
     }
@@ -343,6 +393,20 @@ impl KrakenConnector {
             .get(client_order_id)
             .cloned()
     }
+}
+
+/// The creation time (Unix ms) the engine writes into its client order ids:
+/// `ais-<ms hex>-<random hex>-<seq>`. `None` for any other shape.
+fn created_ms(client_order_id: &str) -> Option<i64> {
+    let mut parts = client_order_id.split('-');
+    if parts.next()? != "ais" {
+        return None;
+    }
+    let ms = i64::from_str_radix(parts.next()?, 16).ok()?;
+    // Both the random part and the sequence follow: anything shorter is not ours.
+    parts.next()?;
+    parts.next()?;
+    Some(ms)
 }
 
 fn hex8(bytes: &[u8]) -> String {
@@ -432,6 +496,35 @@ impl Connector for KrakenConnector {
 
     #[tracing::instrument(skip_all, fields(venue = NAME, client_order_id = %order.client_order_id))]
     async fn place(&self, order: &OrderRequest) -> Result<OrderReport, ConnectorError> {
+        // Until `AddOrder` is sent, this process knows the order is not at Kraken.
+        self.not_sent().insert(order.client_order_id.clone());
+        let res = self.place_once(order).await;
+        if matches!(res, Ok(_) | Err(ConnectorError::Rejected(_))) {
+            // Settled: the engine will not ask "was it placed?" about it.
+            self.not_sent().remove(&order.client_order_id);
+        }
+        res
+    }
+
+    async fn cancel(
+        &self,
+        symbol: &str,
+        client_order_id: &str,
+    ) -> Result<OrderReport, ConnectorError> {
+        self.cancel_order(symbol, client_order_id).await
+    }
+
+    async fn order_status(
+        &self,
+        symbol: &str,
+        client_order_id: &str,
+    ) -> Result<Option<OrderReport>, ConnectorError> {
+        self.status_of(symbol, client_order_id).await
+    }
+}
+
+impl KrakenConnector {
+    async fn place_once(&self, order: &OrderRequest) -> Result<OrderReport, ConnectorError> {
         if let Some(report) = self.sandbox_report(&order.client_order_id) {
             return Ok(report);
         }
@@ -454,13 +547,23 @@ impl Connector for KrakenConnector {
         if !sandbox {
             // Before sending: should this future be dropped mid-call (the engine's own
             // timeout), the order is still known to be possibly placed.
+            self.not_sent().remove(&order.client_order_id);
             self.in_flight()
                 .insert(order.client_order_id.clone(), Instant::now());
         }
         let res = client.add_order(&new).await;
-        if !matches!(res, Err(KrakenError::UnknownOutcome(_))) {
+        match &res {
+            Err(KrakenError::UnknownOutcome(_)) => {}
             // A definite answer: placed (found from now on) or refused.
-            self.in_flight().remove(&order.client_order_id);
+            Ok(_) | Err(KrakenError::Rejected(_)) => {
+                self.in_flight().remove(&order.client_order_id);
+            }
+            // Not placed (a rate limit, a pause, bad keys), and still `pending_submit` for
+            // the engine, which will ask.
+            Err(_) => {
+                self.in_flight().remove(&order.client_order_id);
+                self.not_sent().insert(order.client_order_id.clone());
+            }
         }
         match res {
             Ok(_) if sandbox => {
@@ -506,7 +609,7 @@ impl Connector for KrakenConnector {
         }
     }
 
-    async fn cancel(
+    async fn cancel_order(
         &self,
         symbol: &str,
         client_order_id: &str,
@@ -522,13 +625,13 @@ impl Connector for KrakenConnector {
             Err(KrakenError::Rejected(m)) if m.contains("Unknown order") => {}
             Err(e) => return Err(unavailable(e)),
         }
-        self.order_status(symbol, client_order_id)
+        self.status_of(symbol, client_order_id)
             .await?
             .ok_or_else(|| ConnectorError::UnknownOrder(client_order_id.to_owned()))
     }
 
     /// Kraken finds orders by `cl_ord_id` alone; `symbol` names the fees' quote asset.
-    async fn order_status(
+    async fn status_of(
         &self,
         symbol: &str,
         client_order_id: &str,
@@ -545,11 +648,29 @@ impl Connector for KrakenConnector {
             None => Ok(self.not_found(client_order_id)),
             Some((txid, info)) => {
                 self.in_flight().remove(client_order_id);
+                self.not_sent().remove(client_order_id);
                 Ok(Some(
                     self.report(&client, symbol, client_order_id, txid, info)
                         .await?,
                 ))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::created_ms;
+
+    #[test]
+    fn the_creation_time_is_read_from_our_client_order_ids() {
+        assert_eq!(
+            created_ms("ais-19ad3f2c1b0-1a2b3c4d-12"),
+            Some(0x19ad3f2c1b0)
+        );
+        assert_eq!(created_ms("ais-1-aa-1"), Some(1));
+        assert_eq!(created_ms("ais-late-1"), None);
+        assert_eq!(created_ms("ais-19ad3f2c1b0"), None);
+        assert_eq!(created_ms("xyz-19ad3f2c1b0-1a2b3c4d-12"), None);
     }
 }

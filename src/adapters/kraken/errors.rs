@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `EOrder:*` (funds, minimums, …), `EGeneral:Invalid arguments*`, `EQuery:*` | `Rejected` | the venue refused; retrying will not help |
 //! | `EAPI:Invalid nonce` | `InvalidNonce` | retry once with a new nonce |
-//! | `EAPI:Rate limit exceeded`, `EOrder:Rate limit exceeded`, `EGeneral:Temporary lockout` | `RateLimited` | pause calls to the venue |
+//! | `EAPI:Rate limit exceeded`, `EOrder:Rate limit exceeded`, `EGeneral:Temporary lockout`, `EGeneral:Too many requests` | `RateLimited` | pause calls to the venue |
 //! | `EService:Unavailable`, `EService:Busy`, `EService:Deadline elapsed`, 5xx, no answer | `UnknownOutcome` | an order may or may not exist: ask by client id |
 //! | `EAPI:Invalid key`, `EAPI:Invalid signature`, `EGeneral:Permission denied` | `Auth` | fix the keys |
 
@@ -35,7 +35,10 @@ impl KrakenError {
         let has = |needle: &str| errors.iter().any(|e| e.contains(needle));
         if has("EAPI:Invalid nonce") {
             Self::InvalidNonce(text)
-        } else if has("Rate limit exceeded") || has("EGeneral:Temporary lockout") {
+        } else if has("Rate limit exceeded")
+            || has("EGeneral:Temporary lockout")
+            || has("EGeneral:Too many requests")
+        {
             Self::RateLimited(text)
         } else if has("EService:") || has("EGeneral:Internal error") {
             Self::UnknownOutcome(text)
@@ -79,6 +82,11 @@ mod tests {
         ));
         assert!(matches!(
             classify("EGeneral:Temporary lockout"),
+            KrakenError::RateLimited(_)
+        ));
+        // Was a plain rejection: the strategies kept asking (and counting against the limit).
+        assert!(matches!(
+            classify("EGeneral:Too many requests"),
             KrakenError::RateLimited(_)
         ));
         assert!(matches!(
