@@ -31,14 +31,18 @@ pub fn stage<E: Event>(event: &E, trace_id: &TraceId) -> anyhow::Result<Staged> 
 /// Writes a [`Staged`] event inside `tx`, so it commits or rolls back together with the
 /// change that caused it.
 pub async fn stage_in(tx: &mut Tx, staged: &Staged) -> Result<(), DbError> {
-    let sql = Sql::new(INSERT)
+    tx.execute(insert_sql(staged)).await?;
+    Ok(())
+}
+
+/// The outbox insert of a [`Staged`] event (for a caller batching statements).
+pub fn insert_sql(staged: &Staged) -> Sql<'_> {
+    Sql::new(INSERT)
         .bind(&staged.id)
         .bind(staged.event_type)
         .bind(&staged.payload)
         .bind(&staged.trace_id)
-        .bind(staged.created_at);
-    tx.execute(sql).await?;
-    Ok(())
+        .bind(staged.created_at)
 }
 
 pub struct SqlOutbox(pub DbHandle);

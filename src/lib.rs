@@ -44,6 +44,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod finance;
+pub mod footprint;
 pub mod http;
 pub mod jobs;
 pub mod maintenance;

@@ -47,6 +47,7 @@ pub struct Application {
     audit: Audit,
     stop_rx: oneshot::Receiver<()>,
     stop_tx: Option<oneshot::Sender<()>>,
+    release_startup_code: bool,
 }
 
 /// Asks a running [`Application`] to shut down gracefully (tests; signals do the same).
@@ -307,6 +308,7 @@ impl Application {
             "ai-service listening"
         );
         let (stop_tx, stop_rx) = oneshot::channel();
+        let release_startup_code = settings.server.release_startup_code;
         Ok(Self {
             port,
             server,
@@ -319,6 +321,7 @@ impl Application {
             audit,
             stop_rx,
             stop_tx: Some(stop_tx),
+            release_startup_code,
         })
     }
 
@@ -355,10 +358,15 @@ impl Application {
             model_listener,
             audit,
             stop_rx,
+            readiness,
+            release_startup_code,
             ..
         } = self;
         let handle: ServerHandle = server.handle();
         let mut server = actix_web::rt::spawn(server);
+        if release_startup_code {
+            actix_web::rt::spawn(release_code_once_ready(readiness));
+        }
         let mut fatal = None;
         let finished_early = tokio::select! {
             res = &mut server => Some(res),
@@ -605,4 +613,21 @@ fn hostname() -> String {
     std::fs::read_to_string("/etc/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "localhost".to_owned())
+}
+
+/// Waits (up to a minute) until every component reports ready, lets the first ticks and jobs
+/// run, then pages out the binary's startup code (src/footprint.rs).
+async fn release_code_once_ready(readiness: Readiness) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !readiness.report().ready && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The first tick of each actor runs code no later request will; a second covers it.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    match crate::footprint::release_startup_code() {
+        Ok(bytes) => tracing::debug!(bytes, "startup code pages handed back to the kernel"),
+        Err(e) => {
+            tracing::info!(error = %e, "could not page out startup code (kernel before 5.4?)")
+        }
+    }
 }

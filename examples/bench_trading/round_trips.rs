@@ -16,7 +16,12 @@ use tracing_subscriber::registry::LookupSpan;
 pub const ROUND_TRIP: &str = "order_round_trip";
 pub const HTTP: &str = "venue_http";
 /// The store's writes inside a round trip (their `#[tracing::instrument]` spans).
-const DB_WRITES: [&str; 3] = ["insert_order", "record_fill", "update_order"];
+const DB_WRITES: [&str; 4] = [
+    "insert_order",
+    "record_fill",
+    "record_fills_and_order",
+    "update_order",
+];
 const ORDER_ENDPOINT: &str = "/api/v3/order";
 
 #[derive(Debug, Clone, Copy)]

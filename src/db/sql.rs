@@ -128,6 +128,31 @@ impl<'a> Sql<'a> {
         self.text.push_str(s);
     }
 
+    /// Appends `next` as a further statement (`;`-separated), its `$n` placeholders renumbered
+    /// after this one's values. SQLite runs such a batch in one call (sqlx binds `$n` by its
+    /// number across all statements), one round trip to the connection's worker thread
+    /// instead of one per statement; Postgres takes one statement per query.
+    pub fn then(&mut self, next: Sql<'a>) {
+        let offset = self.args.len();
+        if !self.text.is_empty() {
+            self.text.push_str(";\n");
+        }
+        let mut rest = next.text.as_str();
+        while let Some(at) = rest.find('$') {
+            self.text.push_str(&rest[..=at]);
+            rest = &rest[at + 1..];
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            if let Ok(n) = rest[..digits].parse::<usize>() {
+                self.text.push_str(&(n + offset).to_string());
+            } else {
+                self.text.push_str(&rest[..digits]);
+            }
+            rest = &rest[digits..];
+        }
+        self.text.push_str(rest);
+        self.args.extend(next.args);
+    }
+
     /// `INSERT INTO table (R::COLUMNS) VALUES ($1, …)` bound to the row's values; append an
     /// `ON CONFLICT …` with [`Sql::push`].
     pub fn insert<R: Record>(table: &str, row: &'a R) -> Self {
@@ -223,6 +248,25 @@ mod tests {
         assert_eq!(sql.args, vec![Arg::from("x"), Arg::Int(Some(7))]);
         let ins = Sql::insert_values("t", "a, b", vec![Arg::from(true), Arg::from(None::<i64>)]);
         assert_eq!(ins.text, "INSERT INTO t (a, b) VALUES ($1, $2)");
+    }
+
+    #[test]
+    fn statements_appended_number_their_placeholders_after_the_first() {
+        let mut batch = Sql::default();
+        batch.then(Sql::new("INSERT INTO a VALUES ($1, $2)").bind("x").bind(1));
+        batch.then(
+            Sql::new("UPDATE b SET c = $2 WHERE d = $1 AND e = $10")
+                .bind("y")
+                .bind(2),
+        );
+        assert_eq!(
+            batch.text,
+            "INSERT INTO a VALUES ($1, $2);\nUPDATE b SET c = $4 WHERE d = $3 AND e = $12"
+        );
+        assert_eq!(
+            batch.args,
+            vec![Arg::from("x"), Arg::from(1), Arg::from("y"), Arg::from(2)]
+        );
     }
 
     #[test]

@@ -175,6 +175,8 @@ pub fn test_settings(database_url: &str) -> Settings {
     s.server.port = 0;
     s.server.workers = 1;
     s.server.shutdown_timeout_secs = 2;
+    // Many apps share one test process: paging its code out after each start only slows them.
+    s.server.release_startup_code = false;
     s.database.url = SecretUrl::new(database_url);
     s.database.retry_initial_ms = 50;
     s.database.retry_max_ms = 200;

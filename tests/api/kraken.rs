@@ -237,6 +237,26 @@ async fn an_invalid_nonce_is_retried_once_with_a_new_nonce() {
     );
 }
 
+/// Kraken checks a nonce against the highest it has received: calls in flight together can
+/// arrive in the other order and the smaller nonce is refused. One key's private calls take
+/// turns, so concurrent callers (tick, reconciliation, the balances endpoint) never overlap.
+#[actix_web::test]
+async fn concurrent_private_calls_take_turns_so_nonces_arrive_in_order() {
+    let fake = FakeKraken::start().await;
+    fake.lock().hold = Some(Duration::from_millis(15));
+    let k = Arc::new(connector(&fake, true));
+    let calls = (0..8).map(|_| {
+        let k = Arc::clone(&k);
+        tokio::spawn(async move { k.balances().await })
+    });
+    for r in futures::future::join_all(calls).await {
+        r.expect("joined").expect("balances");
+    }
+    let s = fake.lock();
+    assert_eq!(s.max_in_flight, 1, "private calls overlapped");
+    assert_eq!(s.calls.len(), 8, "no call refused and retried");
+}
+
 #[actix_web::test]
 async fn a_rate_limit_pauses_every_call_to_the_venue() {
     let fake = FakeKraken::start().await;

@@ -69,6 +69,11 @@ pub struct State {
     /// `BalanceEx` by Kraken asset code: (balance, hold_trade). `None`: the recorded account
     /// (`XXBT` 0.5 with 0.1 held, `ZUSD` 1000, `USDT` 2500.5, staked `XBT.F` 0.1).
     pub balances: Option<BTreeMap<String, (Decimal, Decimal)>>,
+    /// Every private call is held this long after it arrives (calls overlapping in time).
+    pub hold: Option<Duration>,
+    /// Private calls being answered now, and the most there ever were at once.
+    pub in_flight: u32,
+    pub max_in_flight: u32,
     seq: u64,
 }
 
@@ -134,6 +139,21 @@ async fn public(req: HttpRequest, fake: web::Data<FakeKraken>) -> HttpResponse {
 }
 
 async fn private(req: HttpRequest, body: web::Bytes, fake: web::Data<FakeKraken>) -> HttpResponse {
+    let hold = {
+        let mut s = fake.lock();
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
+        s.hold
+    };
+    if let Some(d) = hold {
+        tokio::time::sleep(d).await;
+    }
+    let res = answer(req, body, &fake).await;
+    fake.lock().in_flight -= 1;
+    res
+}
+
+async fn answer(req: HttpRequest, body: web::Bytes, fake: &FakeKraken) -> HttpResponse {
     let method = req
         .match_info()
         .get("method")

@@ -11,9 +11,12 @@ use actors::trading::connector::{Connector, ConnectorError};
 use actors::trading::fsm::StrategyState;
 use actors::trading::order::OrderStatus;
 use actors::trading::paper::{MemoryPaperStore, PaperConfig, PaperExchange, StaticFeed};
-use actors::trading::runtime::{Deps, Engine, RuntimeConfig, TradingStore};
+use actors::trading::pnl::Position;
+use actors::trading::runtime::{
+    Deps, Engine, FillRecord, PositionRecord, RuntimeConfig, TradingStore,
+};
 use actors::trading::types::{
-    Fees, FillReport, Level, Liquidity, OrderBook, OrderReport, OrderRequest,
+    Fees, FillReport, Level, Liquidity, OrderBook, OrderReport, OrderRequest, Side,
 };
 use ai_service::db::{Db, DbHandle, Sql};
 use ai_service::trading::store::{SqlTradingStore, StrategyRow};
@@ -25,6 +28,7 @@ use std::sync::{Arc, Mutex};
 on_both_backends!(
     corrupt_stored_values_are_errors_not_guesses,
     orders_are_recorded_before_the_venue_sees_them_and_fills_dedupe,
+    a_batch_of_fills_holding_a_recorded_one_changes_nothing,
     unsent_orders_are_reconciled_before_anything_new,
     the_risk_gate_stops_an_over_limit_order_before_it_is_recorded,
     arbitrage_trades_both_legs_and_unwinds_a_failed_one
@@ -263,6 +267,102 @@ async fn orders_are_recorded_before_the_venue_sees_them_and_fills_dedupe(backend
         .await,
         2
     );
+}
+
+/// The engine records a venue answer's new fills and the order in one transaction; when one
+/// of them was recorded before, the whole batch rolls back (the engine then goes fill by fill)
+/// and nothing of it is left: no fill, position, event or order change.
+async fn a_batch_of_fills_holding_a_recorded_one_changes_nothing(backend: Backend) {
+    let s = setup(backend, "1000").await;
+    let mut e = engine(&s).await;
+    assert_eq!(e.tick().await.expect("tick").orders.len(), 1);
+    let snapshot = |db: Db| async move {
+        let fills = count(&db, "SELECT COUNT(*) FROM fills").await;
+        let events = count(
+            &db,
+            "SELECT COUNT(*) FROM outbox WHERE event_type = 'TradeExecuted'",
+        )
+        .await;
+        let order: (String, String, String) = db
+            .fetch_one("SELECT client_order_id, status, filled_qty FROM orders")
+            .await
+            .expect("order");
+        let position: (String, String) = db
+            .fetch_one("SELECT qty, fees_paid FROM positions")
+            .await
+            .expect("position");
+        (fills, events, order, position)
+    };
+    let before = snapshot(s.db.clone()).await;
+    assert_eq!((before.0, before.1), (1, 1), "{before:?}");
+    let mut order = s
+        .store
+        .open_orders("s-1")
+        .await
+        .expect("open orders")
+        .into_iter()
+        .next()
+        .expect("the order is partially filled");
+    let fill = |trade_id: &str| FillRecord {
+        venue: "fake".into(),
+        trade_id: trade_id.into(),
+        client_order_id: order.client_order_id.clone(),
+        strategy_id: "s-1".into(),
+        symbol: "BTC-USDT".into(),
+        side: Side::Buy,
+        qty: dec!(0.5),
+        price: dec!(102),
+        fee: dec!(0.051),
+        fee_amount: dec!(0.051),
+        fee_asset: "USDT".into(),
+        fee_valued: true,
+        liquidity: Liquidity::Taker,
+        ts_ms: 2,
+        trace_id: TraceId::new("t-batch"),
+        live: false,
+    };
+    let position = PositionRecord {
+        venue: "fake".into(),
+        symbol: "BTC-USDT".into(),
+        position: Position {
+            qty: dec!(9),
+            ..Position::default()
+        },
+        mark: None,
+    };
+    let known: String =
+        s.db.fetch_scalar("SELECT trade_id FROM fills")
+            .await
+            .expect("the recorded fill");
+    order.filled_qty = dec!(9);
+    order.status = OrderStatus::Filled;
+    // The new fill first: it is written, then the known one is found and all rolls back.
+    let batch = [
+        (fill("t-new"), position.clone()),
+        (fill(&known), position.clone()),
+    ];
+    assert!(
+        !s.store
+            .record_fills_and_order(&batch, &order)
+            .await
+            .expect("batch")
+    );
+    assert_eq!(
+        snapshot(s.db.clone()).await,
+        before,
+        "nothing of the batch left"
+    );
+    // The same without the known fill: all of it lands together.
+    assert!(
+        s.store
+            .record_fills_and_order(&batch[..1], &order)
+            .await
+            .expect("batch")
+    );
+    let after = snapshot(s.db.clone()).await;
+    assert_eq!((after.0, after.1), (2, 2));
+    assert_eq!((after.2.1.as_str(), after.2.2.as_str()), ("filled", "9"));
+    assert_eq!(after.3.0, "9");
 }
 
 async fn unsent_orders_are_reconciled_before_anything_new(backend: Backend) {

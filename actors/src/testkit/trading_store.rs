@@ -183,6 +183,46 @@ impl TradingStore for MemoryTradingStore {
         Ok(true)
     }
 
+    async fn record_fills_and_order(
+        &self,
+        fills: &[(FillRecord, PositionRecord)],
+        order: &OrderRecord,
+    ) -> Result<bool, DependencyError> {
+        let mut state = self.up()?;
+        if fills.iter().any(|(f, _)| {
+            state
+                .fills
+                .contains_key(&(f.venue.clone(), f.trade_id.clone()))
+        }) {
+            return Ok(false);
+        }
+        let Some(stored) = state
+            .orders
+            .iter_mut()
+            .find(|o| o.client_order_id == order.client_order_id)
+        else {
+            return Err(DependencyError(format!(
+                "no order {}",
+                order.client_order_id
+            )));
+        };
+        *stored = order.clone();
+        for (fill, position) in fills {
+            state
+                .fills
+                .insert((fill.venue.clone(), fill.trade_id.clone()), fill.clone());
+            state.positions.insert(
+                (
+                    fill.strategy_id.clone(),
+                    position.venue.clone(),
+                    position.symbol.clone(),
+                ),
+                position.clone(),
+            );
+        }
+        Ok(true)
+    }
+
     async fn open_orders(&self, strategy_id: &str) -> Result<Vec<OrderRecord>, DependencyError> {
         Ok(self
             .up()?

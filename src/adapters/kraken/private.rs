@@ -7,6 +7,13 @@
 //!   `pause` without being sent (Kraken's counters only decay while we are quiet);
 //! - everything else is returned classified; the caller decides (an `UnknownOutcome` on
 //!   `AddOrder` means: ask by client id before anything else).
+//!
+//! Private calls take turns: a call holds `turn` from taking its nonce until its answer is
+//! read. Kraken checks each nonce against the highest it has *received*, so two calls in
+//! flight at once can arrive in the other order and the smaller one is refused
+//! (`EAPI:Invalid nonce`, seen with the strategy tick, reconciliation and the balances endpoint
+//! calling together). One key's calls are few (a handful per tick), so queueing them costs
+//! little; a refused order costs a retry or, twice in a row, the order.
 
 use super::errors::KrakenError;
 use super::nonce::Nonces;
@@ -30,6 +37,8 @@ pub struct KrakenClient {
     nonces: Nonces,
     pause: Duration,
     paused_until: Mutex<Option<Instant>>,
+    /// Held from a call's nonce until its answer (module docs).
+    turn: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for KrakenClient {
@@ -146,6 +155,7 @@ impl KrakenClient {
             nonces,
             pause,
             paused_until: Mutex::new(None),
+            turn: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -175,17 +185,19 @@ impl KrakenClient {
         endpoint: &'static str,
         params: &[(&str, String)],
     ) -> Result<T, KrakenError> {
-        if let Some(left) = self.paused() {
-            return Err(KrakenError::RateLimited(format!(
-                "calls paused for {} ms after a rate limit",
-                left.as_millis()
-            )));
-        }
         let path = format!("/0/private/{endpoint}");
         let secret = super::sign::decode_secret(self.secret.expose_secret())
             .map_err(|e| KrakenError::Auth(e.to_string()))?;
         let mut retried = false;
         loop {
+            let _turn = self.turn.lock().await;
+            // Checked in turn: a call queued behind one that hit the limit is not sent.
+            if let Some(left) = self.paused() {
+                return Err(KrakenError::RateLimited(format!(
+                    "calls paused for {} ms after a rate limit",
+                    left.as_millis()
+                )));
+            }
             let nonce = self.nonces.next().await.map_err(|e| {
                 KrakenError::Unavailable(format!("no nonce (its store failed): {e}"))
             })?;

@@ -142,6 +142,18 @@ pub trait TradingStore: Send + Sync + 'static {
         fill: &FillRecord,
         position: &PositionRecord,
     ) -> Result<bool, DependencyError>;
+    /// Records fills (each with the position it produced and its `TradeExecuted` event) and the
+    /// order as they leave it, in one transaction: the common case of a venue answer, one
+    /// commit instead of one per fill plus the order's. `Ok(false)`: one of the fills was
+    /// recorded before; nothing changed and the caller goes fill by fill ([`record_fill`]),
+    /// which tells which.
+    ///
+    /// [`record_fill`]: TradingStore::record_fill
+    async fn record_fills_and_order(
+        &self,
+        fills: &[(FillRecord, PositionRecord)],
+        order: &OrderRecord,
+    ) -> Result<bool, DependencyError>;
     /// The strategy's orders not in a terminal state.
     async fn open_orders(&self, strategy_id: &str) -> Result<Vec<OrderRecord>, DependencyError>;
     async fn positions(&self, strategy_id: &str) -> Result<Vec<PositionRecord>, DependencyError>;

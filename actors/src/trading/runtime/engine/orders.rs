@@ -7,10 +7,11 @@ use super::{Engine, EngineError, Key};
 use crate::trading::book::taker_vwap;
 use crate::trading::connector::ConnectorError;
 use crate::trading::order::{OrderStatus, order_transition};
+use crate::trading::pnl::Position;
 use crate::trading::risk::{self, RiskInput};
 use crate::trading::runtime::store::{FillRecord, OrderRecord, PositionRecord};
 use crate::trading::types::{
-    Intent, OrderBook, OrderKind, OrderReport, OrderRequest, Side, split_symbol,
+    FillReport, Intent, OrderBook, OrderKind, OrderReport, OrderRequest, Side, split_symbol,
 };
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -183,94 +184,135 @@ impl Engine {
     }
 
     /// Applies a venue report: new fills (deduplicated by venue + trade id) move the
-    /// position, then the status moves if the order state machine allows it.
+    /// position, then the status moves if the order state machine allows it. The fills this
+    /// engine has not seen and the order's new state commit together (one write); when the
+    /// store has one of them already (a restart replaying a report) it goes fill by fill.
     pub(super) async fn apply_report(
         &mut self,
         order: &mut OrderRecord,
         report: &OrderReport,
     ) -> Result<(), EngineError> {
-        let key = (order.venue.clone(), order.symbol.clone());
+        let unseen: Vec<&FillReport> = report
+            .fills
+            .iter()
+            .filter(|f| {
+                !self
+                    .seen
+                    .contains(&(order.venue.clone(), f.trade_id.clone()))
+            })
+            .collect();
+        if !unseen.is_empty() {
+            let mut after = order.clone();
+            let mut positions = self.positions.clone();
+            let mut batch = Vec::with_capacity(unseen.len());
+            for f in &unseen {
+                let (fill, record) = self.fill_records(&after, f, &mut positions);
+                add_fill(&mut after, f);
+                batch.push((fill, record));
+            }
+            take_status(&mut after, report);
+            after.updated_ms = (self.deps.clock)();
+            if self
+                .deps
+                .store
+                .record_fills_and_order(&batch, &after)
+                .await?
+            {
+                for (fill, _) in &batch {
+                    self.fill_recorded(fill);
+                }
+                self.positions = positions;
+                *order = after;
+                return Ok(());
+            }
+        }
+        self.apply_report_fill_by_fill(order, report).await
+    }
+
+    /// [`apply_report`](Self::apply_report) one fill per write: the store says which fills it
+    /// had already.
+    async fn apply_report_fill_by_fill(
+        &mut self,
+        order: &mut OrderRecord,
+        report: &OrderReport,
+    ) -> Result<(), EngineError> {
         let mut changed = false;
         for f in &report.fills {
             let seen_key = (order.venue.clone(), f.trade_id.clone());
             if self.seen.contains(&seen_key) {
                 continue;
             }
-            let mut position = self.positions.get(&key).cloned().unwrap_or_default();
-            position.apply(order.side, f.qty, f.price, f.fee);
-            // A fee kept in the base asset leaves us holding less than the fill's quantity.
-            if split_symbol(&order.symbol).is_some_and(|(base, _)| base == f.fee_asset) {
-                position.deduct_base_fee(f.fee_amount);
-            }
-            let fill = FillRecord {
-                venue: order.venue.clone(),
-                trade_id: f.trade_id.clone(),
-                client_order_id: order.client_order_id.clone(),
-                strategy_id: self.spec.id.clone(),
-                symbol: order.symbol.clone(),
-                side: order.side,
-                qty: f.qty,
-                price: f.price,
-                fee: f.fee,
-                fee_amount: f.fee_amount,
-                fee_asset: f.fee_asset.clone(),
-                fee_valued: f.fee_valued,
-                liquidity: f.liquidity,
-                ts_ms: f.ts_ms,
-                trace_id: self.trace_id.clone(),
-                live: self.live,
-            };
-            let record = PositionRecord {
-                venue: key.0.clone(),
-                symbol: key.1.clone(),
-                position: position.clone(),
-                mark: self.marks.get(&key).copied(),
-            };
+            let mut positions = self.positions.clone();
+            let (fill, record) = self.fill_records(order, f, &mut positions);
             let new = self.deps.store.record_fill(&fill, &record).await?;
-            self.seen.insert(seen_key);
             if new {
-                if !f.fee_valued {
-                    metrics::counter!(TRADING_UNVALUED_FEES_TOTAL, "venue" => order.venue.clone(), "asset" => f.fee_asset.clone())
-                        .increment(1);
-                    tracing::warn!(trade_id = %f.trade_id, fee = %f.fee_amount, asset = %f.fee_asset, "fee in an asset with no known price: recorded unvalued, not in PnL");
-                }
-                let before = order.filled_qty;
-                let filled = before + f.qty;
-                let notional =
-                    order.avg_fill_price.unwrap_or(Decimal::ZERO) * before + f.price * f.qty;
-                order.avg_fill_price = Some(notional / filled);
-                order.filled_qty = filled;
-                order.fees += f.fee;
-                self.positions.insert(key.clone(), position);
+                self.fill_recorded(&fill);
+                add_fill(order, f);
+                self.positions = positions;
                 changed = true;
             } else {
+                self.seen.insert(seen_key);
                 tracing::info!(trade_id = %f.trade_id, "duplicate fill ignored");
             }
         }
-        // An empty venue id: the venue has not shown the order yet (still pending).
-        if !report.venue_order_id.is_empty()
-            && order.venue_order_id.as_deref() != Some(report.venue_order_id.as_str())
-        {
-            order.venue_order_id = Some(report.venue_order_id.clone());
-            changed = true;
-        }
-        if report.status != order.status {
-            match order_transition(order.status, report.status) {
-                Ok(to) => {
-                    order.status = to;
-                    order.reason.clone_from(&report.reason);
-                    changed = true;
-                }
-                Err(e) => {
-                    tracing::warn!(order = %order.client_order_id, error = %e, "venue reported an impossible status; kept ours")
-                }
-            }
-        }
+        changed |= take_status(order, report);
         if changed {
             order.updated_ms = (self.deps.clock)();
             self.deps.store.update_order(order).await?;
         }
         Ok(())
+    }
+
+    /// The fill as stored and the position it leaves (moved in `positions`).
+    fn fill_records(
+        &self,
+        order: &OrderRecord,
+        f: &FillReport,
+        positions: &mut BTreeMap<Key, Position>,
+    ) -> (FillRecord, PositionRecord) {
+        let key = (order.venue.clone(), order.symbol.clone());
+        let position = positions.entry(key.clone()).or_default();
+        position.apply(order.side, f.qty, f.price, f.fee);
+        // A fee kept in the base asset leaves us holding less than the fill's quantity.
+        if split_symbol(&order.symbol).is_some_and(|(base, _)| base == f.fee_asset) {
+            position.deduct_base_fee(f.fee_amount);
+        }
+        let fill = FillRecord {
+            venue: order.venue.clone(),
+            trade_id: f.trade_id.clone(),
+            client_order_id: order.client_order_id.clone(),
+            strategy_id: self.spec.id.clone(),
+            symbol: order.symbol.clone(),
+            side: order.side,
+            qty: f.qty,
+            price: f.price,
+            fee: f.fee,
+            fee_amount: f.fee_amount,
+            fee_asset: f.fee_asset.clone(),
+            fee_valued: f.fee_valued,
+            liquidity: f.liquidity,
+            ts_ms: f.ts_ms,
+            trace_id: self.trace_id.clone(),
+            live: self.live,
+        };
+        let record = PositionRecord {
+            venue: key.0.clone(),
+            symbol: key.1.clone(),
+            position: position.clone(),
+            mark: self.marks.get(&key).copied(),
+        };
+        (fill, record)
+    }
+
+    /// A fill is stored: it is never applied again, and an unvalued fee is said out loud.
+    fn fill_recorded(&mut self, fill: &FillRecord) {
+        self.seen
+            .insert((fill.venue.clone(), fill.trade_id.clone()));
+        if !fill.fee_valued {
+            metrics::counter!(TRADING_UNVALUED_FEES_TOTAL, "venue" => fill.venue.clone(), "asset" => fill.fee_asset.clone())
+                .increment(1);
+            tracing::warn!(trade_id = %fill.trade_id, fee = %fill.fee_amount, asset = %fill.fee_asset, "fee in an asset with no known price: recorded unvalued, not in PnL");
+        }
     }
 
     /// Cancels every unfinished order (on stop). Best effort per order; the first error is
@@ -309,6 +351,41 @@ impl Engine {
         }
         first_err.map_or(Ok(()), Err)
     }
+}
+
+/// The order's filled quantity, average price and fees after one more fill.
+fn add_fill(order: &mut OrderRecord, f: &FillReport) {
+    let before = order.filled_qty;
+    let filled = before + f.qty;
+    let notional = order.avg_fill_price.unwrap_or(Decimal::ZERO) * before + f.price * f.qty;
+    order.avg_fill_price = Some(notional / filled);
+    order.filled_qty = filled;
+    order.fees += f.fee;
+}
+
+/// The venue's id and status from its report, where they move the order; `true` if they did.
+fn take_status(order: &mut OrderRecord, report: &OrderReport) -> bool {
+    let mut changed = false;
+    // An empty venue id: the venue has not shown the order yet (still pending).
+    if !report.venue_order_id.is_empty()
+        && order.venue_order_id.as_deref() != Some(report.venue_order_id.as_str())
+    {
+        order.venue_order_id = Some(report.venue_order_id.clone());
+        changed = true;
+    }
+    if report.status != order.status {
+        match order_transition(order.status, report.status) {
+            Ok(to) => {
+                order.status = to;
+                order.reason.clone_from(&report.reason);
+                changed = true;
+            }
+            Err(e) => {
+                tracing::warn!(order = %order.client_order_id, error = %e, "venue reported an impossible status; kept ours")
+            }
+        }
+    }
+    changed
 }
 
 /// When an arbitrage tick sent both legs and they filled unequally, the order that brings
