@@ -20,6 +20,11 @@
 //! `venue_balance_mismatch_total{venue,asset}` counts it, and a `VenueBalanceMismatch` event
 //! (outbox, reaching Telegram as kind `balances`) and an audit row are written in one
 //! transaction. A persisting mismatch is reported once, again only after it went back within.
+//!
+//! Confirmed before reported: an asset is reported when two checks in a row find it out of
+//! tolerance. One alone is what a fill in flight looks like (the venue's balance already moved,
+//! our fill is committed a moment later), and reporting those would teach the owner to
+//! ignore the alert. Each check still shows the drift as it found it (API, gauge).
 
 use crate::adapters::venue_metrics::{VENUE_BALANCE_DRIFT, VENUE_BALANCE_MISMATCH_TOTAL};
 use crate::db::{Db, DbError, DbHandle, Sql};
@@ -81,6 +86,8 @@ pub struct Reconciler {
     venues: BTreeMap<String, Arc<dyn Connector>>,
     settings: ReconcileSettings,
     last: Mutex<HashMap<String, VenueCheck>>,
+    /// (venue, asset) reported and not back within tolerance since.
+    reported: Mutex<BTreeSet<(String, String)>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -148,6 +155,7 @@ impl Reconciler {
             venues,
             settings,
             last: Mutex::default(),
+            reported: Mutex::default(),
         }
     }
 
@@ -268,14 +276,32 @@ impl Reconciler {
         for (asset, c) in &check.assets {
             metrics::gauge!(VENUE_BALANCE_DRIFT, "venue" => venue.to_owned(), "asset" => asset.clone())
                 .set(c.drift.to_f64().unwrap_or(f64::NAN));
-            let was_within = previous
+            let was_out = previous
                 .as_ref()
                 .and_then(|p| p.assets.get(asset))
-                .is_none_or(|p| p.within_tolerance);
-            if !c.within_tolerance && was_within {
+                .is_some_and(|p| !p.within_tolerance);
+            let key = (venue.to_owned(), asset.clone());
+            let reported = self
+                .reported
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .contains(&key);
+            if c.within_tolerance {
+                if reported {
+                    tracing::info!(venue, %asset, "venue balance back within tolerance");
+                    self.reported
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&key);
+                }
+            } else if was_out && !reported {
                 self.report(&db, venue, asset, c, asked_at_ms).await?;
-            } else if c.within_tolerance && !was_within {
-                tracing::info!(venue, %asset, "venue balance back within tolerance");
+                self.reported
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(key);
+            } else if !was_out {
+                tracing::info!(venue, %asset, drift = %c.drift, "venue balance out of tolerance once; reported if the next check agrees");
             }
         }
         Ok(check)

@@ -420,25 +420,39 @@ async fn tick_done_in(db: &Db, t: &TickRecord, slow: i64) -> Result<(), DbError>
         ))
         .await?;
     }
-    let sql = Sql::new(
-        "UPDATE strategies SET last_tick_at = $1, ticks = ticks + 1, slow_ticks = slow_ticks + $2, \
-         pnl_day = $3, pnl_day_start = $4 WHERE id = $5",
-    )
-    .bind(t.at_ms)
-    .bind(slow)
-    .bind(t.pnl_day)
-    .bind(text(t.pnl_day_start))
-    .bind(&t.strategy_id);
-    tx.execute(sql).await?;
-    for (venue, symbol, mark) in &t.marks {
-        let sql = Sql::new(
-            "UPDATE positions SET mark_price = $1 WHERE strategy_id = $2 AND venue = $3 AND symbol = $4",
+    let mut statements = vec![
+        Sql::new(
+            "UPDATE strategies SET last_tick_at = $1, ticks = ticks + 1, slow_ticks = slow_ticks + $2, \
+             pnl_day = $3, pnl_day_start = $4 WHERE id = $5",
         )
-        .bind(text(*mark))
-        .bind(&t.strategy_id)
-        .bind(venue)
-        .bind(symbol);
-        tx.execute(sql).await?;
+        .bind(t.at_ms)
+        .bind(slow)
+        .bind(t.pnl_day)
+        .bind(text(t.pnl_day_start))
+        .bind(&t.strategy_id),
+    ];
+    for (venue, symbol, mark) in &t.marks {
+        statements.push(
+            Sql::new(
+                "UPDATE positions SET mark_price = $1 WHERE strategy_id = $2 AND venue = $3 AND symbol = $4",
+            )
+            .bind(text(*mark))
+            .bind(&t.strategy_id)
+            .bind(venue)
+            .bind(symbol),
+        );
+    }
+    if tx.is_postgres() {
+        for sql in statements {
+            tx.execute(sql).await?;
+        }
+    } else {
+        // One round trip for all of them (`fills_and_order_in` says why).
+        let mut batch = Sql::default();
+        for sql in statements {
+            batch.then(sql);
+        }
+        tx.execute(batch).await?;
     }
     tx.commit().await
 }

@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | `EOrder:*` (funds, minimums, …), `EGeneral:Invalid arguments*`, `EQuery:*` | `Rejected` | the venue refused; retrying will not help |
 //! | `EAPI:Invalid nonce` | `InvalidNonce` | retry once with a new nonce |
-//! | `EAPI:Rate limit exceeded`, `EOrder:Rate limit exceeded`, `EGeneral:Temporary lockout`, `EGeneral:Too many requests` | `RateLimited` | pause calls to the venue |
+//! | `EAPI:Rate limit exceeded`, `EOrder:Rate limit exceeded`, `EGeneral:Temporary lockout`, `EGeneral:Too many requests`, `EService:Throttled:<unix time>` | `RateLimited` | pause calls to the venue |
 //! | `EService:Unavailable`, `EService:Busy`, `EService:Deadline elapsed`, 5xx, no answer | `UnknownOutcome` | an order may or may not exist: ask by client id |
 //! | `EAPI:Invalid key`, `EAPI:Invalid signature`, `EGeneral:Permission denied` | `Auth` | fix the keys |
 
@@ -38,6 +38,10 @@ impl KrakenError {
         } else if has("Rate limit exceeded")
             || has("EGeneral:Temporary lockout")
             || has("EGeneral:Too many requests")
+            // The trading engine refused the request (too many at once) before acting on it;
+            // the time it gives is when to ask again. Checked before `EService:` below, which
+            // would make an AddOrder an unknown outcome and send more lookups into the limit.
+            || has("EService:Throttled")
         {
             Self::RateLimited(text)
         } else if has("EService:") || has("EGeneral:Internal error") {
@@ -87,6 +91,10 @@ mod tests {
         // Was a plain rejection: the strategies kept asking (and counting against the limit).
         assert!(matches!(
             classify("EGeneral:Too many requests"),
+            KrakenError::RateLimited(_)
+        ));
+        assert!(matches!(
+            classify("EService:Throttled:1764671200"),
             KrakenError::RateLimited(_)
         ));
         assert!(matches!(
