@@ -14,6 +14,9 @@ pub struct TradingSettings {
     pub max_consecutive_errors: u32,
     /// Order book levels fetched per side on each tick.
     pub book_depth: usize,
+    /// A real venue's book fetched for one strategy answers every strategy on that symbol for
+    /// this long (ms; one request in flight per book). 0: each strategy fetches its own.
+    pub book_cache_ms: u64,
     /// Smallest tick interval a strategy may ask for, in ms.
     pub min_tick_interval_ms: u64,
     /// Real venues' balances are compared with what our fills imply this often (seconds; 0:
@@ -35,6 +38,7 @@ impl Default for TradingSettings {
             resume_on_restart: false,
             max_consecutive_errors: 5,
             book_depth: 20,
+            book_cache_ms: 200,
             min_tick_interval_ms: 100,
             reconcile_interval_secs: 60,
             reconcile_rel_tolerance: Decimal::new(1, 3),

@@ -21,6 +21,7 @@ pub mod paper_store;
 pub mod pnl_history;
 pub mod reconcile;
 pub mod rows;
+pub mod shared_books;
 pub mod store;
 pub mod strategies;
 pub mod venues;
@@ -69,9 +70,13 @@ pub fn start(
     let mut venues =
         venues::paper_venues(settings, venues::sql_paper_store(db.clone()), &clock, real);
     let kraken = venues::kraken(settings, db, Arc::clone(&cipher))?;
+    let book_ttl = Duration::from_millis(settings.book_cache_ms);
     venues.insert(
         crate::adapters::kraken::connector::NAME.to_owned(),
-        Arc::clone(&kraken) as Arc<dyn actors::trading::connector::Connector>,
+        shared_books::SharedBooks::wrap(
+            Arc::clone(&kraken) as Arc<dyn actors::trading::connector::Connector>,
+            book_ttl,
+        ),
     );
     let binance = settings.binance.enabled.then(|| {
         let venue = Arc::new(binance::BinanceVenue::new(
@@ -82,7 +87,10 @@ pub fn start(
         ));
         venues.insert(
             crate::adapters::binance::VENUE.to_owned(),
-            Arc::clone(&venue) as Arc<dyn actors::trading::connector::Connector>,
+            shared_books::SharedBooks::wrap(
+                Arc::clone(&venue) as Arc<dyn actors::trading::connector::Connector>,
+                book_ttl,
+            ),
         );
         // Its mode is known once the database is: strategies resumed at start see it.
         let boot = Arc::clone(&venue);

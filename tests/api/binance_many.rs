@@ -1,6 +1,7 @@
 //! Many strategies on one venue (the `binance` connector in sandbox, against the local fake):
 //! every one gets its orders through, and one 429 + `Retry-After` pauses all of them — no call
-//! reaches the venue during the pause, none faults, and they trade again after it.
+//! reaches the venue during the pause, none faults, and they trade again after it. They
+//! share the venue's book reads (`trading.book_cache_ms`).
 
 use crate::binance_fake::{FakeBinance, Script};
 use crate::binance_venue::{orders, set_mode, spawn, strategy_body};
@@ -106,9 +107,18 @@ async fn many_strategies_trade_on_one_venue_and_a_429_pauses_them_all(backend: B
     // Calls resumed after the pause (the sells above went through it).
     assert!(fake.lock().served.iter().any(|s| s.at >= pause_end));
     // A pause is not a failure: no strategy faulted over the skipped ticks.
+    let mut ticks = 0;
     for id in &ids {
         let s = strategy(&app, &trader, id).await;
         assert_eq!(s["state"], "live", "{s:#}");
+        ticks += s["ticks"].as_i64().expect("ticks");
     }
+    // One book read serves every strategy on the symbol for `trading.book_cache_ms` (200 ms):
+    // 20 strategies ticking every 200 ms share each depth request (one each, before).
+    let depth = i64::try_from(fake.count("GET", "/api/v3/depth")).expect("count");
+    assert!(
+        depth * 4 < ticks,
+        "{depth} depth requests for {ticks} ticks: books are not shared"
+    );
     app.stop().await;
 }
