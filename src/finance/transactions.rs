@@ -2,7 +2,7 @@
 
 use crate::db::{Arg, Db, DbError, Record, Sql};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct TxRow {
     pub id: String,
     pub account_id: String,
@@ -36,6 +36,14 @@ pub struct TxRow {
 pub const READ_COLUMNS: &str = "id, account_id, booked_date, value_date, amount, amount_e4, currency, description, \
     counterparty, notes, external_id, dedupe_key, import_batch, status, category_id, categorized_by, category_locked, \
     auto_category_id, auto_tier, rule_id, suggested_category_id, suggestion_confidence, created_at, updated_at";
+
+/// [`READ_COLUMNS`] as a JSON array per row, for SQLite's one-value pages (see [`list`]): the
+/// same columns in the same order (serde reads a JSON array into the struct's fields in
+/// order), `category_locked` as a JSON boolean (SQLite stores 0/1).
+const JSON_ROW: &str = "json_array(id, account_id, booked_date, value_date, amount, amount_e4, currency, description, \
+    counterparty, notes, external_id, dedupe_key, import_batch, status, category_id, categorized_by, \
+    json(CASE WHEN category_locked THEN 'true' ELSE 'false' END), \
+    auto_category_id, auto_tier, rule_id, suggested_category_id, suggestion_confidence, created_at, updated_at)";
 
 impl Record for TxRow {
     const COLUMNS: &'static str = "id, account_id, booked_date, value_date, amount, amount_e4, currency, description, \
@@ -232,8 +240,21 @@ pub async fn list(
     }
     let dir = if sort.descending() { "DESC" } else { "ASC" };
     let lim = sql.arg(i64::from(limit) + 1);
-    sql.push(&format!(" ORDER BY {col} {dir}, id {dir} LIMIT {lim}"));
-    let mut rows: Vec<TxRow> = db.fetch_all(sql).await?;
+    let order = format!("ORDER BY {col} {dir}, id {dir}");
+    sql.push(&format!(" {order} LIMIT {lim}"));
+    let mut rows: Vec<TxRow> = if db.backend() == crate::config::Backend::Sqlite {
+        // One value for the whole page: sqlx hands each SQLite row from the connection's
+        // thread to ours separately (a wake-up and ~24 allocations per row), which was most
+        // of this endpoint's CPU (docs/decisions.md "The transactions page, profiled").
+        sql.text = format!(
+            "SELECT json_group_array({JSON_ROW} {order}) FROM ({})",
+            sql.text
+        );
+        let page: String = db.fetch_scalar(sql).await?;
+        serde_json::from_str(&page).map_err(|e| DbError::Query(sqlx::Error::Decode(Box::new(e))))?
+    } else {
+        db.fetch_all(sql).await?
+    };
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     Ok((rows, more))
@@ -281,4 +302,29 @@ pub async fn delete(db: &Db, id: &str) -> Result<bool, DbError> {
         .execute(Sql::new("DELETE FROM fin_transactions WHERE id = $1").bind(id))
         .await?;
     Ok(n > 0)
+}
+
+#[cfg(test)]
+mod json_row_tests {
+    use super::*;
+
+    /// The JSON page and the row decoder read the same columns in the same order.
+    #[test]
+    fn json_rows_list_the_read_columns_in_order() {
+        let json: Vec<String> = JSON_ROW
+            .trim_start_matches("json_array(")
+            .trim_end_matches(')')
+            .replace(
+                "json(CASE WHEN category_locked THEN 'true' ELSE 'false' END)",
+                "category_locked",
+            )
+            .split(',')
+            .map(|c| c.trim().to_owned())
+            .collect();
+        let read: Vec<String> = READ_COLUMNS
+            .split(',')
+            .map(|c| c.trim().to_owned())
+            .collect();
+        assert_eq!(json, read);
+    }
 }

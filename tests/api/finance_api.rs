@@ -307,6 +307,13 @@ async fn accounts_categories_transactions_and_pagination(backend: Backend) {
         (t["categorized_by"].as_str(), t["category_locked"].as_bool()),
         (Some("user"), Some(true))
     );
+    // A page carries every field exactly as the single read does (SQLite builds pages as one
+    // JSON value, the single read decodes a row): locked and unlocked, notes or none.
+    for item in txs(&app, &token, "").await {
+        let id = item["id"].as_str().expect("id");
+        let one = get(&app, &token, &format!("/v1/financial/transactions/{id}")).await;
+        assert_eq!(item, one);
+    }
     assert_eq!(txs(&app, &token, "uncategorized=true").await.len(), 24);
     assert_eq!(
         txs(
