@@ -25,6 +25,22 @@ struct State {
     down: bool,
 }
 
+impl State {
+    /// Stores a fill and the position it left (the caller checked it is new).
+    fn put_fill(&mut self, fill: &FillRecord, position: &PositionRecord) {
+        self.fills
+            .insert((fill.venue.clone(), fill.trade_id.clone()), fill.clone());
+        self.positions.insert(
+            (
+                fill.strategy_id.clone(),
+                position.venue.clone(),
+                position.symbol.clone(),
+            ),
+            position.clone(),
+        );
+    }
+}
+
 /// Strategies, their transitions, orders, fills, positions and ticks, in memory.
 #[derive(Default)]
 pub struct MemoryTradingStore {
@@ -167,19 +183,13 @@ impl TradingStore for MemoryTradingStore {
         position: &PositionRecord,
     ) -> Result<bool, DependencyError> {
         let mut state = self.up()?;
-        let key = (fill.venue.clone(), fill.trade_id.clone());
-        if state.fills.contains_key(&key) {
+        if state
+            .fills
+            .contains_key(&(fill.venue.clone(), fill.trade_id.clone()))
+        {
             return Ok(false);
         }
-        state.fills.insert(key, fill.clone());
-        state.positions.insert(
-            (
-                fill.strategy_id.clone(),
-                position.venue.clone(),
-                position.symbol.clone(),
-            ),
-            position.clone(),
-        );
+        state.put_fill(fill, position);
         Ok(true)
     }
 
@@ -208,17 +218,7 @@ impl TradingStore for MemoryTradingStore {
         };
         *stored = order.clone();
         for (fill, position) in fills {
-            state
-                .fills
-                .insert((fill.venue.clone(), fill.trade_id.clone()), fill.clone());
-            state.positions.insert(
-                (
-                    fill.strategy_id.clone(),
-                    position.venue.clone(),
-                    position.symbol.clone(),
-                ),
-                position.clone(),
-            );
+            state.put_fill(fill, position);
         }
         Ok(true)
     }
