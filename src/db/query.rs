@@ -143,6 +143,25 @@ impl Tx {
         .map(|r| r.rows_affected()))?)
     }
 
+    /// Runs statements in order. On SQLite they go to the connection's worker thread as one
+    /// batch ([`Sql::then`]): one round trip (two thread wake-ups, ~0.1-0.2 ms on this VM)
+    /// instead of one per statement. Postgres takes one statement per query. An error stops
+    /// the rest either way; the caller rolls back.
+    #[tracing::instrument(skip_all, fields(statements = statements.len()))]
+    pub async fn execute_all<'a>(&mut self, statements: Vec<Sql<'a>>) -> Result<(), DbError> {
+        if self.is_postgres() {
+            for sql in statements {
+                self.execute(sql).await?;
+            }
+            return Ok(());
+        }
+        let mut batch = Sql::default();
+        for sql in statements {
+            batch.then(sql);
+        }
+        self.execute(batch).await.map(drop)
+    }
+
     #[tracing::instrument(skip_all)]
     pub async fn fetch_all<'a, T: DbRow>(
         &mut self,

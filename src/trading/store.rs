@@ -336,11 +336,10 @@ async fn fill_in(
     Ok(true)
 }
 
-/// [`TradingStore::record_fills_and_order`] inside `tx`. On SQLite the whole write is one
-/// batch of statements, one round trip to the connection's worker thread instead of one per
-/// statement: each round trip cost ~0.1 ms here (two thread wake-ups), and the order's
-/// decision-to-committed time is mostly such round trips (`bench/trading.sh`). A fill
-/// recorded before then fails the batch on the primary key (plain INSERT, no ON CONFLICT).
+/// [`TradingStore::record_fills_and_order`] inside `tx`, as one batch on SQLite
+/// ([`Tx::execute_all`]; the order's decision-to-committed time is mostly round trips to
+/// SQLite's thread, `bench/trading.sh`). A fill recorded before fails its plain INSERT on the
+/// primary key: `false`, and the caller rolls back.
 async fn fills_and_order_in(
     tx: &mut Tx,
     fills: &[(FillRecord, PositionRecord)],
@@ -348,24 +347,15 @@ async fn fills_and_order_in(
     order: &OrderRecord,
     now: i64,
 ) -> Result<bool, DbError> {
-    if tx.is_postgres() {
-        for ((f, pos), event) in fills.iter().zip(events) {
-            if !fill_in(tx, f, pos, event, now).await? {
-                return Ok(false);
-            }
-        }
-        tx.execute(update_order_sql(order)).await?;
-        return Ok(true);
-    }
-    let mut batch = Sql::default();
+    let mut statements = Vec::with_capacity(fills.len() * 3 + 1);
     for ((f, pos), event) in fills.iter().zip(events) {
-        batch.then(fill_sql(f));
-        batch.then(position_sql(f, pos, now));
-        batch.then(crate::events::insert_sql(event));
+        statements.push(fill_sql(f));
+        statements.push(position_sql(f, pos, now));
+        statements.push(crate::events::insert_sql(event));
     }
-    batch.then(update_order_sql(order));
-    match tx.execute(batch).await {
-        Ok(_) => Ok(true),
+    statements.push(update_order_sql(order));
+    match tx.execute_all(statements).await {
+        Ok(()) => Ok(true),
         Err(DbError::Conflict { .. }) => Ok(false),
         Err(e) => Err(e),
     }
@@ -442,18 +432,7 @@ async fn tick_done_in(db: &Db, t: &TickRecord, slow: i64) -> Result<(), DbError>
             .bind(symbol),
         );
     }
-    if tx.is_postgres() {
-        for sql in statements {
-            tx.execute(sql).await?;
-        }
-    } else {
-        // One round trip for all of them (`fills_and_order_in` says why).
-        let mut batch = Sql::default();
-        for sql in statements {
-            batch.then(sql);
-        }
-        tx.execute(batch).await?;
-    }
+    tx.execute_all(statements).await?;
     tx.commit().await
 }
 
