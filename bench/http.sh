@@ -143,8 +143,38 @@ bench_backend() {
         run "$backend /v1/financial/transactions?limit=50" "$base/v1/financial/transactions?limit=50" \
             -H "authorization: Bearer $jwt"
     done
+    if [[ "$backend" == postgres ]]; then
+        # The database's own ceiling on this machine: the same queries with no HTTP and no
+        # service in between (pgbench, prepared, as many clients as the service's pool).
+        ceiling "postgres: the jobs page query alone (pgbench)" "$url" \
+            "SELECT $job_columns FROM jobs ORDER BY id DESC LIMIT 21"
+        ceiling "postgres: the transactions page query alone (pgbench)" "$url" \
+            "SELECT $tx_columns FROM fin_transactions ORDER BY booked_date DESC, id DESC LIMIT 51"
+    fi
     kill -TERM "$pid"
     wait "$pid" 2>/dev/null || true
+}
+
+# The columns the service reads (src/jobs/store.rs COLUMNS, src/finance/transactions.rs READ_COLUMNS).
+job_columns="id, queue, name, payload, state, attempts, max_attempts, backoff, run_at, lease_owner,
+    lease_expires_at, progress, progress_message, result, last_error, trace_id, idempotency_key, created_at,
+    updated_at, finished_at"
+tx_columns="id, account_id, booked_date, value_date, amount, amount_e4, currency, description,
+    counterparty, notes, external_id, dedupe_key, import_batch, status, category_id, categorized_by, category_locked,
+    auto_category_id, auto_tier, rule_id, suggested_category_id, suggestion_confidence, created_at, updated_at"
+
+# ceiling NAME URL QUERY: pgbench running QUERY for DURATION s with the pool's 8 clients.
+ceiling() {
+    command -v pgbench >/dev/null || { echo "-- pgbench missing: no database ceiling rows"; return; }
+    local name="$1" url="$2" script="$work/ceiling.sql"
+    tr '\n' ' ' <<<"$3" >"$script"
+    echo ';' >>"$script"
+    local tps
+    tps="$(pgbench -n -M prepared -c 8 -j 2 -T "$duration" -f "$script" "$url" 2>/dev/null |
+        awk '/^tps/ {print $3; exit}')"
+    local ratio
+    ratio="$(awk -v a="$tps" -v b="$hello_rps" 'BEGIN { printf "%.1f %%", 100 * a / b }')"
+    printf '%-44s %10.0f q/s                 %8s of hello\n' "$name" "$tps" "$ratio"
 }
 
 bench_backend sqlite "sqlite://$work/sqlite/data/ai.db"

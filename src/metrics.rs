@@ -104,6 +104,11 @@ fn describe() {
         metrics::Unit::Seconds,
         "SQLite: time a writer waited for this process's turn to write (one writer at a time)."
     );
+    metrics::describe_counter!(
+        crate::db::DB_INLINE_READS_TOTAL,
+        "SQLite hot reads tried on the request's thread, by outcome: done there, or offloaded to the pool \
+         (over the ~1 ms budget, locked, or failed)."
+    );
     metrics::describe_gauge!(
         BUILD_INFO,
         "Always 1; the labels carry the running version."

@@ -7,6 +7,7 @@
 //! - `migrate.rs`: embedded per-backend migrations, safe under concurrent boots.
 //! - `sql.rs`: [`Sql`] (text + values) and [`Record`] (a row type's columns and values, once).
 //! - `query.rs`: `execute` / `fetch_*` on [`Db`] and [`Tx`], decoding into [`DbRow`] types.
+//! - `inline.rs`: hot bounded SQLite reads on the caller's thread ([`InlineRow`]).
 //! - `tx.rs`: [`Tx`], write transactions (`BEGIN IMMEDIATE` on SQLite, transaction-scoped
 //!   advisory locks on Postgres) and `on_tx!`.
 //! - `handle.rs`: [`DbHandle`], the slot that holds the pool once it exists.
@@ -38,6 +39,7 @@ pub mod backup;
 mod checkpoint;
 mod dependency;
 mod handle;
+mod inline;
 pub mod integrations;
 mod migrate;
 mod pool;
@@ -55,6 +57,7 @@ pub fn port_error(e: impl std::fmt::Display) -> actors::ports::DependencyError {
     actors::ports::DependencyError(e.to_string())
 }
 pub use handle::DbHandle;
+pub use inline::{DB_INLINE_READS_TOTAL, InlineRow};
 pub use migrate::{embedded_count, newest_embedded};
 pub use pool::{DB_WRITE_TURN_WAIT_SECONDS, Db, DbError, SqliteDb, WriteTurn};
 pub use query::DbRow;

@@ -114,6 +114,8 @@ pub enum Db {
 pub struct SqliteDb {
     pub pool: SqlitePool,
     pub(super) gate: WriteGate,
+    /// Hot bounded reads on the caller's thread (`inline.rs`); `None` in memory.
+    pub(super) inline: Option<std::sync::Arc<super::inline::InlineReads>>,
     _checkpointer: std::sync::Arc<super::checkpoint::Checkpointer>,
 }
 
@@ -192,6 +194,8 @@ impl Db {
                     Some(path) => Some(super::migrate::lock_file(path).await?),
                     None => None,
                 };
+                let inline = super::inline::InlineReads::new(options.get_filename())
+                    .map(std::sync::Arc::new);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(acquire)
@@ -200,6 +204,7 @@ impl Db {
                     .await
                     .map_err(DbError::Connect)?;
                 Ok(Self::Sqlite(SqliteDb {
+                    inline,
                     _checkpointer: std::sync::Arc::new(super::checkpoint::Checkpointer::start(
                         pool.clone(),
                     )),
@@ -248,7 +253,12 @@ impl Db {
     /// Waits for checked-out connections to come back, then closes all of them.
     pub async fn close(&self) {
         match self {
-            Self::Sqlite(p) => p.close().await,
+            Self::Sqlite(p) => {
+                if let Some(inline) = &p.inline {
+                    inline.close();
+                }
+                p.close().await
+            }
             Self::Postgres(p) => p.close().await,
         }
     }

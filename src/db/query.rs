@@ -4,6 +4,7 @@
 //! Every error leaves through `DbError::from(sqlx::Error)`, so a unique violation becomes
 //! `DbError::Conflict` in that one place.
 
+use super::inline::{Inline, InlineRow};
 use super::sql::{Arg, Sql};
 use super::{Db, DbError, Tx};
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
@@ -40,6 +41,17 @@ macro_rules! bind_args {
     }};
 }
 
+/// Runs `sql` on one SQLite connection (a batch of statements runs in one call); rows changed.
+pub(super) async fn execute_on(
+    conn: &mut sqlx::SqliteConnection,
+    sql: &Sql<'_>,
+) -> Result<u64, DbError> {
+    Ok(bind_args!(sqlx::query(&sql.text), &sql.args)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected())?)
+}
+
 impl Db {
     /// Runs a statement; the number of rows it changed. On SQLite it takes this process's
     /// turn to write first (a statement run with `execute` is a write).
@@ -68,6 +80,32 @@ impl Db {
         )
         .fetch_all(p)
         .await)?)
+    }
+
+    /// [`Db::fetch_all`] for a hot read with a bounded result (a page): on SQLite it runs on this
+    /// thread when it is quick (`inline.rs`), else on the pool.
+    #[tracing::instrument(skip_all)]
+    pub async fn fetch_all_inline<'a, T: DbRow + InlineRow>(
+        &self,
+        sql: impl Into<Sql<'a>>,
+    ) -> Result<Vec<T>, DbError> {
+        let sql = sql.into();
+        match self.try_inline(&sql) {
+            Some(rows) => Ok(rows),
+            None => self.fetch_all(sql).await,
+        }
+    }
+
+    /// The rows of `sql` read on this thread (SQLite, a quick read: `inline.rs`), or `None`:
+    /// read them through the pool.
+    pub fn try_inline<T: InlineRow>(&self, sql: &Sql<'_>) -> Option<Vec<T>> {
+        match self {
+            Self::Sqlite(s) => match s.inline.as_ref()?.fetch_all(sql) {
+                Inline::Done(rows) => Some(rows),
+                Inline::Offload => None,
+            },
+            Self::Postgres(_) => None,
+        }
     }
 
     #[tracing::instrument(skip_all)]

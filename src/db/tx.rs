@@ -9,7 +9,7 @@
 //! 500 "database is locked". Taking the lock up front makes writers queue on `busy_timeout`
 //! instead. Postgres keeps its plain `BEGIN` (row locks, no upgrade problem).
 
-use super::{Db, DbError};
+use super::{Db, DbError, Sql};
 
 /// An open write transaction. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
@@ -53,6 +53,69 @@ impl Db {
             }
             Self::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
+    }
+}
+
+impl Db {
+    /// A whole write transaction of `statements`, all or nothing (an error rolls it back).
+    ///
+    /// On SQLite it is one hand-over to the connection's thread (`BEGIN IMMEDIATE; …; COMMIT`
+    /// as one batch) instead of three (begin, batch, commit): on this VM each hand-over is a
+    /// thread wake-up, and those were most of an order's write latency (`bench/trading.sh`,
+    /// docs/decisions.md "One hand-over per write transaction"). sqlx does not know about a
+    /// transaction begun inside a batch, so the connection must never go back to the pool
+    /// with it open: after an error it is rolled back here, and if that fails, or the future is
+    /// dropped mid-batch, the connection is closed instead of returned (closing rolls back).
+    #[tracing::instrument(skip_all, fields(statements = statements.len()))]
+    pub async fn write_batch(&self, statements: Vec<Sql<'_>>) -> Result<(), DbError> {
+        let Self::Sqlite(p) = self else {
+            let mut tx = self.begin_write().await?;
+            tx.execute_all(statements).await?;
+            return tx.commit().await;
+        };
+        let mut batch = Sql::new("BEGIN IMMEDIATE");
+        for sql in statements {
+            batch.then(sql);
+        }
+        batch.then(Sql::new("COMMIT"));
+        let _turn = p.gate.enter().await?;
+        let mut conn = OpenBatch(Some(p.pool.acquire().await?));
+        let ran = super::query::execute_on(conn.get(), &batch).await;
+        if let Err(e) = ran {
+            if sqlx::query("ROLLBACK").execute(conn.get()).await.is_ok() {
+                conn.release();
+            }
+            return Err(e);
+        }
+        conn.release();
+        Ok(())
+    }
+}
+
+/// A pooled SQLite connection running a batch that began a transaction: unless
+/// [`OpenBatch::release`]d it is closed, not returned, so no transaction outlives the batch.
+struct OpenBatch(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>);
+
+impl OpenBatch {
+    fn get(&mut self) -> &mut sqlx::SqliteConnection {
+        // Only `release` and `drop` take the connection out, and both consume the guard.
+        self.0
+            .as_deref_mut()
+            .expect("the batch's connection is held until released")
+    }
+
+    /// Back to the pool: the transaction ended (committed or rolled back).
+    fn release(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for OpenBatch {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            // Detached, then dropped: sqlx closes it, and SQLite rolls back what was open.
+            drop(conn.detach());
+        }
     }
 }
 

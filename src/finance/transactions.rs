@@ -1,6 +1,6 @@
 //! `fin_transactions`: filtered, stably paginated listing, manual entry and edits.
 
-use crate::db::{Arg, Db, DbError, Record, Sql};
+use crate::db::{Arg, Db, DbError, InlineRow, Record, Sql};
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct TxRow {
@@ -44,6 +44,38 @@ const JSON_ROW: &str = "json_array(id, account_id, booked_date, value_date, amou
     counterparty, notes, external_id, dedupe_key, import_batch, status, category_id, categorized_by, \
     json(CASE WHEN category_locked THEN 'true' ELSE 'false' END), \
     auto_category_id, auto_tier, rule_id, suggested_category_id, suggestion_confidence, created_at, updated_at)";
+
+/// The columns of [`READ_COLUMNS`], in order.
+impl InlineRow for TxRow {
+    fn from_inline(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            account_id: r.get(1)?,
+            booked_date: r.get(2)?,
+            value_date: r.get(3)?,
+            amount: r.get(4)?,
+            amount_e4: r.get(5)?,
+            currency: r.get(6)?,
+            description: r.get(7)?,
+            counterparty: r.get(8)?,
+            notes: r.get(9)?,
+            external_id: r.get(10)?,
+            dedupe_key: r.get(11)?,
+            import_batch: r.get(12)?,
+            status: r.get(13)?,
+            category_id: r.get(14)?,
+            categorized_by: r.get(15)?,
+            category_locked: r.get(16)?,
+            auto_category_id: r.get(17)?,
+            auto_tier: r.get(18)?,
+            rule_id: r.get(19)?,
+            suggested_category_id: r.get(20)?,
+            suggestion_confidence: r.get(21)?,
+            created_at: r.get(22)?,
+            updated_at: r.get(23)?,
+        })
+    }
+}
 
 impl Record for TxRow {
     const COLUMNS: &'static str = "id, account_id, booked_date, value_date, amount, amount_e4, currency, description, \
@@ -242,7 +274,11 @@ pub async fn list(
     let lim = sql.arg(i64::from(limit) + 1);
     let order = format!("ORDER BY {col} {dir}, id {dir}");
     sql.push(&format!(" {order} LIMIT {lim}"));
-    let mut rows: Vec<TxRow> = if db.backend() == crate::config::Backend::Sqlite {
+    // On SQLite a page is read on this thread when it is quick (an index range: `db/inline.rs`);
+    // a slow filter (text search over many rows) goes to the pool as one JSON value.
+    let mut rows: Vec<TxRow> = if let Some(rows) = db.try_inline(&sql) {
+        rows
+    } else if db.backend() == crate::config::Backend::Sqlite {
         // One value for the whole page: sqlx hands each SQLite row from the connection's
         // thread to ours separately (a wake-up and ~24 allocations per row), which was most
         // of this endpoint's CPU (docs/decisions.md "The transactions page, profiled").

@@ -132,6 +132,34 @@ pub struct JobRow {
     pub finished_at: Option<i64>,
 }
 
+/// The columns of [`COLUMNS`], in order.
+impl crate::db::InlineRow for JobRow {
+    fn from_inline(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            queue: r.get(1)?,
+            name: r.get(2)?,
+            payload: r.get(3)?,
+            state: r.get(4)?,
+            attempts: r.get(5)?,
+            max_attempts: r.get(6)?,
+            backoff: r.get(7)?,
+            run_at: r.get(8)?,
+            lease_owner: r.get(9)?,
+            lease_expires_at: r.get(10)?,
+            progress: r.get(11)?,
+            progress_message: r.get(12)?,
+            result: r.get(13)?,
+            last_error: r.get(14)?,
+            trace_id: r.get(15)?,
+            idempotency_key: r.get(16)?,
+            created_at: r.get(17)?,
+            updated_at: r.get(18)?,
+            finished_at: r.get(19)?,
+        })
+    }
+}
+
 const COLUMNS: &str = "id, queue, name, payload, state, attempts, max_attempts, backoff, run_at, lease_owner, \
     lease_expires_at, progress, progress_message, result, last_error, trace_id, idempotency_key, created_at, \
     updated_at, finished_at";
@@ -158,7 +186,7 @@ pub async fn list(
         .bind(state)
         .bind(before)
         .bind(i64::from(limit));
-    db.fetch_all(sql).await
+    db.fetch_all_inline(sql).await
 }
 
 /// Puts a dead/failed/cancelled job back to waiting with a fresh attempt budget.

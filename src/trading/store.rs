@@ -177,16 +177,16 @@ impl TradingStore for SqlTradingStore {
             .collect::<Result<Vec<_>, _>>()
             .map_err(dep)?;
         let now = chrono::Utc::now().timestamp_millis();
-        let mut tx = db.begin_write().await.map_err(dep)?;
-        if !fills_and_order_in(&mut tx, fills, &events, order, now)
+        // A fill recorded before fails its plain INSERT on the primary key: the whole batch
+        // rolls back and the caller records the fills one by one.
+        match db
+            .write_batch(fills_and_order_sql(fills, &events, order, now))
             .await
-            .map_err(dep)?
         {
-            tx.rollback().await.map_err(dep)?;
-            return Ok(false);
+            Ok(()) => Ok(true),
+            Err(DbError::Conflict { .. }) => Ok(false),
+            Err(e) => Err(dep(e)),
         }
-        tx.commit().await.map_err(dep)?;
-        Ok(true)
     }
 
     async fn open_orders(&self, strategy_id: &str) -> Result<Vec<OrderRecord>, DependencyError> {
@@ -336,17 +336,16 @@ async fn fill_in(
     Ok(true)
 }
 
-/// [`TradingStore::record_fills_and_order`] inside `tx`, as one batch on SQLite
-/// ([`Tx::execute_all`]; the order's decision-to-committed time is mostly round trips to
-/// SQLite's thread, `bench/trading.sh`). A fill recorded before fails its plain INSERT on the
-/// primary key: `false`, and the caller rolls back.
-async fn fills_and_order_in(
-    tx: &mut Tx,
-    fills: &[(FillRecord, PositionRecord)],
-    events: &[Staged],
-    order: &OrderRecord,
+/// [`TradingStore::record_fills_and_order`]'s statements: each fill, its position and its
+/// event, then the order. Run with [`Db::write_batch`]: on SQLite one hand-over to SQLite's
+/// thread for the whole transaction (the order's decision-to-committed time was mostly such
+/// hand-overs, `bench/trading.sh`).
+fn fills_and_order_sql<'a>(
+    fills: &'a [(FillRecord, PositionRecord)],
+    events: &'a [Staged],
+    order: &'a OrderRecord,
     now: i64,
-) -> Result<bool, DbError> {
+) -> Vec<Sql<'a>> {
     let mut statements = Vec::with_capacity(fills.len() * 3 + 1);
     for ((f, pos), event) in fills.iter().zip(events) {
         statements.push(fill_sql(f));
@@ -354,11 +353,7 @@ async fn fills_and_order_in(
         statements.push(crate::events::insert_sql(event));
     }
     statements.push(update_order_sql(order));
-    match tx.execute_all(statements).await {
-        Ok(()) => Ok(true),
-        Err(DbError::Conflict { .. }) => Ok(false),
-        Err(e) => Err(e),
-    }
+    statements
 }
 
 fn fill_sql(f: &FillRecord) -> Sql<'_> {
@@ -403,14 +398,13 @@ fn position_sql<'a>(f: &'a FillRecord, pos: &'a PositionRecord, now: i64) -> Sql
 /// second at 0.7-4 ms each here) in front of their orders' writes (docs/decisions.md,
 /// "Trading benchmark on a venue").
 async fn tick_done_in(db: &Db, t: &TickRecord, slow: i64) -> Result<(), DbError> {
-    let mut tx: Tx = db.begin_write().await?;
-    if tx.is_postgres() {
-        tx.execute(Sql::new(
+    let mut statements = Vec::with_capacity(t.marks.len() + 2);
+    if db.backend() == crate::config::Backend::Postgres {
+        statements.push(Sql::new(
             "SELECT set_config('synchronous_commit', 'off', true)",
-        ))
-        .await?;
+        ));
     }
-    let mut statements = vec![
+    statements.push(
         Sql::new(
             "UPDATE strategies SET last_tick_at = $1, ticks = ticks + 1, slow_ticks = slow_ticks + $2, \
              pnl_day = $3, pnl_day_start = $4 WHERE id = $5",
@@ -420,7 +414,7 @@ async fn tick_done_in(db: &Db, t: &TickRecord, slow: i64) -> Result<(), DbError>
         .bind(t.pnl_day)
         .bind(text(t.pnl_day_start))
         .bind(&t.strategy_id),
-    ];
+    );
     for (venue, symbol, mark) in &t.marks {
         statements.push(
             Sql::new(
@@ -432,8 +426,7 @@ async fn tick_done_in(db: &Db, t: &TickRecord, slow: i64) -> Result<(), DbError>
             .bind(symbol),
         );
     }
-    tx.execute_all(statements).await?;
-    tx.commit().await
+    db.write_batch(statements).await
 }
 
 /// How many of a strategy's orders are not final yet.

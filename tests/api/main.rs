@@ -26,6 +26,7 @@ mod finance_ingest;
 mod formats;
 mod health;
 mod import_states;
+mod inline_reads;
 mod jobs;
 mod jobs_batch;
 mod kraken;
