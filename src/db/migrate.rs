@@ -30,7 +30,7 @@ impl Db {
             return Err(DbError::SchemaNewer { database, binary });
         }
         let result = match self {
-            Self::Postgres(pool) => POSTGRES.run(pool).await,
+            Self::Postgres(pool) => POSTGRES.run(&pool.pool).await,
             Self::Sqlite(pool) => {
                 let _lock = match sqlite_lock_path(&pool.connect_options()) {
                     Some(path) => Some(lock_file(path).await?),
@@ -65,7 +65,7 @@ impl Db {
             .map(|n| n > 0)?,
             Self::Postgres(p) => {
                 sqlx::query_scalar::<_, bool>("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
-                    .fetch_one(p)
+                    .fetch_one(&p.pool)
                     .await?
             }
         };
@@ -80,7 +80,7 @@ impl Db {
         let sql = "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version";
         Ok(match self {
             Self::Sqlite(p) => sqlx::query_scalar(sql).fetch_all(&p.pool).await?,
-            Self::Postgres(p) => sqlx::query_scalar(sql).fetch_all(p).await?,
+            Self::Postgres(p) => sqlx::query_scalar(sql).fetch_all(&p.pool).await?,
         })
     }
 }

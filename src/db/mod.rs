@@ -8,6 +8,7 @@
 //! - `sql.rs`: [`Sql`] (text + values) and [`Record`] (a row type's columns and values, once).
 //! - `query.rs`: `execute` / `fetch_*` on [`Db`] and [`Tx`], decoding into [`DbRow`] types.
 //! - `inline.rs`: hot bounded SQLite reads on the caller's thread ([`InlineRow`]).
+//! - `pg_reads.rs`: Postgres connections for hot reads, lent without the pool's release ping.
 //! - `tx.rs`: [`Tx`], write transactions (`BEGIN IMMEDIATE` on SQLite, transaction-scoped
 //!   advisory locks on Postgres) and `on_tx!`.
 //! - `handle.rs`: [`DbHandle`], the slot that holds the pool once it exists.
@@ -28,7 +29,10 @@ macro_rules! on_db {
                 let $pool = &sqlite.pool;
                 $body
             }
-            $crate::db::Db::Postgres($pool) => $body,
+            $crate::db::Db::Postgres(postgres) => {
+                let $pool = &postgres.pool;
+                $body
+            }
         }
     };
 }
@@ -42,6 +46,7 @@ mod handle;
 mod inline;
 pub mod integrations;
 mod migrate;
+mod pg_reads;
 mod pool;
 mod query;
 pub mod sql;
@@ -59,7 +64,7 @@ pub fn port_error(e: impl std::fmt::Display) -> actors::ports::DependencyError {
 pub use handle::DbHandle;
 pub use inline::{DB_INLINE_READS_TOTAL, InlineRow};
 pub use migrate::{embedded_count, newest_embedded};
-pub use pool::{DB_WRITE_TURN_WAIT_SECONDS, Db, DbError, SqliteDb, WriteTurn};
+pub use pool::{DB_WRITE_TURN_WAIT_SECONDS, Db, DbError, PgDb, SqliteDb, WriteTurn};
 pub use query::DbRow;
 pub use sql::{Arg, Record, Sql};
 pub use tx::Tx;

@@ -106,7 +106,21 @@ impl From<sqlx::Error> for DbError {
 #[derive(Debug, Clone)]
 pub enum Db {
     Sqlite(SqliteDb),
-    Postgres(PgPool),
+    Postgres(PgDb),
+}
+
+/// The Postgres pool and the readers for hot reads (`pg_reads.rs`). Derefs to the pool.
+#[derive(Debug, Clone)]
+pub struct PgDb {
+    pub pool: PgPool,
+    pub(super) reads: std::sync::Arc<super::pg_reads::PgReads>,
+}
+
+impl std::ops::Deref for PgDb {
+    type Target = PgPool;
+    fn deref(&self) -> &PgPool {
+        &self.pool
+    }
 }
 
 /// The SQLite pool and its writer gate ([`WriteGate`]). Derefs to the pool.
@@ -223,12 +237,20 @@ impl Db {
                     .close()
                     .await
                     .map_err(DbError::Connect)?;
+                let reads = super::pg_reads::PgReads::new(
+                    options.clone(),
+                    settings.max_connections,
+                    acquire,
+                );
                 let pool = PgPoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(acquire)
                     .test_before_acquire(false)
                     .connect_lazy_with(options);
-                Ok(Self::Postgres(pool))
+                Ok(Self::Postgres(PgDb {
+                    pool,
+                    reads: std::sync::Arc::new(reads),
+                }))
             }
         }
     }
@@ -245,7 +267,7 @@ impl Db {
     pub async fn ping(&self) -> Result<(), DbError> {
         match self {
             Self::Sqlite(p) => sqlx::query("SELECT 1").execute(&p.pool).await.map(drop)?,
-            Self::Postgres(p) => sqlx::query("SELECT 1").execute(p).await.map(drop)?,
+            Self::Postgres(p) => sqlx::query("SELECT 1").execute(&p.pool).await.map(drop)?,
         }
         Ok(())
     }
@@ -259,7 +281,10 @@ impl Db {
                 }
                 p.close().await
             }
-            Self::Postgres(p) => p.close().await,
+            Self::Postgres(p) => {
+                p.reads.close();
+                p.pool.close().await
+            }
         }
     }
 }

@@ -41,6 +41,16 @@ macro_rules! bind_args {
     }};
 }
 
+/// Every row of `sql` on one Postgres connection.
+pub(super) async fn fetch_all_on<T: DbRow>(
+    conn: &mut sqlx::PgConnection,
+    sql: &Sql<'_>,
+) -> Result<Vec<T>, DbError> {
+    Ok(bind_args!(sqlx::query_as::<_, T>(&sql.text), &sql.args)
+        .fetch_all(conn)
+        .await?)
+}
+
 /// Runs `sql` on one SQLite connection (a batch of statements runs in one call); rows changed.
 pub(super) async fn execute_on(
     conn: &mut sqlx::SqliteConnection,
@@ -82,17 +92,21 @@ impl Db {
         .await)?)
     }
 
-    /// [`Db::fetch_all`] for a hot read with a bounded result (a page): on SQLite it runs on this
-    /// thread when it is quick (`inline.rs`), else on the pool.
+    /// [`Db::fetch_all`] for a hot read with a bounded result (a page): on SQLite on this
+    /// thread when it is quick (`inline.rs`), else on the pool; on Postgres on a reader
+    /// connection (`pg_reads.rs`).
     #[tracing::instrument(skip_all)]
-    pub async fn fetch_all_inline<'a, T: DbRow + InlineRow>(
+    pub async fn fetch_page<'a, T: DbRow + InlineRow>(
         &self,
         sql: impl Into<Sql<'a>>,
     ) -> Result<Vec<T>, DbError> {
         let sql = sql.into();
-        match self.try_inline(&sql) {
-            Some(rows) => Ok(rows),
-            None => self.fetch_all(sql).await,
+        match self {
+            Self::Sqlite(_) => match self.try_inline(&sql) {
+                Some(rows) => Ok(rows),
+                None => self.fetch_all(sql).await,
+            },
+            Self::Postgres(p) => p.reads.fetch_all(&sql).await,
         }
     }
 

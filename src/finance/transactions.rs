@@ -274,22 +274,22 @@ pub async fn list(
     let lim = sql.arg(i64::from(limit) + 1);
     let order = format!("ORDER BY {col} {dir}, id {dir}");
     sql.push(&format!(" {order} LIMIT {lim}"));
-    // On SQLite a page is read on this thread when it is quick (an index range: `db/inline.rs`);
-    // a slow filter (text search over many rows) goes to the pool as one JSON value.
-    let mut rows: Vec<TxRow> = if let Some(rows) = db.try_inline(&sql) {
+    let mut rows: Vec<TxRow> = if db.backend() == crate::config::Backend::Postgres {
+        db.fetch_page(sql).await?
+    } else if let Some(rows) = db.try_inline(&sql) {
+        // Quick (an index range): read on this thread (`db/inline.rs`).
         rows
-    } else if db.backend() == crate::config::Backend::Sqlite {
-        // One value for the whole page: sqlx hands each SQLite row from the connection's
-        // thread to ours separately (a wake-up and ~24 allocations per row), which was most
-        // of this endpoint's CPU (docs/decisions.md "The transactions page, profiled").
+    } else {
+        // A slow filter (text search over many rows) on the pool, the page as one value:
+        // sqlx hands each SQLite row from the connection's thread to ours separately (a
+        // wake-up and ~24 allocations per row, docs/decisions.md "The transactions page,
+        // profiled").
         sql.text = format!(
             "SELECT json_group_array({JSON_ROW} {order}) FROM ({})",
             sql.text
         );
         let page: String = db.fetch_scalar(sql).await?;
         serde_json::from_str(&page).map_err(|e| DbError::Query(sqlx::Error::Decode(Box::new(e))))?
-    } else {
-        db.fetch_all(sql).await?
     };
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);

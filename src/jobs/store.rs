@@ -186,7 +186,7 @@ pub async fn list(
         .bind(state)
         .bind(before)
         .bind(i64::from(limit));
-    db.fetch_all_inline(sql).await
+    db.fetch_page(sql).await
 }
 
 /// Puts a dead/failed/cancelled job back to waiting with a fresh attempt budget.

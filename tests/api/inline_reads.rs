@@ -6,11 +6,13 @@
 use crate::helpers::{Backend, TestDb, test_settings};
 use crate::on_both_backends;
 use ai_service::db::{Db, DbError, Sql};
+use ai_service::jobs::store::JobRow;
 use std::time::Duration;
 
 on_both_backends!(
     a_failed_batch_writes_nothing_and_the_connection_is_clean,
-    a_dropped_batch_is_all_or_nothing_and_the_connection_is_clean
+    a_dropped_batch_is_all_or_nothing_and_the_connection_is_clean,
+    a_page_of_jobs_is_read_while_the_pool_is_exhausted
 );
 
 /// A database with one pooled connection (so a connection left in a transaction would be the
@@ -105,34 +107,82 @@ async fn a_dropped_batch_is_all_or_nothing_and_the_connection_is_clean(backend: 
     db.close().await;
 }
 
-/// On SQLite a page is read on the request's thread: it needs no pooled connection, so it
-/// answers while the only one is taken (through the pool it would wait out the acquire
-/// timeout and fail).
+/// A page is read without a pooled connection (SQLite: on the request's thread; Postgres: on
+/// a reader connection, which skips the pool's release ping), so it answers while the pool's
+/// only connection is taken; through the pool it would wait out the acquire timeout and fail.
+async fn a_page_of_jobs_is_read_while_the_pool_is_exhausted(backend: Backend) {
+    let (_test_db, db) = one_connection(backend).await;
+    insert_job(&db).await;
+    let held = match &db {
+        Db::Sqlite(s) => Held::Sqlite(s.pool.acquire().await.expect("the only connection")),
+        Db::Postgres(p) => Held::Postgres(p.pool.acquire().await.expect("the only connection")),
+    };
+    for _ in 0..3 {
+        let page = tokio::time::timeout(
+            Duration::from_millis(1_500),
+            ai_service::jobs::store::list(&db, Some("finance"), None, None, 20),
+        )
+        .await
+        .expect("answered without waiting for the pool")
+        .expect("listed");
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].id, "j1");
+        assert_eq!(page[0].payload, "{}");
+        assert_eq!(page[0].max_attempts, 3);
+        assert_eq!(page[0].finished_at, None);
+    }
+    drop(held);
+    db.close().await;
+}
+
+#[allow(dead_code)] // held, never read
+enum Held {
+    Sqlite(sqlx::pool::PoolConnection<sqlx::Sqlite>),
+    Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
+}
+
+/// A Postgres reader whose read is dropped mid-flight, or fails, is closed rather than lent
+/// again in an unknown state; the next read gets a working one (with one reader, it would
+/// otherwise be that same connection).
 #[tokio::test]
-async fn sqlite_a_page_of_jobs_is_read_while_the_pool_is_exhausted() {
-    let (_test_db, db) = one_connection(Backend::Sqlite).await;
+async fn postgres_a_reader_cut_short_or_failed_is_replaced() {
+    if !crate::helpers::postgres_available().await {
+        return;
+    }
+    let (_test_db, db) = one_connection(Backend::Postgres).await;
+    insert_job(&db).await;
+    let columns = "id, queue, name, payload, state, attempts, max_attempts, backoff, run_at, lease_owner, \
+        lease_expires_at, progress, progress_message, result, last_error, trace_id, idempotency_key, created_at, \
+        updated_at, finished_at";
+    let slow = format!("SELECT {columns} FROM jobs WHERE pg_sleep(2) IS NOT NULL");
+    let cut = tokio::time::timeout(
+        Duration::from_millis(100),
+        db.fetch_page::<JobRow>(Sql::new(slow.as_str())),
+    )
+    .await;
+    assert!(cut.is_err(), "the slow read was cut short");
+    // Both within the time the cut read's `pg_sleep` still runs: neither waits for it.
+    let (failed, page) = tokio::time::timeout(Duration::from_millis(1_500), async {
+        let failed = db
+            .fetch_page::<JobRow>(Sql::new(format!(
+                "SELECT {columns} FROM jobs WHERE 1 / (SELECT COUNT(*) - 1 FROM jobs) = 1"
+            )))
+            .await;
+        let page = ai_service::jobs::store::list(&db, None, None, None, 20).await;
+        (failed, page)
+    })
+    .await
+    .expect("a working reader at once, twice");
+    assert!(failed.is_err(), "division by zero fails the read");
+    assert_eq!(page.expect("listed").len(), 1);
+    db.close().await;
+}
+
+async fn insert_job(db: &Db) {
     db.execute(Sql::new(
         "INSERT INTO jobs (id, queue, name, payload, state, max_attempts, backoff, run_at, trace_id, created_at, updated_at) \
          VALUES ('j1', 'finance', 'sync_all', '{}', 'waiting', 3, 'exponential', 0, 't', 1, 1)",
     ))
     .await
     .expect("a job");
-    let Db::Sqlite(sqlite) = &db else {
-        panic!("a SQLite database");
-    };
-    let held = sqlite.pool.acquire().await.expect("the only connection");
-    let page = tokio::time::timeout(
-        Duration::from_millis(500),
-        ai_service::jobs::store::list(&db, Some("finance"), None, None, 20),
-    )
-    .await
-    .expect("answered without waiting for the pool")
-    .expect("listed");
-    assert_eq!(page.len(), 1);
-    assert_eq!(page[0].id, "j1");
-    assert_eq!(page[0].payload, "{}");
-    assert_eq!(page[0].max_attempts, 3);
-    assert_eq!(page[0].finished_at, None);
-    drop(held);
-    db.close().await;
 }

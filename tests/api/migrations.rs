@@ -132,7 +132,7 @@ async fn both_backends_have_the_same_migrations_tables_and_columns() {
                 "SELECT table_name::text, column_name::text FROM information_schema.columns \
                  WHERE table_schema = 'public' AND table_name <> '_sqlx_migrations'",
             )
-            .fetch_all(p)
+            .fetch_all(&p.pool)
             .await
             .expect("postgres columns"),
         };
@@ -183,7 +183,7 @@ async fn jobs_and_schedules_stored_under_the_old_names_carry_the_new_ones(backen
     before.migrations = earlier.into();
     match &db {
         Db::Sqlite(p) => before.run(&p.pool).await,
-        Db::Postgres(p) => before.run(p).await,
+        Db::Postgres(p) => before.run(&p.pool).await,
     }
     .expect("migrate up to the renaming");
     db.execute(

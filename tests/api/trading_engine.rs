@@ -548,7 +548,7 @@ async fn write_corrupt(db: &Db, sql: &str, binds: &[&str]) {
                 sqlx::query(&format!(
                     "ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {c}"
                 ))
-                .execute(p)
+                .execute(&p.pool)
                 .await
                 .expect("drop check");
             }
@@ -556,7 +556,7 @@ async fn write_corrupt(db: &Db, sql: &str, binds: &[&str]) {
             for b in binds {
                 q = q.bind(*b);
             }
-            q.execute(p).await.expect("corrupt write");
+            q.execute(&p.pool).await.expect("corrupt write");
         }
     }
 }

@@ -177,7 +177,7 @@ async fn load_fixture(backend: Backend) -> TestDb {
                 unreachable!("a Postgres url")
             };
             sqlx::raw_sql(&sql)
-                .execute(pool)
+                .execute(&pool.pool)
                 .await
                 .expect("load fixture");
             db.close().await;
