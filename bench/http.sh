@@ -23,8 +23,9 @@ fi
 if [[ -z "${NO_BUILD:-}" ]]; then
     cargo build --release --quiet --bin ai-service --example hello
 fi
-bin="$CARGO_TARGET_DIR/release/ai-service"
-hello="$CARGO_TARGET_DIR/release/examples/hello"
+# BIN/HELLO: other binaries (e.g. an older build, to compare in one run; with NO_BUILD=1).
+bin="${BIN:-$CARGO_TARGET_DIR/release/ai-service}"
+hello="${HELLO:-$CARGO_TARGET_DIR/release/examples/hello}"
 
 work="$(mktemp -d)"
 pids=()

@@ -109,6 +109,11 @@ fn describe() {
         "SQLite hot reads tried on the request's thread, by outcome: done there, or offloaded to the pool \
          (over the ~1 ms budget, locked, or failed)."
     );
+    metrics::describe_counter!(
+        crate::db::DB_INLINE_WRITES_TOTAL,
+        "SQLite write transactions tried on the caller's thread, by outcome: done there, or offloaded to the \
+         pool with nothing written (locked by another process, over budget, or failed)."
+    );
     metrics::describe_gauge!(
         BUILD_INFO,
         "Always 1; the labels carry the running version."

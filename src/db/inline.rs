@@ -15,6 +15,13 @@
 //!   values this path does not bind (times, bytes) and any other error, so the error the
 //!   caller sees is the pool's, mapped as always.
 //! - **Read-only**: `query_only`, so a statement here can never write.
+//!
+//! Whole write transactions ([`InlineSqlite::write_batch`], used by `Db::write_batch`) run
+//! the same way on one writer connection, under this process's turn to write: `BEGIN
+//! IMMEDIATE` (a lock held by another process answers "busy" at once), the statements,
+//! `COMMIT`. Any failure rolls back and answers [`Inline::Offload`], so the pool runs the
+//! whole batch again and the caller sees the pool's error (a conflict stays a conflict).
+//! The order path was two to four such hand-overs per order (`bench/trading.sh`).
 
 use super::sql::{Arg, Sql};
 use rusqlite::{Connection, OpenFlags};
@@ -23,12 +30,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 pub const DB_INLINE_READS_TOTAL: &str = "db_inline_reads_total";
+pub const DB_INLINE_WRITES_TOTAL: &str = "db_inline_writes_total";
 
 /// The progress handler runs every `STEP` instructions…
 const STEP: i32 = 10_000;
 /// …and stops the statement at the `BUDGET_STEPS`-th call: 200k instructions, ~1 ms on this
 /// machine (a 51-row page of transactions takes ~15k).
 const BUDGET_STEPS: u32 = 20;
+/// A write transaction on the caller's thread stops (rolls back, goes to the pool) past this
+/// much time between statements: an order's fills are a handful of statements (~0.1 ms).
+const WRITE_BUDGET: std::time::Duration = std::time::Duration::from_millis(2);
 /// Idle connections kept (one per HTTP worker is enough; more are opened under load and closed).
 const KEEP: usize = 4;
 
@@ -46,15 +57,17 @@ pub enum Inline<T> {
 }
 
 /// Read-only connections to one SQLite file, lent to one read at a time.
-pub struct InlineReads {
+pub struct InlineSqlite {
     path: PathBuf,
     budget_steps: u32,
     idle: std::sync::Mutex<Vec<Reader>>,
+    /// The one writer connection: used only under this process's turn to write.
+    writer: std::sync::Mutex<Option<Reader>>,
 }
 
-impl std::fmt::Debug for InlineReads {
+impl std::fmt::Debug for InlineSqlite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InlineReads")
+        f.debug_struct("InlineSqlite")
             .field("path", &self.path)
             .finish_non_exhaustive()
     }
@@ -66,7 +79,7 @@ struct Reader {
     steps: Arc<AtomicU32>,
 }
 
-impl InlineReads {
+impl InlineSqlite {
     /// `None` for an in-memory database (no second connection can see it).
     pub fn new(file: &Path) -> Option<Self> {
         Self::with_budget(file, BUDGET_STEPS)
@@ -81,6 +94,7 @@ impl InlineReads {
             path: file.to_path_buf(),
             budget_steps,
             idle: std::sync::Mutex::new(Vec::new()),
+            writer: std::sync::Mutex::new(None),
         })
     }
 
@@ -106,17 +120,58 @@ impl InlineReads {
         outcome
     }
 
+    /// `statements` as one transaction on this thread, or [`Inline::Offload`] with nothing
+    /// written. The caller holds this process's turn to write.
+    pub fn write_batch(&self, statements: &[Sql<'_>]) -> Inline<()> {
+        let outcome = match self.write(statements) {
+            Ok(true) => Inline::Done(()),
+            Ok(false) => Inline::Offload,
+            Err(e) => {
+                // A conflict is the pool's to report; busy and over budget are expected.
+                if !is_expected(&e) && !is_constraint(&e) {
+                    tracing::warn!(error = %e, "inline write failed; writing through the pool");
+                }
+                Inline::Offload
+            }
+        };
+        let label = match outcome {
+            Inline::Done(_) => "done",
+            Inline::Offload => "offloaded",
+        };
+        metrics::counter!(DB_INLINE_WRITES_TOTAL, "outcome" => label).increment(1);
+        outcome
+    }
+
     /// Forgets idle connections (the database is closing or being replaced).
     pub fn close(&self) {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    fn write(&self, statements: &[Sql<'_>]) -> rusqlite::Result<bool> {
+        if statements.iter().flat_map(|s| &s.args).any(not_inline) {
+            return Ok(false);
+        }
+        let mut slot = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let writer = match slot.take() {
+            Some(w) => w,
+            None => self.open(Role::Writer)?,
+        };
+        writer.steps.store(0, Ordering::Relaxed);
+        let ran = transaction(&writer.conn, statements);
+        // Kept unless a transaction is still open and will not roll back; then dropped:
+        // closing a connection rolls back what it had open.
+        if ran.is_ok()
+            || writer.conn.is_autocommit()
+            || writer.conn.execute_batch("ROLLBACK").is_ok()
+        {
+            *slot = Some(writer);
+        }
+        ran.map(|()| true)
     }
 
     fn run<T: InlineRow>(&self, sql: &Sql<'_>) -> rusqlite::Result<Option<Vec<T>>> {
-        if sql
-            .args
-            .iter()
-            .any(|a| matches!(a, Arg::Time(_) | Arg::Bytes(_)))
-        {
+        if sql.args.iter().any(not_inline) {
             return Ok(None);
         }
         let reader = self.checkout()?;
@@ -132,7 +187,7 @@ impl InlineReads {
         let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match idle {
             Some(r) => Ok(r),
-            None => self.open(),
+            None => self.open(Role::Reader),
         }
     }
 
@@ -143,7 +198,7 @@ impl InlineReads {
         }
     }
 
-    fn open(&self) -> rusqlite::Result<Reader> {
+    fn open(&self, role: Role) -> rusqlite::Result<Reader> {
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -152,7 +207,19 @@ impl InlineReads {
         )?;
         // A locked database means "not now", not "wait here".
         conn.busy_timeout(std::time::Duration::ZERO)?;
-        conn.pragma_update(None, "query_only", true)?;
+        match role {
+            Role::Reader => conn.pragma_update(None, "query_only", true)?,
+            // As the pool's connections write (`pool::sqlite_options`).
+            Role::Writer => {
+                conn.pragma_update(None, "foreign_keys", true)?;
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+                conn.pragma_update(
+                    None,
+                    "wal_autocheckpoint",
+                    super::checkpoint::SAFETY_NET_PAGES,
+                )?;
+            }
+        }
         conn.set_prepared_statement_cache_capacity(32);
         let steps = Arc::new(AtomicU32::new(0));
         let (counter, budget) = (steps.clone(), self.budget_steps);
@@ -164,8 +231,49 @@ impl InlineReads {
     }
 }
 
+#[derive(Clone, Copy)]
+enum Role {
+    Reader,
+    Writer,
+}
+
+/// Values this path does not bind the way sqlx does (sqlx's own text forms).
+fn not_inline(a: &Arg<'_>) -> bool {
+    matches!(a, Arg::Time(_) | Arg::Bytes(_))
+}
+
+/// `BEGIN IMMEDIATE`, each statement, `COMMIT`; an error leaves the transaction for the
+/// caller to roll back. The progress handler bounds one statement; many short ones are
+/// bounded here, by [`WRITE_BUDGET`] of wall time.
+fn transaction(conn: &Connection, statements: &[Sql<'_>]) -> rusqlite::Result<()> {
+    let started = std::time::Instant::now();
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    for sql in statements {
+        if started.elapsed() > WRITE_BUDGET {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERRUPT),
+                Some("over the inline write budget".to_owned()),
+            ));
+        }
+        let mut stmt = conn.prepare_cached(&sql.text)?;
+        bind(&mut stmt, sql)?;
+        stmt.raw_execute()?;
+    }
+    conn.execute_batch("COMMIT")
+}
+
 fn read<T: InlineRow>(conn: &Connection, sql: &Sql<'_>) -> rusqlite::Result<Vec<T>> {
     let mut stmt = conn.prepare_cached(&sql.text)?;
+    bind(&mut stmt, sql)?;
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(T::from_inline(row)?);
+    }
+    Ok(out)
+}
+
+fn bind(stmt: &mut rusqlite::CachedStatement<'_>, sql: &Sql<'_>) -> rusqlite::Result<()> {
     for i in 1..=stmt.parameter_count() {
         // As sqlx binds: `$n` is the n-th value wherever it appears, `?` the next one.
         let n = match stmt.parameter_name(i) {
@@ -187,12 +295,11 @@ fn read<T: InlineRow>(conn: &Connection, sql: &Sql<'_>) -> rusqlite::Result<Vec<
             Arg::Time(_) | Arg::Bytes(_) => return Err(rusqlite::Error::InvalidQuery),
         }
     }
-    let mut rows = stmt.raw_query();
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        out.push(T::from_inline(row)?);
-    }
-    Ok(out)
+    Ok(())
+}
+
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
 }
 
 fn is_expected(e: &rusqlite::Error) -> bool {
@@ -232,7 +339,7 @@ mod tests {
     #[test]
     fn a_short_read_runs_here_with_numbered_values_bound_as_sqlx_binds_them() {
         let (_dir, path) = database(100);
-        let reads = InlineReads::new(&path).expect("a file");
+        let reads = InlineSqlite::new(&path).expect("a file");
         let sql = Sql::new(
             "SELECT n FROM t WHERE ($1 IS NULL OR n = 0) AND n > $2 AND n <= $2 + $3 ORDER BY n",
         )
@@ -248,7 +355,7 @@ mod tests {
     #[test]
     fn a_read_over_budget_is_stopped_and_offloaded_and_the_reader_still_works() {
         let (_dir, path) = database(200_000);
-        let reads = InlineReads::new(&path).expect("a file");
+        let reads = InlineSqlite::new(&path).expect("a file");
         let scan = Sql::new("SELECT count(*) FROM t WHERE s LIKE '%9%9%'");
         let stopped = reads.run::<(i64,)>(&scan).expect_err("stopped over budget");
         assert_eq!(
@@ -263,7 +370,7 @@ mod tests {
     #[test]
     fn a_read_cannot_write() {
         let (_dir, path) = database(1);
-        let reads = InlineReads::new(&path).expect("a file");
+        let reads = InlineSqlite::new(&path).expect("a file");
         let write = Sql::new("DELETE FROM t RETURNING n");
         let refused = reads.run::<(i64,)>(&write).expect_err("read-only");
         assert_eq!(
@@ -278,7 +385,7 @@ mod tests {
     #[test]
     fn a_write_committed_elsewhere_is_seen_by_the_next_read() {
         let (_dir, path) = database(1);
-        let reads = InlineReads::new(&path).expect("a file");
+        let reads = InlineSqlite::new(&path).expect("a file");
         let count = Sql::new("SELECT count(*) FROM t");
         assert!(matches!(reads.fetch_all::<(i64,)>(&count), Inline::Done(r) if r == vec![(1,)]));
         let writer = Connection::open(&path).expect("open");
@@ -288,9 +395,104 @@ mod tests {
         assert!(matches!(reads.fetch_all::<(i64,)>(&count), Inline::Done(r) if r == vec![(2,)]));
     }
 
+    fn count(path: &Path) -> i64 {
+        let conn = Connection::open(path).expect("open");
+        conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .expect("count")
+    }
+
+    #[test]
+    fn a_write_batch_commits_all_of_its_statements() {
+        let (_dir, path) = database(1);
+        let db = InlineSqlite::new(&path).expect("a file");
+        let batch = [
+            Sql::new("INSERT INTO t (n, s) VALUES ($1, $2)")
+                .bind(2_i64)
+                .bind("two"),
+            Sql::new("UPDATE t SET s = $2 WHERE n = $1")
+                .bind(1_i64)
+                .bind("one"),
+        ];
+        assert!(matches!(db.write_batch(&batch), Inline::Done(())));
+        assert_eq!(count(&path), 2);
+        let conn = Connection::open(&path).expect("open");
+        let s: String = conn
+            .query_row("SELECT s FROM t WHERE n = 1", [], |r| r.get(0))
+            .expect("row");
+        assert_eq!(s, "one");
+    }
+
+    #[test]
+    fn a_failing_write_batch_writes_nothing_and_the_writer_is_reused() {
+        let (_dir, path) = database(1);
+        let db = InlineSqlite::new(&path).expect("a file");
+        let batch = [
+            Sql::new("INSERT INTO t (n, s) VALUES ($1, 'x')").bind(5_i64),
+            Sql::new("INSERT INTO t (n, s) VALUES ($1, 'dup')").bind(1_i64),
+        ];
+        let failed = db.write(&batch).expect_err("a duplicate key");
+        assert!(is_constraint(&failed));
+        assert!(matches!(db.write_batch(&batch), Inline::Offload));
+        assert_eq!(
+            count(&path),
+            1,
+            "the first insert was rolled back with the batch"
+        );
+        // The same writer connection is back and not inside a transaction.
+        let ok = [Sql::new("INSERT INTO t (n, s) VALUES ($1, 'y')").bind(6_i64)];
+        assert!(matches!(db.write_batch(&ok), Inline::Done(())));
+        assert_eq!(count(&path), 2);
+    }
+
+    #[test]
+    fn a_long_write_batch_is_stopped_rolled_back_and_offloaded() {
+        let (_dir, path) = database(1);
+        let db = InlineSqlite::new(&path).expect("a file");
+        let batch: Vec<Sql<'_>> = (100..100_100_i64)
+            .map(|n| Sql::new("INSERT INTO t (n, s) VALUES ($1, 'many')").bind(n))
+            .collect();
+        let stopped = db.write(&batch).expect_err("over budget");
+        assert!(is_expected(&stopped), "{stopped}");
+        assert_eq!(count(&path), 1, "nothing of it was written");
+        let ok = [Sql::new("INSERT INTO t (n, s) VALUES (7, 'after')")];
+        assert!(matches!(db.write_batch(&ok), Inline::Done(())));
+    }
+
+    #[test]
+    fn a_write_meeting_another_process_lock_is_offloaded_at_once() {
+        let (_dir, path) = database(1);
+        let db = InlineSqlite::new(&path).expect("a file");
+        let other = Connection::open(&path).expect("open");
+        other.execute_batch("BEGIN IMMEDIATE").expect("the lock");
+        let started = std::time::Instant::now();
+        let batch = [Sql::new("INSERT INTO t (n, s) VALUES (9, 'z')")];
+        let busy = db.write(&batch).expect_err("locked");
+        assert_eq!(
+            busy.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy)
+        );
+        assert!(matches!(db.write_batch(&batch), Inline::Offload));
+        // Not a wait on busy_timeout: "not now" is answered straight away.
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        other.execute_batch("ROLLBACK").expect("release");
+        assert!(matches!(db.write_batch(&batch), Inline::Done(())));
+    }
+
+    #[test]
+    fn the_writer_enforces_foreign_keys_as_the_pool_does() {
+        let (_dir, path) = database(1);
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch("CREATE TABLE child (n INTEGER NOT NULL REFERENCES t (n))")
+            .expect("child table");
+        let db = InlineSqlite::new(&path).expect("a file");
+        let orphan = [Sql::new("INSERT INTO child (n) VALUES (404)")];
+        let refused = db.write(&orphan).expect_err("no parent row");
+        assert!(is_constraint(&refused));
+    }
+
     #[test]
     fn an_in_memory_database_has_no_inline_reads() {
-        assert!(InlineReads::new(Path::new(":memory:")).is_none());
-        assert!(InlineReads::new(Path::new("")).is_none());
+        assert!(InlineSqlite::new(Path::new(":memory:")).is_none());
+        assert!(InlineSqlite::new(Path::new("")).is_none());
     }
 }

@@ -7,7 +7,7 @@
 //! - `migrate.rs`: embedded per-backend migrations, safe under concurrent boots.
 //! - `sql.rs`: [`Sql`] (text + values) and [`Record`] (a row type's columns and values, once).
 //! - `query.rs`: `execute` / `fetch_*` on [`Db`] and [`Tx`], decoding into [`DbRow`] types.
-//! - `inline.rs`: hot bounded SQLite reads on the caller's thread ([`InlineRow`]).
+//! - `inline.rs`: hot bounded SQLite reads and small write transactions on the caller's thread.
 //! - `pg_reads.rs`: Postgres connections for hot reads, lent without the pool's release ping.
 //! - `tx.rs`: [`Tx`], write transactions (`BEGIN IMMEDIATE` on SQLite, transaction-scoped
 //!   advisory locks on Postgres) and `on_tx!`.
@@ -62,7 +62,7 @@ pub fn port_error(e: impl std::fmt::Display) -> actors::ports::DependencyError {
     actors::ports::DependencyError(e.to_string())
 }
 pub use handle::DbHandle;
-pub use inline::{DB_INLINE_READS_TOTAL, InlineRow};
+pub use inline::{DB_INLINE_READS_TOTAL, DB_INLINE_WRITES_TOTAL, InlineRow};
 pub use migrate::{embedded_count, newest_embedded};
 pub use pool::{DB_WRITE_TURN_WAIT_SECONDS, Db, DbError, PgDb, SqliteDb, WriteTurn};
 pub use query::DbRow;

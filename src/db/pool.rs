@@ -128,8 +128,9 @@ impl std::ops::Deref for PgDb {
 pub struct SqliteDb {
     pub pool: SqlitePool,
     pub(super) gate: WriteGate,
-    /// Hot bounded reads on the caller's thread (`inline.rs`); `None` in memory.
-    pub(super) inline: Option<std::sync::Arc<super::inline::InlineReads>>,
+    /// Hot bounded reads and small write transactions on the caller's thread (`inline.rs`);
+    /// `None` in memory.
+    pub(super) inline: Option<std::sync::Arc<super::inline::InlineSqlite>>,
     _checkpointer: std::sync::Arc<super::checkpoint::Checkpointer>,
 }
 
@@ -208,7 +209,7 @@ impl Db {
                     Some(path) => Some(super::migrate::lock_file(path).await?),
                     None => None,
                 };
-                let inline = super::inline::InlineReads::new(options.get_filename())
+                let inline = super::inline::InlineSqlite::new(options.get_filename())
                     .map(std::sync::Arc::new);
                 let pool = SqlitePoolOptions::new()
                     .max_connections(settings.max_connections)

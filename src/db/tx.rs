@@ -9,6 +9,7 @@
 //! 500 "database is locked". Taking the lock up front makes writers queue on `busy_timeout`
 //! instead. Postgres keeps its plain `BEGIN` (row locks, no upgrade problem).
 
+use super::inline::Inline;
 use super::{Db, DbError, Sql};
 
 /// An open write transaction. Dropped without [`Tx::commit`], it rolls back.
@@ -59,7 +60,9 @@ impl Db {
 impl Db {
     /// A whole write transaction of `statements`, all or nothing (an error rolls it back).
     ///
-    /// On SQLite it is one hand-over to the connection's thread (`BEGIN IMMEDIATE; …; COMMIT`
+    /// On SQLite it first runs on this thread (`inline.rs`: no hand-over at all); when that
+    /// offloads (locked by another process, over budget, an error) nothing was written and
+    /// it runs here as one hand-over to the connection's thread (`BEGIN IMMEDIATE; …; COMMIT`
     /// as one batch) instead of three (begin, batch, commit): on this VM each hand-over is a
     /// thread wake-up, and those were most of an order's write latency (`bench/trading.sh`,
     /// docs/decisions.md "One hand-over per write transaction"). sqlx does not know about a
@@ -73,12 +76,17 @@ impl Db {
             tx.execute_all(statements).await?;
             return tx.commit().await;
         };
+        let _turn = p.gate.enter().await?;
+        if let Some(inline) = &p.inline
+            && let Inline::Done(()) = inline.write_batch(&statements)
+        {
+            return Ok(());
+        }
         let mut batch = Sql::new("BEGIN IMMEDIATE");
         for sql in statements {
             batch.then(sql);
         }
         batch.then(Sql::new("COMMIT"));
-        let _turn = p.gate.enter().await?;
         let mut conn = OpenBatch(Some(p.pool.acquire().await?));
         let ran = super::query::execute_on(conn.get(), &batch).await;
         if let Err(e) = ran {

@@ -134,16 +134,16 @@ impl TradingStore for SqlTradingStore {
             o.created_ms.into(),
             o.updated_ms.into(),
         ];
-        db.execute(Sql::insert_values("orders", ORDER_COLUMNS, args))
+        // `write_batch`: on SQLite on this thread (no hand-over), the first write of every order.
+        db.write_batch(vec![Sql::insert_values("orders", ORDER_COLUMNS, args)])
             .await
-            .map(drop)
             .map_err(dep)
     }
 
     #[tracing::instrument(skip_all, fields(order = %o.client_order_id, status = o.status.as_str()))]
     async fn update_order(&self, o: &OrderRecord) -> Result<(), DependencyError> {
         let db = self.db()?;
-        db.execute(update_order_sql(o)).await.map(drop).map_err(dep)
+        db.write_batch(vec![update_order_sql(o)]).await.map_err(dep)
     }
 
     #[tracing::instrument(skip_all, fields(trade_id = %f.trade_id, venue = %f.venue, trace_id = %f.trace_id))]
