@@ -3,7 +3,7 @@
 //! sqlx runs every SQLite connection on its own thread: a read is a hand-over to that thread
 //! and back, and sqlx pings the connection when it comes back to the pool (a second
 //! hand-over). Under load those task switches, not SQL, were most of a cheap read's CPU
-//! (docs/decisions.md, "Hot reads on the request's thread"). Here a small set of read-only
+//! (docs/decisions.md, "Hot reads off the pool"). Here a small set of read-only
 //! connections (rusqlite, the same bundled SQLite) runs the statement where the request is.
 //!
 //! What keeps this safe:
