@@ -100,46 +100,28 @@ impl InlineSqlite {
 
     /// Every row of `sql`, read on this thread, or [`Inline::Offload`].
     pub fn fetch_all<T: InlineRow>(&self, sql: &Sql<'_>) -> Inline<Vec<T>> {
-        let outcome = match self.run(sql) {
-            Ok(Some(rows)) => Inline::Done(rows),
-            Ok(None) => Inline::Offload,
-            Err(e) => {
-                // Interrupted (over budget) and busy are expected; anything else is worth a look,
-                // but the pool runs the read again and reports its own error if it has one.
-                if !is_expected(&e) {
-                    tracing::warn!(error = %e, "inline read failed; reading through the pool");
-                }
-                Inline::Offload
-            }
-        };
-        let label = match outcome {
-            Inline::Done(_) => "done",
-            Inline::Offload => "offloaded",
-        };
-        metrics::counter!(DB_INLINE_READS_TOTAL, "outcome" => label).increment(1);
-        outcome
+        // Interrupted (over budget) and busy are expected; anything else is worth a look, but
+        // the pool runs the read again and reports its own error if it has one.
+        settle(
+            self.run(sql),
+            DB_INLINE_READS_TOTAL,
+            is_expected,
+            "inline read failed; reading through the pool",
+        )
     }
 
     /// `statements` as one transaction on this thread, or [`Inline::Offload`] with nothing
     /// written. The caller holds this process's turn to write.
     pub fn write_batch(&self, statements: &[Sql<'_>]) -> Inline<()> {
-        let outcome = match self.write(statements) {
-            Ok(true) => Inline::Done(()),
-            Ok(false) => Inline::Offload,
-            Err(e) => {
-                // A conflict is the pool's to report; busy and over budget are expected.
-                if !is_expected(&e) && !is_constraint(&e) {
-                    tracing::warn!(error = %e, "inline write failed; writing through the pool");
-                }
-                Inline::Offload
-            }
-        };
-        let label = match outcome {
-            Inline::Done(_) => "done",
-            Inline::Offload => "offloaded",
-        };
-        metrics::counter!(DB_INLINE_WRITES_TOTAL, "outcome" => label).increment(1);
-        outcome
+        // A conflict is the pool's to report; busy and over budget are expected.
+        let written = self.write(statements).map(|done| done.then_some(()));
+        let quiet = |e: &rusqlite::Error| is_expected(e) || is_constraint(e);
+        settle(
+            written,
+            DB_INLINE_WRITES_TOTAL,
+            quiet,
+            "inline write failed; writing through the pool",
+        )
     }
 
     /// Forgets idle connections (the database is closing or being replaced).
@@ -238,6 +220,32 @@ enum Role {
 }
 
 /// Values this path does not bind the way sqlx does (sqlx's own text forms).
+/// What an inline attempt gave, counted in `counter`; an error that `quiet` does not expect is
+/// logged with `warning` (the pool runs the work again either way).
+fn settle<T>(
+    attempt: rusqlite::Result<Option<T>>,
+    counter: &'static str,
+    quiet: impl Fn(&rusqlite::Error) -> bool,
+    warning: &'static str,
+) -> Inline<T> {
+    let outcome = match attempt {
+        Ok(Some(value)) => Inline::Done(value),
+        Ok(None) => Inline::Offload,
+        Err(e) => {
+            if !quiet(&e) {
+                tracing::warn!(error = %e, "{warning}");
+            }
+            Inline::Offload
+        }
+    };
+    let label = match outcome {
+        Inline::Done(_) => "done",
+        Inline::Offload => "offloaded",
+    };
+    metrics::counter!(counter, "outcome" => label).increment(1);
+    outcome
+}
+
 fn not_inline(a: &Arg<'_>) -> bool {
     matches!(a, Arg::Time(_) | Arg::Bytes(_))
 }

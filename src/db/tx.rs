@@ -52,7 +52,21 @@ impl Db {
                 let turn = p.gate.enter().await?;
                 Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
             }
-            Self::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Self::Postgres(p) => {
+                // sqlx 0.8.6 leaks the transaction when `begin` is dropped while its BEGIN is
+                // in flight: its rollback guard acts only once the depth is counted, after
+                // BEGIN answered, so the connection went back to the pool inside an open
+                // transaction and every later write through it vanished when it closed (test
+                // `inline_reads::a_dropped_batch_is_all_or_nothing_and_the_connection_is_clean`,
+                // a request cancelled at the wrong moment). Begun in its own task, BEGIN
+                // always completes: a caller that has gone drops a whole `Transaction`,
+                // which rolls back as usual. One spawn per write transaction.
+                let pool = p.pool.clone();
+                let begun = tokio::spawn(async move { pool.begin().await })
+                    .await
+                    .map_err(|_| DbError::Query(sqlx::Error::WorkerCrashed))?;
+                Tx::Postgres(begun?)
+            }
         })
     }
 }

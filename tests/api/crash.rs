@@ -1,6 +1,8 @@
 //! The real binary killed with SIGKILL in the middle of writing a 100k-row import, then
 //! started again: the import's job completes by itself (no lock left behind to wait out, no
-//! attempt burnt on one), with exactly the file's rows, and a re-import adds none.
+//! attempt burnt on one), with exactly the file's rows, and a re-import adds none. And killed
+//! while strategies trade (on SQLite, order writes commit on the strategies' own threads):
+//! after the restart no fill is lost or counted twice and no position overshoots.
 
 use crate::helpers::{Backend, JWT_SECRET, MASTER_KEY, TestDb, eventually};
 use crate::on_both_backends;
@@ -8,7 +10,10 @@ use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-on_both_backends!(kill_9_mid_import_then_restart_completes_exactly);
+on_both_backends!(
+    kill_9_mid_import_then_restart_completes_exactly,
+    kill_9_while_trading_loses_no_fill_and_counts_none_twice
+);
 
 const ROWS: usize = 100_000;
 
@@ -20,6 +25,10 @@ struct Server {
 
 impl Server {
     async fn start(url: &str, log: &std::path::Path) -> Self {
+        Self::start_with(url, log, &[]).await
+    }
+
+    async fn start_with(url: &str, log: &std::path::Path, env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .expect("bind")
             .local_addr()
@@ -35,6 +44,7 @@ impl Server {
             // this host is gone and re-queues the job at once.
             .env("APP__RATE_LIMIT__PER_IP_PER_MINUTE", "100000")
             .env("APP__RATE_LIMIT__PER_CREDENTIAL_PER_MINUTE", "100000")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(
                 std::fs::OpenOptions::new()
@@ -284,5 +294,136 @@ async fn kill_9_mid_import_then_restart_completes_exactly(backend: Backend) {
         ROWS as i64,
         "exactly the file's rows are in the books"
     );
+    db_conn.close().await;
+}
+
+const TRADERS: usize = 20;
+
+/// Each buys 0.1 per order until it holds 0.3 (`trading_api::always_buy`): 60 orders in all,
+/// and a restart must neither lose nor repeat one.
+async fn kill_9_while_trading_loses_no_fill_and_counts_none_twice(backend: Backend) {
+    use rust_decimal::Decimal;
+    let db = TestDb::new(backend).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("server.log");
+    let created = crate::cli::user_create(db.url(), "crash-admin", "admin", "the-admin-password-1");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let env = [("APP__TRADING__RESUME_ON_RESTART", "true")];
+    let first = Server::start_with(db.url(), &log, &env).await;
+    let token = first.token().await;
+    let mut ids = Vec::new();
+    for i in 0..TRADERS {
+        let s: Value = first
+            .client
+            .post(format!("{}/v1/trading/strategies", first.base))
+            .bearer_auth(&token)
+            .json(&crate::trading_api::always_buy(&format!("crash-buyer-{i}")))
+            .send()
+            .await
+            .expect("create")
+            .json()
+            .await
+            .expect("json");
+        ids.push(s["id"].as_str().expect("strategy id").to_owned());
+    }
+    for id in &ids {
+        let res = first
+            .client
+            .post(format!("{}/v1/trading/deploy", first.base))
+            .bearer_auth(&token)
+            .json(&json!({"strategy_id": id}))
+            .send()
+            .await
+            .expect("deploy");
+        assert_eq!(res.status(), 202);
+    }
+    let db_conn = ai_service::db::Db::connect(&crate::helpers::test_settings(db.url()).database)
+        .await
+        .expect("connect");
+    let fills = || async {
+        db_conn
+            .fetch_all::<(String, String, String)>(
+                "SELECT strategy_id, client_order_id, qty FROM fills",
+            )
+            .await
+            .expect("fills")
+    };
+    // Kill it in the middle: some orders filled, most still to come.
+    let trading = wait_for(Duration::from_secs(60), || async {
+        let n = fills().await.len();
+        (n >= 5).then_some(n)
+    })
+    .await;
+    assert!(trading.is_some(), "the strategies started trading");
+    first.kill_9();
+    let before = fills().await.len();
+    assert!(
+        before < TRADERS * 3,
+        "killed before all {} orders filled ({before})",
+        TRADERS * 3
+    );
+
+    let second = Server::start_with(db.url(), &log, &env).await;
+    let full = Decimal::new(3, 1);
+    let settled = wait_for(Duration::from_secs(60), || async {
+        let positions = db_conn
+            .fetch_all::<(String, String)>("SELECT strategy_id, qty FROM positions")
+            .await
+            .expect("positions");
+        let pending = db_conn
+            .fetch_scalar::<i64>("SELECT COUNT(*) FROM orders WHERE status IN ('pending_submit', 'open', 'partially_filled')")
+            .await
+            .expect("pending");
+        let done = positions.len() == TRADERS
+            && pending == 0
+            && positions.iter().all(|(_, q)| q.parse::<Decimal>().expect("qty") >= full);
+        done.then_some(positions)
+    })
+    .await
+    .expect("every strategy reached its position after the restart");
+    for (strategy, qty) in &settled {
+        assert_eq!(
+            qty.parse::<Decimal>().expect("qty"),
+            full,
+            "{strategy} holds exactly 0.3"
+        );
+    }
+    let mut per_strategy = std::collections::HashMap::<String, Decimal>::new();
+    let mut per_order = std::collections::HashMap::<String, Decimal>::new();
+    for (strategy, order, qty) in fills().await {
+        let q: Decimal = qty.parse().expect("fill qty");
+        *per_strategy.entry(strategy).or_default() += q;
+        *per_order.entry(order).or_default() += q;
+    }
+    assert_eq!(per_strategy.len(), TRADERS);
+    for (strategy, sum) in &per_strategy {
+        assert_eq!(*sum, full, "{strategy}: its fills add up to its position");
+    }
+    let orders = db_conn
+        .fetch_all::<(String, String, String)>(
+            "SELECT client_order_id, status, filled_qty FROM orders",
+        )
+        .await
+        .expect("orders");
+    for (order, status, filled) in &orders {
+        let filled: Decimal = filled.parse().expect("filled qty");
+        let sum = per_order.get(order).copied().unwrap_or_default();
+        assert_eq!(
+            filled, sum,
+            "order {order} ({status}): filled_qty is the sum of its fills"
+        );
+    }
+    if backend == Backend::Sqlite {
+        let check = db_conn
+            .fetch_scalar::<String>("PRAGMA integrity_check")
+            .await
+            .expect("integrity");
+        assert_eq!(check, "ok");
+    }
+    drop(second);
     db_conn.close().await;
 }
