@@ -219,7 +219,6 @@ enum Role {
     Writer,
 }
 
-/// Values this path does not bind the way sqlx does (sqlx's own text forms).
 /// What an inline attempt gave, counted in `counter`; an error that `quiet` does not expect is
 /// logged with `warning` (the pool runs the work again either way).
 fn settle<T>(
@@ -246,6 +245,7 @@ fn settle<T>(
     outcome
 }
 
+/// Values this path does not bind the way sqlx does (sqlx's own text forms).
 fn not_inline(a: &Arg<'_>) -> bool {
     matches!(a, Arg::Time(_) | Arg::Bytes(_))
 }

@@ -5,8 +5,8 @@
 //! a wait for `ReadyForQuery`), so each pooled read holds its connection for two round trips,
 //! and under load the pool's eight connections, not Postgres, were the limit: `/v1/jobs`
 //! answered 8.4k req/s while pgbench ran the same query at 87k q/s with as many clients
-//! (`bench/http.sh`, docs/decisions.md "Hot reads off the pool"). Here a read holds a connection for its
-//! one round trip.
+//! (`bench/http.sh`, docs/decisions.md "Hot reads off the pool"). Here a read holds a
+//! connection for its one round trip.
 //!
 //! What the ping protected against is handled instead: a connection whose read did not finish
 //! cleanly (an error, or the future dropped mid-read) is closed, never lent again; a

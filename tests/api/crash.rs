@@ -170,7 +170,8 @@ fn big_csv() -> Vec<u8> {
     csv.into_bytes()
 }
 
-async fn kill_9_mid_import_then_restart_completes_exactly(backend: Backend) {
+/// A fresh database with the admin the servers log in as, and a directory for their log.
+async fn with_admin(backend: Backend) -> (TestDb, tempfile::TempDir, std::path::PathBuf) {
     let db = TestDb::new(backend).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("server.log");
@@ -180,6 +181,11 @@ async fn kill_9_mid_import_then_restart_completes_exactly(backend: Backend) {
         "{}",
         String::from_utf8_lossy(&created.stderr)
     );
+    (db, dir, log)
+}
+
+async fn kill_9_mid_import_then_restart_completes_exactly(backend: Backend) {
+    let (db, _dir, log) = with_admin(backend).await;
     let csv = big_csv();
 
     let first = Server::start(db.url(), &log).await;
@@ -303,15 +309,7 @@ const TRADERS: usize = 20;
 /// and a restart must neither lose nor repeat one.
 async fn kill_9_while_trading_loses_no_fill_and_counts_none_twice(backend: Backend) {
     use rust_decimal::Decimal;
-    let db = TestDb::new(backend).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let log = dir.path().join("server.log");
-    let created = crate::cli::user_create(db.url(), "crash-admin", "admin", "the-admin-password-1");
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+    let (db, _dir, log) = with_admin(backend).await;
     let env = [("APP__TRADING__RESUME_ON_RESTART", "true")];
     let first = Server::start_with(db.url(), &log, &env).await;
     let token = first.token().await;
