@@ -110,6 +110,11 @@ fn describe() {
          (over the ~1 ms budget, locked, or failed)."
     );
     metrics::describe_counter!(
+        crate::db::DB_PIPELINED_READS_TOTAL,
+        "Postgres hot reads (pages) tried pipelined on the shared lanes, by outcome: done there, or read \
+         through the pool (no lane: connecting failed or resting; or the read failed)."
+    );
+    metrics::describe_counter!(
         crate::db::DB_INLINE_WRITES_TOTAL,
         "SQLite write transactions tried on the caller's thread, by outcome: done there, or offloaded to the \
          pool with nothing written (locked by another process, over budget, or failed)."

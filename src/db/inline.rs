@@ -23,6 +23,7 @@
 //! whole batch again and the caller sees the pool's error (a conflict stays a conflict).
 //! The order path was two to four such hand-overs per order (`bench/trading.sh`).
 
+use super::page_row::PageRow;
 use super::sql::{Arg, Sql};
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -42,11 +43,6 @@ const BUDGET_STEPS: u32 = 20;
 const WRITE_BUDGET: std::time::Duration = std::time::Duration::from_millis(2);
 /// Idle connections kept (one per HTTP worker is enough; more are opened under load and closed).
 const KEEP: usize = 4;
-
-/// A row type that reads itself from a rusqlite row, columns in the order its query selects.
-pub trait InlineRow: Sized {
-    fn from_inline(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
-}
 
 /// What an inline read gave.
 #[derive(Debug)]
@@ -99,7 +95,7 @@ impl InlineSqlite {
     }
 
     /// Every row of `sql`, read on this thread, or [`Inline::Offload`].
-    pub fn fetch_all<T: InlineRow>(&self, sql: &Sql<'_>) -> Inline<Vec<T>> {
+    pub fn fetch_all<T: PageRow>(&self, sql: &Sql<'_>) -> Inline<Vec<T>> {
         // Interrupted (over budget) and busy are expected; anything else is worth a look, but
         // the pool runs the read again and reports its own error if it has one.
         settle(
@@ -152,7 +148,7 @@ impl InlineSqlite {
         ran.map(|()| true)
     }
 
-    fn run<T: InlineRow>(&self, sql: &Sql<'_>) -> rusqlite::Result<Option<Vec<T>>> {
+    fn run<T: PageRow>(&self, sql: &Sql<'_>) -> rusqlite::Result<Option<Vec<T>>> {
         if sql.args.iter().any(not_inline) {
             return Ok(None);
         }
@@ -270,13 +266,13 @@ fn transaction(conn: &Connection, statements: &[Sql<'_>]) -> rusqlite::Result<()
     conn.execute_batch("COMMIT")
 }
 
-fn read<T: InlineRow>(conn: &Connection, sql: &Sql<'_>) -> rusqlite::Result<Vec<T>> {
+fn read<T: PageRow>(conn: &Connection, sql: &Sql<'_>) -> rusqlite::Result<Vec<T>> {
     let mut stmt = conn.prepare_cached(&sql.text)?;
     bind(&mut stmt, sql)?;
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        out.push(T::from_inline(row)?);
+        out.push(T::read(row)?);
     }
     Ok(out)
 }
@@ -325,9 +321,9 @@ fn is_expected(e: &rusqlite::Error) -> bool {
 mod tests {
     use super::*;
 
-    impl InlineRow for (i64,) {
-        fn from_inline(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-            Ok((row.get(0)?,))
+    impl PageRow for (i64,) {
+        fn read<R: crate::db::page_row::Columns>(r: &R) -> Result<Self, R::Error> {
+            Ok((r.col(0)?,))
         }
     }
 

@@ -8,7 +8,8 @@
 //! - `sql.rs`: [`Sql`] (text + values) and [`Record`] (a row type's columns and values, once).
 //! - `query.rs`: `execute` / `fetch_*` on [`Db`] and [`Tx`], decoding into [`DbRow`] types.
 //! - `inline.rs`: hot bounded SQLite reads and small write transactions on the caller's thread.
-//! - `pg_reads.rs`: Postgres connections for hot reads, lent without the pool's release ping.
+//! - `page_row.rs`: [`PageRow`], a hot page's row type, read by rusqlite and tokio-postgres.
+//! - `pg_pipe.rs`: hot bounded Postgres reads pipelined on a few shared connections.
 //! - `tx.rs`: [`Tx`], write transactions (`BEGIN IMMEDIATE` on SQLite, transaction-scoped
 //!   advisory locks on Postgres) and `on_tx!`.
 //! - `handle.rs`: [`DbHandle`], the slot that holds the pool once it exists.
@@ -46,7 +47,8 @@ mod handle;
 mod inline;
 pub mod integrations;
 mod migrate;
-mod pg_reads;
+mod page_row;
+mod pg_pipe;
 mod pool;
 mod query;
 pub mod sql;
@@ -62,8 +64,10 @@ pub fn port_error(e: impl std::fmt::Display) -> actors::ports::DependencyError {
     actors::ports::DependencyError(e.to_string())
 }
 pub use handle::DbHandle;
-pub use inline::{DB_INLINE_READS_TOTAL, DB_INLINE_WRITES_TOTAL, InlineRow};
+pub use inline::{DB_INLINE_READS_TOTAL, DB_INLINE_WRITES_TOTAL};
 pub use migrate::{embedded_count, newest_embedded};
+pub use page_row::{Columns, PageRow};
+pub use pg_pipe::{DB_PIPELINED_READS_TOTAL, PIPE_APPLICATION_NAME};
 pub use pool::{DB_WRITE_TURN_WAIT_SECONDS, Db, DbError, PgDb, SqliteDb, WriteTurn};
 pub use query::DbRow;
 pub use sql::{Arg, Record, Sql};

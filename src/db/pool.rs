@@ -109,11 +109,12 @@ pub enum Db {
     Postgres(PgDb),
 }
 
-/// The Postgres pool and the readers for hot reads (`pg_reads.rs`). Derefs to the pool.
+/// The Postgres pool and the lanes for hot reads (`pg_pipe.rs`; `None` when the server is
+/// reached over TLS). Derefs to the pool.
 #[derive(Debug, Clone)]
 pub struct PgDb {
     pub pool: PgPool,
-    pub(super) reads: std::sync::Arc<super::pg_reads::PgReads>,
+    pub(super) pipe: Option<std::sync::Arc<super::pg_pipe::PgPipe>>,
 }
 
 impl std::ops::Deref for PgDb {
@@ -238,20 +239,13 @@ impl Db {
                     .close()
                     .await
                     .map_err(DbError::Connect)?;
-                let reads = super::pg_reads::PgReads::new(
-                    options.clone(),
-                    settings.max_connections,
-                    acquire,
-                );
+                let pipe = super::pg_pipe::PgPipe::for_url(url, acquire).map(std::sync::Arc::new);
                 let pool = PgPoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(acquire)
                     .test_before_acquire(false)
                     .connect_lazy_with(options);
-                Ok(Self::Postgres(PgDb {
-                    pool,
-                    reads: std::sync::Arc::new(reads),
-                }))
+                Ok(Self::Postgres(PgDb { pool, pipe }))
             }
         }
     }
@@ -283,7 +277,9 @@ impl Db {
                 p.close().await
             }
             Self::Postgres(p) => {
-                p.reads.close();
+                if let Some(pipe) = &p.pipe {
+                    pipe.close();
+                }
                 p.pool.close().await
             }
         }

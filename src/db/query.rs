@@ -4,7 +4,8 @@
 //! Every error leaves through `DbError::from(sqlx::Error)`, so a unique violation becomes
 //! `DbError::Conflict` in that one place.
 
-use super::inline::{Inline, InlineRow};
+use super::inline::Inline;
+use super::page_row::PageRow;
 use super::sql::{Arg, Sql};
 use super::{Db, DbError, Tx};
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
@@ -39,16 +40,6 @@ macro_rules! bind_args {
         }
         q
     }};
-}
-
-/// Every row of `sql` on one Postgres connection.
-pub(super) async fn fetch_all_on<T: DbRow>(
-    conn: &mut sqlx::PgConnection,
-    sql: &Sql<'_>,
-) -> Result<Vec<T>, DbError> {
-    Ok(bind_args!(sqlx::query_as::<_, T>(&sql.text), &sql.args)
-        .fetch_all(conn)
-        .await?)
 }
 
 /// Runs `sql` on one SQLite connection (a batch of statements runs in one call); rows changed.
@@ -93,10 +84,11 @@ impl Db {
     }
 
     /// [`Db::fetch_all`] for a hot read with a bounded result (a page): on SQLite on this
-    /// thread when it is quick (`inline.rs`), else on the pool; on Postgres on a reader
-    /// connection (`pg_reads.rs`).
+    /// thread when it is quick (`inline.rs`), else on the pool; on Postgres pipelined with
+    /// other hot reads (`pg_pipe.rs`), else on the pool. Only for reads that are quick (an
+    /// index range): a slow one would hold up those pipelined behind it.
     #[tracing::instrument(skip_all)]
-    pub async fn fetch_page<'a, T: DbRow + InlineRow>(
+    pub async fn fetch_page<'a, T: DbRow + PageRow>(
         &self,
         sql: impl Into<Sql<'a>>,
     ) -> Result<Vec<T>, DbError> {
@@ -106,13 +98,19 @@ impl Db {
                 Some(rows) => Ok(rows),
                 None => self.fetch_all(sql).await,
             },
-            Self::Postgres(p) => p.reads.fetch_all(&sql).await,
+            Self::Postgres(p) => match p.pipe.as_ref() {
+                Some(pipe) => match pipe.fetch_all(&sql).await {
+                    Some(rows) => Ok(rows),
+                    None => self.fetch_all(sql).await,
+                },
+                None => self.fetch_all(sql).await,
+            },
         }
     }
 
     /// The rows of `sql` read on this thread (SQLite, a quick read: `inline.rs`), or `None`:
     /// read them through the pool.
-    pub fn try_inline<T: InlineRow>(&self, sql: &Sql<'_>) -> Option<Vec<T>> {
+    pub fn try_inline<T: PageRow>(&self, sql: &Sql<'_>) -> Option<Vec<T>> {
         match self {
             Self::Sqlite(s) => match s.inline.as_ref()?.fetch_all(sql) {
                 Inline::Done(rows) => Some(rows),

@@ -1,6 +1,6 @@
 //! `fin_transactions`: filtered, stably paginated listing, manual entry and edits.
 
-use crate::db::{Arg, Db, DbError, InlineRow, Record, Sql};
+use crate::db::{Arg, Db, DbError, PageRow, Record, Sql};
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct TxRow {
@@ -46,33 +46,33 @@ const JSON_ROW: &str = "json_array(id, account_id, booked_date, value_date, amou
     auto_category_id, auto_tier, rule_id, suggested_category_id, suggestion_confidence, created_at, updated_at)";
 
 /// The columns of [`READ_COLUMNS`], in order.
-impl InlineRow for TxRow {
-    fn from_inline(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+impl PageRow for TxRow {
+    fn read<R: crate::db::Columns>(r: &R) -> Result<Self, R::Error> {
         Ok(Self {
-            id: r.get(0)?,
-            account_id: r.get(1)?,
-            booked_date: r.get(2)?,
-            value_date: r.get(3)?,
-            amount: r.get(4)?,
-            amount_e4: r.get(5)?,
-            currency: r.get(6)?,
-            description: r.get(7)?,
-            counterparty: r.get(8)?,
-            notes: r.get(9)?,
-            external_id: r.get(10)?,
-            dedupe_key: r.get(11)?,
-            import_batch: r.get(12)?,
-            status: r.get(13)?,
-            category_id: r.get(14)?,
-            categorized_by: r.get(15)?,
-            category_locked: r.get(16)?,
-            auto_category_id: r.get(17)?,
-            auto_tier: r.get(18)?,
-            rule_id: r.get(19)?,
-            suggested_category_id: r.get(20)?,
-            suggestion_confidence: r.get(21)?,
-            created_at: r.get(22)?,
-            updated_at: r.get(23)?,
+            id: r.col(0)?,
+            account_id: r.col(1)?,
+            booked_date: r.col(2)?,
+            value_date: r.col(3)?,
+            amount: r.col(4)?,
+            amount_e4: r.col(5)?,
+            currency: r.col(6)?,
+            description: r.col(7)?,
+            counterparty: r.col(8)?,
+            notes: r.col(9)?,
+            external_id: r.col(10)?,
+            dedupe_key: r.col(11)?,
+            import_batch: r.col(12)?,
+            status: r.col(13)?,
+            category_id: r.col(14)?,
+            categorized_by: r.col(15)?,
+            category_locked: r.col(16)?,
+            auto_category_id: r.col(17)?,
+            auto_tier: r.col(18)?,
+            rule_id: r.col(19)?,
+            suggested_category_id: r.col(20)?,
+            suggestion_confidence: r.col(21)?,
+            created_at: r.col(22)?,
+            updated_at: r.col(23)?,
         })
     }
 }
@@ -275,7 +275,12 @@ pub async fn list(
     let order = format!("ORDER BY {col} {dir}, id {dir}");
     sql.push(&format!(" {order} LIMIT {lim}"));
     let mut rows: Vec<TxRow> = if db.backend() == crate::config::Backend::Postgres {
-        db.fetch_page(sql).await?
+        if filter.text.is_some() {
+            // A scan over many rows: not among the quick reads pipelined together.
+            db.fetch_all(sql).await?
+        } else {
+            db.fetch_page(sql).await?
+        }
     } else if let Some(rows) = db.try_inline(&sql) {
         // Quick (an index range): read on this thread (`db/inline.rs`).
         rows

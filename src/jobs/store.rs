@@ -133,29 +133,29 @@ pub struct JobRow {
 }
 
 /// The columns of [`COLUMNS`], in order.
-impl crate::db::InlineRow for JobRow {
-    fn from_inline(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+impl crate::db::PageRow for JobRow {
+    fn read<R: crate::db::Columns>(r: &R) -> Result<Self, R::Error> {
         Ok(Self {
-            id: r.get(0)?,
-            queue: r.get(1)?,
-            name: r.get(2)?,
-            payload: r.get(3)?,
-            state: r.get(4)?,
-            attempts: r.get(5)?,
-            max_attempts: r.get(6)?,
-            backoff: r.get(7)?,
-            run_at: r.get(8)?,
-            lease_owner: r.get(9)?,
-            lease_expires_at: r.get(10)?,
-            progress: r.get(11)?,
-            progress_message: r.get(12)?,
-            result: r.get(13)?,
-            last_error: r.get(14)?,
-            trace_id: r.get(15)?,
-            idempotency_key: r.get(16)?,
-            created_at: r.get(17)?,
-            updated_at: r.get(18)?,
-            finished_at: r.get(19)?,
+            id: r.col(0)?,
+            queue: r.col(1)?,
+            name: r.col(2)?,
+            payload: r.col(3)?,
+            state: r.col(4)?,
+            attempts: r.col(5)?,
+            max_attempts: r.col(6)?,
+            backoff: r.col(7)?,
+            run_at: r.col(8)?,
+            lease_owner: r.col(9)?,
+            lease_expires_at: r.col(10)?,
+            progress: r.col(11)?,
+            progress_message: r.col(12)?,
+            result: r.col(13)?,
+            last_error: r.col(14)?,
+            trace_id: r.col(15)?,
+            idempotency_key: r.col(16)?,
+            created_at: r.col(17)?,
+            updated_at: r.col(18)?,
+            finished_at: r.col(19)?,
         })
     }
 }

@@ -142,11 +142,11 @@ enum Held {
     Postgres(sqlx::pool::PoolConnection<sqlx::Postgres>),
 }
 
-/// A Postgres reader whose read is dropped mid-flight, or fails, is closed rather than lent
-/// again in an unknown state; the next read gets a working one (with one reader, it would
-/// otherwise be that same connection).
+/// A pipelined Postgres read whose request is dropped mid-flight keeps its lane counted busy
+/// until Postgres has answered, so the next reads take other lanes and do not wait behind its
+/// `pg_sleep`; a read that fails leaves its lane usable, and the caller sees the pool's error.
 #[tokio::test]
-async fn postgres_a_reader_cut_short_or_failed_is_replaced() {
+async fn postgres_a_read_cut_short_or_failed_holds_up_no_other_read() {
     if !crate::helpers::postgres_available().await {
         return;
     }
@@ -186,4 +186,101 @@ async fn insert_job(db: &Db) {
     ))
     .await
     .expect("a job");
+}
+
+/// Lanes of the pipelined Postgres reads open on `test_db` (`pg_stat_activity`).
+async fn lanes(test_db: &TestDb) -> i64 {
+    let other = Db::connect(&test_settings(test_db.url()).database)
+        .await
+        .expect("second connection");
+    let n = other
+        .fetch_scalar(
+            Sql::new(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND application_name = $1",
+            )
+            .bind(ai_service::db::PIPE_APPLICATION_NAME),
+        )
+        .await
+        .expect("count");
+    other.close().await;
+    n
+}
+
+/// Many concurrent page reads share the few pipelined lanes, each gets its own answer, and
+/// a commit is seen by the next read.
+#[tokio::test]
+async fn postgres_page_reads_share_a_few_lanes_and_see_every_commit() {
+    if !crate::helpers::postgres_available().await {
+        return;
+    }
+    let (test_db, db) = one_connection(Backend::Postgres).await;
+    insert_job(&db).await;
+    let reads = (0..200).map(|i| {
+        let db = db.clone();
+        async move {
+            // Two shapes of query in one pipeline: each answer must reach its own caller.
+            let state = (i % 2 == 0).then_some("waiting");
+            let page = ai_service::jobs::store::list(&db, None, state, None, 20)
+                .await
+                .expect("listed");
+            (i, page.len())
+        }
+    });
+    for (i, n) in futures::future::join_all(reads).await {
+        assert_eq!(n, 1, "read {i}");
+    }
+    let open = lanes(&test_db).await;
+    assert!((1..=4).contains(&open), "{open} lanes");
+    db.execute(Sql::new(
+        "UPDATE jobs SET state = 'completed' WHERE id = 'j1'",
+    ))
+    .await
+    .expect("update");
+    let waiting = ai_service::jobs::store::list(&db, None, Some("waiting"), None, 20).await;
+    assert!(
+        waiting.expect("listed").is_empty(),
+        "the commit is seen at once"
+    );
+    db.close().await;
+}
+
+/// Postgres ends the lanes' connections (a restart, an administrator): the next read is still
+/// answered (through the pool when its lane turns out closed), and lanes come back.
+#[tokio::test]
+async fn postgres_page_reads_survive_their_connections_being_killed() {
+    if !crate::helpers::postgres_available().await {
+        return;
+    }
+    let (test_db, db) = one_connection(Backend::Postgres).await;
+    insert_job(&db).await;
+    let list = || ai_service::jobs::store::list(&db, None, None, None, 20);
+    assert_eq!(list().await.expect("listed").len(), 1);
+    assert!(lanes(&test_db).await >= 1, "a lane served the read");
+    let admin = Db::connect(&test_settings(test_db.url()).database)
+        .await
+        .expect("admin connection");
+    let killed: Vec<(bool,)> = admin
+        .fetch_all(
+            Sql::new(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND application_name = $1",
+            )
+            .bind(ai_service::db::PIPE_APPLICATION_NAME),
+        )
+        .await
+        .expect("terminate");
+    assert!(!killed.is_empty());
+    for _ in 0..5 {
+        assert_eq!(list().await.expect("answered after the kill").len(), 1);
+    }
+    // The slot may rest for a second after a failed attempt; wait for the lane, not a time.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while lanes(&test_db).await == 0 {
+        assert!(std::time::Instant::now() < deadline, "no lane came back");
+        assert_eq!(list().await.expect("listed").len(), 1);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    admin.close().await;
+    db.close().await;
 }
