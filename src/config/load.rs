@@ -381,6 +381,9 @@ fn pool_redis(s: &Settings) -> Result<(), ConfigError> {
     if s.database.max_connections == 0 {
         return Err(key("database.max_connections", "must be at least 1"));
     }
+    if s.database.page_lanes > 64 {
+        return Err(key("database.page_lanes", "must be 0 to 64"));
+    }
     if s.redis.enabled() {
         let r = s.redis.url.expose();
         if !(r.starts_with("redis://") || r.starts_with("rediss://")) {

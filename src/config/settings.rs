@@ -65,6 +65,9 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// Seconds to wait for a pooled connection before the request fails with 503.
     pub acquire_timeout_secs: u64,
+    /// Postgres: connections that hot page reads share, pipelined (`db/pg_pipe.rs`); 0 reads
+    /// pages through the pool like every other read.
+    pub page_lanes: u32,
     /// First and largest delay between connection attempts while the database is missing.
     pub retry_initial_ms: u64,
     pub retry_max_ms: u64,
@@ -82,6 +85,7 @@ impl Default for DatabaseSettings {
             url: SecretUrl::new("sqlite://data/ai-service.db"),
             max_connections: 8,
             acquire_timeout_secs: 5,
+            page_lanes: 1,
             retry_initial_ms: 250,
             retry_max_ms: 30_000,
             boot_wait_ms: 5_000,

@@ -18,8 +18,10 @@
 //!   connection's task reads its answer and discards it. Nothing goes back to a pool
 //!   mid-statement (the sqlx hazard `pool.rs` guards against).
 //! - **Head-of-line blocking**: a slow read holds up the reads pipelined behind it on its
-//!   connection. Each read takes the lane with the fewest reads in flight, and unbounded
-//!   scans (a text search over transactions) go to the pool (`finance::transactions::list`).
+//!   connection. Unbounded scans (a text search over transactions) go to the pool
+//!   (`finance::transactions::list`); a read on a lane ends after `database.
+//!   acquire_timeout_secs` (`statement_timeout`) and is read through the pool; with more than
+//!   one lane (`database.page_lanes`) each read takes the one with the fewest reads in flight.
 //!   A read runs in a task of its own that counts it in flight until Postgres has answered,
 //!   so a read whose request was dropped still steers the next reads to other lanes.
 //! - **Failure**: any failure (no connection, a closed one, an error) answers `None`, and the
@@ -43,9 +45,6 @@ pub const DB_PIPELINED_READS_TOTAL: &str = "db_pipelined_reads_total";
 /// `application_name` of the lanes' connections.
 pub const PIPE_APPLICATION_NAME: &str = "ai-service pages";
 
-/// Connections shared by every hot read. Two would keep both cores' Postgres backends busy; four
-/// leave room for a slow read, since each read takes the least busy lane.
-const LANES: usize = 4;
 /// Prepared statements kept per lane (a page's SQL varies with its filters: a bounded set).
 /// Past this the lane's cache is emptied and refilled.
 const STATEMENTS: usize = 64;
@@ -67,6 +66,8 @@ pub struct PgPipe {
     config: tokio_postgres::Config,
     connect_timeout: Duration,
     lanes: Vec<Arc<Slot>>,
+    /// Set by [`PgPipe::close`]: no lane is made again, reads go to the (closed) pool.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for PgPipe {
@@ -96,9 +97,11 @@ struct Lane {
 }
 
 impl PgPipe {
-    /// Lanes for `url`, or `None` when reads must keep the pool's TLS (see the module doc) or
-    /// tokio-postgres does not understand the URL (sqlx-only parameters).
-    pub fn for_url(url: &str, connect_timeout: Duration) -> Option<Self> {
+    /// `lanes` connections for `url` (`database.page_lanes`; each read takes the least busy
+    /// one), or `None`: no lanes, or
+    /// reads must keep the pool's TLS (see the module doc), or tokio-postgres does not
+    /// understand the URL (sqlx-only parameters).
+    pub fn for_url(url: &str, lanes: u32, connect_timeout: Duration) -> Option<Self> {
         let mut config: tokio_postgres::Config = url.parse().ok()?;
         let local = config.get_hosts().iter().all(|h| match h {
             Host::Unix(_) => true,
@@ -114,24 +117,33 @@ impl PgPipe {
             SslMode::Prefer => local,
             _ => false,
         };
-        if !plain_ok || config.get_hosts().is_empty() {
+        if lanes == 0 || !plain_ok || config.get_hosts().is_empty() {
             return None;
         }
         config
             // Named apart from the pool's connections (`pg_stat_activity`, and the tests).
             .application_name(PIPE_APPLICATION_NAME)
-            .connect_timeout(connect_timeout);
+            .connect_timeout(connect_timeout)
+            // A read stuck on a lane (a lock behind a migration, a pathological filter) holds up
+            // every read pipelined behind it: Postgres ends it after the time a request would
+            // wait for a pooled connection, and it is read through the pool instead.
+            .options(format!(
+                "-c statement_timeout={}",
+                connect_timeout.as_millis()
+            ));
         Some(Self {
             config,
             connect_timeout,
-            lanes: (0..LANES).map(|_| Arc::new(Slot::default())).collect(),
+            lanes: (0..lanes).map(|_| Arc::new(Slot::default())).collect(),
+            closed: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     /// Every row of `sql`, or `None`: read it through the pool.
     pub async fn fetch_all<T: PageRow>(&self, sql: &Sql<'_>) -> Option<Vec<T>> {
         // Times are bound by sqlx's own text forms elsewhere; no page binds one.
-        if sql.args.iter().any(|a| matches!(a, Arg::Time(_))) {
+        if self.closed.load(Ordering::Acquire) || sql.args.iter().any(|a| matches!(a, Arg::Time(_)))
+        {
             return None;
         }
         let busy = InFlight::on(self.least_busy());
@@ -150,6 +162,7 @@ impl PgPipe {
     /// Closes every lane (the database is closing): each connection ends once its reads have
     /// been answered.
     pub fn close(&self) {
+        self.closed.store(true, Ordering::Release);
         for slot in &self.lanes {
             slot.lane
                 .lock()
@@ -348,7 +361,7 @@ mod tests {
     use super::*;
 
     fn pipe(url: &str) -> bool {
-        PgPipe::for_url(url, Duration::from_secs(1)).is_some()
+        PgPipe::for_url(url, 4, Duration::from_secs(1)).is_some()
     }
 
     #[test]
@@ -367,5 +380,7 @@ mod tests {
         assert!(!pipe(
             "postgres://u@127.0.0.1/db?statement-cache-capacity=10"
         ));
+        // `database.page_lanes = 0`: pages read through the pool.
+        assert!(PgPipe::for_url("postgres://u@127.0.0.1/db", 0, Duration::from_secs(1)).is_none());
     }
 }

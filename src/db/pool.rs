@@ -239,7 +239,8 @@ impl Db {
                     .close()
                     .await
                     .map_err(DbError::Connect)?;
-                let pipe = super::pg_pipe::PgPipe::for_url(url, acquire).map(std::sync::Arc::new);
+                let pipe = super::pg_pipe::PgPipe::for_url(url, settings.page_lanes, acquire)
+                    .map(std::sync::Arc::new);
                 let pool = PgPoolOptions::new()
                     .max_connections(settings.max_connections)
                     .acquire_timeout(acquire)

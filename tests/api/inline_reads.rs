@@ -22,6 +22,8 @@ async fn one_connection(backend: Backend) -> (TestDb, Db) {
     let mut settings = test_settings(test_db.url());
     settings.database.max_connections = 1;
     settings.database.acquire_timeout_secs = 2;
+    // Two lanes: a read cut short steers the next ones to the other lane.
+    settings.database.page_lanes = 2;
     let db = Db::connect(&settings.database).await.expect("connect");
     db.migrate().await.expect("migrate");
     db.execute(Sql::new("CREATE TABLE scratch (id TEXT PRIMARY KEY)"))
@@ -243,6 +245,17 @@ async fn postgres_page_reads_share_a_few_lanes_and_see_every_commit() {
         "the commit is seen at once"
     );
     db.close().await;
+    // Closing ends the lanes, and a read after it makes none again.
+    let after = ai_service::jobs::store::list(&db, None, None, None, 20).await;
+    assert!(after.is_err(), "the database is closed");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while lanes(&test_db).await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "lanes left open after close"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Postgres ends the lanes' connections (a restart, an administrator): the next read is still
@@ -282,5 +295,38 @@ async fn postgres_page_reads_survive_their_connections_being_killed() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     admin.close().await;
+    db.close().await;
+}
+
+/// One lane: a read that outlasts `database.acquire_timeout_secs` is ended by Postgres and
+/// answered through the pool, and a read pipelined behind it waits at most that long.
+#[tokio::test]
+async fn postgres_a_read_stuck_on_the_only_lane_is_ended_and_answered_by_the_pool() {
+    if !crate::helpers::postgres_available().await {
+        return;
+    }
+    let test_db = TestDb::new(Backend::Postgres).await;
+    let mut settings = test_settings(test_db.url());
+    settings.database.acquire_timeout_secs = 1;
+    settings.database.page_lanes = 1;
+    let db = Db::connect(&settings.database).await.expect("connect");
+    db.migrate().await.expect("migrate");
+    insert_job(&db).await;
+    let columns = "id, queue, name, payload, state, attempts, max_attempts, backoff, run_at, lease_owner, \
+        lease_expires_at, progress, progress_message, result, last_error, trace_id, idempotency_key, created_at, \
+        updated_at, finished_at";
+    let slow = format!("SELECT {columns} FROM jobs WHERE pg_sleep(3) IS NOT NULL");
+    let started = std::time::Instant::now();
+    let (slow, quick) = tokio::join!(db.fetch_page::<JobRow>(Sql::new(slow.as_str())), async {
+        // Queued behind the slow read on the one lane.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let page = ai_service::jobs::store::list(&db, None, None, None, 20).await;
+        (page, started.elapsed())
+    });
+    assert_eq!(slow.expect("answered through the pool").len(), 1);
+    let (page, waited) = quick;
+    assert_eq!(page.expect("listed").len(), 1);
+    // Behind the slow read for about the 1 s timeout, not its 3 s.
+    assert!(waited < Duration::from_millis(2_500), "waited {waited:?}");
     db.close().await;
 }
