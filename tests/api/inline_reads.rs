@@ -32,6 +32,11 @@ async fn one_connection(backend: Backend) -> (TestDb, Db) {
     (test_db, db)
 }
 
+/// The columns `JobRow` reads, in order (`jobs::store`).
+const JOB_COLUMNS: &str = "id, queue, name, payload, state, attempts, max_attempts, backoff, run_at, \
+    lease_owner, lease_expires_at, progress, progress_message, result, last_error, trace_id, idempotency_key, \
+    created_at, updated_at, finished_at";
+
 fn insert(id: &str) -> Sql<'_> {
     Sql::new("INSERT INTO scratch (id) VALUES ($1)").bind(id)
 }
@@ -154,9 +159,7 @@ async fn postgres_a_read_cut_short_or_failed_holds_up_no_other_read() {
     }
     let (_test_db, db) = one_connection(Backend::Postgres).await;
     insert_job(&db).await;
-    let columns = "id, queue, name, payload, state, attempts, max_attempts, backoff, run_at, lease_owner, \
-        lease_expires_at, progress, progress_message, result, last_error, trace_id, idempotency_key, created_at, \
-        updated_at, finished_at";
+    let columns = JOB_COLUMNS;
     let slow = format!("SELECT {columns} FROM jobs WHERE pg_sleep(2) IS NOT NULL");
     let cut = tokio::time::timeout(
         Duration::from_millis(100),
@@ -312,9 +315,7 @@ async fn postgres_a_read_stuck_on_the_only_lane_is_ended_and_answered_by_the_poo
     let db = Db::connect(&settings.database).await.expect("connect");
     db.migrate().await.expect("migrate");
     insert_job(&db).await;
-    let columns = "id, queue, name, payload, state, attempts, max_attempts, backoff, run_at, lease_owner, \
-        lease_expires_at, progress, progress_message, result, last_error, trace_id, idempotency_key, created_at, \
-        updated_at, finished_at";
+    let columns = JOB_COLUMNS;
     let slow = format!("SELECT {columns} FROM jobs WHERE pg_sleep(3) IS NOT NULL");
     let started = std::time::Instant::now();
     let (slow, quick) = tokio::join!(db.fetch_page::<JobRow>(Sql::new(slow.as_str())), async {
