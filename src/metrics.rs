@@ -206,10 +206,10 @@ pub async fn observe(
     let result = next.call(req).await;
     let elapsed = start.elapsed();
     let (status, route) = match &result {
-        Ok(res) => (res.status(), res.request().match_pattern()),
+        Ok(res) => (res.status(), crate::http::route_pattern(res.request())),
         Err(e) => (e.as_response_error().status_code(), None),
     };
-    let route = route.unwrap_or_else(|| "unmatched".to_owned());
+    let route = route.as_deref().unwrap_or("unmatched").to_owned();
     let labels = [
         ("method", method.to_owned()),
         ("route", route.clone()),

@@ -82,11 +82,11 @@ pub struct RootSpan;
 
 impl RootSpanBuilder for RootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
+        // Before `connection_info()`, which holds the extensions borrowed.
+        let route = crate::http::route_pattern(request.request());
+        let route = route.as_deref().unwrap_or("default");
         let info = request.connection_info();
         let method = request.method().as_str();
-        let route = request
-            .match_pattern()
-            .unwrap_or_else(|| "default".to_owned());
         let request_id = request
             .extensions()
             .get::<RequestId>()

@@ -72,7 +72,7 @@ pub async fn guard(
     };
     let ip = client_ip(&req, &state.trusted_proxies);
     req.extensions_mut().insert(ClientIp(ip.clone()));
-    let pattern = req.match_pattern();
+    let pattern = crate::http::route_pattern(req.request());
     match check(&req, &state, &ip, pattern.as_deref()).await {
         Ok(()) => Ok(next.call(req).await?.map_into_left_body()),
         Err(response) => Ok(req.into_response(response).map_into_right_body()),

@@ -20,6 +20,7 @@ pub struct Job {
     pub attempts: i64,
     pub max_attempts: i64,
     /// Not before.
+    #[serde(serialize_with = "crate::api::present::rfc3339")]
     pub run_at: DateTime<Utc>,
     /// 0-100.
     pub progress: i64,
@@ -30,8 +31,11 @@ pub struct Job {
     pub trace_id: String,
     pub idempotency_key: Option<String>,
     pub lease_owner: Option<String>,
+    #[serde(serialize_with = "crate::api::present::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::present::rfc3339")]
     pub updated_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::present::rfc3339_opt")]
     pub finished_at: Option<DateTime<Utc>>,
 }
 

@@ -108,8 +108,11 @@ pub struct Account {
     pub balance: String,
     /// Sum of pending transactions (not in `balance`).
     pub pending: String,
+    #[serde(serialize_with = "crate::api::present::rfc3339_opt")]
     pub last_synced_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::api::present::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::present::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -155,7 +158,9 @@ pub struct Category {
     pub name: String,
     pub parent_id: Option<String>,
     pub kind: String,
+    #[serde(serialize_with = "crate::api::present::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::present::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -256,7 +261,9 @@ pub struct Transaction {
     pub suggestion_confidence: Option<f64>,
     /// The rule that set the category, when one did.
     pub rule_id: Option<String>,
+    #[serde(serialize_with = "crate::api::present::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::present::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -346,7 +353,9 @@ pub struct Import {
     pub problems: Vec<RowProblem>,
     pub error: Option<String>,
     pub trace_id: String,
+    #[serde(serialize_with = "crate::api::present::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::api::present::rfc3339_opt")]
     pub finished_at: Option<DateTime<Utc>>,
 }
 
