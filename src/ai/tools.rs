@@ -251,10 +251,15 @@ impl ToolExecutor for FinanceTools {
                     ..transactions::Filter::default()
                 };
                 let limit = args["limit"].as_u64().unwrap_or(20).clamp(1, 50) as u32;
-                let (rows, more) =
-                    transactions::list(&db, &filter, transactions::Sort::DateDesc, None, limit)
-                        .await
-                        .map_err(internal)?;
+                let (rows, more) = transactions::list::<transactions::TxRow>(
+                    &db,
+                    &filter,
+                    transactions::Sort::DateDesc,
+                    None,
+                    limit,
+                )
+                .await
+                .map_err(internal)?;
                 let data: Vec<Value> = rows
                     .iter()
                     .map(|t| json!({"date": t.booked_date, "amount": t.amount, "currency": t.currency,

@@ -43,6 +43,22 @@ pub fn rfc3339_opt<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::
     }
 }
 
+/// A stored time (epoch milliseconds) as a JSON string, the same text as [`rfc3339`], appended
+/// to `out` (rows written straight into a response: `api/financial/tx_json.rs`).
+pub fn time_json(ms: i64, out: &mut Vec<u8>) {
+    let t = time(ms);
+    let mut buf = [0u8; 30];
+    match write_rfc3339(&t, &mut buf) {
+        Some(n) => {
+            out.push(b'"');
+            out.extend_from_slice(buf.get(..n).unwrap_or_default());
+            out.push(b'"');
+        }
+        // Writing into a `Vec` cannot fail, and chrono's serde always writes a string.
+        None => serde_json::to_writer(out, &t).unwrap_or_default(),
+    }
+}
+
 /// `YYYY-MM-DDTHH:MM:SS[.fff[fff[fff]]]Z` into `buf`, its length; `None` where chrono's own
 /// format differs (a year outside 0-9999, a leap second).
 fn write_rfc3339(t: &DateTime<Utc>, buf: &mut [u8; 30]) -> Option<usize> {

@@ -11,6 +11,11 @@ impl<T> Column for T where T: rusqlite::types::FromSql + for<'a> tokio_postgres:
 pub trait Columns {
     type Error;
     fn col<T: Column>(&self, i: usize) -> Result<T, Self::Error>;
+    /// A text column borrowed from the row, no copy (rows written straight into a response:
+    /// `api/financial/tx_json.rs`); NULL is an error.
+    fn str(&self, i: usize) -> Result<&str, Self::Error>;
+    /// [`Columns::str`] of a nullable column.
+    fn str_opt(&self, i: usize) -> Result<Option<&str>, Self::Error>;
 }
 
 impl Columns for rusqlite::Row<'_> {
@@ -18,12 +23,46 @@ impl Columns for rusqlite::Row<'_> {
     fn col<T: Column>(&self, i: usize) -> Result<T, Self::Error> {
         self.get(i)
     }
+    fn str(&self, i: usize) -> Result<&str, Self::Error> {
+        let value = self.get_ref(i)?;
+        value.as_str().map_err(|e| sqlite_text_error(i, value, e))
+    }
+    fn str_opt(&self, i: usize) -> Result<Option<&str>, Self::Error> {
+        let value = self.get_ref(i)?;
+        value
+            .as_str_or_null()
+            .map_err(|e| sqlite_text_error(i, value, e))
+    }
 }
 
 impl Columns for tokio_postgres::Row {
     type Error = tokio_postgres::Error;
     fn col<T: Column>(&self, i: usize) -> Result<T, Self::Error> {
         self.try_get(i)
+    }
+    fn str(&self, i: usize) -> Result<&str, Self::Error> {
+        self.try_get(i)
+    }
+    fn str_opt(&self, i: usize) -> Result<Option<&str>, Self::Error> {
+        self.try_get(i)
+    }
+}
+
+/// The error rusqlite's own `get::<String>` gives for a column that is not text.
+fn sqlite_text_error(
+    i: usize,
+    value: rusqlite::types::ValueRef<'_>,
+    e: rusqlite::types::FromSqlError,
+) -> rusqlite::Error {
+    match e {
+        rusqlite::types::FromSqlError::InvalidType => {
+            rusqlite::Error::InvalidColumnType(i, String::new(), value.data_type())
+        }
+        other => rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Text,
+            Box::new(other),
+        ),
     }
 }
 

@@ -93,30 +93,23 @@ impl Db {
         sql: impl Into<Sql<'a>>,
     ) -> Result<Vec<T>, DbError> {
         let sql = sql.into();
-        match self {
-            Self::Sqlite(_) => match self.try_inline(&sql) {
-                Some(rows) => Ok(rows),
-                None => self.fetch_all(sql).await,
-            },
-            Self::Postgres(p) => match p.pipe.as_ref() {
-                Some(pipe) => match pipe.fetch_all(&sql).await {
-                    Some(rows) => Ok(rows),
-                    None => self.fetch_all(sql).await,
-                },
-                None => self.fetch_all(sql).await,
-            },
+        match self.try_page(&sql).await {
+            Some(rows) => Ok(rows),
+            None => self.fetch_all(sql).await,
         }
     }
 
-    /// The rows of `sql` read on this thread (SQLite, a quick read: `inline.rs`), or `None`:
-    /// read them through the pool.
-    pub fn try_inline<T: PageRow>(&self, sql: &Sql<'_>) -> Option<Vec<T>> {
+    /// The rows of `sql` by a quick path, or `None`: read them through the pool. On SQLite
+    /// read on this thread when the read is quick (`inline.rs`); on Postgres pipelined with
+    /// other hot reads (`pg_pipe.rs`). Only for reads that are quick (an index range), as
+    /// [`Db::fetch_page`].
+    pub async fn try_page<T: PageRow>(&self, sql: &Sql<'_>) -> Option<Vec<T>> {
         match self {
             Self::Sqlite(s) => match s.inline.as_ref()?.fetch_all(sql) {
                 Inline::Done(rows) => Some(rows),
                 Inline::Offload => None,
             },
-            Self::Postgres(_) => None,
+            Self::Postgres(p) => p.pipe.as_ref()?.fetch_all(sql).await,
         }
     }
 

@@ -240,13 +240,17 @@ impl Filter {
 /// One page: up to `limit` rows after `cursor`, plus whether more follow. Keyset pagination
 /// on (sort key, id): stable while rows are added or edited elsewhere.
 #[tracing::instrument(skip_all)]
-pub async fn list(
+///
+/// `T` is what a row becomes: a [`TxRow`], or the API's JSON of it read straight from the
+/// driver's row on the quick paths (`api/financial/tx_json.rs`); the slow paths read
+/// `TxRow`s and convert them.
+pub async fn list<T: PageRow + From<TxRow> + Send>(
     db: &Db,
     filter: &Filter,
     sort: Sort,
     cursor: Option<&Cursor>,
     limit: u32,
-) -> Result<(Vec<TxRow>, bool), DbError> {
+) -> Result<(Vec<T>, bool), DbError> {
     let mut sql = Sql::new(format!(
         "SELECT {READ_COLUMNS} FROM fin_transactions WHERE 1 = 1"
     ));
@@ -274,16 +278,18 @@ pub async fn list(
     let lim = sql.arg(i64::from(limit) + 1);
     let order = format!("ORDER BY {col} {dir}, id {dir}");
     sql.push(&format!(" {order} LIMIT {lim}"));
-    let mut rows: Vec<TxRow> = if db.backend() == crate::config::Backend::Postgres {
-        if filter.text.is_some() {
-            // A scan over many rows: not among the quick reads pipelined together.
-            db.fetch_all(sql).await?
-        } else {
-            db.fetch_page(sql).await?
-        }
-    } else if let Some(rows) = db.try_inline(&sql) {
-        // Quick (an index range): read on this thread (`db/inline.rs`).
+    // Text searches over many rows are not among the quick reads (Postgres's pipelined lanes,
+    // SQLite's reads on this thread).
+    let quick = if filter.text.is_some() && db.backend() == crate::config::Backend::Postgres {
+        None
+    } else {
+        db.try_page::<T>(&sql).await
+    };
+    let mut rows: Vec<T> = if let Some(rows) = quick {
         rows
+    } else if db.backend() == crate::config::Backend::Postgres {
+        let rows: Vec<TxRow> = db.fetch_all(sql).await?;
+        rows.into_iter().map(T::from).collect()
     } else {
         // A slow filter (text search over many rows) on the pool, the page as one value:
         // sqlx hands each SQLite row from the connection's thread to ours separately (a
@@ -294,17 +300,39 @@ pub async fn list(
             sql.text
         );
         let page: String = db.fetch_scalar(sql).await?;
-        serde_json::from_str(&page).map_err(|e| DbError::Query(sqlx::Error::Decode(Box::new(e))))?
+        let rows: Vec<TxRow> = serde_json::from_str(&page)
+            .map_err(|e| DbError::Query(sqlx::Error::Decode(Box::new(e))))?;
+        rows.into_iter().map(T::from).collect()
     };
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
     Ok((rows, more))
 }
 
-pub fn cursor_after(sort: Sort, row: &TxRow) -> Cursor {
+/// What a page's cursor is made of: the sort keys of a row.
+pub trait TxKey {
+    fn id(&self) -> &str;
+    fn booked_date(&self) -> &str;
+    fn amount_e4(&self) -> i64;
+}
+
+impl TxKey for TxRow {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn booked_date(&self) -> &str {
+        &self.booked_date
+    }
+    fn amount_e4(&self) -> i64 {
+        self.amount_e4
+    }
+}
+
+pub fn cursor_after(sort: Sort, row: &impl TxKey) -> Cursor {
+    let id = row.id().to_owned();
     match sort {
-        Sort::DateDesc | Sort::DateAsc => Cursor::Date(row.booked_date.clone(), row.id.clone()),
-        Sort::AmountDesc | Sort::AmountAsc => Cursor::Amount(row.amount_e4, row.id.clone()),
+        Sort::DateDesc | Sort::DateAsc => Cursor::Date(row.booked_date().to_owned(), id),
+        Sort::AmountDesc | Sort::AmountAsc => Cursor::Amount(row.amount_e4(), id),
     }
 }
 

@@ -307,14 +307,36 @@ async fn accounts_categories_transactions_and_pagination(backend: Backend) {
         (t["categorized_by"].as_str(), t["category_locked"].as_bool()),
         (Some("user"), Some(true))
     );
-    // A page carries every field exactly as the single read does (SQLite builds pages as one
-    // JSON value, the single read decodes a row): locked and unlocked, notes or none.
-    for item in txs(&app, &token, "").await {
-        let id = item["id"].as_str().expect("id");
-        let one = get(&app, &token, &format!("/v1/financial/transactions/{id}")).await;
-        assert_eq!(item, one);
+    // Text that JSON must escape, through the page's own writer (`tx_json.rs`).
+    let awkward = "quote \" backslash \\ tab \t bell \u{7} Zürich € 🧾 \u{2028} </script>";
+    let res = app
+        .call(
+            "POST",
+            "/v1/financial/transactions",
+            Some(&token),
+            Some(json!({"account_id": acc,
+            "booked_date": "2026-01-30", "amount": "-0.5", "description": awkward,
+            "counterparty": "<b>&amp;</b>", "notes": "line one\nline two"})),
+        )
+        .await;
+    assert_eq!(res.status().as_u16(), 201);
+    // A page carries every field exactly as the single read does (pages are written straight
+    // from the rows, the single read goes through the DTO): locked and unlocked, notes or
+    // none; the quick path, then a text search (the slow path).
+    for query in ["", "q=quote"] {
+        let items = txs(&app, &token, query).await;
+        assert!(!items.is_empty(), "{query}");
+        for item in items {
+            let id = item["id"].as_str().expect("id");
+            let one = get(&app, &token, &format!("/v1/financial/transactions/{id}")).await;
+            assert_eq!(item, one);
+        }
     }
-    assert_eq!(txs(&app, &token, "uncategorized=true").await.len(), 24);
+    assert_eq!(
+        txs(&app, &token, "q=quote").await[0]["description"],
+        awkward
+    );
+    assert_eq!(txs(&app, &token, "uncategorized=true").await.len(), 25);
     assert_eq!(
         txs(
             &app,

@@ -85,7 +85,7 @@ async fn has_transactions(db: &crate::db::Db, id: &str) -> Result<bool, ApiError
         account_id: Some(id.to_owned()),
         ..Default::default()
     };
-    let (rows, _) = crate::finance::transactions::list(
+    let (rows, _) = crate::finance::transactions::list::<crate::finance::transactions::TxRow>(
         db,
         &f,
         crate::finance::transactions::Sort::DateDesc,

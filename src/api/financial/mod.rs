@@ -3,7 +3,8 @@
 //!
 //! Layout:
 //! - `dto.rs`: bodies and field validation helpers (decimal strings, ISO dates).
-//! - `accounts.rs`, `categories.rs`, `transactions.rs`, `imports.rs`: the books.
+//! - `accounts.rs`, `categories.rs`, `transactions.rs`, `imports.rs`: the books;
+//!   `tx_json.rs`: the transactions page written straight from the database rows.
 //! - `rules.rs`: categorization rules (with a dry run); `profiles.rs`: CSV profiles.
 //! - `reports.rs`: reports; `charts.rs`: the spending report as a PNG;
 //!   `categorization.rs`: categorization backfill and stats.
@@ -18,3 +19,4 @@ pub mod profiles;
 pub mod reports;
 pub mod rules;
 pub mod transactions;
+pub mod tx_json;

@@ -305,7 +305,9 @@ pub async fn test_rule(
         account_id: input.account_id,
         ..Filter::default()
     };
-    let (rows, _) = transactions::list(&db, &filter, Sort::DateDesc, None, limit).await?;
+    let (rows, _) =
+        transactions::list::<transactions::TxRow>(&db, &filter, Sort::DateDesc, None, limit)
+            .await?;
     let mut out = RuleTestResult {
         examined: rows.len(),
         matched: 0,

@@ -2,6 +2,7 @@
 //! A category chosen here is the user's: locked against automation and taught to the model.
 
 use super::dto::{self, Transaction, TransactionInput, TransactionPage, TransactionPatch};
+use super::tx_json::{self, TxJson};
 use crate::api::ctx::Ctx;
 use crate::api::json::ApiJson;
 use crate::db::Db;
@@ -69,10 +70,7 @@ fn decode(s: &str) -> Option<Cursor> {
 #[utoipa::path(tag = "financial", params(TxQuery), responses((status = 200, description = "A page", body = TransactionPage), (status = 422, description = "Bad filter", body = crate::error::Problem)))]
 #[get("/v1/financial/transactions")]
 #[tracing::instrument(skip_all)]
-pub async fn list_transactions(
-    ctx: Ctx,
-    q: web::Query<TxQuery>,
-) -> Result<web::Json<TransactionPage>, ApiError> {
+pub async fn list_transactions(ctx: Ctx, q: web::Query<TxQuery>) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let mut errors = Vec::new();
     for (field, v) in [("from", &q.from), ("to", &q.to)] {
@@ -131,18 +129,18 @@ pub async fn list_transactions(
         status: q.status,
         import_batch: q.import_id,
     };
+    // Rows go straight from the driver's row into the page's JSON (`tx_json.rs`).
     let (rows, more) =
-        transactions::list(&ctx.db()?, &filter, sort, cursor.as_ref(), limit).await?;
+        transactions::list::<TxJson>(&ctx.db()?, &filter, sort, cursor.as_ref(), limit).await?;
     let next_cursor = more
         .then(|| {
             rows.last()
                 .map(|r| encode(&transactions::cursor_after(sort, r)))
         })
         .flatten();
-    Ok(web::Json(TransactionPage {
-        items: rows.into_iter().map(Transaction::from).collect(),
-        next_cursor,
-    }))
+    Ok(HttpResponse::Ok()
+        .content_type(mime::APPLICATION_JSON)
+        .body(tx_json::page(&rows, next_cursor.as_deref())))
 }
 
 /// Enter a transaction by hand (cash, corrections).
