@@ -170,6 +170,12 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<JobRow>, DbError> {
 }
 
 /// Newest first; `before` is a cursor (job id, UUIDv7).
+///
+/// Only the filters given are in the SQL, and the limit is written in: with
+/// `($1 IS NULL OR queue = $1) … LIMIT $4` Postgres never prefers the generic plan of the
+/// prepared statement and plans it again on every read (as the transactions page,
+/// `finance/transactions.rs`); the unfiltered page now has no parameters and is planned once
+/// per connection.
 pub async fn list(
     db: &Db,
     queue: Option<&str>,
@@ -177,15 +183,19 @@ pub async fn list(
     before: Option<&str>,
     limit: u32,
 ) -> Result<Vec<JobRow>, DbError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM jobs WHERE ($1 IS NULL OR queue = $1) AND ($2 IS NULL OR state = $2) \
-         AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
-    );
-    let sql = Sql::new(sql)
-        .bind(queue)
-        .bind(state)
-        .bind(before)
-        .bind(i64::from(limit));
+    let mut sql = Sql::new(format!("SELECT {COLUMNS} FROM jobs WHERE 1 = 1"));
+    for (column, op, value) in [
+        ("queue", "=", queue),
+        ("state", "=", state),
+        ("id", "<", before),
+    ] {
+        if let Some(v) = value {
+            let p = sql.arg(v);
+            sql.push(&format!(" AND {column} {op} {p}"));
+        }
+    }
+    // A number from our own `u32`: nothing to escape.
+    sql.push(&format!(" ORDER BY id DESC LIMIT {limit}"));
     db.fetch_page(sql).await
 }
 

@@ -416,6 +416,60 @@ async fn jobs_api_lists_cancels_and_retries(backend: Backend) {
         .await;
     assert_eq!(bad.status(), 422);
 
+    // Pages of two, following the cursor, with both filters: every parked job once, newest
+    // first; another state or queue finds none of them.
+    let mut ids = vec![id.clone()];
+    for i in 0..4 {
+        let mut more = JobSpec::new(
+            "parked",
+            "sync",
+            serde_json::json!({"i": i}),
+            TraceId::new("t-2"),
+        );
+        more.run_at_ms = job.run_at_ms;
+        ids.push(store.enqueue(&more).await.expect("enqueue").0);
+    }
+    ids.reverse();
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page: serde_json::Value = app
+            .call(
+                "GET",
+                &format!("/v1/jobs?queue=parked&state=delayed&limit=2{cursor}"),
+                Some(&viewer),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .expect("json");
+        let items = page["items"].as_array().expect("items");
+        assert!(items.len() <= 2);
+        seen.extend(
+            items
+                .iter()
+                .map(|j| j["id"].as_str().expect("id").to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = format!("&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    for other in [
+        "/v1/jobs?queue=parked&state=waiting",
+        "/v1/jobs?queue=elsewhere&state=delayed",
+    ] {
+        let page: serde_json::Value = app
+            .call("GET", other, Some(&viewer), None)
+            .await
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(page["items"].as_array().map(Vec::len), Some(0), "{other}");
+    }
+
     assert_eq!(
         app.call("DELETE", &format!("/v1/jobs/{id}"), Some(&viewer), None)
             .await
