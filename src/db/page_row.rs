@@ -25,13 +25,15 @@ impl Columns for rusqlite::Row<'_> {
     }
     fn str(&self, i: usize) -> Result<&str, Self::Error> {
         let value = self.get_ref(i)?;
-        value.as_str().map_err(|e| sqlite_text_error(i, value, e))
+        value
+            .as_str()
+            .map_err(|e| sqlite_text_error(self, i, value, e))
     }
     fn str_opt(&self, i: usize) -> Result<Option<&str>, Self::Error> {
         let value = self.get_ref(i)?;
         value
             .as_str_or_null()
-            .map_err(|e| sqlite_text_error(i, value, e))
+            .map_err(|e| sqlite_text_error(self, i, value, e))
     }
 }
 
@@ -50,13 +52,15 @@ impl Columns for tokio_postgres::Row {
 
 /// The error rusqlite's own `get::<String>` gives for a column that is not text.
 fn sqlite_text_error(
+    row: &rusqlite::Row<'_>,
     i: usize,
     value: rusqlite::types::ValueRef<'_>,
     e: rusqlite::types::FromSqlError,
 ) -> rusqlite::Error {
     match e {
         rusqlite::types::FromSqlError::InvalidType => {
-            rusqlite::Error::InvalidColumnType(i, String::new(), value.data_type())
+            let name = row.as_ref().column_name(i).map(str::to_owned);
+            rusqlite::Error::InvalidColumnType(i, name.unwrap_or_default(), value.data_type())
         }
         other => rusqlite::Error::FromSqlConversionFailure(
             i,

@@ -848,3 +848,53 @@ async fn reports_match_hand_computed_numbers(backend: Backend) {
     assert_eq!(top, [("Grocer", "30.00", 1), ("Bakery", "15.00", 2)]);
     app.stop().await;
 }
+
+/// SQLite keeps whatever type a value was written with: a blob where text belongs (written
+/// by hand, or by another tool) fails the page that holds it with an opaque 500, the cause
+/// logged, and leaves every other page and the process answering.
+#[actix_web::test]
+async fn a_corrupt_row_fails_its_page_only() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let token = app.token_for("trader").await;
+    let acc = account(&app, &token, "Main", "EUR").await;
+    for (day, text) in [("2026-01-01", "old"), ("2026-01-02", "corrupt")] {
+        post(
+            &app,
+            &token,
+            "/v1/financial/transactions",
+            json!({"account_id": acc,
+            "booked_date": day, "amount": "-1.00", "description": text}),
+        )
+        .await;
+    }
+    let url = app.db.as_ref().expect("db").url().to_owned();
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("connect");
+    sqlx::query("UPDATE fin_transactions SET description = X'00FF' WHERE description = 'corrupt'")
+        .execute(&pool)
+        .await
+        .expect("corrupt");
+    pool.close().await;
+    for query in ["limit=5", "limit=5&q=o"] {
+        let res = app
+            .call(
+                "GET",
+                &format!("/v1/financial/transactions?{query}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 500, "{query}");
+        let p: Value = res.json().await.expect("json");
+        assert_eq!(
+            (p["code"].as_str(), p["detail"].as_str()),
+            (
+                Some("internal"),
+                Some("internal error; the server log has the details")
+            )
+        );
+    }
+    let rest = txs(&app, &token, "to=2026-01-01").await;
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0]["description"], "old");
+    app.stop().await;
+}
