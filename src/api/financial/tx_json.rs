@@ -166,51 +166,54 @@ impl Fields<'_> {
         let uncategorized = self.category_id.is_none();
         out.extend_from_slice(b"{\"id\":");
         string(out, self.id);
-        out.extend_from_slice(b",\"account_id\":");
-        string(out, self.account_id);
-        out.extend_from_slice(b",\"booked_date\":");
-        string(out, self.booked_date);
-        out.extend_from_slice(b",\"value_date\":");
-        opt_string(out, self.value_date);
-        out.extend_from_slice(b",\"amount\":");
-        string(out, &money_text(self.amount, self.currency));
-        out.extend_from_slice(b",\"currency\":");
-        string(out, self.currency);
-        out.extend_from_slice(b",\"description\":");
-        string(out, self.description);
-        out.extend_from_slice(b",\"counterparty\":");
-        opt_string(out, self.counterparty);
-        out.extend_from_slice(b",\"notes\":");
-        opt_string(out, self.notes);
-        out.extend_from_slice(b",\"external_id\":");
-        opt_string(out, self.external_id);
-        out.extend_from_slice(b",\"import_batch\":");
-        opt_string(out, self.import_batch);
-        out.extend_from_slice(b",\"status\":");
-        string(out, self.status);
-        out.extend_from_slice(b",\"category_id\":");
-        opt_string(out, self.category_id);
-        out.extend_from_slice(b",\"categorized_by\":");
-        opt_string(out, self.categorized_by);
+        field(out, "account_id", Some(self.account_id));
+        field(out, "booked_date", Some(self.booked_date));
+        field(out, "value_date", self.value_date);
+        field(out, "amount", Some(&money_text(self.amount, self.currency)));
+        for (key, value) in [
+            ("currency", Some(self.currency)),
+            ("description", Some(self.description)),
+            ("counterparty", self.counterparty),
+            ("notes", self.notes),
+            ("external_id", self.external_id),
+            ("import_batch", self.import_batch),
+            ("status", Some(self.status)),
+            ("category_id", self.category_id),
+            ("categorized_by", self.categorized_by),
+        ] {
+            field(out, key, value);
+        }
         out.extend_from_slice(if self.category_locked {
             b",\"category_locked\":true"
         } else {
             b",\"category_locked\":false"
         });
-        out.extend_from_slice(b",\"suggested_category_id\":");
-        opt_string(out, self.suggested_category_id.filter(|_| uncategorized));
-        out.extend_from_slice(b",\"suggestion_confidence\":");
+        let suggested = self.suggested_category_id.filter(|_| uncategorized);
+        field(out, "suggested_category_id", suggested);
+        key(out, "suggestion_confidence");
         let confidence = self.suggestion_confidence.filter(|_| uncategorized);
         // serde_json's own float text (and `null` for what JSON cannot hold).
         serde_json::to_writer(&mut *out, &confidence).unwrap_or_default();
-        out.extend_from_slice(b",\"rule_id\":");
-        opt_string(out, self.rule_id);
-        out.extend_from_slice(b",\"created_at\":");
+        field(out, "rule_id", self.rule_id);
+        key(out, "created_at");
         time_json(self.created_at, out);
-        out.extend_from_slice(b",\"updated_at\":");
+        key(out, "updated_at");
         time_json(self.updated_at, out);
         out.push(b'}');
     }
+}
+
+/// `,"name":` (every key after the first; the keys are plain ASCII, nothing to escape).
+fn key(out: &mut Vec<u8>, name: &str) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+}
+
+/// `,"name":` and the text, or `null`.
+fn field(out: &mut Vec<u8>, name: &str, value: Option<&str>) {
+    key(out, name);
+    opt_string(out, value);
 }
 
 /// A JSON string, escaped by serde_json itself (writing into a `Vec` cannot fail).
