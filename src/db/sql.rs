@@ -128,6 +128,20 @@ impl<'a> Sql<'a> {
         self.text.push_str(s);
     }
 
+    /// Appends ` LIMIT n` with the number written into the text, not bound.
+    ///
+    /// Why: with `LIMIT $n` Postgres prices the generic plan of a prepared statement for an
+    /// unknown limit (10 % of the table), never chooses it, and plans the statement again on
+    /// every execution (`pg_prepared_statements`: 10 custom plans, 0 generic after ten reads).
+    /// Written in, a page without other parameters is planned once per connection: the
+    /// transactions page query alone 9.0-11.0k → 13.0-14.6k q/s in pgbench (2026-12-04,
+    /// docs/decisions.md "The transactions page, third profile"). A number, so nothing to
+    /// escape; pages allow at most a few hundred limits, and both statement caches are bounded.
+    pub fn push_limit(&mut self, n: u64) {
+        self.text.push_str(" LIMIT ");
+        self.text.push_str(&n.to_string());
+    }
+
     /// Appends `next` as a further statement (`;`-separated), its `$n` placeholders renumbered
     /// after this one's values. SQLite runs such a batch in one call (sqlx binds `$n` by its
     /// number across all statements), one round trip to the connection's worker thread

@@ -276,14 +276,8 @@ pub async fn list<T: PageRow + From<TxRow> + Send>(
     }
     let dir = if sort.descending() { "DESC" } else { "ASC" };
     let order = format!("ORDER BY {col} {dir}, id {dir}");
-    // The limit is written into the text, not bound: with `LIMIT $n` Postgres prices its
-    // generic plan for an unknown limit (10 % of the table), never prefers it, and plans the
-    // prepared statement again on every read. Written in, a page without a cursor is planned
-    // once per connection: the page query alone 9.0-11.0k → 13.0-14.6k q/s in pgbench
-    // (2026-12-04, docs/decisions.md "The transactions page, third profile"). A number
-    // from our own `u32`, so nothing to escape; at most a few hundred distinct texts, and
-    // both statement caches are bounded.
-    sql.push(&format!(" {order} LIMIT {}", u64::from(limit) + 1));
+    sql.push(&format!(" {order}"));
+    sql.push_limit(u64::from(limit) + 1);
     // Text searches over many rows are not among the quick reads (Postgres's pipelined lanes,
     // SQLite's reads on this thread).
     let quick = if filter.text.is_some() && db.backend() == crate::config::Backend::Postgres {

@@ -171,11 +171,10 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<JobRow>, DbError> {
 
 /// Newest first; `before` is a cursor (job id, UUIDv7).
 ///
-/// Only the filters given are in the SQL, and the limit is written in: with
-/// `($1 IS NULL OR queue = $1) … LIMIT $4` Postgres never prefers the generic plan of the
-/// prepared statement and plans it again on every read (as the transactions page,
-/// `finance/transactions.rs`); the unfiltered page now has no parameters and is planned once
-/// per connection.
+/// Only the filters given are in the SQL and the limit is written in ([`Sql::push_limit`]):
+/// with `($1 IS NULL OR queue = $1) … LIMIT $4` Postgres never prefers the generic plan of
+/// the prepared statement and plans it again on every read; the unfiltered page has no
+/// parameters and is planned once per connection.
 pub async fn list(
     db: &Db,
     queue: Option<&str>,
@@ -194,8 +193,8 @@ pub async fn list(
             sql.push(&format!(" AND {column} {op} {p}"));
         }
     }
-    // A number from our own `u32`: nothing to escape.
-    sql.push(&format!(" ORDER BY id DESC LIMIT {limit}"));
+    sql.push(" ORDER BY id DESC");
+    sql.push_limit(limit.into());
     db.fetch_page(sql).await
 }
 
