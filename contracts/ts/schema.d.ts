@@ -3329,6 +3329,30 @@ export interface operations {
                     "application/json": components["schemas"]["AuditPage"];
                 };
             };
+            /** @description A query parameter is unknown, repeated or of the wrong type; `errors` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "1 field is invalid",
+                     *       "errors": [
+                     *         {
+                     *           "field": "sorted",
+                     *           "message": "unknown field `sorted`, expected one of `principal`, `action`, `outcome`, `trace_id`, `since`, `until`, `limit`, `cursor` (got `date`)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "urn:ai-service:problem:validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Error, as problem details */
             default: {
                 headers: {
@@ -3674,6 +3698,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Account"][];
+                };
+            };
+            /** @description A query parameter is unknown, repeated or of the wrong type; `errors` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "1 field is invalid",
+                     *       "errors": [
+                     *         {
+                     *           "field": "sorted",
+                     *           "message": "unknown field `sorted`, expected `archived` (got `date`)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "urn:ai-service:problem:validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Error, as problem details */
@@ -4722,6 +4770,30 @@ export interface operations {
                     "application/json": components["schemas"]["Import"][];
                 };
             };
+            /** @description A query parameter is unknown, repeated or of the wrong type; `errors` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "1 field is invalid",
+                     *       "errors": [
+                     *         {
+                     *           "field": "sorted",
+                     *           "message": "unknown field `sorted`, expected one of `account_id`, `limit` (got `date`)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "urn:ai-service:problem:validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Error, as problem details */
             default: {
                 headers: {
@@ -4980,6 +5052,30 @@ export interface operations {
                     "application/json": components["schemas"]["CashflowReport"];
                 };
             };
+            /** @description A query parameter is unknown, repeated or of the wrong type; `errors` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "1 field is invalid",
+                     *       "errors": [
+                     *         {
+                     *           "field": "sorted",
+                     *           "message": "unknown field `sorted`, expected one of `from`, `to`, `account_id`, `limit` (got `date`)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "urn:ai-service:problem:validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Error, as problem details */
             default: {
                 headers: {
@@ -5024,6 +5120,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SpendingReport"];
+                };
+            };
+            /** @description A query parameter is unknown, repeated or of the wrong type; `errors` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "1 field is invalid",
+                     *       "errors": [
+                     *         {
+                     *           "field": "sorted",
+                     *           "message": "unknown field `sorted`, expected one of `from`, `to`, `account_id`, `limit` (got `date`)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "urn:ai-service:problem:validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Error, as problem details */
@@ -5143,6 +5263,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CounterpartyReport"];
+                };
+            };
+            /** @description A query parameter is unknown, repeated or of the wrong type; `errors` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "1 field is invalid",
+                     *       "errors": [
+                     *         {
+                     *           "field": "sorted",
+                     *           "message": "unknown field `sorted`, expected one of `from`, `to`, `account_id`, `limit` (got `date`)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "urn:ai-service:problem:validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Error, as problem details */
@@ -5884,6 +6028,30 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["JobPage"];
+                };
+            };
+            /** @description A query parameter is unknown, repeated or of the wrong type; `errors` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "1 field is invalid",
+                     *       "errors": [
+                     *         {
+                     *           "field": "sorted",
+                     *           "message": "unknown field `sorted`, expected one of `queue`, `state`, `limit`, `cursor` (got `date`)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "urn:ai-service:problem:validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Error, as problem details */
@@ -7919,6 +8087,30 @@ export interface operations {
                      *       "status": 404,
                      *       "title": "Not Found",
                      *       "type": "urn:ai-service:problem:not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A query parameter is unknown, repeated or of the wrong type; `errors` names it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "code": "validation_failed",
+                     *       "detail": "1 field is invalid",
+                     *       "errors": [
+                     *         {
+                     *           "field": "sorted",
+                     *           "message": "unknown field `sorted`, expected `limit` (got `date`)"
+                     *         }
+                     *       ],
+                     *       "status": 422,
+                     *       "title": "Unprocessable Entity",
+                     *       "type": "urn:ai-service:problem:validation_failed"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];

@@ -5,6 +5,7 @@
 use super::ctx::Ctx;
 use crate::ai::prompts::PromptInfo;
 use crate::ai::store::{self, UsageLine};
+use crate::api::query::ApiQuery;
 use crate::error::{ApiError, ErrorCode, FieldError};
 use actix_web::{get, post, web};
 use actors::ai::actor::{Ask, GetStatus};
@@ -207,10 +208,7 @@ pub struct UsageReport {
 )]
 #[get("/v1/ai/usage")]
 #[tracing::instrument(skip_all, fields(trace_id = %ctx.trace_id))]
-pub async fn usage(
-    ctx: Ctx,
-    q: web::Query<UsageQuery>,
-) -> Result<web::Json<UsageReport>, ApiError> {
+pub async fn usage(ctx: Ctx, q: ApiQuery<UsageQuery>) -> Result<web::Json<UsageReport>, ApiError> {
     let current = actors::ai::engine::current_month();
     let month = q.into_inner().month.unwrap_or_else(|| current.clone());
     if chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").is_err()

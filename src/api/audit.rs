@@ -1,6 +1,7 @@
 //! `GET /v1/audit`: the audit trail, newest first, filtered and paged by cursor.
 
 use super::ctx::Ctx;
+use crate::api::query::ApiQuery;
 use crate::db::audit::{EventFilter, list};
 use crate::error::{ApiError, FieldError};
 use actix_web::{get, web};
@@ -60,7 +61,7 @@ pub struct AuditPage {
 #[tracing::instrument(skip_all, fields(trace_id = %ctx.trace_id))]
 pub async fn list_events(
     ctx: Ctx,
-    q: web::Query<AuditQuery>,
+    q: ApiQuery<AuditQuery>,
 ) -> Result<web::Json<AuditPage>, ApiError> {
     let q = q.into_inner();
     let limit = q.limit.unwrap_or(50);

@@ -1,7 +1,7 @@
 //! The OpenAPI root document and the parts added after routes are collected.
 
 use crate::auth::policy::{Access, access_for};
-use crate::error::{ErrorCode, FieldError, PROBLEM_CONTENT_TYPE, Problem};
+use crate::error::{ApiError, ErrorCode, FieldError, PROBLEM_CONTENT_TYPE, Problem};
 use actix_web::http::StatusCode;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::SecurityRequirement;
@@ -68,6 +68,7 @@ pub(super) fn finish(spec: &mut OpenApi) {
                 .responses
                 .entry("default".to_owned())
                 .or_insert_with(|| problem.clone().into());
+            query_validation_response(op);
             problem_responses(op);
             body_limit_response(op);
             declare_access(method, path, op);
@@ -119,10 +120,52 @@ fn problem_responses(op: &mut Operation) {
         }
         if let Some(content) = response.content.get_mut(PROBLEM_CONTENT_TYPE)
             && is_problem(content)
+            && content.example.is_none()
         {
             content.example = serde_json::to_value(example_problem(status)).ok();
         }
     }
+}
+
+/// Every operation with query parameters answers 422 naming a parameter that is unknown,
+/// repeated or of the wrong type ([`crate::api::query::ApiQuery`]); declared unless the
+/// operation declares its own 422.
+fn query_validation_response(op: &mut Operation) {
+    let names: Vec<String> = op
+        .parameters
+        .iter()
+        .flatten()
+        .filter(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Query)
+        .map(|p| format!("`{}`", p.name))
+        .collect();
+    if names.is_empty() || op.responses.responses.contains_key("422") {
+        return;
+    }
+    // What the server answers to `?sorted=date` on this operation (serde's wording).
+    let expected = match names.as_slice() {
+        [one] => format!("expected {one}"),
+        many => format!("expected one of {}", many.join(", ")),
+    };
+    let example = ApiError::Validation(vec![FieldError::new(
+        "sorted",
+        format!("unknown field `sorted`, {expected} (got `date`)"),
+    )])
+    .problem();
+    let response = ResponseBuilder::new()
+        .description(
+            "A query parameter is unknown, repeated or of the wrong type; `errors` names it",
+        )
+        .content(
+            PROBLEM_CONTENT_TYPE,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .example(serde_json::to_value(example).ok())
+                .build(),
+        )
+        .build();
+    op.responses
+        .responses
+        .insert("422".to_owned(), response.into());
 }
 
 /// Every operation that takes a JSON body answers 413 past `server.json_limit_bytes`
@@ -158,7 +201,7 @@ fn body_limit_response(op: &mut Operation) {
 fn example_problem(status: StatusCode) -> Problem {
     let code = ErrorCode::for_status(status);
     let detail = match code {
-        ErrorCode::BadRequest => "query string: unknown field `sorted`",
+        ErrorCode::BadRequest => "incomplete form",
         ErrorCode::MalformedJson => "the body is not valid JSON: EOF while parsing an object",
         ErrorCode::ValidationFailed => "1 field is invalid",
         ErrorCode::Unauthorized => "send `Authorization: Bearer <token>` or `X-Api-Key`",

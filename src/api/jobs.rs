@@ -2,6 +2,7 @@
 
 use super::ctx::Ctx;
 use crate::api::present::{time, time_opt};
+use crate::api::query::ApiQuery;
 use crate::error::{ApiError, FieldError};
 use crate::jobs::store::{self, JobRow};
 use actix_web::{HttpResponse, delete, get, post, web};
@@ -100,7 +101,7 @@ pub(crate) const STATES: [&str; 7] = [
 /// List jobs, newest first.
 #[utoipa::path(tag = "jobs", params(JobQuery), responses((status = 200, description = "A page of jobs", body = JobPage)))]
 #[get("/v1/jobs")]
-pub async fn list_jobs(ctx: Ctx, q: web::Query<JobQuery>) -> Result<web::Json<JobPage>, ApiError> {
+pub async fn list_jobs(ctx: Ctx, q: ApiQuery<JobQuery>) -> Result<web::Json<JobPage>, ApiError> {
     let q = q.into_inner();
     let limit = q.limit.unwrap_or(50);
     let mut errors = Vec::new();

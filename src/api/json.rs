@@ -139,10 +139,10 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// For "missing field `x`" serde reports the parent's path (for an unknown field the path
+/// For "missing field `x`" (and "duplicate field `x`") serde reports the parent's path (for an unknown field the path
 /// already ends in it); the client wants the field itself.
-fn field_name(path: &str, message: &str) -> String {
-    let named = ["missing field `", "unknown field `"]
+pub(crate) fn field_name(path: &str, message: &str) -> String {
+    let named = ["missing field `", "unknown field `", "duplicate field `"]
         .iter()
         .find_map(|p| message.strip_prefix(p))
         .and_then(|rest| rest.split('`').next());
@@ -196,6 +196,7 @@ mod tests {
             field_of(r#"{"name":"a","legs":[{"price":1,"qty":2}]}"#).0,
             "legs[0].qty"
         );
+        assert_eq!(field_of(r#"{"name":"a","name":"b","legs":[]}"#).0, "name");
     }
 
     #[test]

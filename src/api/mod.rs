@@ -40,6 +40,7 @@ pub mod meta;
 pub mod png;
 pub mod present;
 pub mod problems;
+pub mod query;
 pub mod schedules;
 pub mod schema;
 pub mod settings;

@@ -79,13 +79,10 @@ pub fn method_not_allowed(
     res
 }
 
-/// Query-string and path extractor failures name what was wrong.
+/// Path extractor failures name what was wrong. (Query strings are read by
+/// [`super::query::ApiQuery`], which names the parameter.)
 pub fn extractor_configs(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
-        web::QueryConfig::default()
-            .error_handler(|err, _| ApiError::BadRequest(format!("query string: {err}")).into()),
-    )
-    .app_data(
         web::PathConfig::default()
             .error_handler(|err, _| ApiError::BadRequest(format!("path parameter: {err}")).into()),
     );

@@ -435,7 +435,7 @@ mod tests {
             Sql::new("INSERT INTO t (n, s) VALUES ($1, 'dup')").bind(1_i64),
         ];
         let failed = db.write(&batch).expect_err("a duplicate key");
-        assert!(is_constraint(&failed));
+        assert!(is_constraint(&failed), "{failed:?}");
         assert!(matches!(db.write_batch(&batch), Inline::Offload));
         assert_eq!(
             count(&path),

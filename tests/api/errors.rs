@@ -321,3 +321,83 @@ async fn json_bodies_over_the_limit_are_413_naming_it() {
     assert_eq!(res.status(), 401);
     app.stop().await;
 }
+
+/// A query parameter of the wrong type, unknown or repeated is a 422 naming it, on every
+/// route that reads a query string (`web::Query` answered 400 "invalid digit found in
+/// string", naming nothing). The routes come from the spec, so a new one is covered.
+#[actix_web::test]
+async fn bad_query_parameters_are_422_naming_the_parameter() {
+    let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    let admin = app.token_for("admin").await;
+    let spec: Value = serde_json::from_str(&ai_service::api::openapi_json()).expect("spec");
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        let Some(op) = item.get("get") else { continue };
+        let params = op["parameters"].as_array().cloned().unwrap_or_default();
+        if path.contains('{') || !params.iter().any(|p| p["in"] == "query") {
+            continue;
+        }
+        assert!(op["responses"]["422"].is_object(), "{path} declares no 422");
+        let res = app
+            .call(
+                "GET",
+                &format!("{path}?no_such_param=1"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), 422, "{path}");
+        assert_eq!(res.headers()["content-type"], PROBLEM, "{path}");
+        let body: Value = res.json().await.expect("json");
+        assert_problem(&body, 422, "validation_failed");
+        assert_eq!(
+            body["errors"][0]["field"], "no_such_param",
+            "{path}: {body}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} routes with query parameters");
+
+    for (query, field) in [
+        ("limit=abc", "limit"),
+        ("limit=-1", "limit"),
+        ("uncategorized=yes", "uncategorized"),
+        ("limit=5&limit=6", "limit"),
+    ] {
+        let res = app
+            .call(
+                "GET",
+                &format!("/v1/financial/transactions?{query}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), 422, "{query}");
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(body["errors"][0]["field"], field, "{query}: {body}");
+    }
+    let res = app
+        .call("GET", "/v1/jobs?limit=abc", Some(&admin), None)
+        .await;
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["errors"][0]["field"], "limit", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`abc`")),
+        "{body}"
+    );
+    // Still fine: encoded values and no query at all.
+    let ok = app
+        .call(
+            "GET",
+            "/v1/financial/transactions?q=caf%C3%A9+bar&limit=5",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(ok.status(), 200);
+    let ok = app.call("GET", "/v1/jobs", Some(&admin), None).await;
+    assert_eq!(ok.status(), 200);
+    app.stop().await;
+}

@@ -3,6 +3,7 @@
 use super::dto::{self, Account, AccountInput, JobAccepted};
 use crate::api::ctx::Ctx;
 use crate::api::json::ApiJson;
+use crate::api::query::ApiQuery;
 use crate::error::{ApiError, FieldError};
 use crate::finance::accounts::{self, AccountRow, TYPES};
 use crate::finance::jobs::{SyncBank, SyncBankPayload};
@@ -116,7 +117,7 @@ pub struct AccountQuery {
 #[tracing::instrument(skip_all)]
 pub async fn list_accounts(
     ctx: Ctx,
-    q: web::Query<AccountQuery>,
+    q: ApiQuery<AccountQuery>,
 ) -> Result<web::Json<Vec<Account>>, ApiError> {
     let db = ctx.db()?;
     let mut out = Vec::new();

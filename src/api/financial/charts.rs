@@ -4,10 +4,11 @@ use super::dto;
 use super::reports::checked_range;
 use crate::api::ctx::Ctx;
 use crate::api::png;
+use crate::api::query::ApiQuery;
 use crate::charts;
 use crate::error::ApiError;
 use crate::finance::spending_totals;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -36,7 +37,7 @@ pub struct SpendingChartQuery {
 #[tracing::instrument(skip_all)]
 pub async fn spending_png(
     ctx: Ctx,
-    q: web::Query<SpendingChartQuery>,
+    q: ApiQuery<SpendingChartQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let mut errors = Vec::new();
     let range = checked_range(&q.from, &q.to, &q.account_id, &mut errors);

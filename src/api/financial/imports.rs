@@ -2,6 +2,7 @@
 
 use super::dto::{Import, ImportAccepted, ImportForm};
 use crate::api::ctx::Ctx;
+use crate::api::query::ApiQuery;
 use crate::db::Db;
 use crate::error::{ApiError, FieldError};
 use crate::finance::accounts::{self, AccountRow};
@@ -268,7 +269,7 @@ pub struct ImportQuery {
 #[get("/v1/financial/imports")]
 pub async fn list_imports(
     ctx: Ctx,
-    q: web::Query<ImportQuery>,
+    q: ApiQuery<ImportQuery>,
 ) -> Result<web::Json<Vec<Import>>, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {

@@ -4,6 +4,7 @@
 
 use super::dto;
 use crate::api::ctx::Ctx;
+use crate::api::query::ApiQuery;
 use crate::error::{ApiError, FieldError};
 use crate::finance::money::from_e4;
 use crate::finance::reports::{self, Range};
@@ -94,7 +95,7 @@ pub struct SpendingReport {
 #[tracing::instrument(skip_all)]
 pub async fn spending(
     ctx: Ctx,
-    q: web::Query<ReportQuery>,
+    q: ApiQuery<ReportQuery>,
 ) -> Result<web::Json<SpendingReport>, ApiError> {
     let r = range(&q)?;
     let db = ctx.db()?;
@@ -149,7 +150,7 @@ pub struct CashflowReport {
 #[tracing::instrument(skip_all)]
 pub async fn cashflow(
     ctx: Ctx,
-    q: web::Query<ReportQuery>,
+    q: ApiQuery<ReportQuery>,
 ) -> Result<web::Json<CashflowReport>, ApiError> {
     let r = range(&q)?;
     let rows = reports::cashflow(&ctx.db()?, &r).await?;
@@ -195,7 +196,7 @@ pub struct BalanceReport {
 #[tracing::instrument(skip_all)]
 pub async fn balance(
     ctx: Ctx,
-    q: web::Query<ReportQuery>,
+    q: ApiQuery<ReportQuery>,
 ) -> Result<web::Json<BalanceReport>, ApiError> {
     let r = range(&q)?;
     let Some(account_id) = &r.account_id else {
@@ -252,7 +253,7 @@ pub struct CounterpartyReport {
 #[tracing::instrument(skip_all)]
 pub async fn top_counterparties(
     ctx: Ctx,
-    q: web::Query<ReportQuery>,
+    q: ApiQuery<ReportQuery>,
 ) -> Result<web::Json<CounterpartyReport>, ApiError> {
     let r = range(&q)?;
     let limit = q.limit.unwrap_or(10);

@@ -5,6 +5,7 @@ use super::dto::{self, Transaction, TransactionInput, TransactionPage, Transacti
 use super::tx_json::{self, TxJson};
 use crate::api::ctx::Ctx;
 use crate::api::json::ApiJson;
+use crate::api::query::ApiQuery;
 use crate::db::Db;
 use crate::error::{ApiError, FieldError};
 use crate::finance::accounts::{self, AccountRow};
@@ -70,7 +71,7 @@ fn decode(s: &str) -> Option<Cursor> {
 #[utoipa::path(tag = "financial", params(TxQuery), responses((status = 200, description = "A page", body = TransactionPage), (status = 422, description = "Bad filter", body = crate::error::Problem)))]
 #[get("/v1/financial/transactions")]
 #[tracing::instrument(skip_all)]
-pub async fn list_transactions(ctx: Ctx, q: web::Query<TxQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn list_transactions(ctx: Ctx, q: ApiQuery<TxQuery>) -> Result<HttpResponse, ApiError> {
     let q = q.into_inner();
     let mut errors = Vec::new();
     for (field, v) in [("from", &q.from), ("to", &q.to)] {

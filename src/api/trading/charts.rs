@@ -2,10 +2,11 @@
 
 use crate::api::ctx::Ctx;
 use crate::api::png;
+use crate::api::query::ApiQuery;
 use crate::charts;
 use crate::error::{ApiError, FieldError};
 use crate::trading::pnl_history::{self, PnlWindow};
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -73,7 +74,7 @@ fn quote_currency(v: &str, errors: &mut Vec<FieldError>) {
     (status = 422, description = "A query field is invalid", body = crate::error::Problem)))]
 #[get("/v1/trading/pnl.png")]
 #[tracing::instrument(skip_all, fields(strategy = ?q.strategy_id))]
-pub async fn pnl_png(ctx: Ctx, q: web::Query<PnlChartQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn pnl_png(ctx: Ctx, q: ApiQuery<PnlChartQuery>) -> Result<HttpResponse, ApiError> {
     let mut errors = Vec::new();
     let from = q
         .from

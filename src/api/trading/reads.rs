@@ -2,6 +2,7 @@
 
 use super::dto::{self, Balance, Connector, Order, PnlReport, StrategyPnl};
 use crate::api::ctx::Ctx;
+use crate::api::query::ApiQuery;
 use crate::error::ApiError;
 use crate::trading::reconcile::Reconciler;
 use crate::trading::store::{order_rows, position_rows};
@@ -123,7 +124,7 @@ pub struct OrdersQuery {
 pub async fn list_orders(
     ctx: Ctx,
     id: web::Path<String>,
-    query: web::Query<OrdersQuery>,
+    query: ApiQuery<OrdersQuery>,
 ) -> Result<web::Json<Vec<Order>>, ApiError> {
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
