@@ -22,8 +22,9 @@
 //!   (`finance::transactions::list`); a read on a lane ends after `database.
 //!   acquire_timeout_secs` (`statement_timeout`) and is read through the pool; with more than
 //!   one lane (`database.page_lanes`) each read takes the one with the fewest reads in flight.
-//!   A read runs in a task of its own that counts it in flight until Postgres has answered,
-//!   so a read whose request was dropped still steers the next reads to other lanes.
+//!   There a read runs in a task of its own that counts it in flight until Postgres has
+//!   answered, so a read whose request was dropped still steers the next reads to other
+//!   lanes; with one lane (the default) it runs in the request's task.
 //! - **Failure**: any failure (no connection, a closed one, an error) answers `None`, and the
 //!   read runs on the sqlx pool, so the error a caller sees is the pool's, mapped as always.
 //!   A lane that could not connect is not tried again for [`RETRY_AFTER`].
@@ -187,15 +188,19 @@ impl PgPipe {
             return Ok(None);
         };
         let statement = lane.statement(sql).await?;
-        let args: Vec<Arg<'static>> = sql.args.iter().map(owned).collect();
-        let query = tokio::spawn(async move {
+        let rows = if self.lanes.len() == 1 {
+            // One lane: nothing to steer, so the read runs in the request's own task, without
+            // a spawn and its wake-ups per page.
             let _busy = busy;
-            let args: Vec<PgArg<'_, '_>> = args.iter().map(PgArg).collect();
-            let params: Vec<&(dyn ToSql + Sync)> =
-                args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
-            lane.client.query(&statement, &params).await
-        });
-        let rows = query.await??;
+            query(&lane.client, &statement, &sql.args).await?
+        } else {
+            let args: Vec<Arg<'static>> = sql.args.iter().map(owned).collect();
+            tokio::spawn(async move {
+                let _busy = busy;
+                query(&lane.client, &statement, &args).await
+            })
+            .await??
+        };
         Ok(Some(rows.iter().map(T::read).collect::<Result<_, _>>()?))
     }
 
@@ -303,6 +308,16 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
+}
+
+async fn query(
+    client: &Client,
+    statement: &Statement,
+    args: &[Arg<'_>],
+) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+    let args: Vec<PgArg<'_, '_>> = args.iter().map(PgArg).collect();
+    let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+    client.query(statement, &params).await
 }
 
 fn owned(arg: &Arg<'_>) -> Arg<'static> {
