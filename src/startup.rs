@@ -426,6 +426,8 @@ fn http_server(
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            // Per worker: created in this factory, which runs once per worker.
+            .app_data(crate::http::StaticRoutes::default())
             .configure(api::json::body_limit(json_limit))
             .configure(api::problems::extractor_configs)
             // The plain route list: the OpenAPI document is built once, above, not per worker.

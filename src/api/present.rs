@@ -160,6 +160,37 @@ fn minor_units(currency: &str) -> u32 {
 /// `Decimal` per row was 2.4 % of the service's CPU on the transactions page (perf,
 /// 2026-12-04).
 fn padded(stored: &str, minor: u32) -> Option<String> {
+    let (pad, point) = padding(stored, minor)?;
+    let mut shown = String::with_capacity(stored.len() + pad + 1);
+    shown.push_str(stored);
+    if point {
+        shown.push('.');
+    }
+    shown.extend(std::iter::repeat_n('0', pad));
+    Some(shown)
+}
+
+/// [`money_text`] as a JSON string into `out`; in the usual case (a normalised amount) with
+/// no allocation (a `String` per row of the transactions page before).
+pub fn money_json(stored: &str, currency: &str, out: &mut Vec<u8>) {
+    match padding(stored, minor_units(currency)) {
+        // Digits, `-` and `.`: nothing to escape.
+        Some((pad, point)) => {
+            out.push(b'"');
+            out.extend_from_slice(stored.as_bytes());
+            if point {
+                out.push(b'.');
+            }
+            out.extend(std::iter::repeat_n(b'0', pad));
+            out.push(b'"');
+        }
+        None => serde_json::to_writer(out, &money_text(stored, currency)).unwrap_or_default(),
+    }
+}
+
+/// How [`padded`] shows `stored`: the zeros to append and whether a point goes before them;
+/// `None` when `stored` is not in the normalised form.
+fn padding(stored: &str, minor: u32) -> Option<(usize, bool)> {
     let unsigned = stored.strip_prefix('-').unwrap_or(stored);
     let (int, fraction) = match unsigned.split_once('.') {
         Some((int, fraction)) => (int, Some(fraction)),
@@ -177,15 +208,7 @@ fn padded(stored: &str, minor: u32) -> Option<String> {
     }
     let have = fraction.map_or(0, str::len);
     let pad = usize::try_from(minor).ok()?.saturating_sub(have);
-    let mut shown = String::with_capacity(stored.len() + pad + 1);
-    shown.push_str(stored);
-    if pad > 0 {
-        if fraction.is_none() {
-            shown.push('.');
-        }
-        shown.extend(std::iter::repeat_n('0', pad));
-    }
-    Some(shown)
+    Some((pad, pad > 0 && fraction.is_none()))
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ on_both_backends!(
     every_format_imports_once_and_twins_stay_two,
     bad_files_import_nothing_unless_skipping,
     rules_then_model_categorize_and_user_locks_win,
-    reports_match_hand_computed_numbers
+    reports_match_hand_computed_numbers,
+    a_slow_text_search_reads_every_column_the_quick_path_skips
 );
 
 const FIXTURES: &str = concat!(
@@ -896,5 +897,68 @@ async fn a_corrupt_row_fails_its_page_only() {
     let rest = txs(&app, &token, "to=2026-01-01").await;
     assert_eq!(rest.len(), 1);
     assert_eq!(rest[0]["description"], "old");
+    app.stop().await;
+}
+
+/// The page's quick read selects `NULL` for the columns it does not show (`SHOWN_COLUMNS`);
+/// a search too slow for the quick paths (SQLite's read on the request's thread gives up
+/// after its budget; Postgres text searches use the pool) reads whole rows again. Over 20k
+/// imported-looking rows (a dedupe key, an automatic category) both paths give what the
+/// single read gives.
+async fn a_slow_text_search_reads_every_column_the_quick_path_skips(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let token = app.token_for("trader").await;
+    let acc = account(&app, &token, "Main", "EUR").await;
+    let url = app.db.as_ref().expect("db").url().to_owned();
+    let db = ai_service::db::Db::connect(&crate::helpers::test_settings(&url).database)
+        .await
+        .expect("connect");
+    let rows = match backend {
+        Backend::Sqlite => {
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
+            SELECT i FROM n"
+        }
+        Backend::Postgres => "SELECT i FROM generate_series(1, 20000) AS i",
+    };
+    let insert = format!(
+        "INSERT INTO fin_transactions (id, account_id, booked_date, amount, amount_e4, currency, \
+         description, search, dedupe_key, status, category_locked, auto_tier, created_at, updated_at) \
+         SELECT 'tx' || i, $1, '2026-02-0' || (i % 9 + 1), '-1.5', -15000, 'EUR', \
+         CASE WHEN i % 5000 = 0 THEN 'Needle ' || i ELSE 'Hay ' || i END, \
+         CASE WHEN i % 5000 = 0 THEN 'needle ' || i ELSE 'hay ' || i END, \
+         'h:' || i, 'booked', {no}, 'model', 0, 0 FROM ({rows}) AS r",
+        no = if backend == Backend::Sqlite {
+            "0"
+        } else {
+            "FALSE"
+        },
+    );
+    db.execute(ai_service::db::Sql::new(insert).bind(acc.as_str()))
+        .await
+        .expect("seed");
+    db.close().await;
+    let found = txs(&app, &token, "q=needle").await;
+    assert_eq!(found.len(), 4, "{found:#?}");
+    for item in &found {
+        let id = item["id"].as_str().expect("id");
+        let one = get(&app, &token, &format!("/v1/financial/transactions/{id}")).await;
+        assert_eq!(item, &one);
+    }
+    // And the quick path over the same rows.
+    let page = get(&app, &token, "/v1/financial/transactions?limit=20").await;
+    for item in page["items"].as_array().expect("items").clone() {
+        let id = item["id"].as_str().expect("id");
+        let one = get(&app, &token, &format!("/v1/financial/transactions/{id}")).await;
+        assert_eq!(item, one);
+    }
+    if backend == Backend::Sqlite {
+        let metrics = app.get("/metrics").await.text().await.expect("metrics");
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l.starts_with("db_inline_reads_total{outcome=\"offloaded\"}")),
+            "the search ran on the request's thread, not the slow path:\n{metrics}"
+        );
+    }
     app.stop().await;
 }
