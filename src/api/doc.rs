@@ -151,10 +151,18 @@ fn query_validation_response(op: &mut Operation) {
         format!("unknown field `sorted`, {expected} (got `date`)"),
     )])
     .problem();
+    declare_problem(
+        op,
+        "422",
+        "A query parameter is unknown, repeated or of the wrong type; `errors` names it",
+        &example,
+    );
+}
+
+/// Declares the `status` response of `op` as a problem, with `example`.
+fn declare_problem(op: &mut Operation, status: &str, description: &str, example: &Problem) {
     let response = ResponseBuilder::new()
-        .description(
-            "A query parameter is unknown, repeated or of the wrong type; `errors` names it",
-        )
+        .description(description)
         .content(
             PROBLEM_CONTENT_TYPE,
             ContentBuilder::new()
@@ -165,7 +173,7 @@ fn query_validation_response(op: &mut Operation) {
         .build();
     op.responses
         .responses
-        .insert("422".to_owned(), response.into());
+        .insert(status.to_owned(), response.into());
 }
 
 /// Every operation that takes a JSON body answers 413 past `server.json_limit_bytes`
@@ -180,21 +188,14 @@ fn body_limit_response(op: &mut Operation) {
     }
     let default_limit = crate::config::Settings::default().server.json_limit_bytes;
     let example = crate::api::json::too_large(Some(default_limit)).problem();
-    let response = ResponseBuilder::new()
-        .description(format!(
+    declare_problem(
+        op,
+        "413",
+        &format!(
             "The body is longer than `server.json_limit_bytes` ({default_limit} bytes by default)"
-        ))
-        .content(
-            PROBLEM_CONTENT_TYPE,
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("Problem")))
-                .example(serde_json::to_value(example).ok())
-                .build(),
-        )
-        .build();
-    op.responses
-        .responses
-        .insert("413".to_owned(), response.into());
+        ),
+        &example,
+    );
 }
 
 /// A realistic body for `status`, with the code the server uses for it.
