@@ -243,6 +243,14 @@ impl ToolExecutor for FinanceTools {
                 }
             }
             "search_transactions" => {
+                if text(args, "text")
+                    .is_some_and(|t| t.chars().count() > transactions::MAX_SEARCH_CHARS)
+                {
+                    return Err(format!(
+                        "`text` is longer than {} characters",
+                        transactions::MAX_SEARCH_CHARS
+                    ));
+                }
                 let filter = transactions::Filter {
                     text: text(args, "text"),
                     from: date(args, "from")?,

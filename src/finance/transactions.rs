@@ -257,6 +257,11 @@ impl Filter {
     }
 }
 
+/// The longest text search (characters). Why a bound: SQLite refuses a `LIKE` pattern over
+/// 50,000 bytes ("LIKE or GLOB pattern too complex"), which a 60k-character `q` turned into a
+/// 500 (2026-12-04); a description holds at most 500 characters.
+pub const MAX_SEARCH_CHARS: usize = 500;
+
 /// One page: up to `limit` rows after `cursor`, plus whether more follow. Keyset pagination
 /// on (sort key, id): stable while rows are added or edited elsewhere.
 #[tracing::instrument(skip_all)]

@@ -376,6 +376,21 @@ async fn bad_query_parameters_are_422_naming_the_parameter() {
         let body: Value = res.json().await.expect("json");
         assert_eq!(body["errors"][0]["field"], field, "{query}: {body}");
     }
+    // A search longer than SQLite takes as a LIKE pattern was a 500.
+    let long = format!("/v1/financial/transactions?q={}", "a".repeat(60_000));
+    let res = app.call("GET", &long, Some(&admin), None).await;
+    assert_eq!(res.status(), 422);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["errors"][0]["field"], "q", "{body}");
+    let q = spec["paths"]["/v1/financial/transactions"]["get"]["parameters"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == "q"))
+        .expect("the q parameter");
+    assert_eq!(
+        q["schema"]["maxLength"],
+        ai_service::finance::transactions::MAX_SEARCH_CHARS,
+        "the spec states the bound: {q}"
+    );
     let res = app
         .call("GET", "/v1/jobs?limit=abc", Some(&admin), None)
         .await;

@@ -36,6 +36,7 @@ pub struct TxQuery {
     /// Only transactions without a category.
     pub uncategorized: Option<bool>,
     /// Text in description, counterparty or notes (case-insensitive).
+    #[param(max_length = 500)]
     pub q: Option<String>,
     /// Signed decimal bounds, inclusive.
     pub min_amount: Option<String>,
@@ -101,6 +102,15 @@ pub async fn list_transactions(ctx: Ctx, q: ApiQuery<TxQuery>) -> Result<HttpRes
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         errors.push(FieldError::new("limit", "between 1 and 500"));
+    }
+    if q.q
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > transactions::MAX_SEARCH_CHARS)
+    {
+        errors.push(FieldError::new(
+            "q",
+            format!("at most {} characters", transactions::MAX_SEARCH_CHARS),
+        ));
     }
     if let Some(s) = &q.status
         && TxStatus::parse(s).is_none()
