@@ -243,9 +243,7 @@ impl ToolExecutor for FinanceTools {
                 }
             }
             "search_transactions" => {
-                if text(args, "text")
-                    .is_some_and(|t| t.chars().count() > transactions::MAX_SEARCH_CHARS)
-                {
+                if text(args, "text").is_some_and(|t| !transactions::searchable(&t)) {
                     return Err(format!(
                         "`text` is longer than {} characters",
                         transactions::MAX_SEARCH_CHARS

@@ -120,7 +120,7 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         match inner.classify() {
             serde_json::error::Category::Data => {
                 let message = strip_position(&inner.to_string());
-                let field = field_name(&path, &message);
+                let field = field_name(&path, &message, "(body)");
                 ApiError::Validation(vec![FieldError::new(field, message)])
             }
             _ => ApiError::MalformedJson {
@@ -139,9 +139,10 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// For "missing field `x`" (and "duplicate field `x`") serde reports the parent's path (for an unknown field the path
-/// already ends in it); the client wants the field itself.
-pub(crate) fn field_name(path: &str, message: &str) -> String {
+/// For "missing field `x`" (and "duplicate field `x`") serde reports the parent's path (for an
+/// unknown field the path already ends in it); the client wants the field itself. `whole`
+/// names the input itself (`(body)`, `(query)`) when no field is to blame.
+pub(crate) fn field_name(path: &str, message: &str, whole: &str) -> String {
     let named = ["missing field `", "unknown field `", "duplicate field `"]
         .iter()
         .find_map(|p| message.strip_prefix(p))
@@ -150,7 +151,7 @@ pub(crate) fn field_name(path: &str, message: &str) -> String {
         (p, Some(name)) if p == name || p.ends_with(&format!(".{name}")) => p.to_owned(),
         (".", Some(name)) => name.to_owned(),
         (parent, Some(name)) => format!("{parent}.{name}"),
-        (".", None) => "(body)".to_owned(),
+        (".", None) => whole.to_owned(),
         (p, None) => p.to_owned(),
     }
 }

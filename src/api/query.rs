@@ -43,12 +43,7 @@ pub fn parse<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|err| {
         let path = err.path().to_string();
         let message = err.into_inner().to_string();
-        let field = super::json::field_name(&path, &message);
-        let field = if field == "(body)" {
-            "(query)".to_owned()
-        } else {
-            field
-        };
+        let field = super::json::field_name(&path, &message, "(query)");
         let message = match value_of(query, &field) {
             Some(value) => format!("{message} (got `{}`)", clip(&value)),
             None => message,

@@ -262,6 +262,11 @@ impl Filter {
 /// 500 (2026-12-04); a description holds at most 500 characters.
 pub const MAX_SEARCH_CHARS: usize = 500;
 
+/// Whether `text` is short enough to search for ([`MAX_SEARCH_CHARS`]).
+pub fn searchable(text: &str) -> bool {
+    text.chars().count() <= MAX_SEARCH_CHARS
+}
+
 /// One page: up to `limit` rows after `cursor`, plus whether more follow. Keyset pagination
 /// on (sort key, id): stable while rows are added or edited elsewhere.
 #[tracing::instrument(skip_all)]

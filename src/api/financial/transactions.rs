@@ -103,10 +103,7 @@ pub async fn list_transactions(ctx: Ctx, q: ApiQuery<TxQuery>) -> Result<HttpRes
     if !(1..=500).contains(&limit) {
         errors.push(FieldError::new("limit", "between 1 and 500"));
     }
-    if q.q
-        .as_ref()
-        .is_some_and(|t| t.chars().count() > transactions::MAX_SEARCH_CHARS)
-    {
+    if q.q.as_deref().is_some_and(|t| !transactions::searchable(t)) {
         errors.push(FieldError::new(
             "q",
             format!("at most {} characters", transactions::MAX_SEARCH_CHARS),
