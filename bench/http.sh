@@ -5,6 +5,7 @@
 # (-t2 -c64, DURATION s, default 8) on each row, SQLite then Postgres, printing req/s, p99 and
 # the ratio to hello world. Rate limits are off for the run. ROUNDS=n repeats the table n
 # times per backend, each round with its own hello-world figure (the machine is shared).
+# The service runs at its default log level (SERVICE_LOG=warn: RUST_LOG for the service).
 # Targets (issue 16): categories (JWT and API key) and /v1/jobs >= 25 % of hello with
 # p99 <= 10 ms; the transactions page >= 10 % with p99 <= 15 ms.
 #   bench/http.sh [postgres://postgres@127.0.0.1:5432/postgres]
@@ -41,13 +42,29 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
 
-# run NAME URL [wrk args...]: one wrk run; prints a row and sets $rps.
+# CPU ticks (user + system) of process $1; of every backend serving database $1 (Postgres).
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() {
+    local sum=0 p
+    for p in $(pgrep -f "postgres: .* $1 " || true); do sum=$((sum + $(ticks "$p"))); done
+    echo "$sum"
+}
+
+# run NAME URL [wrk args...]: one wrk run; prints a row and sets $rps. The CPU columns are
+# what the process under test ($cpu_pid) and its Postgres backends ($cpu_db) spent per
+# request: unlike the ratio, they do not move with what hello world gets from this machine.
 hello_rps=""
+cpu_pid=""
+cpu_db=""
 run() {
     local name="$1" url="$2"
     shift 2
-    local out
+    local out s0 s1 p0=0 p1=0
+    s0="$(ticks "$cpu_pid")"
+    [[ -n "$cpu_db" ]] && p0="$(pg_ticks "$cpu_db")"
     out="$(wrk -t2 -c64 -d"${duration}s" --latency "$@" "$url")"
+    s1="$(ticks "$cpu_pid")"
+    [[ -n "$cpu_db" ]] && p1="$(pg_ticks "$cpu_db")"
     local non2xx
     non2xx="$(awk '/Non-2xx/ {print $NF}' <<<"$out")"
     rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
@@ -55,16 +72,26 @@ run() {
     p99="$(awk '$1 == "99%" {print $2}' <<<"$out")"
     local ratio="-"
     [[ -n "$hello_rps" ]] && ratio="$(awk -v a="$rps" -v b="$hello_rps" 'BEGIN { printf "%.1f %%", 100 * a / b }')"
-    printf '%-44s %10.0f req/s  p99 %8s  %8s of hello%s\n' "$name" "$rps" "$p99" "$ratio" \
+    local cpu
+    cpu="$(awk -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v r="$rps" -v d="$duration" -v hz="$hz" -v db="$cpu_db" \
+        'BEGIN { n = r * d; printf "cpu/req %6.1f us", 1e6 * s / hz / n; if (db != "") printf " + pg %6.1f us", 1e6 * p / hz / n }')"
+    printf '%-44s %10.0f req/s  p99 %8s  %8s of hello  %s%s\n' "$name" "$rps" "$p99" "$ratio" "$cpu" \
         "${non2xx:+  (NON-2XX: $non2xx)}"
 }
+hz="$(getconf CLK_TCK)"
 
 hello_port="$(free_port)"
 "$hello" "127.0.0.1:$hello_port" >/dev/null 2>&1 &
-pids+=($!)
+hello_pid=$!
+pids+=("$hello_pid")
 until curl -fs -o /dev/null "http://127.0.0.1:$hello_port/"; do sleep 0.05; done
-run "hello world (actix-web GET /)" "http://127.0.0.1:$hello_port/"
-hello_rps="$rps"
+# hello NAME: hello world's row (its CPU is hello's own), and the figure ratios are of.
+hello() {
+    hello_rps=""
+    cpu_pid="$hello_pid" cpu_db="" run "$1" "http://127.0.0.1:$hello_port/"
+    hello_rps="$rps"
+}
+hello "hello world (actix-web GET /)"
 
 seed_sql_sqlite() {
     cat <<SQL
@@ -93,7 +120,11 @@ bench_backend() {
     mkdir -p "$dir"
     local port
     port="$(free_port)"
-    (cd "$dir" && DATABASE_URL="$url" PORT="$port" RUST_LOG=warn \
+    # The service logs as it would for a user (default level: an access-log line per request,
+    # into service.log) unless SERVICE_LOG sets RUST_LOG; errors capture no backtraces, as in
+    # the container.
+    (cd "$dir" && unset RUST_LOG && { [[ -z "${SERVICE_LOG:-}" ]] || export RUST_LOG="$SERVICE_LOG"; } &&
+        DATABASE_URL="$url" PORT="$port" RUST_LIB_BACKTRACE=0 \
         APP__RATE_LIMIT__PER_IP_PER_MINUTE=0 APP__RATE_LIMIT__PER_CREDENTIAL_PER_MINUTE=0 \
         APP__RATE_LIMIT__LOGIN_PER_MINUTE=0 APP__RATE_LIMIT__PROBES_PER_IP_PER_MINUTE=0 \
         exec "$bin" >"$dir/service.log" 2>&1) &
@@ -132,10 +163,11 @@ bench_backend() {
         if ((rounds > 1)); then
             # Each round re-measures hello world: the machine is shared, ratios are per round.
             echo "-- $backend round $round"
-            hello_rps=""
-            run "hello world (actix-web GET /)" "http://127.0.0.1:$hello_port/"
-            hello_rps="$rps"
+            hello "hello world (actix-web GET /)"
         fi
+        cpu_pid="$pid"
+        cpu_db=""
+        [[ "$backend" == postgres ]] && cpu_db="$pgdb"
         run "$backend /health/live" "$base/health/live"
         run "$backend /v1/auth/me (JWT)" "$base/v1/auth/me" -H "authorization: Bearer $jwt"
         run "$backend /v1/financial/categories (JWT)" "$base/v1/financial/categories" -H "authorization: Bearer $jwt"

@@ -119,7 +119,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::User {
             action: UserCommand::Create { username, role },
         } => {
-            crate::telemetry::init(&settings.telemetry);
+            let _log = crate::telemetry::init(&settings.telemetry);
             report(actix_web::rt::System::new().block_on(create_user(settings, username, role)))
         }
         Command::Telegram {
@@ -129,7 +129,7 @@ pub fn run(cli: Cli) -> i32 {
                     telegram_user_id,
                 },
         } => {
-            crate::telemetry::init(&settings.telemetry);
+            let _log = crate::telemetry::init(&settings.telemetry);
             report(actix_web::rt::System::new().block_on(telegram_link(
                 settings,
                 username,
@@ -137,19 +137,19 @@ pub fn run(cli: Cli) -> i32 {
             )))
         }
         Command::Migrate => {
-            crate::telemetry::init(&settings.telemetry);
+            let _log = crate::telemetry::init(&settings.telemetry);
             report(actix_web::rt::System::new().block_on(migrate(settings)))
         }
         Command::Backup { to } => {
-            crate::telemetry::init(&settings.telemetry);
+            let _log = crate::telemetry::init(&settings.telemetry);
             report(actix_web::rt::System::new().block_on(backup(settings, to)))
         }
         Command::Restore { file, force } => {
-            crate::telemetry::init(&settings.telemetry);
+            let _log = crate::telemetry::init(&settings.telemetry);
             report(actix_web::rt::System::new().block_on(restore(settings, file, force)))
         }
         Command::Serve | Command::Openapi => {
-            crate::telemetry::init(&settings.telemetry);
+            let _log = crate::telemetry::init(&settings.telemetry);
             let result = actix_web::rt::System::new().block_on(serve(settings));
             if let Err(e) = &result {
                 // The service's log (JSON in containers) gets the cause too, not only stderr.

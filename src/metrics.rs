@@ -16,6 +16,7 @@ pub const HTTP_REQUESTS_TOTAL: &str = "http_requests_total";
 pub const HTTP_REQUEST_DURATION_SECONDS: &str = "http_request_duration_seconds";
 pub const BUILD_INFO: &str = "ai_service_build_info";
 pub const READY: &str = "ai_service_ready";
+pub const LOG_LINES_DROPPED_TOTAL: &str = "log_lines_dropped_total";
 
 /// Latency buckets in seconds: 1 ms … 10 s, dense where an API on a NAS lives.
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -124,6 +125,11 @@ fn describe() {
         "Always 1; the labels carry the running version."
     );
     metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    metrics::describe_counter!(
+        LOG_LINES_DROPPED_TOTAL,
+        "Log lines dropped because the log writer's queue was full (stderr stalled or slower than the logs)."
+    );
+    metrics::counter!(LOG_LINES_DROPPED_TOTAL).absolute(0);
     metrics::describe_gauge!(
         READY,
         "1 when every dependency and actor was up at their last check (as /health/ready), else 0."
@@ -277,5 +283,6 @@ fn normalize_method(method: &str) -> &'static str {
 /// ready for minutes" from "down".
 pub fn exposition(ready: bool) -> web::Bytes {
     metrics::gauge!(READY).set(if ready { 1.0 } else { 0.0 });
+    metrics::counter!(LOG_LINES_DROPPED_TOTAL).absolute(crate::telemetry::dropped_log_lines());
     web::Bytes::from(render())
 }
