@@ -6,6 +6,7 @@
 //! `x-request-id` header and handed to actors as a [`TraceId`], so one request can be followed
 //! through every actor message, job and audit row it causes.
 
+use crate::api::guard::ClientIp;
 use crate::config::{LogFormat, TelemetrySettings};
 use actix_web::body::MessageBody;
 use actix_web::dev::{Extensions, ServiceRequest, ServiceResponse};
@@ -143,21 +144,25 @@ impl RootSpanBuilder for RootSpan {
             .get(actix_web::http::header::USER_AGENT)
             .and_then(|h| h.to_str().ok())
             .unwrap_or("");
+        let client_ip = crate::api::guard::client_ip_of(request);
         // Only what tells requests apart on one node: tracing-actix-web's scheme, host, HTTP
         // version and OpenTelemetry names were the same on every line, and every field is
         // formatted once per request at `info` (the default).
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "HTTP request",
             http.method = %request.method().as_str(),
             http.route = %route,
-            http.client_ip = %crate::api::guard::client_ip_of(request),
+            http.client_ip = %client_ip,
             http.user_agent = %user_agent,
             http.target = %request.uri().path_and_query().map_or("", |p| p.as_str()),
             http.status_code = tracing::field::Empty,
             request_id = %request_id,
             exception.message = tracing::field::Empty,
             exception.details = tracing::field::Empty,
-        )
+        );
+        // Worked out once per request: the guard, rate limits and the audit log read it here.
+        request.extensions_mut().insert(ClientIp(client_ip));
+        span
     }
 
     fn on_request_end<B: MessageBody>(

@@ -70,8 +70,16 @@ pub async fn guard(
     let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
         return Ok(next.call(req).await?.map_into_left_body());
     };
-    let ip = client_ip(&req, &state.trusted_proxies);
-    req.extensions_mut().insert(ClientIp(ip.clone()));
+    // The root span found it already (`telemetry::RootSpan`), by the same rule.
+    let known = req.extensions().get::<ClientIp>().map(|c| c.0.clone());
+    let ip = match known {
+        Some(ip) => ip,
+        None => {
+            let ip = client_ip(&req, &state.trusted_proxies);
+            req.extensions_mut().insert(ClientIp(ip.clone()));
+            ip
+        }
+    };
     let pattern = crate::http::route_pattern(req.request());
     match check(&req, &state, &ip, pattern.as_deref()).await {
         Ok(()) => Ok(next.call(req).await?.map_into_left_body()),

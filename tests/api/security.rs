@@ -15,6 +15,7 @@ on_both_backends!(
     anonymous_refusals_are_summed_per_ip_and_window,
     logins_beyond_the_hashing_bound_get_503_not_unbounded_work,
     refuses_to_start_beyond_loopback_with_placeholder_keys,
+    the_client_behind_a_trusted_proxy_is_the_forwarded_address,
 );
 
 fn assert_security_headers(res: &reqwest::Response, what: &str) {
@@ -104,6 +105,91 @@ async fn rate_limits_answer_429_with_retry_after_then_recover(backend: Backend) 
         );
     }
     assert_eq!(statuses, vec![401, 401, 401, 429]);
+    app.stop().await;
+}
+
+/// Anonymous requests to `/` until one is refused with 429 (`None`: never, in 50).
+async fn requests_until_limited(app: &TestApp, forwarded_for: &str) -> Option<usize> {
+    for n in 1..=50 {
+        let res = app
+            .client
+            .get(format!("{}/", app.address))
+            .header("x-forwarded-for", forwarded_for)
+            .send()
+            .await
+            .expect("request");
+        if res.status() == 429 {
+            return Some(n);
+        }
+    }
+    None
+}
+
+/// Behind a trusted proxy, rate limits and the audit log see the address it forwards (worked
+/// out once per request, by the root span); from anyone else the header is ignored, so a
+/// client cannot pick a fresh bucket per request.
+async fn the_client_behind_a_trusted_proxy_is_the_forwarded_address(backend: Backend) {
+    let db = TestDb::new(backend).await;
+    let mut settings = test_settings(db.url());
+    settings.rate_limit.per_ip_per_minute = 5;
+    let untrusted = TestApp::with_settings(settings.clone()).await;
+    settings.security.trusted_proxies = vec!["127.0.0.1".to_owned()];
+    let mut app = TestApp::with_settings(settings).await;
+    app.db = Some(db);
+
+    assert!(requests_until_limited(&app, "203.0.113.7").await.is_some());
+    let other = requests_until_limited(&app, "203.0.113.8").await;
+    assert!(
+        matches!(other, Some(n) if n > 1),
+        "another forwarded client has a budget of its own: limited at {other:?}"
+    );
+    assert!(
+        requests_until_limited(&untrusted, "203.0.113.7")
+            .await
+            .is_some()
+    );
+    assert_eq!(
+        requests_until_limited(&untrusted, "203.0.113.8").await,
+        Some(1),
+        "from an untrusted peer the header names nobody: one bucket, the peer's"
+    );
+    untrusted.stop().await;
+
+    let admin = app.token_for("admin").await;
+    let res = app
+        .client
+        .post(format!("{}/v1/api-keys", app.address))
+        .bearer_auth(&admin)
+        .header("x-forwarded-for", "198.51.100.9")
+        .json(&json!({"name": "proxied", "role": "viewer"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 201);
+    let trace = res.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let row = eventually(Duration::from_secs(5), "the audit row", || async {
+        app.flush_audit().await;
+        let page: Value = app
+            .call(
+                "GET",
+                &format!("/v1/audit?trace_id={trace}"),
+                Some(&admin),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .expect("json");
+        match page["items"].as_array().and_then(|i| i.first()) {
+            Some(item) => Ok(item.clone()),
+            None => Err(page),
+        }
+    })
+    .await;
+    assert_eq!(row["client_ip"], "198.51.100.9");
     app.stop().await;
 }
 
