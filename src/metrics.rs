@@ -240,7 +240,9 @@ thread_local! {
 /// Why: `counter!`/`histogram!` with labels build a key (owned label strings), hash it and
 /// look it up in the recorder's registry on every call: ~4 % of the service's CPU on
 /// `/health/live` (perf, 2026-12-04). A handle stays valid for the life of the recorder,
-/// which is installed once per process ([`init`]) before any app serves. Bounded like the
+/// which is installed once per process ([`init`]) before any app serves, and as long as the
+/// recorder never forgets idle series (no `idle_timeout` in [`init`]: a forgotten series would
+/// leave a kept handle counting into nothing). Bounded like the
 /// series themselves: routes are patterns (or `unmatched`), methods are normalized.
 #[derive(Default)]
 struct RequestHandles(std::collections::HashMap<Box<str>, Vec<RouteHandles>>);

@@ -108,6 +108,34 @@ async fn rate_limits_answer_429_with_retry_after_then_recover(backend: Backend) 
     app.stop().await;
 }
 
+/// The first audit row of `trace`, once written. Anonymous refusals are summarised when their
+/// window closes (a timer); the rest are in the writer's buffer, which a flush empties.
+async fn audit_row(app: &TestApp, admin: &str, trace: &str) -> Value {
+    eventually(
+        Duration::from_secs(5),
+        &format!("an audit row for trace {trace}"),
+        || async {
+            app.flush_audit().await;
+            let page: Value = app
+                .call(
+                    "GET",
+                    &format!("/v1/audit?trace_id={trace}"),
+                    Some(admin),
+                    None,
+                )
+                .await
+                .json()
+                .await
+                .expect("json");
+            match page["items"].as_array().and_then(|i| i.first()) {
+                Some(item) => Ok(item.clone()),
+                None => Err(page),
+            }
+        },
+    )
+    .await
+}
+
 /// Anonymous requests to `/` until one is refused with 429 (`None`: never, in 50).
 async fn requests_until_limited(app: &TestApp, forwarded_for: &str) -> Option<usize> {
     for n in 1..=50 {
@@ -170,25 +198,7 @@ async fn the_client_behind_a_trusted_proxy_is_the_forwarded_address(backend: Bac
         .to_str()
         .expect("ascii")
         .to_owned();
-    let row = eventually(Duration::from_secs(5), "the audit row", || async {
-        app.flush_audit().await;
-        let page: Value = app
-            .call(
-                "GET",
-                &format!("/v1/audit?trace_id={trace}"),
-                Some(&admin),
-                None,
-            )
-            .await
-            .json()
-            .await
-            .expect("json");
-        match page["items"].as_array().and_then(|i| i.first()) {
-            Some(item) => Ok(item.clone()),
-            None => Err(page),
-        }
-    })
-    .await;
+    let row = audit_row(&app, &admin, &trace).await;
     assert_eq!(row["client_ip"], "198.51.100.9");
     app.stop().await;
 }
@@ -410,43 +420,12 @@ async fn audit_rows_carry_the_request_trace_id(backend: Backend) {
         .expect("ascii")
         .to_owned();
 
-    let find = |trace: String| {
-        let app = &app;
-        let admin = admin.clone();
-        async move {
-            // Anonymous refusals are summarised when their window closes (a timer); the
-            // rest are in the writer's buffer, which a flush empties.
-            eventually(
-                Duration::from_secs(5),
-                &format!("an audit row for trace {trace}"),
-                || async {
-                    app.flush_audit().await;
-                    let page: Value = app
-                        .call(
-                            "GET",
-                            &format!("/v1/audit?trace_id={trace}"),
-                            Some(&admin),
-                            None,
-                        )
-                        .await
-                        .json()
-                        .await
-                        .expect("json");
-                    match page["items"].as_array().and_then(|i| i.first()) {
-                        Some(item) => Ok(item.clone()),
-                        None => Err(page),
-                    }
-                },
-            )
-            .await
-        }
-    };
-    let row = find(trace.clone()).await;
+    let row = audit_row(&app, &admin, &trace).await;
     assert_eq!(row["action"], "api_key.create");
     assert_eq!(row["principal"], "user:admin-user");
     assert_eq!(row["outcome"], "success");
     assert_eq!(row["client_ip"], "127.0.0.1");
-    let row = find(denied_trace).await;
+    let row = audit_row(&app, &admin, &denied_trace).await;
     assert_eq!(row["outcome"], "denied");
     assert_eq!(row["principal"], "anonymous");
     assert_eq!(row["action"], "anonymous.refused");
