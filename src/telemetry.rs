@@ -17,40 +17,65 @@ use std::io::IsTerminal as _;
 use std::sync::OnceLock;
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
-use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// Lines waiting for the log writer at most. Past this, lines are dropped and counted
-/// (`log_lines_dropped_total`), so a stalled stderr (a full pipe, a slow log driver) never
-/// stalls a request and the queue never grows past a few MB (~500 bytes a line).
-const LOG_QUEUE_LINES: usize = 4096;
+mod batch;
 
-/// Lines the writer dropped because its queue was full (see [`LOG_QUEUE_LINES`]).
-static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
+/// Bytes waiting for the log writer at most (~4000 lines of ~500 bytes). Past this, lines are
+/// dropped and counted (`log_lines_dropped_total`), so a stalled stderr (a full pipe, a slow
+/// log driver) never stalls a request and the queue never grows past a few MB.
+const LOG_QUEUE_BYTES: usize = 2 * 1024 * 1024;
+
+/// The installed writer, for its count of dropped lines.
+static WRITER: OnceLock<batch::BatchWriter> = OnceLock::new();
 
 /// Keeps the log writer's thread; dropping it writes out what is queued. Hold it until the
 /// process ends (`cli::run` does).
 #[must_use = "dropping the guard stops the log writer"]
-pub struct LogGuard(#[allow(dead_code, reason = "held for its Drop")] Option<WorkerGuard>);
+pub struct LogGuard(#[allow(dead_code, reason = "held for its Drop")] Option<batch::BatchGuard>);
 
 /// Installs the global subscriber. `RUST_LOG`, when set, wins over `telemetry.log_level`.
 /// Safe to call more than once (tests): later calls are no-ops.
 ///
-/// Lines are formatted on the caller's thread and written by a thread of their own through a
-/// buffer: at the default `info` every request writes an access-log line, and writing it in
-/// the request cost a syscall each (5 % of the CPU of a small read, perf); under load the
-/// writer now sends many lines per syscall. Colours only when stderr is a terminal: in a file
-/// or a pipe the escape codes were noise (and another 6 %).
+/// Lines are formatted on the caller's thread and written in batches by a thread of their
+/// own (`telemetry::batch`): at the default `info` every request writes an access-log line,
+/// and writing it in the request cost a syscall each (5 % of the CPU of a small read, perf);
+/// handing each line to a thread that woke for it cost another 9 %. Colours only when stderr
+/// is a terminal: in a file or a pipe the escape codes were noise (and another 6 %).
 pub fn init(settings: &TelemetrySettings) -> LogGuard {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.log_level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let (writer, guard) = log_writer(std::io::BufWriter::new(std::io::stderr()));
-    let dropped = writer.error_counter();
+    let sink = std::io::BufWriter::new(std::io::stderr());
+    match batch::spawn(sink, LOG_QUEUE_BYTES, "log-writer") {
+        Ok((writer, guard)) => {
+            if install(settings, filter, writer.clone()) {
+                let _ = WRITER.set(writer);
+                LogGuard(Some(guard))
+            } else {
+                // Already installed (a second app in the same test process): keep the first.
+                LogGuard(None)
+            }
+        }
+        // No thread for the writer: lines are written where they are made, as a last resort.
+        Err(e) => {
+            eprintln!("log writer thread not started ({e}); logging to stderr directly");
+            install(settings, filter, std::io::stderr);
+            LogGuard(None)
+        }
+    }
+}
+
+/// The global subscriber writing to `writer`; false if one was installed already.
+fn install<W>(settings: &TelemetrySettings, filter: EnvFilter, writer: W) -> bool
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let registry = tracing_subscriber::registry().with(filter);
     let result = match settings.log_format {
         LogFormat::Json => registry
@@ -71,29 +96,12 @@ pub fn init(settings: &TelemetrySettings) -> LogGuard {
             )
             .try_init(),
     };
-    match result {
-        Ok(()) => {
-            let _ = DROPPED.set(dropped);
-            LogGuard(Some(guard))
-        }
-        // Already installed (a second app in the same test process): keep the first.
-        Err(_) => LogGuard(None),
-    }
-}
-
-/// The writer the subscriber formats into: `sink` written by a thread of its own, lines
-/// dropped (and counted) rather than waited for once [`LOG_QUEUE_LINES`] are queued.
-fn log_writer<W: std::io::Write + Send + 'static>(sink: W) -> (NonBlocking, WorkerGuard) {
-    NonBlockingBuilder::default()
-        .lossy(true)
-        .buffered_lines_limit(LOG_QUEUE_LINES)
-        .thread_name("log-writer")
-        .finish(sink)
+    result.is_ok()
 }
 
 /// Log lines dropped so far because the writer's queue was full.
 pub fn dropped_log_lines() -> u64 {
-    DROPPED.get().map_or(0, |c| c.dropped_lines() as u64)
+    WRITER.get().map_or(0, batch::BatchWriter::dropped_lines)
 }
 
 /// The request id tracing-actix-web put into a request's extensions, as an actor trace id.
@@ -170,46 +178,5 @@ impl RootSpanBuilder for RootSpan {
         outcome: &Result<ServiceResponse<B>, actix_web::Error>,
     ) {
         DefaultRootSpanBuilder::on_request_end(span, outcome);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::io::Write;
-    use std::sync::mpsc;
-
-    /// stderr stalled (a full pipe): every write blocks until the test lets it go.
-    struct Stalled(mpsc::Receiver<()>);
-
-    impl Write for Stalled {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let _ = self.0.recv();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_stalled_stderr_drops_and_counts_lines_instead_of_blocking_the_logger() {
-        let (release, stalled) = mpsc::channel();
-        let (mut writer, guard) = log_writer(Stalled(stalled));
-        let lines = LOG_QUEUE_LINES * 2;
-        // Were the writer to wait for the sink, this loop would never end (the test would
-        // hang): the sink answers nothing until `release` below.
-        for i in 0..lines {
-            writer
-                .write_all(format!("line {i}\n").as_bytes())
-                .expect("a lossy writer never fails a write");
-        }
-        let dropped = writer.error_counter().dropped_lines();
-        assert!(
-            dropped >= lines - LOG_QUEUE_LINES - 1,
-            "{dropped} of {lines} lines dropped with {LOG_QUEUE_LINES} queued at most"
-        );
-        drop(release);
-        drop(guard);
     }
 }
