@@ -48,17 +48,21 @@ pub struct LogGuard(#[allow(dead_code, reason = "held for its Drop")] Option<bat
 /// handing each line to a thread that woke for it cost another 9 %. Colours only when stderr
 /// is a terminal: in a file or a pipe the escape codes were noise (and another 6 %).
 pub fn init(settings: &TelemetrySettings) -> LogGuard {
+    if tracing::dispatcher::has_been_set() {
+        // A second app in the same test process: keep the first subscriber, start no writer.
+        return LogGuard(None);
+    }
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.log_level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let sink = std::io::BufWriter::new(std::io::stderr());
-    match batch::spawn(sink, LOG_QUEUE_BYTES, "log-writer") {
+    // Unbuffered: each batch is already one buffer, written with one call.
+    match batch::spawn(std::io::stderr(), LOG_QUEUE_BYTES, "log-writer") {
         Ok((writer, guard)) => {
             if install(settings, filter, writer.clone()) {
                 let _ = WRITER.set(writer);
                 LogGuard(Some(guard))
             } else {
-                // Already installed (a second app in the same test process): keep the first.
+                // Installed by another thread meanwhile: keep that one.
                 LogGuard(None)
             }
         }

@@ -110,6 +110,14 @@ async fn rate_limits_answer_429_with_retry_after_then_recover(backend: Backend) 
 
 /// The first audit row of `trace`, once written. Anonymous refusals are summarised when their
 /// window closes (a timer); the rest are in the writer's buffer, which a flush empties.
+/// The trace id a response carries (`x-request-id`), as the audit log records it.
+fn request_id(res: &reqwest::Response) -> String {
+    res.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned()
+}
+
 async fn audit_row(app: &TestApp, admin: &str, trace: &str) -> Value {
     eventually(
         Duration::from_secs(5),
@@ -194,10 +202,7 @@ async fn the_client_behind_a_trusted_proxy_is_the_forwarded_address(backend: Bac
         .await
         .expect("request");
     assert_eq!(res.status(), 201);
-    let trace = res.headers()["x-request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let trace = request_id(&res);
     let row = audit_row(&app, &admin, &trace).await;
     assert_eq!(row["client_ip"], "198.51.100.9");
     app.stop().await;
@@ -289,10 +294,7 @@ async fn anonymous_refusals_are_summed_per_ip_and_window(backend: Backend) {
             None,
         )
         .await;
-    let own_trace = own.headers()["x-request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let own_trace = request_id(&own);
 
     let list = |query: String| {
         let (app, admin) = (&app, admin.clone());
@@ -409,16 +411,10 @@ async fn audit_rows_carry_the_request_trace_id(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), 201);
-    let trace = res.headers()["x-request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let trace = request_id(&res);
     // A refused mutating request is audited too.
     let denied = app.call("DELETE", "/v1/api-keys/x", None, None).await;
-    let denied_trace = denied.headers()["x-request-id"]
-        .to_str()
-        .expect("ascii")
-        .to_owned();
+    let denied_trace = request_id(&denied);
 
     let row = audit_row(&app, &admin, &trace).await;
     assert_eq!(row["action"], "api_key.create");
