@@ -143,7 +143,7 @@ pub async fn audit_requests(
             s if s >= 400 => "rejected",
             _ => "success",
         };
-        let client_ip = ext.get::<ClientIp>().map(|c| c.0.clone());
+        let client_ip = ext.get::<ClientIp>().map(|c| c.0.to_string());
         match ext.get::<Principal>() {
             Some(p) => state.audit.record(Entry {
                 trace_id: &trace,

@@ -3,9 +3,9 @@
 //! The recorder is process-global (the `metrics` facade allows one), so it is installed once
 //! and shared by every app built in the process, which is also what tests do.
 
+use actix_web::HttpMessage as _;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::web;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -201,26 +201,54 @@ pub fn spawn_upkeep() {
 
 /// Middleware: counts and times every request by its matched route *pattern*
 /// (`/api/v1/accounts/{id}`, never the raw path, so ids cannot explode the series count),
-/// and writes one access-log event. Runs inside the tracing root span.
+/// writes its access line (`telemetry::access`) and returns its request id in `x-request-id`.
+/// Runs inside the tracing root span.
 pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
     let start = Instant::now();
-    let method = normalize_method(req.method().as_str());
-    let trace = crate::telemetry::trace_id_of(&req);
+    // Taken before the call: a failed call returns no request, and the request itself must
+    // not be cloned while it is routed (actix panics).
+    let seen = Seen::of(&req);
     let result = next.call(req).await;
     let elapsed = start.elapsed();
-    let (status, route) = match &result {
-        Ok(res) => (res.status(), crate::http::route_pattern(res.request())),
-        Err(e) => (e.as_response_error().status_code(), None),
+    let status = match &result {
+        Ok(res) => res.status(),
+        Err(e) => e.as_response_error().status_code(),
     };
-    let route = route.as_deref().unwrap_or("unmatched");
-    HANDLES.with_borrow_mut(|h| h.record(method, route, status.as_u16(), elapsed));
-    access_log(status, route, elapsed);
+    let route = seen.route.as_deref().unwrap_or("unmatched");
+    HANDLES.with_borrow_mut(|h| {
+        h.record(
+            normalize_method(seen.method.as_str()),
+            route,
+            status.as_u16(),
+            elapsed,
+        );
+    });
+    let mut id_text = uuid::Uuid::encode_buffer();
+    let request_id = seen
+        .request_id
+        .map_or("", |id| id.hyphenated().encode_lower(&mut id_text));
+    crate::telemetry::access::Access {
+        method: seen.method.as_str(),
+        route,
+        target: seen.uri.path_and_query().map_or("", |p| p.as_str()),
+        status: status.as_u16(),
+        elapsed,
+        client_ip: seen.client_ip.as_deref().unwrap_or(""),
+        user_agent: seen
+            .user_agent
+            .as_ref()
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or(""),
+        request_id,
+    }
+    .log();
     let mut result = result;
-    if let (Ok(res), Some(trace)) = (&mut result, trace)
-        && let Ok(value) = actix_web::http::header::HeaderValue::from_str(trace.as_str())
+    if let Ok(res) = &mut result
+        && !request_id.is_empty()
+        && let Ok(value) = actix_web::http::header::HeaderValue::from_str(request_id)
     {
         res.headers_mut().insert(
             actix_web::http::header::HeaderName::from_static(crate::telemetry::REQUEST_ID_HEADER),
@@ -228,6 +256,37 @@ pub async fn observe(
         );
     }
     result
+}
+
+/// What the access line and the request metrics need of a request, taken before it is served
+/// (reference-counted copies: no text is copied).
+struct Seen {
+    method: actix_web::http::Method,
+    uri: actix_web::http::Uri,
+    user_agent: Option<actix_web::http::header::HeaderValue>,
+    client_ip: Option<std::rc::Rc<str>>,
+    request_id: Option<tracing_actix_web::RequestId>,
+    route: Option<std::rc::Rc<str>>,
+}
+
+impl Seen {
+    fn of(req: &ServiceRequest) -> Self {
+        let route = crate::http::route_pattern(req.request());
+        let extensions = req.extensions();
+        Self {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            user_agent: req
+                .headers()
+                .get(actix_web::http::header::USER_AGENT)
+                .cloned(),
+            client_ip: extensions
+                .get::<crate::api::guard::ClientIp>()
+                .map(|ip| ip.0.clone()),
+            request_id: extensions.get::<tracing_actix_web::RequestId>().copied(),
+            route,
+        }
+    }
 }
 
 thread_local! {
@@ -306,29 +365,6 @@ impl RouteHandles {
     }
 }
 
-/// The route is not repeated here: the event is written inside the request's root span, whose
-/// fields (`http.route`, `http.target`, `request_id`, …) every line carries already.
-fn access_log(status: StatusCode, route: &str, elapsed: Duration) {
-    let ms = whole_micros_as_ms(elapsed);
-    // Probes and scrapes arrive every few seconds; keep them out of the info log.
-    let quiet = route.starts_with("/health") || route == "/metrics";
-    let status = status.as_u16();
-    if status >= 500 {
-        tracing::warn!(status, elapsed_ms = ms, "request finished");
-    } else if quiet {
-        tracing::debug!(status, elapsed_ms = ms, "request finished");
-    } else {
-        tracing::info!(status, elapsed_ms = ms, "request finished");
-    }
-}
-
-/// Milliseconds to the microsecond: `0.228`, not the `0.22881600000000002` that nanoseconds
-/// through `f64` printed on every access-log line.
-fn whole_micros_as_ms(elapsed: Duration) -> f64 {
-    // Exact below 2^53 µs (285 years).
-    elapsed.as_micros() as f64 / 1000.0
-}
-
 /// Unknown methods share one label value so a scanner cannot mint series.
 fn normalize_method(method: &str) -> &'static str {
     match method {
@@ -350,18 +386,4 @@ pub fn exposition(ready: bool) -> web::Bytes {
     metrics::gauge!(READY).set(if ready { 1.0 } else { 0.0 });
     metrics::counter!(LOG_LINES_DROPPED_TOTAL).absolute(crate::telemetry::dropped_log_lines());
     web::Bytes::from(render())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn access_log_times_print_to_the_microsecond() {
-        let printed = |nanos| whole_micros_as_ms(Duration::from_nanos(nanos)).to_string();
-        assert_eq!(printed(228_816), "0.228");
-        assert_eq!(printed(35_557), "0.035");
-        assert_eq!(printed(1_500_000_000), "1500");
-        assert_eq!(printed(999), "0");
-    }
 }

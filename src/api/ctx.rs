@@ -33,7 +33,7 @@ impl FromRequest for Ctx {
         let ctx = Self {
             trace_id,
             principal: ext.get::<Principal>().cloned(),
-            client_ip: ext.get::<ClientIp>().map(|c| c.0.clone()),
+            client_ip: ext.get::<ClientIp>().map(|c| c.0.to_string()),
             state,
             req: req.clone(),
         };

@@ -18,7 +18,7 @@ use std::time::Duration;
 /// The caller's IP as the service sees it (after `security.trusted_proxies`); rate limits and
 /// the audit log use it.
 #[derive(Debug, Clone)]
-pub struct ClientIp(pub String);
+pub struct ClientIp(pub std::rc::Rc<str>);
 
 pub const LOGIN_PATH: &str = "/v1/auth/login";
 
@@ -75,7 +75,7 @@ pub async fn guard(
     let ip = match known {
         Some(ip) => ip,
         None => {
-            let ip = client_ip(&req, &state.trusted_proxies);
+            let ip: std::rc::Rc<str> = client_ip(&req, &state.trusted_proxies).into();
             req.extensions_mut().insert(ClientIp(ip.clone()));
             ip
         }

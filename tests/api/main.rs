@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod access_log;
 mod ai;
 mod auth;
 mod backup;
