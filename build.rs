@@ -29,6 +29,11 @@ const SAMPLE_URL: &str = "https://petstore.swagger.io/v2/swagger.json";
 
 fn main() -> Result<(), Box<dyn Error>> {
     println!("cargo::rerun-if-changed=build.rs");
+    // `sqlx::migrate!` embeds the migration folders, but rustc does not know it read them:
+    // without this a new migration file left the crate as it was, and the binary migrated
+    // without it (found 2026-12-04: a built binary lacked a migration added after the last
+    // build). A changed folder reruns this script, which rebuilds the crate.
+    println!("cargo::rerun-if-changed=migrations");
     let out = PathBuf::from(std::env::var("OUT_DIR")?).join("swagger-ui");
     std::fs::create_dir_all(&out)?;
     let zip = std::io::Cursor::new(utoipa_swagger_ui_vendored::SWAGGER_UI_VENDORED);

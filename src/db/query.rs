@@ -3,6 +3,10 @@
 //!
 //! Every error leaves through `DbError::from(sqlx::Error)`, so a unique violation becomes
 //! `DbError::Conflict` in that one place.
+//!
+//! The spans here are at `debug`: they wrap every query and carry no fields, and at `info`
+//! (the default) opening and closing one per read was ~2 % of the CPU of a small read (perf,
+//! 2026-12-04). Their callers keep `info` spans where they have fields worth showing.
 
 use super::inline::Inline;
 use super::page_row::PageRow;
@@ -56,7 +60,7 @@ pub(super) async fn execute_on(
 impl Db {
     /// Runs a statement; the number of rows it changed. On SQLite it takes this process's
     /// turn to write first (a statement run with `execute` is a write).
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn execute<'a>(&self, sql: impl Into<Sql<'a>>) -> Result<u64, DbError> {
         let sql = sql.into();
         let _turn = self.write_turn().await?;
@@ -69,7 +73,7 @@ impl Db {
         .map(|r| r.rows_affected()))?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn fetch_all<'a, T: DbRow>(
         &self,
         sql: impl Into<Sql<'a>>,
@@ -87,7 +91,7 @@ impl Db {
     /// thread when it is quick (`inline.rs`), else on the pool; on Postgres pipelined with
     /// other hot reads (`pg_pipe.rs`), else on the pool. Only for reads that are quick (an
     /// index range): a slow one would hold up those pipelined behind it.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn fetch_page<'a, T: DbRow + PageRow>(
         &self,
         sql: impl Into<Sql<'a>>,
@@ -113,7 +117,7 @@ impl Db {
         }
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn fetch_one<'a, T: DbRow>(&self, sql: impl Into<Sql<'a>>) -> Result<T, DbError> {
         let sql = sql.into();
         Ok(crate::on_db!(self, |p| bind_args!(
@@ -124,7 +128,7 @@ impl Db {
         .await)?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn fetch_optional<'a, T: DbRow>(
         &self,
         sql: impl Into<Sql<'a>>,
@@ -174,7 +178,7 @@ impl Db {
 
 impl Tx {
     /// Runs a statement; the number of rows it changed.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn execute<'a>(&mut self, sql: impl Into<Sql<'a>>) -> Result<u64, DbError> {
         let sql = sql.into();
         Ok(crate::on_tx!(self, |c| bind_args!(
@@ -190,7 +194,7 @@ impl Tx {
     /// batch ([`Sql::then`]): one round trip (two thread wake-ups, ~0.1-0.2 ms on this VM)
     /// instead of one per statement. Postgres takes one statement per query. An error stops
     /// the rest either way; the caller rolls back.
-    #[tracing::instrument(skip_all, fields(statements = statements.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(statements = statements.len()))]
     pub async fn execute_all<'a>(&mut self, statements: Vec<Sql<'a>>) -> Result<(), DbError> {
         if self.is_postgres() {
             for sql in statements {
@@ -205,7 +209,7 @@ impl Tx {
         self.execute(batch).await.map(drop)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn fetch_all<'a, T: DbRow>(
         &mut self,
         sql: impl Into<Sql<'a>>,
@@ -219,7 +223,7 @@ impl Tx {
         .await)?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn fetch_one<'a, T: DbRow>(&mut self, sql: impl Into<Sql<'a>>) -> Result<T, DbError> {
         let sql = sql.into();
         Ok(crate::on_tx!(self, |c| bind_args!(
@@ -230,7 +234,7 @@ impl Tx {
         .await)?)
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn fetch_optional<'a, T: DbRow>(
         &mut self,
         sql: impl Into<Sql<'a>>,

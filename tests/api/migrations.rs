@@ -229,3 +229,40 @@ async fn jobs_and_schedules_stored_under_the_old_names_carry_the_new_ones(backen
     );
     app.stop().await;
 }
+
+/// SQLite reads the default transactions page (newest first, with or without a cursor) from
+/// one covering index, in its order: no sort, no lookup of each row in the table. A column
+/// added to the page but not to the index would make SQLite look every row up again (the
+/// page's CPU +13 %, docs/decisions.md "The transactions page read from one index").
+#[actix_web::test]
+async fn sqlite_reads_the_default_transactions_page_from_one_covering_index() {
+    let test_db = TestDb::new(Backend::Sqlite).await;
+    let db = Db::connect(&test_settings(test_db.url()).database)
+        .await
+        .expect("connect");
+    db.migrate().await.expect("migrate");
+    let Db::Sqlite(p) = &db else {
+        panic!("a SQLite database")
+    };
+    let columns = ai_service::finance::transactions::SHOWN_COLUMNS;
+    for filter in [
+        "",
+        " AND booked_date <= '2026-01-01' AND (booked_date < '2026-01-01' OR (booked_date = '2026-01-01' AND id < 'x'))",
+    ] {
+        for dir in ["DESC", "ASC"] {
+            let sql = format!(
+                "EXPLAIN QUERY PLAN SELECT {columns} FROM fin_transactions WHERE 1 = 1{filter} \
+                 ORDER BY booked_date {dir}, id {dir} LIMIT 51"
+            );
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(&sql).fetch_all(&p.pool).await.expect("plan");
+            let plan: Vec<&str> = plan.iter().map(|r| r.3.as_str()).collect();
+            assert_eq!(plan.len(), 1, "{dir}{filter}: {plan:?}");
+            assert!(
+                plan[0].contains("USING COVERING INDEX fin_tx_date_cover"),
+                "{dir}{filter}: {plan:?}"
+            );
+        }
+    }
+    db.close().await;
+}
