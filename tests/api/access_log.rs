@@ -8,11 +8,7 @@ use std::time::Duration;
 /// `requests` against its address, stops with SIGTERM, and returns what it logged.
 async fn logged(env: &[(&str, &str)], requests: impl AsyncFnOnce(&str)) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = crate::helpers::free_port();
     let log = dir.path().join("server.log");
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ai-service"));
     command

@@ -29,11 +29,7 @@ impl Server {
     }
 
     async fn start_with(url: &str, log: &std::path::Path, env: &[(&str, &str)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .expect("bind")
-            .local_addr()
-            .expect("addr")
-            .port();
+        let port = crate::helpers::free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_ai-service"))
             .env("DATABASE_URL", url)
             .env("PORT", port.to_string())

@@ -356,14 +356,20 @@ pub struct Proxy {
     tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
 }
 
+/// A loopback port nothing listens on (free when asked; a process started on it binds it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
 impl Proxy {
     /// Reserves a port with nothing listening on it yet.
     pub async fn reserve(target: SocketAddr) -> Self {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = l.local_addr().expect("addr").port();
-        drop(l);
         Self {
-            port,
+            port: free_port(),
             target,
             tasks: Arc::default(),
         }

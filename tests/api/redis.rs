@@ -21,11 +21,7 @@ async fn configured_redis_is_checked_for_readiness() {
 #[actix_web::test]
 async fn unreachable_redis_makes_the_service_not_ready() {
     let db = TestDb::new(Backend::Sqlite).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = crate::helpers::free_port();
     let mut settings = test_settings(db.url());
     settings.redis.url = SecretUrl::new(format!("redis://:hunter2@127.0.0.1:{port}"));
     let app = TestApp::with_settings(settings).await;

@@ -644,11 +644,7 @@ async fn secrets_never_reach_the_logs() {
         String::from_utf8_lossy(&created.stderr)
     );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = crate::helpers::free_port();
     let log = dir.path().join("server.log");
     let mut server = std::process::Command::new(bin)
         .env("DATABASE_URL", &url)
