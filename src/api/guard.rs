@@ -47,11 +47,12 @@ fn retry_after(wait: Duration) -> ApiError {
     }
 }
 
-/// The credential presented, if any: `Authorization: Bearer …` or `X-Api-Key`.
-fn credential(req: &ServiceRequest) -> Option<String> {
+/// The credential presented, if any: `Authorization: Bearer …` or `X-Api-Key`, borrowed
+/// from the request (no copy of a token per request).
+fn credential(req: &ServiceRequest) -> Option<&str> {
     let headers = req.headers();
     if let Some(v) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-        return Some(v.trim().to_owned());
+        return Some(v.trim());
     }
     let auth = headers
         .get(actix_web::http::header::AUTHORIZATION)?
@@ -60,7 +61,7 @@ fn credential(req: &ServiceRequest) -> Option<String> {
     let (scheme, token) = auth.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim().to_owned())
+        .then(|| token.trim())
 }
 
 pub async fn guard(
@@ -154,13 +155,13 @@ async fn check(
     // API keys cost a database lookup before they are known to be good; an IP over its
     // limit (e.g. guessing keys) gets no more lookups until its wait is over. JWTs are
     // checked by signature first, which costs no I/O.
-    if !looks_like_jwt(&cred)
+    if !looks_like_jwt(cred)
         && let Some(wait) = state.limits.ip_blocked(ip)
     {
         return Err(refuse(retry_after(wait)));
     }
     let db = state.db.get();
-    let principal = match state.auth.authenticate(db.as_ref(), &cred).await {
+    let principal = match state.auth.authenticate(db.as_ref(), cred).await {
         Ok(p) => p,
         Err(e) => {
             // A failed credential is an anonymous request: it pays from the IP's bucket.
