@@ -11,6 +11,7 @@ use crate::auth::tokens::looks_like_jwt;
 use crate::error::ApiError;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::HeaderName;
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
 use std::time::Duration;
@@ -21,6 +22,11 @@ use std::time::Duration;
 pub struct ClientIp(pub std::rc::Rc<str>);
 
 pub const LOGIN_PATH: &str = "/v1/auth/login";
+
+/// Header names made once: looked up by `&str`, a header outside the standard set is parsed
+/// into a new `HeaderName`, an allocation on every request.
+const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// The client IP of a request before the guard ran (the request's root span): the same rule,
 /// with the proxies from the app state (none outside the app: the TCP peer).
@@ -34,7 +40,7 @@ pub fn client_ip_of(req: &ServiceRequest) -> String {
 fn client_ip(req: &ServiceRequest, proxies: &TrustedProxies) -> String {
     let forwarded_for = req
         .headers()
-        .get_all("x-forwarded-for")
+        .get_all(X_FORWARDED_FOR)
         .filter_map(|v| v.to_str().ok());
     proxies
         .client_ip(req.peer_addr().map(|a| a.ip()), forwarded_for)
@@ -51,7 +57,7 @@ fn retry_after(wait: Duration) -> ApiError {
 /// from the request (no copy of a token per request).
 fn credential(req: &ServiceRequest) -> Option<&str> {
     let headers = req.headers();
-    if let Some(v) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+    if let Some(v) = headers.get(X_API_KEY).and_then(|v| v.to_str().ok()) {
         return Some(v.trim());
     }
     let auth = headers
@@ -59,9 +65,7 @@ fn credential(req: &ServiceRequest) -> Option<&str> {
         .to_str()
         .ok()?;
     let (scheme, token) = auth.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 pub async fn guard(
