@@ -1,12 +1,14 @@
 //! The access log: one line per request, formatted here and handed to the log writer.
 //!
-//! Why not a `tracing` event through tracing-subscriber's fmt layer, as before: the event,
-//! the root span's fields (formatted into a string when the span opened, again for its
-//! status) and the layer's formatting were ~27 % of the service's CPU on a small read at the
-//! default `info` (`/v1/jobs?limit=20`: 22.3-22.7 µs a request at `info` against 16.4-16.5 at
-//! `warn`; docs/decisions.md "The access line written by hand"). Here the line is written
-//! with a handful of copies into a buffer the thread keeps, in the layout the fmt layer uses
-//! for every other line (pretty, or one JSON object), and appended to the writer's batch.
+//! Why not a `tracing` event through tracing-subscriber's fmt layer, as before: at `info`
+//! (the default) logging was ~27 % of the service's CPU on a small read (`/v1/jobs?limit=20`:
+//! 22.3-22.7 µs a request at `info` against 16.4-16.5 at `warn`), and perf put the root span's
+//! seven fields (formatted into a string when it opened, again for its status) and the event's
+//! formatting at ~15 % of it. Here the line is written with a handful of copies into a buffer
+//! the thread keeps, in the layout the fmt layer uses for every other line (pretty, or one
+//! JSON object), and appended to the writer's batch: the jobs page 25.0-29.9 → 21.8-27.6 µs
+//! (docs/decisions.md "The access line written by hand; the transactions page read from one
+//! index").
 //!
 //! Still `tracing`'s to decide: a line is written only if `RUST_LOG` / `telemetry.log_level`
 //! enable its level for [`TARGET`] (`ai_service::access=warn` keeps only the 5xx lines). Where
