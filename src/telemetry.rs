@@ -14,7 +14,6 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use actors::TraceId;
 use futures::future::{Ready, ready};
 use std::io::IsTerminal as _;
-use std::sync::OnceLock;
 use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
@@ -31,9 +30,6 @@ mod batch;
 /// dropped and counted (`log_lines_dropped_total`), so a stalled stderr (a full pipe, a slow
 /// log driver) never stalls a request and the queue never grows past a few MB.
 const LOG_QUEUE_BYTES: usize = 2 * 1024 * 1024;
-
-/// The installed writer, for its count of dropped lines.
-static WRITER: OnceLock<batch::BatchWriter> = OnceLock::new();
 
 /// Keeps the log writer's thread; dropping it writes out what is queued. Hold it until the
 /// process ends (`cli::run` does).
@@ -61,10 +57,9 @@ pub fn init(settings: &TelemetrySettings) -> LogGuard {
         Ok((writer, guard)) => {
             if install(settings, filter, writer.clone()) {
                 access::install(access::Sink {
-                    writer: writer.clone(),
+                    writer,
                     format: settings.log_format,
                 });
-                let _ = WRITER.set(writer);
                 LogGuard(Some(guard))
             } else {
                 // Installed by another thread meanwhile: keep that one.
@@ -110,7 +105,7 @@ where
 
 /// Log lines dropped so far because the writer's queue was full.
 pub fn dropped_log_lines() -> u64 {
-    WRITER.get().map_or(0, batch::BatchWriter::dropped_lines)
+    access::writer().map_or(0, batch::BatchWriter::dropped_lines)
 }
 
 /// The request id tracing-actix-web put into a request's extensions, as an actor trace id.
@@ -122,11 +117,6 @@ pub fn trace_id_in(ext: &Extensions) -> Option<TraceId> {
 /// Like [`trace_id_in`], falling back to [`TraceId::system`] outside a traced request.
 pub fn trace_id_or_system(ext: &Extensions) -> TraceId {
     trace_id_in(ext).unwrap_or_else(TraceId::system)
-}
-
-/// The request id of `req`, as an actor trace id.
-pub fn trace_id_of(req: &ServiceRequest) -> Option<TraceId> {
-    trace_id_in(&req.extensions())
 }
 
 /// Extractor: the current request's trace id, to put into actor messages.

@@ -43,7 +43,8 @@ pub struct Access<'a> {
     pub request_id: &'a str,
 }
 
-/// Where lines go once [`super::init`] has installed our writer.
+/// Where lines go once [`super::init`] has installed our writer (the one the fmt layer writes
+/// every other line into).
 pub(super) struct Sink {
     pub(super) writer: BatchWriter,
     pub(super) format: LogFormat,
@@ -53,6 +54,11 @@ static SINK: std::sync::OnceLock<Sink> = std::sync::OnceLock::new();
 
 pub(super) fn install(sink: Sink) {
     let _ = SINK.set(sink);
+}
+
+/// The installed log writer (every line goes through it), for its count of dropped lines.
+pub(super) fn writer() -> Option<&'static BatchWriter> {
+    SINK.get().map(|s| &s.writer)
 }
 
 thread_local! {
