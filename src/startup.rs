@@ -64,6 +64,17 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         // Keys first: refusing to start must happen before anything listens.
         let keys = crate::auth::keys::resolve(&settings)?;
+        // Then the port, before any actor, pool or thread exists: a port in use (another
+        // instance) is refused at once, and nothing half-started is torn down. Bound last, as
+        // before, the error dropped the started actors' database connections after the
+        // runtime had gone, which panicked on the way out (a double panic aborts).
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .with_context(|| {
+                format!(
+                    "cannot bind {}:{}",
+                    settings.server.host, settings.server.port
+                )
+            })?;
         crate::metrics::init();
         crate::metrics::spawn_upkeep();
         let readiness = Readiness::default();
@@ -289,13 +300,6 @@ impl Application {
                 "/metrics is refused (403): bound beyond loopback without APP__METRICS__BEARER_TOKEN"
             );
         }
-        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
-            .with_context(|| {
-                format!(
-                    "cannot bind {}:{}",
-                    settings.server.host, settings.server.port
-                )
-            })?;
         let port = listener
             .local_addr()
             .context("listener has no local address")?

@@ -194,3 +194,35 @@ async fn telegram_link_binds_a_telegram_user_headlessly() {
     );
     db.close().await;
 }
+
+/// A port already taken (another instance): the service says so and exits 1 before starting
+/// anything. Bound after the actors and pools had started, the error dropped their database
+/// connections after the runtime was gone, which panicked on the way out (and could abort).
+#[test]
+fn a_port_in_use_is_refused_cleanly_before_anything_starts() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = ai_service()
+        .current_dir(dir.path())
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/data/port.db", dir.path().display()),
+        )
+        .env("PORT", port.to_string())
+        .env("RUST_LOG", "warn")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot bind 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !dir.path().join("data/port.db").exists(),
+        "nothing was started: no database was created"
+    );
+}
