@@ -1,61 +1,24 @@
 //! The access log as the real binary writes it: one line per request, in the configured
 //! format, carrying the request id the client got in `x-request-id`, and obeying the filter.
 
+use crate::served::Launch;
 use serde_json::Value;
-use std::time::Duration;
 
-/// The binary on a fresh SQLite database with `env`, its stderr in a file: serves, runs
-/// `requests` against its address, stops with SIGTERM, and returns what it logged.
+/// The binary on a fresh SQLite database in a fresh directory, at the shipped log level
+/// unless `env` sets `RUST_LOG`: serves, runs `requests` against its address, stops with
+/// SIGTERM, and returns what it logged.
 async fn logged(env: &[(&str, &str)], requests: impl AsyncFnOnce(&str)) -> String {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = crate::helpers::free_port();
-    let log = dir.path().join("server.log");
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ai-service"));
-    command
-        .current_dir(dir.path())
-        .env_remove("RUST_LOG")
-        .env_remove("APP_CONFIG")
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/data/log.db", dir.path().display()),
-        )
-        .env("PORT", port.to_string())
-        .env("APP__AUTH__JWT_SECRET", crate::helpers::JWT_SECRET)
-        .env("APP__SECURITY__MASTER_KEY", crate::helpers::MASTER_KEY)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"));
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut server = command.spawn().expect("spawn server");
-    let base = format!("http://127.0.0.1:{port}");
-    let client = ai_service::adapters::http_client::builder()
-        .build()
-        .expect("client");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = client.get(format!("{base}/health/ready")).send().await
-            && r.status() == 200
-        {
-            break;
-        }
-        let exited = server.try_wait().expect("try_wait");
-        if exited.is_some() || std::time::Instant::now() > deadline {
-            let _ = server.kill();
-            panic!(
-                "the server never got ready ({exited:?}): {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    requests(&base).await;
+    let url = format!("sqlite://{}/data/log.db", dir.path().display());
+    let server = Launch::new(&url, &dir.path().join("server.log"))
+        .without("RUST_LOG")
+        .in_dir(dir.path())
+        .envs(env)
+        .start()
+        .await;
+    requests(&server.base).await;
     // SIGTERM: what is queued for the log is written before the process exits.
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
-    let _ = server.wait();
-    std::fs::read_to_string(&log).expect("log")
+    server.stop()
 }
 
 /// A 404 with a user agent a log reader must not mistake for fields; its request id.

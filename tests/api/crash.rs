@@ -4,10 +4,10 @@
 //! while strategies trade (on SQLite, order writes commit on the strategies' own threads):
 //! after the restart no fill is lost or counted twice and no position overshoots.
 
-use crate::helpers::{Backend, JWT_SECRET, MASTER_KEY, TestDb, eventually};
+use crate::helpers::{Backend, TestDb, eventually};
 use crate::on_both_backends;
+use crate::served::{Launch, Served};
 use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 on_both_backends!(
@@ -17,10 +17,14 @@ on_both_backends!(
 
 const ROWS: usize = 100_000;
 
-struct Server {
-    child: Child,
-    base: String,
-    client: reqwest::Client,
+/// The binary with the crash-admin's calls; rate limits off for the 100k-row upload's polls.
+struct Server(Served);
+
+impl std::ops::Deref for Server {
+    type Target = Served;
+    fn deref(&self) -> &Served {
+        &self.0
+    }
 }
 
 impl Server {
@@ -28,51 +32,18 @@ impl Server {
         Self::start_with(url, log, &[]).await
     }
 
+    /// The shipped lease (60 s) is kept: the restarted process sees that the lease's owner
+    /// on this host is gone and re-queues the job at once.
     async fn start_with(url: &str, log: &std::path::Path, env: &[(&str, &str)]) -> Self {
-        let port = crate::helpers::free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_ai-service"))
-            .env("DATABASE_URL", url)
-            .env("PORT", port.to_string())
-            .env("RUST_LOG", "warn")
-            .env("APP__AUTH__JWT_SECRET", JWT_SECRET)
-            .env("APP__SECURITY__MASTER_KEY", MASTER_KEY)
-            // The shipped lease (60 s): the restarted process sees that the lease's owner on
-            // this host is gone and re-queues the job at once.
-            .env("APP__RATE_LIMIT__PER_IP_PER_MINUTE", "100000")
-            .env("APP__RATE_LIMIT__PER_CREDENTIAL_PER_MINUTE", "100000")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(log)
-                    .expect("log"),
-            )
-            .spawn()
-            .expect("spawn server");
-        let s = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            client: ai_service::adapters::http_client::builder()
-                .build()
-                .expect("client"),
-        };
-        let ready = wait_for(Duration::from_secs(30), || async {
-            s.client
-                .get(format!("{}/health/ready", s.base))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200)
-                .then_some(())
-        })
-        .await;
-        assert!(
-            ready.is_some(),
-            "server became ready (log: {})",
-            log.display()
-        );
-        s
+        let served = Launch::new(url, log)
+            .envs(&[
+                ("APP__RATE_LIMIT__PER_IP_PER_MINUTE", "100000"),
+                ("APP__RATE_LIMIT__PER_CREDENTIAL_PER_MINUTE", "100000"),
+            ])
+            .envs(env)
+            .start()
+            .await;
+        Self(served)
     }
 
     async fn token(&self) -> String {
@@ -122,18 +93,8 @@ impl Server {
         body["import_id"].as_str().expect("import id").to_owned()
     }
 
-    fn kill_9(mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    fn kill_9(self) {
+        self.0.kill_9();
     }
 }
 

@@ -6,6 +6,7 @@
 //! those tests with how to start it, unless `SKIP_SERVICES=1` (never set in CI).
 
 mod helpers;
+mod served;
 
 mod access_log;
 mod ai;

@@ -2,6 +2,7 @@
 
 use crate::helpers::{Backend, TestApp, TestDb, eventually, test_settings};
 use crate::on_both_backends;
+use crate::served::Launch;
 use ai_service::config::Secret;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -636,7 +637,6 @@ async fn secrets_never_reach_the_logs() {
     const SECRET: &str = "sk-live-LOGLEAKCHECK-4242424242";
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}/data/log.db", dir.path().display());
-    let bin = env!("CARGO_BIN_EXE_ai-service");
     let created = crate::cli::user_create(&url, "root-admin", "admin", "the-admin-password-1");
     assert!(
         created.status.success(),
@@ -644,30 +644,12 @@ async fn secrets_never_reach_the_logs() {
         String::from_utf8_lossy(&created.stderr)
     );
 
-    let port = crate::helpers::free_port();
     let log = dir.path().join("server.log");
-    let mut server = std::process::Command::new(bin)
-        .env("DATABASE_URL", &url)
-        .env("PORT", port.to_string())
-        .env("RUST_LOG", "debug")
-        .env("APP__AUTH__JWT_SECRET", crate::helpers::JWT_SECRET)
-        .env("APP__SECURITY__MASTER_KEY", crate::helpers::MASTER_KEY)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("spawn server");
-    let client = ai_service::adapters::http_client::builder()
-        .build()
-        .expect("client");
-    let base = format!("http://127.0.0.1:{port}");
-    eventually(Duration::from_secs(5), "the server ready", || async {
-        match client.get(format!("{base}/health/ready")).send().await {
-            Ok(r) if r.status() == 200 => Ok(()),
-            Ok(r) => Err(r.status().to_string()),
-            Err(e) => Err(e.to_string()),
-        }
-    })
-    .await;
+    let server = Launch::new(&url, &log)
+        .envs(&[("RUST_LOG", "debug")])
+        .start()
+        .await;
+    let (client, base) = (&server.client, &server.base);
     let login: Value = client
         .post(format!("{base}/v1/auth/login"))
         .json(&json!({"username": "root-admin", "password": "the-admin-password-1"}))
@@ -687,11 +669,7 @@ async fn secrets_never_reach_the_logs() {
         .expect("put");
     assert_eq!(res.status(), 200);
     // SIGTERM shuts down gracefully: the audit writer flushes before the process exits.
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
-    let _ = server.wait();
-    let text = std::fs::read_to_string(&log).expect("log");
+    let text = server.stop();
     assert!(text.contains("request finished"), "the log was captured");
     for needle in [
         "LOGLEAKCHECK",
