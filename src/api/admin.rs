@@ -200,6 +200,9 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When the key was last accepted, to within a minute (recorded in the background, so a
+    /// use in the minute before a restart may be missing); null if never used.
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 impl From<api_keys::ApiKeyRow> for ApiKey {
@@ -213,6 +216,7 @@ impl From<api_keys::ApiKeyRow> for ApiKey {
             created_at: r.created_at,
             expires_at: r.expires_at,
             revoked_at: r.revoked_at,
+            last_used_at: r.last_used_at,
         }
     }
 }
@@ -278,6 +282,7 @@ pub async fn create_key(ctx: Ctx, body: ApiJson<CreateApiKey>) -> Result<HttpRes
             .expires_in_days
             .map(|d| Utc::now() + chrono::Duration::days(i64::from(d))),
         revoked_at: None,
+        last_used_at: None,
     };
     api_keys::insert(&db, &row).await?;
     ctx.audit(

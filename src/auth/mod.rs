@@ -13,10 +13,12 @@
 //! - `policy.rs`: the one table saying which role every operation needs.
 //! - `ratelimit.rs`: per-IP, per-credential and login limits (GCRA via `governor`).
 //! - `service.rs`: login, refresh rotation with reuse detection, logout, API keys.
+//! - `key_usage.rs`: each API key's `last_used_at`, written in the background, throttled.
 //! - `sessions.rs`: the cached per-request check that an access token's session still holds.
 
 mod error;
 mod jwt_crypto;
+pub mod key_usage;
 pub mod keys;
 pub mod password;
 pub mod policy;

@@ -1,6 +1,7 @@
 //! Login, refresh-token rotation with reuse detection, logout, and credential checks.
 
 use super::error::{AuthError, AuthFailure};
+use super::key_usage::KeyUsage;
 use super::password::Passwords;
 use super::sessions::{SessionCache, SessionState};
 use super::tokens::{JwtKeys, digest, looks_like_jwt, random_secret};
@@ -24,6 +25,8 @@ pub struct AuthService {
     pub sessions: SessionCache,
     /// API keys are looked up here, per request, without a round trip.
     pub read_model: Arc<ReadModel>,
+    /// When each key was last used, written in the background.
+    key_usage: KeyUsage,
 }
 
 /// What login and refresh hand back.
@@ -42,6 +45,7 @@ impl AuthService {
     ) -> Self {
         Self {
             read_model,
+            key_usage: KeyUsage::default(),
             jwt: JwtKeys::new(jwt_secret, &settings.issuer, settings.access_ttl_secs),
             passwords: Passwords::new(&settings),
             sessions: SessionCache::new(std::time::Duration::from_secs(
@@ -214,6 +218,7 @@ impl AuthService {
         if !matches || !live {
             return Err(revoked);
         }
+        self.key_usage.used(db, &row.id);
         let role = Role::parse(&row.role).unwrap_or(Role::Viewer);
         Ok(Principal {
             subject: Subject::ApiKey {

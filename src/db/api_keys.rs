@@ -15,15 +15,19 @@ pub struct ApiKeyRow {
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Within a minute (see [`touch`]); `None` until first used.
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str =
+const INSERTED: &str =
     "id, name, prefix, key_hash, role, created_by, created_at, expires_at, revoked_at";
+const COLUMNS: &str = "id, name, prefix, key_hash, role, created_by, created_at, expires_at, \
+    revoked_at, last_used_at";
 
 #[tracing::instrument(skip_all)]
 pub async fn insert(db: &Db, row: &ApiKeyRow) -> Result<(), DbError> {
     let sql =
-        format!("INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+        format!("INSERT INTO api_keys ({INSERTED}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
     on_db!(db, |p| sqlx::query(&sql)
         .bind(&row.id)
         .bind(&row.name)
@@ -55,6 +59,19 @@ pub async fn list(db: &Db) -> Result<Vec<ApiKeyRow>, DbError> {
     Ok(on_db!(db, |p| sqlx::query_as::<_, ApiKeyRow>(&sql)
         .fetch_all(p)
         .await)?)
+}
+
+/// Records that key `id` was accepted at `at` (`auth::key_usage` decides when). Not a change
+/// the read model hears of: the guard never reads this column, and the list reads the table.
+#[tracing::instrument(skip_all)]
+pub async fn touch(db: &Db, id: &str, at: DateTime<Utc>) -> Result<(), DbError> {
+    db.execute(
+        super::Sql::new("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(at),
+    )
+    .await?;
+    Ok(())
 }
 
 /// `None` when no such key; revoking twice keeps the first revocation time. Every process

@@ -1,6 +1,6 @@
 //! Login, refresh rotation, reuse detection, logout, token forgery, API keys, the role matrix.
 
-use crate::helpers::{Backend, JWT_SECRET, TestApp};
+use crate::helpers::{Backend, JWT_SECRET, TestApp, eventually};
 use crate::on_both_backends;
 use ai_service::auth::Role;
 use ai_service::auth::tokens::{Claims, JwtKeys};
@@ -12,6 +12,7 @@ on_both_backends!(
     access_tokens_die_with_their_session,
     forged_and_expired_tokens_are_rejected,
     api_keys_work_and_revoke,
+    api_keys_show_when_they_were_last_used,
     role_matrix_over_every_operation
 );
 
@@ -426,5 +427,138 @@ async fn role_matrix_over_every_operation(backend: Backend) {
         }
     }
     assert!(checked >= 10, "only {checked} protected operations walked");
+    app.stop().await;
+}
+
+/// Creates a viewer key: its id and secret.
+async fn new_key(app: &TestApp, admin: &str, name: &str) -> (String, String) {
+    let res = app
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(admin),
+            Some(json!({"name": name, "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let created: Value = res.json().await.expect("json");
+    assert_eq!(created["last_used_at"], Value::Null, "never used yet");
+    (
+        created["id"].as_str().expect("id").to_owned(),
+        created["secret"].as_str().expect("secret").to_owned(),
+    )
+}
+
+/// `last_used_at` of key `id` as the list shows it.
+async fn last_used(app: &TestApp, admin: &str, id: &str) -> Value {
+    let keys: Vec<Value> = app
+        .call("GET", "/v1/api-keys", Some(admin), None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    keys.into_iter().find(|k| k["id"] == id).expect("listed")["last_used_at"].clone()
+}
+
+/// Waits until key `id` shows a use, and returns when.
+async fn used_at(app: &TestApp, admin: &str, id: &str) -> chrono::DateTime<chrono::Utc> {
+    let at = eventually(
+        std::time::Duration::from_secs(10),
+        "the key's use recorded",
+        || async {
+            match last_used(app, admin, id).await {
+                Value::String(t) => Ok(t),
+                other => Err(other),
+            }
+        },
+    )
+    .await;
+    at.parse().expect("an RFC 3339 time")
+}
+
+async fn api_keys_show_when_they_were_last_used(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = app.token_for("admin").await;
+    let (a, secret_a) = new_key(&app, &admin, "a").await;
+    let (b, secret_b) = new_key(&app, &admin, "b").await;
+    let (c, secret_c) = new_key(&app, &admin, "c").await;
+
+    // A refused attempt is not a use: the right prefix with a wrong secret.
+    let short = secret_a
+        .strip_prefix("ais_")
+        .and_then(|rest| rest.split_once('_'))
+        .expect("ais_<short>_<tail>")
+        .0;
+    let forged = format!("ais_{short}_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    assert_eq!(
+        app.call("GET", "/v1/auth/me", Some(&forged), None)
+            .await
+            .status(),
+        401
+    );
+    let before = chrono::Utc::now();
+    assert_eq!(
+        app.call("GET", "/v1/auth/me", Some(&secret_b), None)
+            .await
+            .status(),
+        200
+    );
+    let b_at = used_at(&app, &admin, &b).await;
+    let after = chrono::Utc::now();
+    assert!(
+        before <= b_at && b_at <= after,
+        "{before} <= {b_at} <= {after}"
+    );
+    assert_eq!(
+        last_used(&app, &admin, &a).await,
+        Value::Null,
+        "a forged secret is no use"
+    );
+
+    // Used again at once: within the minute nothing more is written. Key c's write, made
+    // after these, is the sign that they would have been written by then.
+    for _ in 0..5 {
+        assert_eq!(
+            app.call("GET", "/v1/auth/me", Some(&secret_b), None)
+                .await
+                .status(),
+            200
+        );
+    }
+    assert_eq!(
+        app.call("GET", "/v1/auth/me", Some(&secret_c), None)
+            .await
+            .status(),
+        200
+    );
+    used_at(&app, &admin, &c).await;
+    assert_eq!(
+        used_at(&app, &admin, &b).await,
+        b_at,
+        "at most one write a minute"
+    );
+
+    // A revoked key's attempts are refused and not recorded.
+    assert_eq!(
+        app.call("DELETE", &format!("/v1/api-keys/{a}"), Some(&admin), None)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.call("GET", "/v1/auth/me", Some(&secret_a), None)
+            .await
+            .status(),
+        401
+    );
+    let (d, secret_d) = new_key(&app, &admin, "d").await;
+    assert_eq!(
+        app.call("GET", "/v1/auth/me", Some(&secret_d), None)
+            .await
+            .status(),
+        200
+    );
+    used_at(&app, &admin, &d).await;
+    assert_eq!(last_used(&app, &admin, &a).await, Value::Null);
     app.stop().await;
 }
