@@ -1392,6 +1392,12 @@ export interface components {
             /** Format: date-time */
             expires_at?: string | null;
             id: string;
+            /**
+             * Format: date-time
+             * @description When the key was last accepted, to within a minute (recorded in the background, so a
+             *     use in the minute before a restart may be missing); null if never used.
+             */
+            last_used_at?: string | null;
             name: string;
             /** @description First characters of the key, enough to recognise it (`ais_k3x9abcd`). */
             prefix: string;
