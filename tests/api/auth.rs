@@ -430,25 +430,6 @@ async fn role_matrix_over_every_operation(backend: Backend) {
     app.stop().await;
 }
 
-/// Creates a viewer key: its id and secret.
-async fn new_key(app: &TestApp, admin: &str, name: &str) -> (String, String) {
-    let res = app
-        .call(
-            "POST",
-            "/v1/api-keys",
-            Some(admin),
-            Some(json!({"name": name, "role": "viewer"})),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let created: Value = res.json().await.expect("json");
-    assert_eq!(created["last_used_at"], Value::Null, "never used yet");
-    (
-        created["id"].as_str().expect("id").to_owned(),
-        created["secret"].as_str().expect("secret").to_owned(),
-    )
-}
-
 /// `last_used_at` of key `id` as the list shows it.
 async fn last_used(app: &TestApp, admin: &str, id: &str) -> Value {
     let keys: Vec<Value> = app
@@ -479,9 +460,9 @@ async fn used_at(app: &TestApp, admin: &str, id: &str) -> chrono::DateTime<chron
 async fn api_keys_show_when_they_were_last_used(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.token_for("admin").await;
-    let (a, secret_a) = new_key(&app, &admin, "a").await;
-    let (b, secret_b) = new_key(&app, &admin, "b").await;
-    let (c, secret_c) = new_key(&app, &admin, "c").await;
+    let (a, secret_a) = app.viewer_key(&admin, "a").await;
+    let (b, secret_b) = app.viewer_key(&admin, "b").await;
+    let (c, secret_c) = app.viewer_key(&admin, "c").await;
 
     // A refused attempt is not a use: the right prefix with a wrong secret.
     let short = secret_a
@@ -490,19 +471,9 @@ async fn api_keys_show_when_they_were_last_used(backend: Backend) {
         .expect("ais_<short>_<tail>")
         .0;
     let forged = format!("ais_{short}_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
-    assert_eq!(
-        app.call("GET", "/v1/auth/me", Some(&forged), None)
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(app.me_status(&forged).await, 401);
     let before = chrono::Utc::now();
-    assert_eq!(
-        app.call("GET", "/v1/auth/me", Some(&secret_b), None)
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(app.me_status(&secret_b).await, 200);
     let b_at = used_at(&app, &admin, &b).await;
     let after = chrono::Utc::now();
     assert!(
@@ -518,19 +489,9 @@ async fn api_keys_show_when_they_were_last_used(backend: Backend) {
     // Used again at once: within the minute nothing more is written. Key c's write, made
     // after these, is the sign that they would have been written by then.
     for _ in 0..5 {
-        assert_eq!(
-            app.call("GET", "/v1/auth/me", Some(&secret_b), None)
-                .await
-                .status(),
-            200
-        );
+        assert_eq!(app.me_status(&secret_b).await, 200);
     }
-    assert_eq!(
-        app.call("GET", "/v1/auth/me", Some(&secret_c), None)
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(app.me_status(&secret_c).await, 200);
     used_at(&app, &admin, &c).await;
     assert_eq!(
         used_at(&app, &admin, &b).await,
@@ -545,19 +506,9 @@ async fn api_keys_show_when_they_were_last_used(backend: Backend) {
             .status(),
         200
     );
-    assert_eq!(
-        app.call("GET", "/v1/auth/me", Some(&secret_a), None)
-            .await
-            .status(),
-        401
-    );
-    let (d, secret_d) = new_key(&app, &admin, "d").await;
-    assert_eq!(
-        app.call("GET", "/v1/auth/me", Some(&secret_d), None)
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(app.me_status(&secret_a).await, 401);
+    let (d, secret_d) = app.viewer_key(&admin, "d").await;
+    assert_eq!(app.me_status(&secret_d).await, 200);
     used_at(&app, &admin, &d).await;
     assert_eq!(last_used(&app, &admin, &a).await, Value::Null);
     app.stop().await;

@@ -290,6 +290,37 @@ impl TestApp {
             .to_owned()
     }
 
+    /// A new viewer API key made by `admin`: its id and secret.
+    pub async fn viewer_key(&self, admin: &str, name: &str) -> (String, String) {
+        let res = self
+            .call(
+                "POST",
+                "/v1/api-keys",
+                Some(admin),
+                Some(serde_json::json!({"name": name, "role": "viewer"})),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+        let body: serde_json::Value = res.json().await.expect("json");
+        assert_eq!(
+            body["last_used_at"],
+            serde_json::Value::Null,
+            "never used yet"
+        );
+        (
+            body["id"].as_str().expect("id").to_owned(),
+            body["secret"].as_str().expect("secret").to_owned(),
+        )
+    }
+
+    /// The status `GET /v1/auth/me` answers with `credential`.
+    pub async fn me_status(&self, credential: &str) -> u16 {
+        self.call("GET", "/v1/auth/me", Some(credential), None)
+            .await
+            .status()
+            .as_u16()
+    }
+
     /// `method` `path` with an optional bearer token and JSON body.
     pub async fn call(
         &self,

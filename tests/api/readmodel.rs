@@ -34,23 +34,6 @@ async fn create(app: &TestApp, token: &str, name: &str) -> String {
     body["id"].as_str().expect("id").to_owned()
 }
 
-async fn new_key(app: &TestApp, admin: &str) -> (String, String) {
-    let res = app
-        .call(
-            "POST",
-            "/v1/api-keys",
-            Some(admin),
-            Some(json!({"name": "reader", "role": "viewer"})),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let body: Value = res.json().await.expect("json");
-    (
-        body["id"].as_str().expect("id").to_owned(),
-        body["secret"].as_str().expect("secret").to_owned(),
-    )
-}
-
 async fn writes_are_visible_to_the_next_read(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = app.token_for("admin").await;
@@ -79,7 +62,7 @@ async fn writes_are_visible_to_the_next_read(backend: Backend) {
     assert!(names(&app, &admin).await.is_empty());
 
     // An API key, used (cached), revoked: refused on the very next request.
-    let (id, secret) = new_key(&app, &admin).await;
+    let (id, secret) = app.viewer_key(&admin, "reader").await;
     for _ in 0..2 {
         let res = app.call("GET", "/v1/auth/me", Some(&secret), None).await;
         assert_eq!(res.status(), 200);
@@ -107,7 +90,7 @@ async fn other_processes_see_writes_through_notifications() {
     create(&a, &admin, "Rent").await;
     assert_eq!(names(&a, &admin).await, ["Rent"]);
     assert_eq!(names(&b, &admin).await, ["Rent"]);
-    let (id, secret) = new_key(&a, &admin).await;
+    let (id, secret) = a.viewer_key(&admin, "reader").await;
     assert_eq!(
         b.call("GET", "/v1/auth/me", Some(&secret), None)
             .await
