@@ -12,6 +12,7 @@ use chrono::Utc;
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
+use tracing::Instrument as _;
 
 /// At most one write per key per process in this time.
 pub const EVERY: Duration = Duration::from_secs(60);
@@ -31,12 +32,16 @@ impl KeyUsage {
             return;
         }
         let (db, id, at) = (db.clone(), id.to_owned(), Utc::now());
-        tokio::spawn(async move {
-            if let Err(e) = api_keys::touch(&db, &id, at).await {
-                // Best effort: the next use after `EVERY` tries again.
-                tracing::warn!(error = %e, key_id = %id, "could not record an API key's use");
+        // In the request's span, so a failed write is logged with the request id that led to it.
+        tokio::spawn(
+            async move {
+                if let Err(e) = api_keys::touch(&db, &id, at).await {
+                    // Best effort: the next use after `EVERY` tries again.
+                    tracing::warn!(error = %e, key_id = %id, "could not record an API key's use");
+                }
             }
-        });
+            .in_current_span(),
+        );
     }
 
     /// Whether key `id`, used at `now`, should be written (and, if so, remembers `now`).
